@@ -1,0 +1,94 @@
+// tasks.h — verifiable tasks: vocabulary, deterministic training stream, fixed evaluation
+// problems, answer extraction and checking.
+//
+// Every task has a character vocabulary plus two specials: id 0 = BOS, id 1 = EOS, then one id
+// per character (the byte task `text`: ids 2..257 are bytes 0..255). A prompt is fed as
+// BOS + its characters; an answer is its characters + EOS.
+//
+// Training examples are "BOS prompt answer EOS", packed back to back into rows of T+1 tokens;
+// an example may continue from one row into the next. Example j is a pure function of
+// (task seed, j), and never equals an evaluation problem. Evaluation problem i is a pure
+// function of (task seed, i).
+#ifndef T2_TASKS_H
+#define T2_TASKS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct cJSON;
+
+#define TOKEN_BOS 0
+#define TOKEN_EOS 1
+#define TASK_TEXT_MAX 256 // longest prompt or answer text of any generated task, NUL included
+
+typedef enum { TASK_ADD, TASK_MODARITH, TASK_CHAIN, TASK_SORT, TASK_RECALL, TASK_TEXT } TaskKind;
+
+typedef struct {
+    TaskKind kind;
+    char name[16];          // "add", "modarith", "chain", "sort", "recall", "text"
+    long eval_problems;     // fixed evaluation problems (0 for text)
+    uint64_t seed;          // fixes the problems and the training stream
+    int answer_loss_only;   // train on answer tokens (and EOS) only, not on prompts
+    // Knobs; each task reads its own, the rest stay 0. Defaults are set by task_config_parse.
+    int digits;             // add: operand digits; chain: operand digits
+    int reversed;           // add: answer written least-significant digit first
+    int modulus;            // modarith: p
+    char ops[8];            // modarith: subset of "+-*/" ("/" needs a prime modulus)
+    int steps;              // chain: number of operations
+    int length;             // sort: list length
+    int alphabet;           // sort: distinct symbols (digits 0-9, then letters)
+    int n_facts;            // recall: entity→attribute facts
+    double zipf;            // recall: fact frequency in training ~ rank^-zipf
+    char path[4096];        // text: file
+} TaskConfig;
+
+// Parse and validate the experiment file's "task" object (key path KEYPATH, e.g. "task").
+// Unknown keys, wrong types, impossible settings: -1 with err_set naming "task.KEY".
+int task_config_parse(TaskConfig *tc, const struct cJSON *obj, const char *keypath);
+// The config as canonical JSON text (for hashing and the database); caller frees.
+char *task_config_json(const TaskConfig *tc);
+
+typedef struct Task Task;
+
+Task *task_create(const TaskConfig *cfg); // NULL + err_set on failure (e.g. unreadable text file)
+void task_free(Task *t);
+const TaskConfig *task_config(const Task *t);
+
+int task_vocab_size(const Task *t);
+// Printable text of a token id: "<bos>", "<eos>", the character, or "<0xNN>" for other bytes.
+const char *task_token_text(const Task *t, int id, char buf[16]);
+// Characters → ids (no BOS/EOS added). Returns the count, or -1 + err_set naming the character
+// that is not in the vocabulary, or a text longer than max_ids.
+int task_encode(const Task *t, const char *text, int *ids, int max_ids);
+// Ids → characters, stopping at EOS; BOS is skipped. Returns the length written (NUL-terminated).
+size_t task_decode(const Task *t, const int *ids, int n, char *out, size_t cap);
+
+// Evaluation problems (none for `text`).
+long task_n_eval(const Task *t);
+void task_eval_problem(const Task *t, long i, char prompt[TASK_TEXT_MAX], char target[TASK_TEXT_MAX]);
+// Longest answer of any problem in tokens, EOS included (a floor for max_new_tokens).
+int task_max_answer_tokens(const Task *t);
+
+// Training stream.
+typedef struct {
+    uint64_t example; // index of the example being emitted (text: unused)
+    uint64_t offset;  // token offset inside that example (text: byte offset in the training part)
+} TaskCursor;
+// Fill B rows of T+1 tokens; mask[b·T + t] says whether target tokens[b·(T+1) + t + 1] counts
+// in the loss. Advances the cursor.
+void task_train_batch(const Task *t, TaskCursor *cur, int *tokens /* (B, T+1) */,
+                      unsigned char *mask /* (B, T) */, int B, int T);
+// Held-out validation rows (text: the last part of the file; generated tasks: the evaluation
+// problems formatted as training examples). Batch index i is deterministic.
+void task_val_batch(const Task *t, long i, int *tokens /* (B, T+1) */, unsigned char *mask /* (B, T) */,
+                    int B, int T);
+// Number of distinct validation batches of size (B, T) before they repeat (at least 1).
+long task_val_batches(const Task *t, int B, int T);
+
+// Answers. Extract the normalised answer from a completion (text generated after the prompt,
+// EOS excluded): 1 and ANSWER filled, or 0 when the completion is malformed (never a crash).
+int task_extract_answer(const Task *t, const char *completion, char answer[TASK_TEXT_MAX]);
+// Is a normalised answer correct for problem i? (Exact verifier.)
+int task_is_correct(const Task *t, long i, const char *answer);
+
+#endif

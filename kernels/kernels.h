@@ -1,0 +1,144 @@
+// kernels.h — pure numeric kernels of a Llama-style decoder: arrays in, arrays out.
+//
+// Rules: no I/O, no globals, no allocation (scratch is passed in), no threads of their own
+// (t2 runs them in its own worker threads; sgemm is called with OpenBLAS at 1 thread).
+// Shapes are in comments: n = number of token rows (B·T), C = d_model, H = n_head,
+// hd = C/H (even), F = d_ff, V = vocab. Row-major throughout; a weight W of a linear layer is
+// (out_features, in_features) as in PyTorch nn.Linear, so y = x·Wᵀ.
+//
+// Convention for backward passes: gradients of PARAMETERS are accumulated (+=) so that a tied
+// embedding can receive two contributions; gradients of ACTIVATIONS are overwritten (=) unless a
+// comment says "accumulates" (the residual stream's gradient is accumulated by rmsnorm_backward).
+#ifndef T2_KERNELS_H
+#define T2_KERNELS_H
+
+#include <stddef.h>
+
+// ---------------------------------------------------------------------------------------------
+// Token embedding.
+void embedding_forward(float *out,          // (n, C)
+                       const int *tokens,   // (n,) ids in [0, V)
+                       const float *wte,    // (V, C)
+                       size_t n, int C);
+void embedding_backward(float *dwte,        // (V, C) accumulates
+                        const float *dout,  // (n, C)
+                        const int *tokens,  // (n,)
+                        size_t n, int C);
+
+// ---------------------------------------------------------------------------------------------
+// RMSNorm: out = x · rstd · w, rstd = 1/sqrt(mean(x²) + eps) per row.
+void rmsnorm_forward(float *out,        // (n, C)
+                     float *rstd,       // (n,) saved for backward
+                     const float *x,    // (n, C)
+                     const float *w,    // (C,)
+                     size_t n, int C, float eps);
+void rmsnorm_backward(float *dx,          // (n, C) accumulates (it is the residual stream's gradient)
+                      float *dw,          // (C,) accumulates
+                      const float *dout,  // (n, C)
+                      const float *x,     // (n, C)
+                      const float *w,     // (C,)
+                      const float *rstd,  // (n,)
+                      size_t n, int C);
+
+// ---------------------------------------------------------------------------------------------
+// Linear layer through cblas_sgemm: out = x · Wᵀ.
+void matmul_forward(float *out,        // (n, OC)
+                    const float *x,    // (n, IC)
+                    const float *w,    // (OC, IC)
+                    size_t n, int IC, int OC);
+// dx = dout · W (overwritten; skipped when dx is NULL); dw += doutᵀ · x.
+void matmul_backward(float *dx,          // (n, IC) or NULL
+                     float *dw,          // (OC, IC) accumulates
+                     const float *dout,  // (n, OC)
+                     const float *x,     // (n, IC)
+                     const float *w,     // (OC, IC)
+                     size_t n, int IC, int OC);
+
+// ---------------------------------------------------------------------------------------------
+// Rotary position embedding, Hugging Face Llama "rotate_half" convention: within each head the
+// pair (i, i + hd/2) is rotated by angle pos · theta^(-2i/hd).
+// Tables: cos_t[p][i] = cos(p · theta^(-2i/hd)), sin_t likewise, for p < max_pos, i < hd/2.
+void rope_tables(float *cos_t, float *sin_t,  // (max_pos, hd/2) each
+                 int max_pos, int hd, float theta);
+// In place on x: rows of `stride` floats; the first H·hd of each row are rotated (q or k).
+// Row r (r < n) holds the token at position pos0 + (r mod T) — rows are (B, T) flattened.
+void rope_forward(float *x, const float *cos_t, const float *sin_t,
+                  size_t n, int T, int pos0, int H, int hd, int stride);
+// Backward of the rotation is the rotation by the opposite angle, in place on dx.
+void rope_backward(float *dx, const float *cos_t, const float *sin_t,
+                   size_t n, int T, int pos0, int H, int hd, int stride);
+
+// ---------------------------------------------------------------------------------------------
+// Causal multi-head attention over a packed qkv buffer (q and k already rotated).
+// qkv rows are [q (C) | k (C) | v (C)]; head h uses columns h·hd .. (h+1)·hd of each part.
+// O(T²) time and memory in both directions; softmax scale 1/sqrt(hd).
+void attention_forward(float *out,         // (B, T, C)
+                       float *att,         // (B, H, T, T) softmax probabilities, saved for backward
+                       const float *qkv,   // (B, T, 3C)
+                       size_t B, int T, int C, int H);
+void attention_backward(float *dqkv,         // (B, T, 3C) overwritten
+                        float *scratch,      // (T, T) scratch
+                        const float *dout,   // (B, T, C)
+                        const float *qkv,    // (B, T, 3C)
+                        const float *att,    // (B, H, T, T)
+                        size_t B, int T, int C, int H);
+
+// Decoding with a KV cache, S sequences one new token each. The keys and values of a prompt
+// shared by all S sequences sit in kp/vp; each sequence's own generated positions (including
+// the current one, already written) sit in kg/vg. Sequence s attends to P shared positions
+// then g own positions.
+void attention_decode(float *out,          // (S, C)
+                      float *scratch,      // (S, P + g) scratch
+                      const float *q,      // (S, C) rotated queries
+                      const float *kp,     // (P, C) shared prompt keys (rotated)
+                      const float *vp,     // (P, C)
+                      const float *kg,     // (S, G_max, C) own keys (rotated), first g valid
+                      const float *vg,     // (S, G_max, C)
+                      size_t S, int P, int g, int G_max, int C, int H);
+
+// ---------------------------------------------------------------------------------------------
+// SwiGLU: gu rows are [gate (F) | up (F)]; h = silu(gate) · up.
+void swiglu_forward(float *h,          // (n, F)
+                    const float *gu,   // (n, 2F)
+                    size_t n, int F);
+void swiglu_backward(float *dgu,        // (n, 2F) overwritten
+                     const float *dh,   // (n, F)
+                     const float *gu,   // (n, 2F)
+                     size_t n, int F);
+
+// Residual: out = a + b (out may alias a). Its backward is the identity on both inputs.
+void residual_forward(float *out, const float *a, const float *b, size_t n);
+
+// ---------------------------------------------------------------------------------------------
+// Softmax cross-entropy with a per-token loss mask.
+// losses[i] = -log softmax(logits[i])[targets[i]] where mask[i] != 0, else 0.
+void crossentropy_forward(float *losses,          // (n,)
+                          const float *logits,    // (n, V)
+                          const int *targets,     // (n,)
+                          const unsigned char *mask, // (n,) or NULL for all ones
+                          size_t n, int V);
+// Fused forward + backward of  loss = scale · Σ_i mask_i · losses_i  (scale = 1 / Σ mask over
+// the whole batch): writes losses (unscaled) and overwrites logits with dloss/dlogits.
+void crossentropy_forward_backward(float *losses,            // (n,)
+                                   float *logits,            // (n, V) in: logits, out: dlogits
+                                   const int *targets,       // (n,)
+                                   const unsigned char *mask, // (n,) or NULL
+                                   size_t n, int V, float scale);
+// Row-wise log-softmax in place (inference: log-probabilities of the next token).
+void log_softmax_rows(float *x, size_t n, int V);
+
+// ---------------------------------------------------------------------------------------------
+// Optimiser.
+// Sum of squares in double precision (for the global gradient norm).
+double sum_squares(const float *x, size_t n);
+// AdamW with decoupled weight decay (Loshchilov & Hutter), on one parameter range:
+//   g = grad_scale · grads;  m = b1·m + (1−b1)·g;  v = b2·v + (1−b2)·g²
+//   p -= lr · ( m/(1−b1^t) / (sqrt(v/(1−b2^t)) + eps) + weight_decay · p )
+// t is the 1-based step count; grad_scale folds in global-norm clipping.
+void adamw_update(float *params, const float *grads, float *m, float *v, size_t n,
+                  float lr, float beta1, float beta2, float eps, float weight_decay,
+                  float grad_scale, long t);
+// Gradient clipping factor: min(1, max_norm / norm) (1 when max_norm <= 0 or norm == 0).
+float clip_scale(double norm, float max_norm);
+
+#endif
