@@ -1,0 +1,783 @@
+// test_kernels.c — every kernel of kernels.h against plain double-precision loops written here,
+// and every backward against central finite differences of those double references.
+//
+// Gradient checks use the scalar objective J = Σ_i r_i·out_i with fixed random r, so the kernel's
+// backward runs with dout = r. Finite differences are taken in double on the exact float inputs,
+// so they are accurate to ~1e-9; what remains is the float rounding of the kernel.
+#include "testutil.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels.h"
+#include "util.h"
+#include "vecmath.h"
+
+// ---------------------------------------------------------------------------------------------
+// Helpers.
+
+// Tolerances: float kernels against double references. An element passes when
+// |got − want| <= RTOL·|want| + ATOL·max|want| (the absolute floor is relative to the array's
+// scale, since float sums carry error relative to their largest terms, not to each result).
+#define RTOL 2e-3
+#define ATOL 1e-5
+#define FD_STEP 1e-5
+
+static float *fvec(size_t n) { return xmalloc((n ? n : 1) * sizeof(float)); }
+static double *dvec(size_t n) { return xmalloc((n ? n : 1) * sizeof(double)); }
+
+static float *randn(Rng *rng, size_t n, double sd) {
+    float *x = fvec(n);
+    for (size_t i = 0; i < n; i++) x[i] = (float)(sd * rng_normal(rng));
+    return x;
+}
+
+static float *filled(size_t n, float value) {
+    float *x = fvec(n);
+    for (size_t i = 0; i < n; i++) x[i] = value;
+    return x;
+}
+
+static float *fcopy(const float *x, size_t n) {
+    float *y = fvec(n);
+    memcpy(y, x, n * sizeof(float));
+    return y;
+}
+
+static double *widen(const float *x, size_t n) {
+    double *y = dvec(n);
+    for (size_t i = 0; i < n; i++) y[i] = x[i];
+    return y;
+}
+
+static double dot_fd(const double *r, const double *out, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += r[i] * out[i];
+    return s;
+}
+
+// Compare got (float) with want (double) on every stride-th element; fail naming the worst one.
+static void expect_close_strided(const char *what, const float *got, const double *want, size_t n,
+                                 size_t stride, double rtol, double atol) {
+    double scale = 0;
+    for (size_t i = 0; i < n; i += stride) scale = fmax(scale, fabs(want[i]));
+    double worst = 0;
+    size_t worst_i = 0;
+    for (size_t i = 0; i < n; i += stride) {
+        double allowed = rtol * fabs(want[i]) + atol * scale;
+        double ratio = fabs(got[i] - want[i]) / (allowed > 0 ? allowed : 1e-30);
+        if (!(ratio <= worst)) { // also catches NaN
+            worst = ratio;
+            worst_i = i;
+        }
+    }
+    if (getenv("T2_TEST_VERBOSE")) print_message("%-36s worst error %.3g × tolerance\n", what, worst);
+    if (!(worst <= 1.0))
+        fail_msg("%s: element %zu is %.9g, expected %.9g (error %.3g × tolerance)", what, worst_i,
+                 (double)got[worst_i], want[worst_i], worst);
+}
+
+static void expect_close(const char *what, const float *got, const double *want, size_t n,
+                         double rtol, double atol) {
+    expect_close_strided(what, got, want, n, 1, rtol, atol);
+}
+
+// got − base, for outputs that accumulate into a prefilled buffer.
+static float *minus(const float *got, const float *base, size_t n) {
+    float *d = fvec(n);
+    for (size_t i = 0; i < n; i++) d[i] = got[i] - base[i];
+    return d;
+}
+
+// A scalar objective of some double arrays; fd_gradient perturbs one of them in place.
+typedef double (*Objective)(const void *ctx);
+
+// Central differences dJ/dx_i for every stride-th i (others left 0).
+static double *fd_gradient(double *x, size_t n, size_t stride, Objective f, const void *ctx) {
+    double *grad = dvec(n);
+    memset(grad, 0, n * sizeof(double));
+    for (size_t i = 0; i < n; i += stride) {
+        double xi = x[i], h = FD_STEP * fmax(1.0, fabs(xi));
+        x[i] = xi + h;
+        double fp = f(ctx);
+        x[i] = xi - h;
+        double fm = f(ctx);
+        x[i] = xi;
+        grad[i] = (fp - fm) / (2 * h);
+    }
+    return grad;
+}
+
+// Check a kernel's gradient against finite differences of f with respect to x.
+static void expect_grad(const char *what, const float *got, double *x, size_t n, size_t stride,
+                        Objective f, const void *ctx) {
+    double *fd = fd_gradient(x, n, stride, f, ctx);
+    expect_close_strided(what, got, fd, n, stride, RTOL, ATOL);
+    free(fd);
+}
+
+static void expect_all_equal(const char *what, const float *got, float value, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(&got[i], &value, sizeof value) != 0)
+            fail_msg("%s: element %zu is %.9g, expected exactly %.9g", what, i, (double)got[i],
+                     (double)value);
+}
+
+// ---------------------------------------------------------------------------------------------
+// exp.
+
+static int64_t ulp_distance(float a, float b) {
+    int32_t ia = (int32_t)f32_bits(a), ib = (int32_t)f32_bits(b);
+    if (ia < 0) ia = INT32_MIN - ia; // map the float order onto the integers
+    if (ib < 0) ib = INT32_MIN - ib;
+    return llabs((int64_t)ia - (int64_t)ib);
+}
+
+static void test_expf_accuracy(void **state) {
+    (void)state;
+    enum { N = 4096 };
+    static float x[N], y[N];
+    int64_t worst = 0;
+    float worst_x = 0;
+    // Every 4093rd float of [-104, 0] and [0, 89] (about 540k points), through the vectorised loop.
+    uint32_t lo_neg = f32_bits(-0.0f), hi_neg = f32_bits(-104.0f), hi_pos = f32_bits(89.0f);
+    size_t m = 0;
+    for (int side = 0; side < 2; side++) {
+        uint32_t from = side ? 0 : lo_neg, to = side ? hi_pos : hi_neg;
+        for (uint64_t b = from; b <= to; b += 4093) {
+            x[m++] = f32_from_bits((uint32_t)b);
+            if (m == N || b + 4093 > to) {
+                for (size_t i = 0; i < m; i++) y[i] = t2_expf(x[i]);
+                for (size_t i = 0; i < m; i++) {
+                    int64_t d = ulp_distance(y[i], (float)exp((double)x[i]));
+                    if (d > worst) {
+                        worst = d;
+                        worst_x = x[i];
+                    }
+                }
+                m = 0;
+            }
+        }
+    }
+    if (worst > 1) fail_msg("t2_expf is %lld ulp off at %a", (long long)worst, (double)worst_x);
+    // Saturation and special values.
+    assert_true(isnan(t2_expf(NAN)));
+    assert_true(t2_expf(-INFINITY) == 0.0f);
+    assert_true(t2_expf(-1000.0f) == 0.0f);
+    assert_true(isinf(t2_expf(INFINITY)) && t2_expf(INFINITY) > 0);
+    assert_true(isinf(t2_expf(89.0f)));
+    assert_true(t2_expf(0.0f) == 1.0f);
+    assert_true(ulp_distance(t2_expf(88.7f), (float)exp((double)88.7f)) <= 1); // near the top
+    assert_true(ulp_distance(t2_expf(-100.0f), (float)exp(-100.0)) <= 1); // subnormal result
+}
+
+static void test_reductions(void **state) {
+    (void)state;
+    Rng rng;
+    rng_seed(&rng, 1);
+    int lens[] = {1, 5, 15, 16, 17, 33, 100};
+    for (size_t t = 0; t < ARRAY_LEN(lens); t++) {
+        int n = lens[t];
+        float *a = randn(&rng, (size_t)n, 1.0), *b = randn(&rng, (size_t)n, 1.0);
+        a[n / 2] = 7.5f; // a known maximum somewhere inside
+        double s = 0, d = 0, e = 0, mx = -INFINITY;
+        for (int i = 0; i < n; i++) {
+            s += a[i];
+            d += (double)a[i] * b[i];
+            mx = fmax(mx, a[i]);
+        }
+        for (int i = 0; i < n; i++) e += exp((double)a[i] - 7.5);
+        assert_true(fabs(vsum(a, n) - s) <= 1e-5 * n);
+        assert_true(fabs(vdot(a, b, n) - d) <= 1e-5 * n);
+        assert_true(vmax(a, n) == (float)mx);
+        assert_true(fabs(vsum_exp(a, n, 7.5f) - e) <= 1e-6 * e);
+        float *c = fcopy(a, (size_t)n);
+        assert_true(fabs(vexp_shift(c, n, 7.5f) - e) <= 1e-6 * e);
+        for (int i = 0; i < n; i++) assert_true(c[i] == t2_expf(a[i] - 7.5f));
+        free(a), free(b), free(c);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Embedding.
+
+typedef struct {
+    const int *tokens;
+    const double *wte, *r;
+    size_t n;
+    int C;
+} EmbCtx;
+
+static double emb_objective(const void *p) {
+    const EmbCtx *c = p;
+    double J = 0;
+    for (size_t i = 0; i < c->n; i++)
+        for (int j = 0; j < c->C; j++)
+            J += c->r[i * c->C + j] * c->wte[(size_t)c->tokens[i] * c->C + j];
+    return J;
+}
+
+static void test_embedding(void **state) {
+    (void)state;
+    Rng rng;
+    rng_seed(&rng, 2);
+    enum { V = 6, C = 19, N = 9 };
+    int tokens[N] = {3, 1, 3, 5, 3, 0, 1, 3, 2}; // 3 four times, 1 twice, 4 never
+    float *wte = randn(&rng, V * C, 1.0), *out = filled(N * C, NAN);
+    embedding_forward(out, tokens, wte, N, C);
+    for (size_t i = 0; i < N; i++)
+        assert_memory_equal(out + i * C, wte + (size_t)tokens[i] * C, C * sizeof(float));
+
+    float *r = randn(&rng, N * C, 1.0), *dwte0 = randn(&rng, V * C, 1.0);
+    float *dwte = fcopy(dwte0, V * C);
+    embedding_backward(dwte, r, tokens, N, C);
+    float *got = minus(dwte, dwte0, V * C);
+    double *dw = widen(wte, V * C), *dr = widen(r, N * C);
+    EmbCtx ctx = {tokens, dw, dr, N, C};
+    expect_grad("embedding dwte", got, dw, V * C, 1, emb_objective, &ctx);
+    assert_memory_equal(dwte + 4 * C, dwte0 + 4 * C, C * sizeof(float));
+    free(wte), free(out), free(r), free(dwte0), free(dwte), free(got), free(dw), free(dr);
+}
+
+// ---------------------------------------------------------------------------------------------
+// RMSNorm.
+
+typedef struct {
+    const double *x, *w, *r;
+    size_t n;
+    int C;
+    double eps;
+    double *out; // (n, C) written by the reference
+} RmsCtx;
+
+static void rmsnorm_ref(const RmsCtx *c, double *rstd) {
+    for (size_t i = 0; i < c->n; i++) {
+        const double *x = c->x + i * c->C;
+        double ss = 0;
+        for (int j = 0; j < c->C; j++) ss += x[j] * x[j];
+        double rs = 1.0 / sqrt(ss / c->C + c->eps);
+        if (rstd) rstd[i] = rs;
+        for (int j = 0; j < c->C; j++) c->out[i * c->C + j] = x[j] * rs * c->w[j];
+    }
+}
+
+static double rms_objective(const void *p) {
+    const RmsCtx *c = p;
+    rmsnorm_ref(c, NULL);
+    return dot_fd(c->r, c->out, c->n * c->C);
+}
+
+static void test_rmsnorm(void **state) {
+    (void)state;
+    Rng rng;
+    rng_seed(&rng, 3);
+    enum { N = 4, C = 37 };
+    const float eps = 1e-5f;
+    float *x = randn(&rng, N * C, 1.5), *w = randn(&rng, C, 1.0);
+    for (int j = 0; j < C; j++) x[j] *= 1e-3f; // a row whose mean square is near eps
+    float *out = filled(N * C, NAN), *rstd = filled(N, NAN);
+    rmsnorm_forward(out, rstd, x, w, N, C, eps);
+
+    double *dx = widen(x, N * C), *dw = widen(w, C), *dout = dvec(N * C), *drstd = dvec(N);
+    float *r = randn(&rng, N * C, 1.0);
+    double *dr = widen(r, N * C);
+    RmsCtx ctx = {dx, dw, dr, N, C, eps, dout};
+    rmsnorm_ref(&ctx, drstd);
+    expect_close("rmsnorm out", out, dout, N * C, 1e-5, 1e-6);
+    expect_close("rmsnorm rstd", rstd, drstd, N, 1e-5, 0);
+
+    float *gx0 = randn(&rng, N * C, 1.0), *gw0 = randn(&rng, C, 1.0);
+    float *gx = fcopy(gx0, N * C), *gw = fcopy(gw0, C);
+    rmsnorm_backward(gx, gw, r, x, w, rstd, N, C);
+    float *got_x = minus(gx, gx0, N * C), *got_w = minus(gw, gw0, C);
+    expect_grad("rmsnorm dx (accumulated)", got_x, dx, N * C, 1, rms_objective, &ctx);
+    expect_grad("rmsnorm dw (accumulated)", got_w, dw, C, 1, rms_objective, &ctx);
+    free(x), free(w), free(out), free(rstd), free(dx), free(dw), free(dout), free(drstd), free(r),
+        free(dr), free(gx0), free(gw0), free(gx), free(gw), free(got_x), free(got_w);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Linear layer.
+
+typedef struct {
+    const double *x, *w, *r;
+    size_t n;
+    int IC, OC;
+} MatCtx;
+
+static double mat_objective(const void *p) {
+    const MatCtx *c = p;
+    double J = 0;
+    for (size_t i = 0; i < c->n; i++)
+        for (int o = 0; o < c->OC; o++) {
+            double y = 0;
+            for (int k = 0; k < c->IC; k++) y += c->x[i * c->IC + k] * c->w[(size_t)o * c->IC + k];
+            J += c->r[i * c->OC + o] * y;
+        }
+    return J;
+}
+
+static void test_matmul(void **state) {
+    (void)state;
+    Rng rng;
+    rng_seed(&rng, 4);
+    enum { N = 5, IC = 7, OC = 6 };
+    float *x = randn(&rng, N * IC, 1.0), *w = randn(&rng, OC * IC, 1.0);
+    float *out = filled(N * OC, NAN);
+    matmul_forward(out, x, w, N, IC, OC);
+    double *want = dvec(N * OC);
+    for (int i = 0; i < N; i++)
+        for (int o = 0; o < OC; o++) {
+            want[i * OC + o] = 0;
+            for (int k = 0; k < IC; k++) want[i * OC + o] += (double)x[i * IC + k] * w[o * IC + k];
+        }
+    expect_close("matmul out", out, want, N * OC, 1e-5, 1e-6);
+
+    float *r = randn(&rng, N * OC, 1.0), *gw0 = randn(&rng, OC * IC, 1.0);
+    float *gx = filled(N * IC, NAN), *gw = fcopy(gw0, OC * IC); // dx is overwritten
+    matmul_backward(gx, gw, r, x, w, N, IC, OC);
+    float *got_w = minus(gw, gw0, OC * IC);
+    double *dx = widen(x, N * IC), *dw = widen(w, OC * IC), *dr = widen(r, N * OC);
+    MatCtx ctx = {dx, dw, dr, N, IC, OC};
+    expect_grad("matmul dx", gx, dx, N * IC, 1, mat_objective, &ctx);
+    expect_grad("matmul dw (accumulated)", got_w, dw, OC * IC, 1, mat_objective, &ctx);
+
+    // dx = NULL still accumulates dw, identically.
+    float *gw2 = fcopy(gw0, OC * IC);
+    matmul_backward(NULL, gw2, r, x, w, N, IC, OC);
+    assert_memory_equal(gw2, gw, OC * IC * sizeof(float));
+    free(x), free(w), free(out), free(want), free(r), free(gw0), free(gx), free(gw), free(got_w),
+        free(dx), free(dw), free(dr), free(gw2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// RoPE.
+
+typedef struct {
+    const double *x, *r;
+    size_t n;
+    int T, pos0, H, hd, stride;
+    double theta;
+    double *out;
+} RopeCtx;
+
+// Rotation of pairs (i, i + hd/2) by pos·theta^(−2i/hd), straight from the definition.
+static void rope_ref(const RopeCtx *c) {
+    int half = c->hd / 2;
+    memcpy(c->out, c->x, c->n * c->stride * sizeof(double));
+    for (size_t row = 0; row < c->n; row++) {
+        double pos = c->pos0 + (double)(row % c->T);
+        for (int h = 0; h < c->H; h++)
+            for (int i = 0; i < half; i++) {
+                double ang = pos / pow(c->theta, 2.0 * i / c->hd);
+                size_t a = row * c->stride + h * c->hd + i, b = a + half;
+                c->out[a] = c->x[a] * cos(ang) - c->x[b] * sin(ang);
+                c->out[b] = c->x[b] * cos(ang) + c->x[a] * sin(ang);
+            }
+    }
+}
+
+static double rope_objective(const void *p) {
+    const RopeCtx *c = p;
+    rope_ref(c);
+    return dot_fd(c->r, c->out, c->n * c->stride);
+}
+
+static void test_rope(void **state) {
+    (void)state;
+    Rng rng;
+    rng_seed(&rng, 5);
+    enum { B = 2, T = 5, POS0 = 300, H = 2, HD = 6, STRIDE = H * HD + 3, MAXPOS = POS0 + T };
+    const float theta = 10000.0f;
+    const size_t n = B * T, len = n * STRIDE;
+    float *cos_t = fvec(MAXPOS * HD / 2), *sin_t = fvec(MAXPOS * HD / 2);
+    rope_tables(cos_t, sin_t, MAXPOS, HD, theta);
+    for (int p = 0; p < MAXPOS; p++)
+        for (int i = 0; i < HD / 2; i++) {
+            double ang = p * exp(-2.0 * i / HD * log(10000.0));
+            assert_true(fabs(cos_t[p * HD / 2 + i] - cos(ang)) < 1e-6);
+            assert_true(fabs(sin_t[p * HD / 2 + i] - sin(ang)) < 1e-6);
+        }
+
+    float *x = randn(&rng, len, 1.0), *y = fcopy(x, len);
+    rope_forward(y, cos_t, sin_t, n, T, POS0, H, HD, STRIDE);
+    double *dx = widen(x, len), *dout = dvec(len);
+    float *r = randn(&rng, len, 1.0);
+    double *dr = widen(r, len);
+    RopeCtx ctx = {dx, dr, n, T, POS0, H, HD, STRIDE, theta, dout};
+    rope_ref(&ctx);
+    expect_close("rope forward", y, dout, len, 1e-5, 1e-6);
+    for (size_t row = 0; row < n; row++) // the columns past H·hd are not touched
+        assert_memory_equal(y + row * STRIDE + H * HD, x + row * STRIDE + H * HD, 3 * sizeof(float));
+
+    float *g = fcopy(r, len);
+    rope_backward(g, cos_t, sin_t, n, T, POS0, H, HD, STRIDE);
+    // The objective also sees the untouched columns (gradient r there), as does the kernel.
+    expect_grad("rope backward", g, dx, len, 1, rope_objective, &ctx);
+
+    // Backward is the inverse rotation: it undoes the forward one.
+    rope_backward(y, cos_t, sin_t, n, T, POS0, H, HD, STRIDE);
+    double *dxx = widen(x, len);
+    expect_close("rope backward(forward(x))", y, dxx, len, 1e-5, 1e-6);
+    free(cos_t), free(sin_t), free(x), free(y), free(dx), free(dout), free(r), free(dr), free(g),
+        free(dxx);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attention.
+
+typedef struct {
+    const double *qkv, *r;
+    size_t B;
+    int T, C, H;
+    double *out, *att; // (B, T, C), (B, H, T, T)
+} AttCtx;
+
+static void attention_ref(const AttCtx *c) {
+    int T = c->T, C = c->C, H = c->H, hd = C / H;
+    double *s = dvec((size_t)T);
+    for (size_t b = 0; b < c->B; b++)
+        for (int h = 0; h < H; h++)
+            for (int i = 0; i < T; i++) {
+                const double *q = c->qkv + (b * T + i) * 3 * C + h * hd;
+                double mx = -INFINITY, sum = 0;
+                for (int j = 0; j <= i; j++) {
+                    const double *k = c->qkv + (b * T + j) * 3 * C + C + h * hd;
+                    s[j] = 0;
+                    for (int d = 0; d < hd; d++) s[j] += q[d] * k[d] / sqrt((double)hd);
+                    mx = fmax(mx, s[j]);
+                }
+                for (int j = 0; j <= i; j++) sum += (s[j] = exp(s[j] - mx));
+                double *p = c->att + ((b * H + h) * T + i) * T;
+                for (int j = 0; j < T; j++) p[j] = j <= i ? s[j] / sum : 0.0;
+                double *y = c->out + (b * T + i) * C + h * hd;
+                for (int d = 0; d < hd; d++) {
+                    y[d] = 0;
+                    for (int j = 0; j <= i; j++) y[d] += p[j] * c->qkv[(b * T + j) * 3 * C + 2 * C + h * hd + d];
+                }
+            }
+    free(s);
+}
+
+static double att_objective(const void *p) {
+    const AttCtx *c = p;
+    attention_ref(c);
+    return dot_fd(c->r, c->out, c->B * c->T * c->C);
+}
+
+// Forward against the reference, backward against finite differences on every fd_stride-th
+// element of qkv.
+static void check_attention(size_t B, int T, int C, int H, size_t fd_stride, uint64_t seed) {
+    Rng rng;
+    rng_seed(&rng, seed);
+    size_t nqkv = B * T * 3 * C, nout = B * T * C, natt = B * H * T * T;
+    float *qkv = randn(&rng, nqkv, 1.0), *out = filled(nout, NAN), *att = filled(natt, NAN);
+    attention_forward(out, att, qkv, B, T, C, H);
+    double *dqkv = widen(qkv, nqkv), *dout = dvec(nout), *datt = dvec(natt);
+    float *r = randn(&rng, nout, 1.0);
+    double *dr = widen(r, nout);
+    AttCtx ctx = {dqkv, dr, B, T, C, H, dout, datt};
+    attention_ref(&ctx);
+    expect_close("attention out", out, dout, nout, 1e-5, 1e-6);
+    expect_close("attention probabilities", att, datt, natt, 1e-5, 1e-6);
+    for (size_t bh = 0; bh < B * H; bh++) // exact zeros above the diagonal
+        for (int i = 0; i < T; i++)
+            expect_all_equal("attention above the diagonal", att + (bh * T + i) * T + i + 1, 0.0f,
+                             (size_t)(T - i - 1));
+
+    float *g = filled(nqkv, NAN), *scratch = filled((size_t)T * T, NAN);
+    attention_backward(g, scratch, r, qkv, att, B, T, C, H);
+    expect_grad("attention dqkv", g, dqkv, nqkv, fd_stride, att_objective, &ctx);
+
+    // Deterministic: a second run gives the same bits.
+    float *out2 = filled(nout, NAN), *att2 = filled(natt, NAN), *g2 = filled(nqkv, NAN);
+    attention_forward(out2, att2, qkv, B, T, C, H);
+    attention_backward(g2, scratch, r, qkv, att2, B, T, C, H);
+    assert_memory_equal(out2, out, nout * sizeof(float));
+    assert_memory_equal(g2, g, nqkv * sizeof(float));
+    free(qkv), free(out), free(att), free(dqkv), free(dout), free(datt), free(r), free(dr),
+        free(g), free(scratch), free(out2), free(att2), free(g2);
+}
+
+static void test_attention_small(void **state) {
+    (void)state;
+    check_attention(2, 7, 12, 3, 1, 6); // T = 7, H = 3, hd = 4: every element
+}
+
+static void test_attention_long_rows(void **state) {
+    (void)state;
+    check_attention(1, 37, 64, 2, 7, 7); // rows longer than the 16 reduction lanes, hd = 32
+}
+
+// Decoding the last of P + g positions from the KV cache equals that row of the full forward.
+static void check_decode(size_t S, int P, int g, int G_max, int C, int H, uint64_t seed) {
+    Rng rng;
+    rng_seed(&rng, seed);
+    int T = P + g;
+    size_t row = 3 * (size_t)C;
+    float *qkv = randn(&rng, S * T * row, 1.0); // (S, T, 3C)
+    for (size_t s = 1; s < S; s++) // the prompt positions are shared by all sequences
+        memcpy(qkv + s * T * row, qkv, (size_t)P * row * sizeof(float));
+    float *full = fvec(S * T * C), *att = fvec(S * H * T * T);
+    attention_forward(full, att, qkv, S, T, C, H);
+
+    float *q = fvec(S * C), *kp = fvec((size_t)P * C), *vp = fvec((size_t)P * C);
+    float *kg = filled(S * G_max * C, NAN), *vg = filled(S * G_max * C, NAN); // unused slots NaN
+    for (int t = 0; t < P; t++) {
+        memcpy(kp + (size_t)t * C, qkv + t * row + C, C * sizeof(float));
+        memcpy(vp + (size_t)t * C, qkv + t * row + 2 * C, C * sizeof(float));
+    }
+    for (size_t s = 0; s < S; s++) {
+        const float *seq = qkv + s * T * row;
+        memcpy(q + s * C, seq + (size_t)(T - 1) * row, C * sizeof(float));
+        for (int j = 0; j < g; j++) {
+            memcpy(kg + (s * G_max + j) * C, seq + (size_t)(P + j) * row + C, C * sizeof(float));
+            memcpy(vg + (s * G_max + j) * C, seq + (size_t)(P + j) * row + 2 * C, C * sizeof(float));
+        }
+    }
+    float *out = filled(S * C, NAN), *scratch = filled(S * T, NAN);
+    attention_decode(out, scratch, q, kp, vp, kg, vg, S, P, g, G_max, C, H);
+    double *want = dvec(S * C);
+    for (size_t s = 0; s < S; s++)
+        for (int c = 0; c < C; c++) want[s * C + c] = full[(s * T + T - 1) * C + c];
+    char what[64];
+    snprintf(what, sizeof what, "decode S=%zu P=%d g=%d", S, P, g);
+    expect_close(what, out, want, S * C, 1e-5, 1e-6);
+    free(qkv), free(full), free(att), free(q), free(kp), free(vp), free(kg), free(vg), free(out),
+        free(scratch), free(want);
+}
+
+static void test_attention_decode(void **state) {
+    (void)state;
+    check_decode(1, 5, 1, 1, 12, 3, 8);   // one sequence, first generated token
+    check_decode(3, 4, 3, 6, 12, 3, 9);   // several sequences, spare cache slots
+    check_decode(4, 0, 2, 2, 12, 3, 10);  // no shared prompt
+    check_decode(2, 1, 20, 24, 12, 2, 11); // rows longer than the reduction lanes
+    check_decode(5, 18, 7, 9, 64, 2, 12);  // hd = 32
+}
+
+// ---------------------------------------------------------------------------------------------
+// SwiGLU and the residual.
+
+typedef struct {
+    const double *gu, *r;
+    size_t n;
+    int F;
+    double *h;
+} GluCtx;
+
+static void swiglu_ref(const GluCtx *c) {
+    for (size_t i = 0; i < c->n; i++)
+        for (int j = 0; j < c->F; j++) {
+            double g = c->gu[i * 2 * c->F + j], u = c->gu[i * 2 * c->F + c->F + j];
+            c->h[i * c->F + j] = g / (1.0 + exp(-g)) * u;
+        }
+}
+
+static double glu_objective(const void *p) {
+    const GluCtx *c = p;
+    swiglu_ref(c);
+    return dot_fd(c->r, c->h, c->n * c->F);
+}
+
+static void test_swiglu(void **state) {
+    (void)state;
+    Rng rng;
+    rng_seed(&rng, 13);
+    enum { N = 3, F = 37 };
+    float *gu = randn(&rng, N * 2 * F, 3.0);
+    gu[0] = -100.0f; // saturated gates: exp overflows / underflows without harm
+    gu[1] = 100.0f;
+    gu[2] = 0.0f;
+    float *h = filled(N * F, NAN);
+    swiglu_forward(h, gu, N, F);
+    double *dgu = widen(gu, N * 2 * F), *dh = dvec(N * F);
+    float *r = randn(&rng, N * F, 1.0);
+    double *dr = widen(r, N * F);
+    GluCtx ctx = {dgu, dr, N, F, dh};
+    swiglu_ref(&ctx);
+    expect_close("swiglu out", h, dh, N * F, 1e-5, 1e-6);
+
+    float *g = filled(N * 2 * F, NAN);
+    swiglu_backward(g, r, gu, N, F);
+    expect_grad("swiglu dgu", g, dgu, N * 2 * F, 1, glu_objective, &ctx);
+    free(gu), free(h), free(dgu), free(dh), free(r), free(dr), free(g);
+}
+
+static void test_residual(void **state) {
+    (void)state;
+    Rng rng;
+    rng_seed(&rng, 14);
+    enum { N = 45 };
+    float *a = randn(&rng, N, 1.0), *b = randn(&rng, N, 1.0), *out = filled(N, NAN);
+    residual_forward(out, a, b, N);
+    for (int i = 0; i < N; i++) assert_true(out[i] == a[i] + b[i]);
+    residual_forward(a, a, b, N); // in place
+    assert_memory_equal(a, out, N * sizeof(float));
+    free(a), free(b), free(out);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cross-entropy and log-softmax.
+
+typedef struct {
+    const double *logits;
+    const int *targets;
+    const unsigned char *mask;
+    size_t n;
+    int V;
+    double scale;
+} CeCtx;
+
+static double ce_row_ref(const double *x, int V, int target) {
+    double mx = -INFINITY, s = 0;
+    for (int j = 0; j < V; j++) mx = fmax(mx, x[j]);
+    for (int j = 0; j < V; j++) s += exp(x[j] - mx);
+    return mx + log(s) - x[target];
+}
+
+// scale · Σ mask_i · loss_i
+static double ce_objective(const void *p) {
+    const CeCtx *c = p;
+    double J = 0;
+    for (size_t i = 0; i < c->n; i++)
+        if (!c->mask || c->mask[i]) J += ce_row_ref(c->logits + i * c->V, c->V, c->targets[i]);
+    return c->scale * J;
+}
+
+static void test_crossentropy(void **state) {
+    (void)state;
+    Rng rng;
+    rng_seed(&rng, 15);
+    enum { N = 6, V = 37 };
+    int targets[N];
+    for (int i = 0; i < N; i++) targets[i] = (int)rng_below(&rng, V);
+    unsigned char mask[N] = {1, 0, 1, 1, 0, 1};
+    float *logits = randn(&rng, N * V, 2.0);
+    for (int j = 0; j < V; j++) logits[3 * V + j] += 1000.0f; // a row of huge logits
+    double *dl = widen(logits, N * V), want[N];
+    for (int i = 0; i < N; i++) want[i] = mask[i] ? ce_row_ref(dl + i * V, V, targets[i]) : 0.0;
+
+    float *losses = filled(N, NAN);
+    crossentropy_forward(losses, logits, targets, mask, N, V);
+    expect_close("crossentropy losses", losses, want, N, 1e-5, 1e-6);
+    assert_true(losses[1] == 0.0f && losses[4] == 0.0f);
+
+    float *grad = fcopy(logits, N * V), *losses2 = filled(N, NAN);
+    float scale = 1.0f / 4; // Σ mask
+    crossentropy_forward_backward(losses2, grad, targets, mask, N, V, scale);
+    expect_close("crossentropy fused losses", losses2, want, N, 1e-5, 1e-6);
+    CeCtx ctx = {dl, targets, mask, N, V, scale};
+    expect_grad("crossentropy dlogits", grad, dl, N * V, 1, ce_objective, &ctx);
+    expect_all_equal("crossentropy dlogits of a masked row", grad + 1 * V, 0.0f, V);
+
+    // No mask: every row counts.
+    float *losses3 = filled(N, NAN), *grad3 = fcopy(logits, N * V);
+    crossentropy_forward(losses3, logits, targets, NULL, N, V);
+    for (int i = 0; i < N; i++) want[i] = ce_row_ref(dl + i * V, V, targets[i]);
+    expect_close("crossentropy losses, no mask", losses3, want, N, 1e-5, 1e-6);
+    crossentropy_forward_backward(losses3, grad3, targets, NULL, N, V, 1.0f / N);
+    CeCtx ctx3 = {dl, targets, NULL, N, V, 1.0 / N};
+    expect_grad("crossentropy dlogits, no mask", grad3, dl, N * V, 1, ce_objective, &ctx3);
+    free(logits), free(dl), free(losses), free(grad), free(losses2), free(losses3), free(grad3);
+}
+
+static void test_log_softmax(void **state) {
+    (void)state;
+    Rng rng;
+    rng_seed(&rng, 16);
+    enum { N = 3, V = 131 };
+    float *x = randn(&rng, N * V, 3.0);
+    for (int j = 0; j < V; j++) x[2 * V + j] -= 500.0f; // shifted rows give the same answer
+    double *want = dvec(N * V);
+    for (int i = 0; i < N; i++) {
+        double mx = -INFINITY, s = 0;
+        for (int j = 0; j < V; j++) mx = fmax(mx, x[i * V + j]);
+        for (int j = 0; j < V; j++) s += exp((double)x[i * V + j] - mx);
+        for (int j = 0; j < V; j++) want[i * V + j] = x[i * V + j] - mx - log(s);
+    }
+    log_softmax_rows(x, N, V);
+    expect_close("log_softmax_rows", x, want, N * V, 1e-5, 1e-6);
+    free(x), free(want);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Optimiser.
+
+static void test_sum_squares(void **state) {
+    (void)state;
+    Rng rng;
+    rng_seed(&rng, 17);
+    size_t lens[] = {0, 1, 7, 8, 9, 1001};
+    for (size_t t = 0; t < ARRAY_LEN(lens); t++) {
+        float *x = randn(&rng, lens[t], 10.0);
+        long double s = 0;
+        for (size_t i = 0; i < lens[t]; i++) s += (long double)x[i] * x[i];
+        double got = sum_squares(x, lens[t]);
+        assert_true(fabs(got - (double)s) <= 1e-14 * (double)s);
+        free(x);
+    }
+}
+
+static void test_adamw(void **state) {
+    (void)state;
+    enum { N = 21 };
+    const float lr = 1e-2f, b1 = 0.9f, b2 = 0.95f, eps = 1e-8f, wd = 0.1f, gs = 0.5f;
+    Rng rng;
+    rng_seed(&rng, 18);
+    float *p = randn(&rng, N, 1.0), *m = filled(N, 0.0f), *v = filled(N, 0.0f);
+    double hp[N], hm[N] = {0}, hv[N] = {0};
+    for (int i = 0; i < N; i++) hp[i] = p[i];
+    for (long t = 1; t <= 4; t++) {
+        float *g = randn(&rng, N, 1.0);
+        g[0] = 0.0f; // decay only
+        adamw_update(p, g, m, v, N, lr, b1, b2, eps, wd, gs, t);
+        for (int i = 0; i < N; i++) { // by hand, in double
+            double gi = (double)gs * g[i];
+            hm[i] = b1 * hm[i] + (1 - (double)b1) * gi;
+            hv[i] = b2 * hv[i] + (1 - (double)b2) * gi * gi;
+            double mhat = hm[i] / (1 - pow(b1, (double)t)), vhat = hv[i] / (1 - pow(b2, (double)t));
+            hp[i] -= lr * (mhat / (sqrt(vhat) + eps) + wd * hp[i]);
+        }
+        expect_close("adamw params", p, hp, N, 1e-6, 0);
+        expect_close("adamw m", m, hm, N, 1e-5, 1e-6);
+        expect_close("adamw v", v, hv, N, 1e-5, 1e-6);
+        free(g);
+    }
+    // Step 1 with bias correction moves every parameter by lr·sign(g) (no decay, |g| >> eps).
+    float p1[3] = {1.0f, -2.0f, 0.5f}, g1[3] = {3.0f, -0.02f, 1e-3f}, m1[3] = {0}, v1[3] = {0};
+    adamw_update(p1, g1, m1, v1, 3, lr, b1, b2, eps, 0.0f, 1.0f, 1);
+    assert_true(fabs(p1[0] - (1.0 - lr)) < 1e-6);
+    assert_true(fabs(p1[1] - (-2.0 + lr)) < 1e-6);
+    assert_true(fabs(p1[2] - (0.5 - lr)) < 1e-6);
+    free(p), free(m), free(v);
+}
+
+static void test_clip_scale(void **state) {
+    (void)state;
+    assert_true(clip_scale(0.0, 1.0f) == 1.0f);        // zero gradient
+    assert_true(clip_scale(5.0, 0.0f) == 1.0f);        // clipping off
+    assert_true(clip_scale(5.0, -1.0f) == 1.0f);
+    assert_true(clip_scale(0.5, 1.0f) == 1.0f);        // below the threshold
+    assert_true(clip_scale(1.0, 1.0f) == 1.0f);        // at it
+    assert_true(clip_scale(4.0, 1.0f) == 0.25f);       // above: max_norm / norm
+    assert_true(fabsf(clip_scale(3.0, 1.0f) - 1.0f / 3) < 1e-7f);
+    assert_true(clip_scale(INFINITY, 1.0f) == 0.0f);
+    assert_true(isnan(clip_scale(NAN, 1.0f)));         // a NaN norm is not hidden
+}
+
+int main(void) {
+    blas_set_threads(1); // as t2 runs the kernels
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_expf_accuracy),   cmocka_unit_test(test_reductions),
+        cmocka_unit_test(test_embedding),       cmocka_unit_test(test_rmsnorm),
+        cmocka_unit_test(test_matmul),          cmocka_unit_test(test_rope),
+        cmocka_unit_test(test_attention_small), cmocka_unit_test(test_attention_long_rows),
+        cmocka_unit_test(test_attention_decode), cmocka_unit_test(test_swiglu),
+        cmocka_unit_test(test_residual),        cmocka_unit_test(test_crossentropy),
+        cmocka_unit_test(test_log_softmax),     cmocka_unit_test(test_sum_squares),
+        cmocka_unit_test(test_adamw),           cmocka_unit_test(test_clip_scale),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
