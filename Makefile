@@ -9,7 +9,7 @@ BUILD   := build
 ARCH    := $(shell $(CC) -march=native -x c -c /dev/null -o /dev/null 2>/dev/null && echo -march=native || echo -mtune=generic)
 OPENBLAS_INC := $(firstword $(wildcard /usr/include/x86_64-linux-gnu/openblas-pthread /usr/include/openblas) /usr/include)
 CFLAGS  ?= -O3 -g
-CFLAGS  += $(ARCH) -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -fno-math-errno \
+CFLAGS  += $(ARCH) -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-missing-field-initializers -fno-math-errno \
            -Iharness -Ikernels -I$(OPENBLAS_INC) -MMD -MP -pthread
 LDLIBS  := -lopenblas -lsqlite3 -lcjson -llbfgs -lcmocka -lz -lm -lpthread
 GIT_SHA := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)

@@ -9,8 +9,21 @@ typedef struct {
     const char *help;
 } Command;
 
+int cmd_sweep(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_slurm(int argc, char **argv);
+int cmd_sample(int argc, char **argv);
+int cmd_score(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+
+struct Spec;
+struct Db;
+// results/NAME.db
+char *default_db_path(const struct Spec *s);
+// Open (creating) the database of a spec, registering its sweep and inserting its grid of runs.
+int open_spec_db(struct Db **db, const struct Spec *s, const char *path);
 
 // Print "t2: MESSAGE" from err_msg() and return 1: the common failure exit of a command.
 int cmd_fail(void);

@@ -7,8 +7,14 @@
 #include "util.h"
 
 static const Command commands[] = {
-
-
+    {"sweep", cmd_sweep, "train and evaluate every run of an experiment file (resumable)"},
+    {"train", cmd_train, "train and evaluate one run of an experiment (what a job-array task calls)"},
+    {"eval", cmd_eval, "repeated-sampling evaluation of finished runs that lack it"},
+    {"sample", cmd_sample, "k completions of a prompt from a checkpoint"},
+    {"score", cmd_score, "teacher-forced log-probability of a completion after a prompt"},
+    {"export", cmd_export, "write a checkpoint as safetensors with Hugging Face Llama names"},
+    {"slurm", cmd_slurm, "print a Slurm job-array script for a sweep"},
+    {"bench", cmd_bench, "throughput benchmarks: train, sample, gemm"},
 };
 
 static void usage(FILE *out) {

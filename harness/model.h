@@ -113,6 +113,8 @@ void acts_build(Activations *a, const ModelConfig *c, size_t B, int T);
 void acts_free(Activations *a);
 size_t acts_bytes(const ModelConfig *c, size_t B, int T);
 
+// Forward up to the final norm (a->lnf), without the head; the KV-cache prefill uses it.
+void model_forward_hidden(const Model *m, Activations *a, const int *tokens, size_t B, int T);
 // Forward over tokens (B, T) → a->logits. Does not touch gradients.
 void model_forward(const Model *m, Activations *a, const int *tokens, size_t B, int T);
 // Forward + masked cross-entropy + backward. grads (layout.total) accumulates (zero it first).

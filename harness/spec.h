@@ -70,7 +70,7 @@ typedef struct {
     double train_flops_6nd; // 6 · N · D
 } RunSpec;
 
-typedef struct {
+typedef struct Spec {
     char name[128];
     char *json;             // canonical JSON of the whole spec (what config_hash is computed on)
     char hash[17];          // FNV-1a 64 of json
@@ -91,10 +91,16 @@ typedef struct {
 int spec_load(Spec *s, const char *path);
 int spec_parse(Spec *s, const char *text, const char *path);
 void spec_free(Spec *s);
+// The spec stored with a database's sweep (spec_db.c).
+struct Db;
+int spec_from_db(struct Db *db, Spec *s);
 
 // Canonical JSON of one run: the model, training settings, task, seed and budget; its hash is
 // the run's config_hash. Caller frees.
 char *run_config_json(const Spec *s, const RunSpec *r);
+
+// Does the spec's task have evaluation problems (every task but `text`)?
+int spec_has_eval(const Spec *s);
 
 // Learning rate at step (0-based) of a run with total_steps, per the schedule.
 double lr_at(const TrainSpec *t, long step, long total_steps);

@@ -1,0 +1,15 @@
+// bench.h — shared pieces of `t2 bench`.
+#ifndef T2_BENCH_H
+#define T2_BENCH_H
+
+#include <cjson/cJSON.h>
+
+// GFLOP/s of (m, k)·(n, k)ᵀ on OpenBLAS's pool of `threads` threads, best of `reps`.
+double sgemm_gflops(int m, int n, int k, int threads, int reps);
+// Best of square products 512..2048: the peak that MFU is measured against.
+double sgemm_peak_gflops(int threads);
+// Print a flat result object: one JSON line with json, else "key: value" lines. Frees o.
+void bench_print(cJSON *o, int json);
+int bench_sample(int argc, char **argv);
+
+#endif

@@ -1,0 +1,79 @@
+// cmd_train.c — `t2 train SPEC.json --run ID`: one run of a sweep, what a job-array task calls.
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "args.h"
+#include "commands.h"
+#include "db.h"
+#include "job.h"
+#include "spec.h"
+
+char *default_db_path(const Spec *s) { return xasprintf("results/%s.db", s->name); }
+
+// Open the database of a spec and make sure it holds the spec's sweep and grid.
+int open_spec_db(Db **db, const Spec *s, const char *path) {
+    if (db_open(db, path) != 0) return -1;
+    DbRunRow *rows = xcalloc((size_t)s->n_runs, sizeof *rows);
+    char **jsons = xcalloc((size_t)s->n_runs, sizeof(char *));
+    char (*hashes)[17] = xcalloc((size_t)s->n_runs, 17);
+    for (int i = 0; i < s->n_runs; i++) {
+        jsons[i] = run_config_json(s, &s->runs[i]);
+        db_run_row_from_spec(&rows[i], s, &s->runs[i], jsons[i], hashes[i]);
+    }
+    int rc = db_register_sweep(*db, s->name, s->json, s->hash);
+    if (rc == 0) rc = db_insert_runs(*db, rows, (size_t)s->n_runs, NULL);
+    for (int i = 0; i < s->n_runs; i++) free(jsons[i]);
+    free(jsons);
+    free(hashes);
+    free(rows);
+    if (rc != 0) {
+        db_close(*db);
+        *db = NULL;
+    }
+    return rc;
+}
+
+int cmd_train(int argc, char **argv) {
+    char *db_path = NULL, *ckpt = NULL;
+    long run = -1, threads = cpu_count(), progress_fd = -1;
+    int retry = 0, no_eval = 0, quiet = 0;
+    Opt opts[] = {
+        {"--run", OPT_INT, &run, "ID", "run id, 0..R-1 in the order `t2 sweep --dry-run` lists", 1, 0, 1e9},
+        {"--db", OPT_STR, &db_path, "PATH", "results database (default results/NAME.db)"},
+        {"--ckpt", OPT_STR, &ckpt, "PATH", "checkpoint (default results/NAME/run-ID.ckpt)"},
+        {"--threads", OPT_INT, &threads, "T", "worker threads (default: all cores)", 0, 1, 1024},
+        {"--retry-failed", OPT_FLAG, &retry, NULL, "train the run again if it failed or diverged"},
+        {"--no-eval", OPT_FLAG, &no_eval, NULL, "train only; `t2 eval` evaluates later"},
+        {"--quiet", OPT_FLAG, &quiet, NULL, "no live progress line"},
+        {"--progress-fd", OPT_INT, &progress_fd, "FD", "report progress to this pipe (used by t2 sweep)", 0, 0, 1 << 20},
+    };
+    Positional pos;
+    int rc = args_parse("train", argc, argv, opts, ARRAY_LEN(opts), &pos, "SPEC.json", 1, 1);
+    if (rc) return rc < 0 ? cmd_fail() : 0;
+    Spec spec;
+    if (spec_load(&spec, pos.items[0]) != 0) {
+        free(pos.items);
+        return cmd_fail();
+    }
+    free(pos.items);
+    if (run >= spec.n_runs) {
+        err_set("--run: %ld is not a run of %s (runs 0..%d)", run, spec.path, spec.n_runs - 1);
+        spec_free(&spec);
+        return cmd_fail();
+    }
+    char *def_db = db_path ? NULL : default_db_path(&spec);
+    Db *db = NULL;
+    rc = JOB_ERROR;
+    if (open_spec_db(&db, &spec, db_path ? db_path : def_db) == 0) {
+        job_install_signal_handlers();
+        Progress prog;
+        progress_init(&prog, (int)run, quiet, (int)progress_fd);
+        Job job = {&spec, db, (int)run, (int)threads, ckpt, retry, no_eval, &prog};
+        rc = job_run(&job);
+        db_close(db);
+    }
+    if (rc == JOB_ERROR) cmd_fail();
+    free(def_db);
+    spec_free(&spec);
+    return rc;
+}
