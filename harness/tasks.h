@@ -68,14 +68,28 @@ long task_n_eval(const Task *t);
 void task_eval_problem(const Task *t, long i, char prompt[TASK_TEXT_MAX], char target[TASK_TEXT_MAX]);
 // Longest answer of any problem in tokens, EOS included (a floor for max_new_tokens).
 int task_max_answer_tokens(const Task *t);
+// Longest prompt of any problem in tokens, BOS included (0 for text).
+int task_max_prompt_tokens(const Task *t);
+// Can rows of SEQ_LEN + 1 tokens be cut? Generated tasks: a row must be able to hold the longest
+// example (BOS prompt answer EOS) whole; text: the validation part (the file's last 10%) must
+// hold one row. -1 + err_set otherwise, naming SEQ_LEN_KEY (e.g. "train.seq_len") or the file.
+int task_check_seq_len(const Task *t, int seq_len, const char *seq_len_key);
 
 // Training stream.
 typedef struct {
     uint64_t example; // index of the example being emitted (text: unused)
     uint64_t offset;  // token offset inside that example (text: byte offset in the training part)
 } TaskCursor;
+// Training example j (generated tasks; text: empty strings): the problem task_train_batch packs
+// as example j. Never an evaluation problem, except for recall, whose evaluation queries are
+// facts that training shows by design.
+void task_train_example(const Task *t, uint64_t j, char prompt[TASK_TEXT_MAX], char answer[TASK_TEXT_MAX]);
 // Fill B rows of T+1 tokens; mask[b·T + t] says whether target tokens[b·(T+1) + t + 1] counts
-// in the loss. Advances the cursor.
+// in the loss. Advances the cursor. Row b + 1 starts with the last token of row b, so every
+// stream token is a target once. Loss "all": every target but BOS (the token after an EOS,
+// trivially predictable and never sampled) counts; loss "answer": only answer characters and
+// EOS count. text: every target counts; rows are raw bytes, no BOS/EOS, wrapping around.
+// Cheap (no allocation); the cursor is all the state a resumed run needs.
 void task_train_batch(const Task *t, TaskCursor *cur, int *tokens /* (B, T+1) */,
                       unsigned char *mask /* (B, T) */, int B, int T);
 // Held-out validation rows (text: the last part of the file; generated tasks: the evaluation
@@ -86,7 +100,10 @@ void task_val_batch(const Task *t, long i, int *tokens /* (B, T+1) */, unsigned 
 long task_val_batches(const Task *t, int B, int T);
 
 // Answers. Extract the normalised answer from a completion (text generated after the prompt,
-// EOS excluded): 1 and ANSWER filled, or 0 when the completion is malformed (never a crash).
+// EOS excluded): 1 and ANSWER filled, or 0 (ANSWER empty) when the completion is malformed
+// (never a crash). Well formed: add, modarith: digits only; chain: digits after the first '>'
+// (the scratchpad before it is not checked); sort: symbols of the alphabet only; recall:
+// lowercase letters only. text has no answers (always 0). Answers compare as exact strings.
 int task_extract_answer(const Task *t, const char *completion, char answer[TASK_TEXT_MAX]);
 // Is a normalised answer correct for problem i? (Exact verifier.)
 int task_is_correct(const Task *t, long i, const char *answer);
