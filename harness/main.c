@@ -7,6 +7,7 @@
 #include "util.h"
 
 static const Command commands[] = {
+    {"merge", cmd_merge, "combine shard databases into one (idempotent)"},
 
 
 };
