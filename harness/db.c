@@ -57,6 +57,11 @@ static const char SCHEMA_V1[] =
     "  completion TEXT, answer TEXT, correct INTEGER NOT NULL CHECK (correct IN (0, 1)),\n"
     "  n_tokens INTEGER, logprob REAL,\n"
     "  PRIMARY KEY (eval_id, problem_id, sample_idx)) WITHOUT ROWID;\n"
+    "CREATE TABLE eval_claims (\n" // evaluations in progress (see db_claim_eval)
+    "  run_id INTEGER NOT NULL REFERENCES runs(run_id),\n"
+    "  temperature REAL NOT NULL, top_p REAL NOT NULL, n_samples INTEGER NOT NULL,\n"
+    "  max_new_tokens INTEGER NOT NULL, owner TEXT NOT NULL, heartbeat REAL NOT NULL,\n"
+    "  PRIMARY KEY (run_id, temperature, top_p, n_samples, max_new_tokens)) WITHOUT ROWID;\n"
     "CREATE TABLE gold (\n"
     "  run_id INTEGER NOT NULL REFERENCES runs(run_id), problem_id INTEGER NOT NULL,\n"
     "  logprob REAL, n_tokens INTEGER,\n"

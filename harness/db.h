@@ -240,6 +240,16 @@ int db_write_eval(Db *db, const DbEval *e, const DbSample *samples, size_t n_sam
                   const DbGold *gold, size_t n_gold, const DbMetric *metrics, size_t n_metrics,
                   long *eval_id);
 
+// Evaluations are claimed like runs, so that two sweeps on one database never evaluate a run
+// with the same settings at the same time. The run must be done. Returns 0 when OWNER now holds
+// the claim; 1 when it does not: the eval exists already, or another owner holds a claim that is
+// not stale (same rule as runs); -1 on error. The claim ends when db_write_eval stores the eval
+// (in the same transaction) or with db_release_eval; refresh it with db_heartbeat_eval during an
+// evaluation longer than a few minutes.
+int db_claim_eval(Db *db, int run_id, const DbEvalKey *key, const char *owner);
+int db_heartbeat_eval(Db *db, int run_id, const DbEvalKey *key, const char *owner);
+int db_release_eval(Db *db, int run_id, const DbEvalKey *key, const char *owner);
+
 // The eval of RUN_ID with KEY: 0 and *eval_id, 1 when there is none, -1 on error.
 int db_find_eval(Db *db, int run_id, const DbEvalKey *key, long *eval_id);
 

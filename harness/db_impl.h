@@ -69,6 +69,10 @@ static inline void bind_text(Bind *b, const char *s) {
 char *col_text_dup(sqlite3_stmt *st, int i);
 double col_real(sqlite3_stmt *st, int i);
 
+// Is a claim held by OWNER with this heartbeat abandoned? Yes when there is no owner or heartbeat,
+// when the heartbeat is older than db->stale_after, or when OWNER is a dead pid on this host.
+int db_claim_is_stale(const Db *db, const char *owner, int has_heartbeat, double heartbeat);
+
 // Read-only query of one integer (e.g. "SELECT count(*) ..."); -1 + err on failure.
 int db_query_int(Db *db, const char *sql, long long *out, const char *op);
 

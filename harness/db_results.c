@@ -218,6 +218,123 @@ static int insert_metrics(Db *db, long eval_id, const DbMetric *m, size_t n, con
     return rc;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Eval claims.
+
+// Delete the claim on (RUN_ID, KEY): OWNER's only, or anyone's when OWNER is NULL (the eval is
+// stored). Returns the number of rows deleted, -1 on error.
+static int end_eval_claim(Db *db, int run_id, const DbEvalKey *key, const char *owner, const char *op) {
+    sqlite3_stmt *st = db_prepare(db,
+                                  owner ? "DELETE FROM eval_claims WHERE " KEY_WHERE " AND owner = ?"
+                                        : "DELETE FROM eval_claims WHERE " KEY_WHERE,
+                                  op);
+    if (!st) return -1;
+    Bind b = bind_start(st);
+    bind_key(&b, run_id, key);
+    if (owner) bind_text(&b, owner);
+    int rc = b.rc != SQLITE_OK ? db_fail_rc(db, op, b.rc) : db_step_done(db, st, op);
+    sqlite3_finalize(st);
+    return rc == 0 ? sqlite3_changes(db->h) : -1;
+}
+
+// Who holds the claim on (RUN_ID, KEY): 0 and *owner (heap) / *heartbeat, 1 when nobody, -1 error.
+static int read_eval_claim(Db *db, int run_id, const DbEvalKey *key, char **owner, double *heartbeat,
+                           const char *op) {
+    *owner = NULL;
+    sqlite3_stmt *st = db_prepare(db, "SELECT owner, heartbeat FROM eval_claims WHERE " KEY_WHERE, op);
+    if (!st) return -1;
+    Bind b = bind_start(st);
+    bind_key(&b, run_id, key);
+    int rc = b.rc != SQLITE_OK ? b.rc : sqlite3_step(st);
+    int result = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : db_fail_rc(db, op, rc);
+    if (result == 0) {
+        *owner = col_text_dup(st, 0);
+        *heartbeat = sqlite3_column_double(st, 1);
+    }
+    sqlite3_finalize(st);
+    return result;
+}
+
+static int put_eval_claim(Db *db, int run_id, const DbEvalKey *key, const char *owner, const char *op) {
+    sqlite3_stmt *st = db_prepare(db,
+                                  "INSERT OR REPLACE INTO eval_claims (run_id, temperature, top_p, n_samples, "
+                                  "max_new_tokens, owner, heartbeat) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                  op);
+    if (!st) return -1;
+    Bind b = bind_start(st);
+    bind_key(&b, run_id, key);
+    bind_text(&b, owner);
+    bind_real(&b, wall_clock_s());
+    int rc = b.rc != SQLITE_OK ? db_fail_rc(db, op, b.rc) : db_step_done(db, st, op);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+// Under the write lock: 0 when OWNER takes (or already holds) the claim, 1 when another owner
+// holds it and is not stale, -1 on error.
+static int take_eval_claim(Db *db, int run_id, const DbEvalKey *key, const char *owner, const char *op) {
+    char *holder;
+    double heartbeat = 0;
+    int held = read_eval_claim(db, run_id, key, &holder, &heartbeat, op);
+    int busy = held == 0 && strcmp(holder, owner) != 0 && !db_claim_is_stale(db, holder, 1, heartbeat);
+    free(holder);
+    if (held < 0) return -1;
+    return busy ? 1 : put_eval_claim(db, run_id, key, owner, op);
+}
+
+int db_claim_eval(Db *db, int run_id, const DbEvalKey *key, const char *owner) {
+    char op[64];
+    snprintf(op, sizeof op, "claim eval of run %d", run_id);
+    if (!owner || !*owner) {
+        err_set("%s: %s: empty owner", db->path, op);
+        return -1;
+    }
+    if (db_begin(db, op) != 0) return -1;
+    long id;
+    int result = db_find_eval(db, run_id, key, &id);
+    if (result == 0) result = 1; // evaluated already
+    else if (result == 1) result = check_run_done(db, run_id, op) == 0 ? take_eval_claim(db, run_id, key, owner, op) : -1;
+    if (result != 0) {
+        db_rollback(db);
+        return result;
+    }
+    return db_commit(db, op);
+}
+
+int db_heartbeat_eval(Db *db, int run_id, const DbEvalKey *key, const char *owner) {
+    char op[64];
+    snprintf(op, sizeof op, "heartbeat eval of run %d", run_id);
+    if (db_begin(db, op) != 0) return -1;
+    sqlite3_stmt *st = db_prepare(db, "UPDATE eval_claims SET heartbeat = ? WHERE " KEY_WHERE " AND owner = ?", op);
+    if (!st) goto fail;
+    Bind b = bind_start(st);
+    bind_real(&b, wall_clock_s());
+    bind_key(&b, run_id, key);
+    bind_text(&b, owner);
+    int rc = b.rc != SQLITE_OK ? db_fail_rc(db, op, b.rc) : db_step_done(db, st, op);
+    sqlite3_finalize(st);
+    if (rc != 0) goto fail;
+    if (sqlite3_changes(db->h) != 1) {
+        err_set("%s: %s: the claim is no longer held by %s", db->path, op, owner);
+        goto fail;
+    }
+    return db_commit(db, op);
+fail:
+    db_rollback(db);
+    return -1;
+}
+
+int db_release_eval(Db *db, int run_id, const DbEvalKey *key, const char *owner) {
+    char op[64];
+    snprintf(op, sizeof op, "release eval of run %d", run_id);
+    if (db_begin(db, op) != 0) return -1;
+    int n = end_eval_claim(db, run_id, key, owner, op);
+    if (n == 1) return db_commit(db, op);
+    if (n == 0) err_set("%s: %s: the claim is no longer held by %s", db->path, op, owner);
+    db_rollback(db);
+    return -1;
+}
+
 int db_write_eval(Db *db, const DbEval *e, const DbSample *samples, size_t n_samples,
                   const DbGold *gold, size_t n_gold, const DbMetric *metrics, size_t n_metrics,
                   long *eval_id) {
@@ -236,7 +353,8 @@ int db_write_eval(Db *db, const DbEval *e, const DbSample *samples, size_t n_sam
     if (check_run_done(db, e->run_id, op) != 0 || insert_eval_row(db, e, &id, op) != 0 ||
         insert_samples(db, id, samples, n_samples, op) != 0 ||
         insert_gold(db, e->run_id, gold, n_gold, op) != 0 ||
-        insert_metrics(db, id, metrics, n_metrics, op) != 0)
+        insert_metrics(db, id, metrics, n_metrics, op) != 0 ||
+        end_eval_claim(db, e->run_id, &e->key, NULL, op) < 0)
         goto fail;
     if (db_commit(db, op) != 0) return -1;
     if (eval_id) *eval_id = id;

@@ -346,7 +346,7 @@ static int owner_pid_dead(const char *owner) {
     return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
 }
 
-static int claim_is_stale(const Db *db, const char *owner, int has_heartbeat, double heartbeat) {
+int db_claim_is_stale(const Db *db, const char *owner, int has_heartbeat, double heartbeat) {
     if (!owner || !*owner || !has_heartbeat) return 1; // a running row nobody can own
     if (wall_clock_s() - heartbeat > db->stale_after) return 1;
     return owner_pid_dead(owner);
@@ -398,7 +398,7 @@ static DbClaimKind claim_decision(const Db *db, const ClaimState *s, int retry_f
     switch (s->status) {
     case DB_RUN_PENDING: return has_ckpt ? DB_CLAIM_RESUME : DB_CLAIM_FRESH;
     case DB_RUN_RUNNING:
-        if (!claim_is_stale(db, s->owner, s->has_heartbeat, s->heartbeat)) return DB_CLAIM_NONE;
+        if (!db_claim_is_stale(db, s->owner, s->has_heartbeat, s->heartbeat)) return DB_CLAIM_NONE;
         return has_ckpt ? DB_CLAIM_RESUME : DB_CLAIM_FRESH;
     case DB_RUN_DONE: return DB_CLAIM_NONE;
     case DB_RUN_DIVERGED:

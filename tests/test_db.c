@@ -107,6 +107,15 @@ static void other_owner(char out[300]) {
     snprintf(out, 300, "%s:%ld", host, (long)getppid());
 }
 
+// A pid that belonged to a process of ours and is free now.
+static pid_t dead_pid(void) {
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) _exit(0);
+    assert_int_equal(waitpid(child, NULL, 0), child); // reaped: the pid no longer exists
+    return child;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Schema and refusals.
 
@@ -336,10 +345,7 @@ static void test_claim_stale_dead_pid(void **state) {
     (void)state;
     char *dir = tmpdir_make("db");
     Db *db = grid_db(dir, "s.db", 1);
-    pid_t child = fork();
-    assert_true(child >= 0);
-    if (child == 0) _exit(0);
-    assert_int_equal(waitpid(child, NULL, 0), child); // reaped: the pid no longer exists
+    pid_t child = dead_pid();
     char host[256], dead[300], me[300];
     gethostname(host, sizeof host);
     host[255] = '\0';
@@ -793,6 +799,87 @@ static void test_eval_atomic(void **state) {
     tmpdir_remove(dir);
 }
 
+static void test_eval_claims(void **state) {
+    (void)state;
+    char *dir = tmpdir_make("db");
+    Db *db = grid_db(dir, "ec.db", 1);
+    char me[300], other[300], dead[300], host[256];
+    db_owner_self(me);
+    other_owner(other);
+    gethostname(host, sizeof host);
+    host[255] = '\0';
+    snprintf(dead, sizeof dead, "%s:%ld", host, (long)dead_pid());
+    DbEvalKey key = {1.0, 0.95, 8, 16};
+    assert_int_equal(db_claim_eval(db, 0, &key, me), -1); // not trained yet
+    assert_non_null(strstr(err_msg(), "not done"));
+    DbClaim c;
+    claim_ok(db, 0, me, 0, &c);
+    db_claim_free(&c);
+    assert_int_equal(db_finish_run(db, 0, me, DB_RUN_DONE, 1.0, 1.0, 1.0, NULL), 0);
+
+    assert_int_equal(db_claim_eval(db, 0, &key, me), 0);
+    assert_int_equal(db_claim_eval(db, 0, &key, me), 0);    // already ours
+    assert_int_equal(db_claim_eval(db, 0, &key, other), 1); // a live owner has it
+    DbEvalKey key2 = key;
+    key2.temperature = 0.5;
+    assert_int_equal(db_claim_eval(db, 0, &key2, other), 0); // other settings are another eval
+    assert_int_equal(db_heartbeat_eval(db, 0, &key, me), 0);
+    assert_int_equal(db_heartbeat_eval(db, 0, &key, other), -1);
+    assert_non_null(strstr(err_msg(), "no longer held"));
+    assert_int_equal(db_release_eval(db, 0, &key, other), -1);
+    assert_int_equal(db_release_eval(db, 0, &key, me), 0);
+    // A dead evaluator's claim is taken over.
+    assert_int_equal(db_claim_eval(db, 0, &key, dead), 0);
+    assert_int_equal(db_claim_eval(db, 0, &key, me), 0);
+    assert_int_equal(db_heartbeat_eval(db, 0, &key, dead), -1);
+    // Storing the eval ends every claim on it; then there is nothing left to claim.
+    DbEval e = {.run_id = 0, .key = key, .n_problems = 0};
+    assert_int_equal(db_write_eval(db, &e, NULL, 0, NULL, 0, NULL, 0, NULL), 0);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM eval_claims WHERE temperature = 1.0"), 0);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM eval_claims"), 1); // key2's
+    assert_int_equal(db_claim_eval(db, 0, &key, me), 1);
+    db_close(db);
+    tmpdir_remove(dir);
+}
+
+static void test_run_row_from_spec(void **state) {
+    (void)state;
+    Spec *s = xcalloc(1, sizeof *s);
+    snprintf(s->name, sizeof s->name, "demo");
+    s->train.seq_len = 64;
+    s->train.batch_size = 32;
+    s->budgets.kind = BUDGET_TOKENS_PER_PARAM;
+    RunSpec r = {.run_id = 3, .family_idx = 1, .budget_idx = 0, .seed_idx = 1,
+                 .model = {.n_layer = 4, .d_model = 128, .n_head = 4, .d_ff = 344, .vocab_size = 16,
+                           .seq_len = 64, .tied = 1},
+                 .seed = 2, .budget = 20, .steps = 300, .train_tokens = 614400, .n_params = 800000,
+                 .n_params_nonembed = 790000, .train_flops = 3.1e12, .train_flops_6nd = 2.9e12};
+    const char *json = "{\"n_layer\":4}";
+    char hash[17];
+    DbRunRow row;
+    db_run_row_from_spec(&row, s, &r, json, hash);
+    char want[17];
+    hex64(fnv1a64(json, strlen(json)), want);
+    assert_string_equal(row.config_hash, want);
+    assert_ptr_equal(row.config_json, json);
+    assert_string_equal(row.sweep, "demo");
+    assert_string_equal(row.budget_kind, "tokens_per_param");
+    assert_int_equal(row.run_id, 3);
+    assert_int_equal(row.n_layer, 4);
+    assert_int_equal(row.d_ff, 344);
+    assert_int_equal(row.tied, 1);
+    assert_int_equal(row.seq_len, 64);
+    assert_int_equal(row.batch_size, 32);
+    assert_int_equal(row.train_steps, 300);
+    assert_int_equal(row.train_tokens, 614400);
+    assert_int_equal(row.n_params, 800000);
+    assert_true(row.train_flops == 3.1e12 && row.train_flops_6nd == 2.9e12 && row.budget == 20);
+    assert_int_equal(row.seed, 2);
+    assert_int_equal(row.family_idx, 1);
+    assert_int_equal(row.seed_idx, 1);
+    free(s);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Merge.
 
@@ -1033,6 +1120,8 @@ int main(void) {
         cmocka_unit_test(test_kill9_keeps_whole_batches),
         cmocka_unit_test(test_eval_roundtrip_and_rescore),
         cmocka_unit_test(test_eval_atomic),
+        cmocka_unit_test(test_eval_claims),
+        cmocka_unit_test(test_run_row_from_spec),
         cmocka_unit_test(test_merge_shards_equal_single),
         cmocka_unit_test(test_merge_most_advanced_wins),
         cmocka_unit_test(test_merge_refusals),
