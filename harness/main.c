@@ -13,6 +13,7 @@ static const Command commands[] = {
     {"sample", cmd_sample, "k completions of a prompt from a checkpoint"},
     {"score", cmd_score, "teacher-forced log-probability of a completion after a prompt"},
     {"export", cmd_export, "write a checkpoint as safetensors with Hugging Face Llama names"},
+    {"merge", cmd_merge, "combine shard databases into one (idempotent)"},
     {"slurm", cmd_slurm, "print a Slurm job-array script for a sweep"},
     {"bench", cmd_bench, "throughput benchmarks: train, sample, gemm"},
 };
