@@ -142,7 +142,10 @@ double maj_at_k(long n, long k, const long *counts, const unsigned char *correct
     w.log_p = logl(p);
     w.log_q = log1pl(-p);
     w.log_fact = xmalloc((size_t)(n + 1) * sizeof *w.log_fact);
-    for (long i = 0; i <= n; i++) w.log_fact[i] = lgammal((long double)i + 1.0L);
+    for (long i = 0; i <= n; i++) { // lgammal_r: lgammal writes the global signgam, a race across threads
+        int sign;
+        w.log_fact[i] = lgammal_r((long double)i + 1.0L, &sign);
+    }
     w.poly = xmalloc((size_t)(k + 1) * sizeof *w.poly);
     w.tmp = xmalloc((size_t)(k + 1) * sizeof *w.tmp);
     w.row = xmalloc((size_t)(m > 0 ? m : 1) * sizeof *w.row);

@@ -11,7 +11,8 @@ double pass_at_k(long n, long c, long k);
 // (correct[j] = 1 when answer j is right) plus n_missing samples without an answer, so
 // n = n_missing + Σ counts. In a subset, missing answers do not vote; the winner is the most
 // frequent answer; a tie is counted wrong unless every tied answer is correct; a subset with no
-// answer at all is wrong. Exact (hypergeometric convolution). NAN when k > n or k < 1.
+// answer at all is wrong. Exact (hypergeometric convolution). NAN when k > n or k < 1, or when
+// the counts are negative or do not add up to n.
 double maj_at_k(long n, long k, const long *counts, const unsigned char *correct, int m, long n_missing);
 
 // Analytic pass@k from the gold log-probability: 1 − (1 − exp(logprob))^k, k real ≥ 0.

@@ -529,7 +529,7 @@ static void expected_sort(const char *prompt, int length, int alphabet, char *ou
 
 // Perturbations of a correct answer that must all be rejected.
 static void check_perturbed(const Task *t, long i, const char *answer, const char *symbols) {
-    char bad[TASK_TEXT_MAX];
+    char bad[TASK_TEXT_MAX + 2]; // room for one symbol more
     size_t n = strlen(answer);
     for (size_t pos = 0; pos < n; pos++) { // one symbol changed
         strcpy(bad, answer);
