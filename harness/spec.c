@@ -15,7 +15,10 @@
 
 static int check_keys(const cJSON *obj, const char *path, const char *const *known, int n_known) {
     if (!cJSON_IsObject(obj)) {
-        err_set("%s: must be an object", path);
+        if (*path)
+            err_set("%s: must be an object", path);
+        else
+            err_set("the experiment must be a JSON object");
         return -1;
     }
     for (const cJSON *it = obj->child; it; it = it->next) {
@@ -425,28 +428,54 @@ static int expand_grid(Spec *s) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Canonical JSON: the parsed spec with every default filled in, keys in a fixed order.
+// Canonical JSON: the parsed spec with every default filled in, keys in a fixed order. Numbers
+// are written in the shortest form that reads back exactly (cJSON's own printer keeps only 15
+// digits, so a re-parsed spec could differ in the last bits).
+static cJSON *exact_number(double v) {
+    char buf[40];
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(buf, sizeof buf, "%.*g", digits, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    return cJSON_CreateRaw(buf);
+}
+
+// Floats: the shortest form whose value, read as a double and rounded to float, is v.
+static cJSON *exact_float(float v) {
+    char buf[40];
+    for (int digits = 6; digits <= 9; digits++) {
+        snprintf(buf, sizeof buf, "%.*g", digits, (double)v);
+        if ((float)strtod(buf, NULL) == v) break;
+    }
+    return cJSON_CreateRaw(buf);
+}
+
+static void add_num(cJSON *o, const char *key, double v) { cJSON_AddItemToObject(o, key, exact_number(v)); }
+
 static void add_doubles(cJSON *o, const char *key, const double *v, int n) {
     cJSON *a = cJSON_AddArrayToObject(o, key);
-    for (int i = 0; i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(v[i]));
+    for (int i = 0; i < n; i++) cJSON_AddItemToArray(a, exact_number(v[i]));
 }
 
 static void add_longs(cJSON *o, const char *key, const long *v, int n) {
     cJSON *a = cJSON_AddArrayToObject(o, key);
-    for (int i = 0; i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber((double)v[i]));
+    for (int i = 0; i < n; i++) cJSON_AddItemToArray(a, exact_number((double)v[i]));
 }
 
-static cJSON *model_json(const ModelConfig *c) {
+// A family entry; with the derived sizes (vocab_size, seq_len) for a run's config.
+static cJSON *model_json(const ModelConfig *c, int derived) {
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "n_layer", c->n_layer);
-    cJSON_AddNumberToObject(o, "d_model", c->d_model);
-    cJSON_AddNumberToObject(o, "n_head", c->n_head);
-    cJSON_AddNumberToObject(o, "d_ff", c->d_ff);
-    cJSON_AddNumberToObject(o, "vocab_size", c->vocab_size);
-    cJSON_AddNumberToObject(o, "seq_len", c->seq_len);
+    add_num(o, "n_layer", c->n_layer);
+    add_num(o, "d_model", c->d_model);
+    add_num(o, "n_head", c->n_head);
+    add_num(o, "d_ff", c->d_ff);
+    if (derived) {
+        add_num(o, "vocab_size", c->vocab_size);
+        add_num(o, "seq_len", c->seq_len);
+    }
     cJSON_AddBoolToObject(o, "tied", c->tied);
-    cJSON_AddNumberToObject(o, "rope_theta", c->rope_theta);
-    cJSON_AddNumberToObject(o, "norm_eps", c->norm_eps);
+    cJSON_AddItemToObject(o, "rope_theta", exact_float(c->rope_theta));
+    cJSON_AddItemToObject(o, "norm_eps", exact_float(c->norm_eps));
     return o;
 }
 
@@ -456,25 +485,25 @@ static const char *schedule_name(Schedule s) {
 
 static cJSON *train_json(const TrainSpec *t, int with_seeds) {
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "seq_len", t->seq_len);
-    cJSON_AddNumberToObject(o, "batch_size", t->batch_size);
-    cJSON_AddNumberToObject(o, "lr", t->lr);
-    cJSON_AddNumberToObject(o, "min_lr_ratio", t->min_lr_ratio);
-    cJSON_AddNumberToObject(o, "warmup", t->warmup);
+    add_num(o, "seq_len", t->seq_len);
+    add_num(o, "batch_size", t->batch_size);
+    add_num(o, "lr", t->lr);
+    add_num(o, "min_lr_ratio", t->min_lr_ratio);
+    add_num(o, "warmup", t->warmup);
     cJSON_AddStringToObject(o, "schedule", schedule_name(t->schedule));
-    cJSON_AddNumberToObject(o, "decay_frac", t->decay_frac);
-    cJSON_AddNumberToObject(o, "weight_decay", t->weight_decay);
-    cJSON_AddNumberToObject(o, "beta1", t->beta1);
-    cJSON_AddNumberToObject(o, "beta2", t->beta2);
-    cJSON_AddNumberToObject(o, "eps", t->eps);
-    cJSON_AddNumberToObject(o, "grad_clip", t->grad_clip);
+    add_num(o, "decay_frac", t->decay_frac);
+    add_num(o, "weight_decay", t->weight_decay);
+    add_num(o, "beta1", t->beta1);
+    add_num(o, "beta2", t->beta2);
+    add_num(o, "eps", t->eps);
+    add_num(o, "grad_clip", t->grad_clip);
     if (with_seeds) {
         add_longs(o, "seeds", t->seeds, t->n_seeds);
         // How the run is logged and checkpointed: part of the spec, not of a run's result.
-        cJSON_AddNumberToObject(o, "log_every", t->log_every);
-        cJSON_AddNumberToObject(o, "ckpt_every", t->ckpt_every);
-        cJSON_AddNumberToObject(o, "ckpt_seconds", t->ckpt_seconds);
-        cJSON_AddNumberToObject(o, "val_batches", t->val_batches);
+        add_num(o, "log_every", t->log_every);
+        add_num(o, "ckpt_every", t->ckpt_every);
+        add_num(o, "ckpt_seconds", t->ckpt_seconds);
+        add_num(o, "val_batches", t->val_batches);
     }
     return o;
 }
@@ -499,19 +528,19 @@ static char *spec_json(const Spec *s) {
     cJSON_AddStringToObject(o, "name", s->name);
     cJSON_AddItemToObject(o, "task", task_json(&s->task));
     cJSON *fam = cJSON_AddArrayToObject(o, "family");
-    for (int i = 0; i < s->n_family; i++) cJSON_AddItemToArray(fam, model_json(&s->family[i]));
+    for (int i = 0; i < s->n_family; i++) cJSON_AddItemToArray(fam, model_json(&s->family[i], 0));
     static const char *const names[] = {"train_flops", "tokens_per_param", "tokens"};
     cJSON *b = cJSON_AddObjectToObject(o, "budgets");
     add_doubles(b, names[s->budgets.kind], s->budgets.values, s->budgets.n);
     cJSON_AddItemToObject(o, "train", train_json(&s->train, 1));
     if (spec_has_eval(s)) {
         cJSON *e = cJSON_AddObjectToObject(o, "eval");
-        cJSON_AddNumberToObject(e, "n_samples", (double)s->eval.n_samples);
+        add_num(e, "n_samples", (double)s->eval.n_samples);
         add_longs(e, "k", s->eval.k, s->eval.n_k);
         add_doubles(e, "temperature", s->eval.temperature, s->eval.n_temperature);
-        cJSON_AddNumberToObject(e, "top_p", s->eval.top_p);
-        cJSON_AddNumberToObject(e, "max_new_tokens", s->eval.max_new_tokens);
-        cJSON_AddNumberToObject(e, "batch_problems", s->eval.batch_problems);
+        add_num(e, "top_p", s->eval.top_p);
+        add_num(e, "max_new_tokens", s->eval.max_new_tokens);
+        add_num(e, "batch_problems", s->eval.batch_problems);
     }
     cJSON *a = cJSON_AddObjectToObject(o, "analysis");
     if (s->analysis.n_c_inf) add_doubles(a, "c_inf", s->analysis.c_inf, s->analysis.n_c_inf);
@@ -522,12 +551,12 @@ static char *spec_json(const Spec *s) {
 char *run_config_json(const Spec *s, const RunSpec *r) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "sweep", s->name);
-    cJSON_AddNumberToObject(o, "run_id", r->run_id);
-    cJSON_AddItemToObject(o, "model", model_json(&r->model));
+    add_num(o, "run_id", r->run_id);
+    cJSON_AddItemToObject(o, "model", model_json(&r->model, 1));
     cJSON_AddItemToObject(o, "task", task_json(&s->task));
     cJSON_AddItemToObject(o, "train", train_json(&s->train, 0));
-    cJSON_AddNumberToObject(o, "seed", (double)r->seed);
-    cJSON_AddNumberToObject(o, "steps", (double)r->steps);
+    add_num(o, "seed", (double)r->seed);
+    add_num(o, "steps", (double)r->steps);
     return print_free(o);
 }
 
@@ -561,13 +590,9 @@ static int spec_parse_root(Spec *s, const cJSON *root) {
         err_prefix("task");
         return -1;
     }
-    int max_prompt = 0;
-    for (long i = 0; i < task_n_eval(t); i++) {
-        char prompt[TASK_TEXT_MAX], target[TASK_TEXT_MAX];
-        task_eval_problem(t, i, prompt, target);
-        max_prompt = MAX(max_prompt, (int)strlen(prompt) + 1);
-    }
-    int rc = parse_family(s, root, task_vocab_size(t), s->train.seq_len);
+    int max_prompt = task_max_prompt_tokens(t);
+    int rc = task_check_seq_len(t, s->train.seq_len, "train.seq_len");
+    if (rc == 0) rc = parse_family(s, root, task_vocab_size(t), s->train.seq_len);
     if (rc == 0) rc = parse_budgets(s, root);
     if (rc == 0) rc = parse_eval(s, root, t, max_prompt);
     task_free(t);
@@ -584,7 +609,10 @@ int spec_parse(Spec *s, const char *text, const char *path) {
     cJSON *root = cJSON_ParseWithOpts(text, &end, 1);
     if (!root) {
         int line, col;
-        line_col(text, end ? end : text, &line, &col);
+        const char *at = end ? end : text;
+        // cJSON reports a trailing comma one past the closing bracket: point at the bracket.
+        if (at > text && (at[-1] == '}' || at[-1] == ']')) at--;
+        line_col(text, at, &line, &col);
         err_set("%s:%d:%d: JSON syntax error", s->path, line, col);
         return -1;
     }

@@ -1,0 +1,228 @@
+// test_spec.c — the experiment file: grid expansion, defaults, canonical JSON round trip, and a
+// table of bad files, each rejected with its exact message before anything runs.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "spec.h"
+#include "testutil.h"
+#include "util.h"
+
+static const char *GOOD =
+    "{\"name\": \"g\", \"task\": {\"name\": \"add\", \"digits\": 2, \"eval_problems\": 30},\n"
+    " \"family\": [{\"n_layer\": 1, \"d_model\": 32, \"n_head\": 2}, {\"n_layer\": 2, \"d_model\": 64, \"n_head\": 4, \"tied\": true}],\n"
+    " \"budgets\": {\"train_flops\": [1e10, 3e10, 1e11]},\n"
+    " \"train\": {\"seq_len\": 32, \"batch_size\": 8, \"seeds\": [1, 2]},\n"
+    " \"eval\": {\"n_samples\": 16, \"k\": [1, 4, 16]}}";
+
+static void test_grid_expansion(void **state) {
+    (void)state;
+    Spec s;
+    assert_int_equal(spec_parse(&s, GOOD, "good.json"), 0);
+    assert_int_equal(s.n_runs, 2 * 3 * 2);
+    // Order: family outer, then budgets, then seeds.
+    for (int f = 0, id = 0; f < 2; f++)
+        for (int b = 0; b < 3; b++)
+            for (int k = 0; k < 2; k++, id++) {
+                const RunSpec *r = &s.runs[id];
+                assert_int_equal(r->run_id, id);
+                assert_int_equal(r->family_idx, f);
+                assert_int_equal(r->budget_idx, b);
+                assert_int_equal(r->seed, k + 1);
+                // D = C / (6N) rounded to whole steps of batch · seq_len tokens.
+                double N = (double)count_params(&r->model), want = round(s.budgets.values[b] / (6 * N) / (8 * 32));
+                assert_int_equal(r->steps, (long)want);
+                assert_int_equal(r->train_tokens, r->steps * 8 * 32);
+                assert_true(fabs(r->train_flops_6nd - 6 * N * r->train_tokens) < 1);
+                assert_true(rel_diff(r->train_flops, r->steps * train_step_flops(&r->model, 8, 32), 1) < 1e-12);
+                // The exact count and 6ND agree to within the attention and head terms.
+                assert_true(r->train_flops > 0.8 * r->train_flops_6nd && r->train_flops < 1.3 * r->train_flops_6nd);
+            }
+    assert_int_equal(s.family[1].tied, 1);
+    assert_int_equal(s.family[0].vocab_size, 14); // "0123456789+=" plus BOS, EOS
+    assert_int_equal(s.family[0].d_ff, 88);
+    // Defaults.
+    assert_true(s.train.lr == 3e-3 && s.train.warmup == 0.05 && s.train.weight_decay == 0.1 && s.train.grad_clip == 1.0);
+    assert_int_equal(s.eval.n_temperature, 1);
+    assert_true(s.eval.temperature[0] == 1.0 && s.eval.top_p == 1.0);
+    spec_free(&s);
+}
+
+static void test_budget_kinds(void **state) {
+    (void)state;
+    const char *tpl = "{\"name\": \"b\", \"task\": {\"name\": \"add\"}, \"family\": [{\"n_layer\": 1, \"d_model\": 32, \"n_head\": 2}],"
+                      " \"budgets\": {%s}, \"train\": {\"seq_len\": 16, \"batch_size\": 4}}";
+    char text[512];
+    Spec s;
+    snprintf(text, sizeof text, tpl, "\"tokens_per_param\": [20]");
+    assert_int_equal(spec_parse(&s, text, "b.json"), 0);
+    double N = (double)s.runs[0].n_params;
+    assert_int_equal(s.runs[0].steps, (long)round(20 * N / 64));
+    spec_free(&s);
+    snprintf(text, sizeof text, tpl, "\"tokens\": [6400, 64000]");
+    assert_int_equal(spec_parse(&s, text, "b.json"), 0);
+    assert_int_equal(s.runs[0].train_tokens, 6400);
+    assert_int_equal(s.runs[1].steps, 1000);
+    spec_free(&s);
+}
+
+// The canonical JSON (stored with the sweep) parses back to the same spec.
+static void test_canonical_round_trip(void **state) {
+    (void)state;
+    Spec a, b;
+    assert_int_equal(spec_parse(&a, GOOD, "good.json"), 0);
+    assert_int_equal(spec_parse(&b, a.json, "db"), 0);
+    assert_string_equal(a.json, b.json);
+    assert_string_equal(a.hash, b.hash);
+    assert_int_equal(a.n_runs, b.n_runs);
+    for (int i = 0; i < a.n_runs; i++) {
+        char *ja = run_config_json(&a, &a.runs[i]), *jb = run_config_json(&b, &b.runs[i]);
+        assert_string_equal(ja, jb);
+        free(ja), free(jb);
+    }
+    spec_free(&a);
+    spec_free(&b);
+    // Whitespace and key order do not change the hash; a value does.
+    const char *reordered =
+        "{\"task\": {\"eval_problems\": 30, \"digits\": 2, \"name\": \"add\"}, \"name\": \"g\",\n"
+        " \"family\": [{\"d_model\": 32, \"n_head\": 2, \"n_layer\": 1}, {\"n_layer\": 2, \"d_model\": 64, \"n_head\": 4, \"tied\": true}],\n"
+        " \"budgets\": {\"train_flops\": [1e10, 3e10, 1e11]}, \"eval\": {\"k\": [1, 4, 16], \"n_samples\": 16},\n"
+        " \"train\": {\"seeds\": [1, 2], \"batch_size\": 8, \"seq_len\": 32}}";
+    assert_int_equal(spec_parse(&a, GOOD, "a"), 0);
+    assert_int_equal(spec_parse(&b, reordered, "b"), 0);
+    assert_string_equal(a.hash, b.hash);
+    spec_free(&b);
+    char *changed = xstrdup(GOOD);
+    *strstr(changed, "3e10") = '4';
+    assert_int_equal(spec_parse(&b, changed, "c"), 0);
+    assert_string_not_equal(a.hash, b.hash);
+    free(changed);
+    spec_free(&a);
+    spec_free(&b);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bad files. Each case replaces one piece of a good file; the message must match exactly.
+typedef struct {
+    const char *text;
+    const char *msg;
+} BadCase;
+
+#define FAM "\"family\": [{\"n_layer\": 1, \"d_model\": 32, \"n_head\": 2}]"
+#define BUD "\"budgets\": {\"train_flops\": [1e10]}"
+#define TSK "\"task\": {\"name\": \"add\", \"digits\": 2}"
+#define TRN "\"train\": {\"seq_len\": 32, \"batch_size\": 8}"
+
+static const BadCase BAD[] = {
+    {"{\"name\": \"x\", " TSK ", " FAM ", " BUD ",}", "bad.json:1:144: JSON syntax error"},
+    {"{\"name\": \"x\",\n  \"task\": {\"name\": \"add\" \"digits\": 2}}", "bad.json:2:26: JSON syntax error"},
+    {"[1, 2]", "bad.json: the experiment must be a JSON object"},
+    {"{" TSK ", " FAM ", " BUD "}", "bad.json: name: missing or not a string (it names results/NAME.db)"},
+    {"{\"name\": \"a/b\", " TSK ", " FAM ", " BUD "}",
+     "bad.json: name: 'a/b' may hold only letters, digits, '_', '-' and '.' (it is used in file names)"},
+    {"{\"name\": \"x\", \"colour\": 3, " TSK ", " FAM ", " BUD "}",
+     "bad.json: colour: unknown key (known: name, task, family, budgets, train, eval, analysis)"},
+    {"{\"name\": \"x\", \"name\": \"y\", " TSK ", " FAM ", " BUD "}", "bad.json: name: duplicate key"},
+    {"{\"name\": \"x\", " FAM ", " BUD "}", "bad.json: task: missing (e.g. {\"name\": \"add\", \"digits\": 3})"},
+    {"{\"name\": \"x\", " TSK ", \"family\": [], " BUD "}", "bad.json: family: must be a non-empty array of models"},
+    {"{\"name\": \"x\", " TSK ", \"family\": [{\"n_layer\": 1, \"d_model\": 32, \"n_head\": 2}, {\"n_layer\": 2, \"d_model\": 100, \"n_head\": 3}], " BUD "}",
+     "bad.json: family[1].n_head: must be a positive divisor of d_model 100, got 3"},
+    {"{\"name\": \"x\", " TSK ", \"family\": [{\"n_layer\": 1, \"d_model\": 60, \"n_head\": 20}], " BUD "}",
+     "bad.json: family[0].n_head: head size d_model/n_head = 3 must be even for rotary embeddings"},
+    {"{\"name\": \"x\", " TSK ", \"family\": [{\"n_layer\": 1.5, \"d_model\": 32, \"n_head\": 2}], " BUD "}",
+     "bad.json: family[0].n_layer: must be an integer in [1, 256]"},
+    {"{\"name\": \"x\", " TSK ", \"family\": [{\"n_layer\": 1, \"d_model\": 32}], " BUD "}",
+     "bad.json: family[0].n_head: missing (an integer in [1, 65536])"},
+    {"{\"name\": \"x\", " TSK ", \"family\": [{\"n_layer\": 1, \"d_model\": 32, \"n_head\": 2, \"heads\": 2}], " BUD "}",
+     "bad.json: family[0].heads: unknown key (known: n_layer, d_model, n_head, d_ff, tied, rope_theta, norm_eps)"},
+    {"{\"name\": \"x\", " TSK ", " FAM ", \"budgets\": {\"train_flops\": [1e10], \"tokens\": [5]}}",
+     "bad.json: budgets: give exactly one of train_flops, tokens_per_param, tokens"},
+    {"{\"name\": \"x\", " TSK ", " FAM ", \"budgets\": {\"train_flops\": [1e10, -3]}}",
+     "bad.json: budgets.train_flops[1]: must be in (0, 1e+30], got -3"},
+    {"{\"name\": \"x\", " TSK ", " FAM ", \"budgets\": {\"train_flops\": [1e6]}}",
+     "bad.json: budgets.train_flops[0]: 1e+06 gives 12.3 tokens for family[0] (N = 13536), less than one step of 2048 tokens"},
+    {"{\"name\": \"x\", " TSK ", " FAM ", " BUD ", \"train\": {\"schedule\": \"linear\"}}",
+     "bad.json: train.schedule: must be \"cosine\", \"constant\" or \"wsd\""},
+    {"{\"name\": \"x\", " TSK ", " FAM ", " BUD ", \"train\": {\"lr\": 0}}", "bad.json: train.lr: must be in (0, 10], got 0"},
+    {"{\"name\": \"x\", " TSK ", " FAM ", " BUD ", \"train\": {\"batch_size\": \"8\"}}",
+     "bad.json: train.batch_size: must be an integer in [1, 1048576]"},
+    {"{\"name\": \"x\", " TSK ", " FAM ", " BUD ", \"train\": {\"seeds\": [1, 1]}}", "bad.json: train.seeds[1]: duplicate seed 1"},
+    {"{\"name\": \"x\", " TSK ", " FAM ", " BUD ", " TRN ", \"eval\": {\"n_samples\": 8, \"k\": [1, 16]}}",
+     "bad.json: eval.k[1]: 16 exceeds eval.n_samples 8 (pass@k needs k <= n)"},
+    {"{\"name\": \"x\", " TSK ", " FAM ", " BUD ", " TRN ", \"eval\": {\"temperature\": [1.0, 0]}}",
+     "bad.json: eval.temperature[1]: must be in (0, 100], got 0"},
+    {"{\"name\": \"x\", " TSK ", " FAM ", " BUD ", " TRN ", \"eval\": {\"top_p\": 1.5}}", "bad.json: eval.top_p: must be in (0, 1], got 1.5"},
+    {"{\"name\": \"x\", " TSK ", " FAM ", " BUD ", " TRN ", \"eval\": {\"max_new_tokens\": 2}}",
+     "bad.json: eval.max_new_tokens: 2 is shorter than the longest answer (4 tokens with EOS)"},
+    {"{\"name\": \"x\", " TSK ", " FAM ", " BUD ", \"train\": {\"seq_len\": 12, \"batch_size\": 8}, \"eval\": {\"max_new_tokens\": 6}}",
+     "bad.json: eval.max_new_tokens: a prompt (up to 7 tokens with BOS) plus 6 new tokens exceeds train.seq_len 12"},
+    {"{\"name\": \"x\", \"task\": {\"name\": \"mul\"}, " FAM ", " BUD "}",
+     "bad.json: task.name: unknown task 'mul' (known: add, modarith, chain, sort, recall, text)"},
+    {"{\"name\": \"x\", \"task\": {\"name\": \"add\", \"digits\": 12}, " FAM ", " BUD "}",
+     "bad.json: task.digits: must be an integer in [1, 9], got 12"},
+    {"{\"name\": \"x\", \"task\": {\"name\": \"text\", \"path\": \"/nonexistent/corpus.txt\"}, " FAM ", " BUD "}",
+     "bad.json: task.path: /nonexistent/corpus.txt: cannot open: No such file or directory"},
+    {"{\"name\": \"x\", " TSK ", \"family\": [{\"n_layer\": 200, \"d_model\": 8192, \"n_head\": 64}], \"budgets\": {\"train_flops\": [1e20]}}",
+     NULL}, // too large for memory: the message names family[0] and the machine's memory
+    {"{\"name\": \"x\", " TSK ", " FAM ", " BUD ", \"analysis\": {\"c_inf\": [0]}}", "bad.json: analysis.c_inf[0]: must be in (0, 1e+40], got 0"},
+};
+
+static void test_bad_files(void **state) {
+    (void)state;
+    for (size_t i = 0; i < ARRAY_LEN(BAD); i++) {
+        Spec s;
+        int rc = spec_parse(&s, BAD[i].text, "bad.json");
+        if (rc == 0) print_error("case %zu accepted: %s\n", i, BAD[i].text);
+        assert_int_equal(rc, -1);
+        if (BAD[i].msg) {
+            if (strcmp(err_msg(), BAD[i].msg) != 0) print_error("case %zu:\n  got  %s\n  want %s\n", i, err_msg(), BAD[i].msg);
+            assert_string_equal(err_msg(), BAD[i].msg);
+        } else {
+            assert_non_null(strstr(err_msg(), "bad.json: family[0]: training needs"));
+            assert_non_null(strstr(err_msg(), "GiB at batch_size 32, seq_len 64; this machine has"));
+        }
+        spec_free(&s);
+    }
+}
+
+// Through the command line: one line on stderr, non-zero exit, nothing written.
+static void test_bad_file_cli(void **state) {
+    (void)state;
+    char *dir = tmpdir_make("spec");
+    char *path = write_text(dir, "bad.json", BAD[9].text);
+    char *db = xasprintf("%s/r.db", dir);
+    const char *cmds[][8] = {
+        {"sweep", path, "--db", db, NULL},
+        {"sweep", path, "--dry-run", NULL},
+        {"train", path, "--run", "0", "--db", db, NULL},
+        {"slurm", path, NULL},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cmds); i++) {
+        RunResult r = run_t2v((char *const *)cmds[i]);
+        assert_int_equal(r.status, 1);
+        char *want = xasprintf("t2: %s: family[1].n_head: must be a positive divisor of d_model 100, got 3\n", path);
+        assert_string_equal(r.err, want);
+        assert_string_equal(r.out, "");
+        free(want);
+        run_free(&r);
+    }
+    assert_false(file_exists(db));
+    RunResult r = run_t2("sweep", "/nonexistent.json", NULL);
+    assert_int_equal(r.status, 1);
+    assert_string_equal(r.err, "t2: /nonexistent.json: cannot open: No such file or directory\n");
+    run_free(&r);
+    free(db);
+    free(path);
+    tmpdir_remove(dir);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_grid_expansion),
+        cmocka_unit_test(test_budget_kinds),
+        cmocka_unit_test(test_canonical_round_trip),
+        cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_bad_file_cli),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
