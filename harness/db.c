@@ -173,8 +173,10 @@ int db_query_int(Db *db, const char *sql, long long *out, const char *op) {
     if (!st) return -1;
     int rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) {
-        if (rc == SQLITE_DONE) err_set("%s: %s: no result", db->path, op);
-        else db_fail_rc(db, op, rc);
+        if (rc == SQLITE_DONE)
+            err_set("%s: %s: no result", db->path, op);
+        else
+            db_fail_rc(db, op, rc);
         sqlite3_finalize(st);
         return -1;
     }
@@ -253,7 +255,8 @@ static Db *db_new(const char *path) {
 
 void db_close(Db *db) {
     if (!db) return;
-    for (int i = 0; i < STMT_COUNT; i++) sqlite3_finalize(db->cache[i]);
+    for (int i = 0; i < STMT_COUNT; i++)
+        sqlite3_finalize(db->cache[i]);
     // Every statement is finalized by now, so close cannot be busy; a failure here means a
     // leaked statement, a bug worth seeing.
     if (db->h && sqlite3_close(db->h) != SQLITE_OK)
@@ -273,8 +276,7 @@ static int connect(Db *db, int flags) {
     int rc = sqlite3_open_v2(name, &db->h, flags | SQLITE_OPEN_URI, NULL);
     free(name);
     if (rc != SQLITE_OK) {
-        err_set("%s: cannot open database: %s", db->path,
-                db->h ? sqlite3_errmsg(db->h) : sqlite3_errstr(rc));
+        err_set("%s: cannot open database: %s", db->path, db->h ? sqlite3_errmsg(db->h) : sqlite3_errstr(rc));
         return -1;
     }
     if (sqlite3_busy_timeout(db->h, DB_BUSY_TIMEOUT_MS) != SQLITE_OK) return db_fail(db, "set busy timeout");
@@ -304,8 +306,10 @@ static int set_wal(Db *db) {
         if (rc == SQLITE_OK) rc = sqlite3_step(st);
         const char *mode = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
         int ok = mode && strcmp(mode, "wal") == 0;
-        if (!ok && mode) err_set("%s: %s: the database stays in '%s' mode", db->path, op, mode);
-        else if (!ok && (rc != SQLITE_BUSY || now_s() >= deadline)) db_fail_rc(db, op, rc);
+        if (!ok && mode)
+            err_set("%s: %s: the database stays in '%s' mode", db->path, op, mode);
+        else if (!ok && (rc != SQLITE_BUSY || now_s() >= deadline))
+            db_fail_rc(db, op, rc);
         sqlite3_finalize(st);
         if (ok) return 0;
         if (rc != SQLITE_BUSY || now_s() >= deadline) return -1;
@@ -416,8 +420,7 @@ int db_open(Db **out, const char *path) {
     // synchronous=NORMAL is safe in WAL (a power cut may lose the last commits, never corrupt),
     // and keeps commits free of fsync so logging stays out of a training profile.
     if (set_wal(db) != 0) goto fail;
-    if (db_exec(db, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL", "set pragmas") != 0)
-        goto fail;
+    if (db_exec(db, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL", "set pragmas") != 0) goto fail;
     if (k.version != DB_SCHEMA_VERSION && migrate(db) != 0) goto fail;
     *out = db;
     return 0;
@@ -435,8 +438,7 @@ int db_open_readonly(Db **out, const char *path) {
     }
     Db *db = db_new(path);
     DbKind k;
-    if (connect(db, SQLITE_OPEN_READONLY) != 0 || inspect(db, &k) != 0 || check_kind(db, &k) != 0)
-        goto fail;
+    if (connect(db, SQLITE_OPEN_READONLY) != 0 || inspect(db, &k) != 0 || check_kind(db, &k) != 0) goto fail;
     if (is_empty(&k)) {
         err_set("%s: not a t2 results database (empty)", path);
         goto fail;
