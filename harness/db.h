@@ -51,7 +51,8 @@ struct sqlite3 *db_sqlite(Db *db);
 int db_set_busy_timeout(Db *db, int ms);
 void db_set_stale_after(Db *db, double seconds);
 
-// meta(key, value): free-form facts about the database (created_by, t2_version, ...).
+// meta(key, value): facts about the database: application ("t2"), created_by, created_at,
+// schema_version, set at creation; callers may add their own keys.
 int db_set_meta(Db *db, const char *key, const char *value);
 // 0 and *value (heap string), 1 when the key is absent, -1 on error.
 int db_get_meta(Db *db, const char *key, char **value);
