@@ -173,8 +173,10 @@ int db_query_int(Db *db, const char *sql, long long *out, const char *op) {
     if (!st) return -1;
     int rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) {
-        if (rc == SQLITE_DONE) err_set("%s: %s: no result", db->path, op);
-        else db_fail_rc(db, op, rc);
+        if (rc == SQLITE_DONE)
+            err_set("%s: %s: no result", db->path, op);
+        else
+            db_fail_rc(db, op, rc);
         sqlite3_finalize(st);
         return -1;
     }
@@ -192,21 +194,28 @@ typedef struct {
     long long n_tables; // user tables (not sqlite_*)
 } DbKind;
 
+// One statement, so one read transaction: another process creating the schema at the same time
+// is seen either before or after its commit, never half-way.
 static int inspect(Db *db, DbKind *k) {
     const char *op = "read header";
-    if (db_query_int(db, "PRAGMA application_id", &k->app_id, op) != 0 ||
-        db_query_int(db, "PRAGMA user_version", &k->version, op) != 0 ||
-        db_query_int(db,
-                     "SELECT count(*) FROM sqlite_master "
-                     "WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
-                     &k->n_tables, op) != 0) {
-        // SQLITE_NOTADB surfaces here: the file exists but is not a database.
-        if (sqlite3_errcode(db->h) == SQLITE_NOTADB)
-            err_set("%s: not an SQLite database; refusing to use it (the file was not modified)",
-                    db->path);
-        return -1;
+    sqlite3_stmt *st = db_prepare(db,
+                                  "SELECT (SELECT application_id FROM pragma_application_id), "
+                                  "(SELECT user_version FROM pragma_user_version), "
+                                  "(SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+                                  "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\')",
+                                  op);
+    int rc = st ? sqlite3_step(st) : sqlite3_errcode(db->h);
+    if (rc == SQLITE_ROW) {
+        k->app_id = sqlite3_column_int64(st, 0);
+        k->version = sqlite3_column_int64(st, 1);
+        k->n_tables = sqlite3_column_int64(st, 2);
+    } else if (rc == SQLITE_NOTADB) {
+        err_set("%s: not an SQLite database; refusing to use it (the file was not modified)", db->path);
+    } else if (st) {
+        db_fail_rc(db, op, rc);
     }
-    return 0;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : -1;
 }
 
 static int is_empty(const DbKind *k) { return k->app_id == 0 && k->version == 0 && k->n_tables == 0; }
@@ -246,7 +255,8 @@ static Db *db_new(const char *path) {
 
 void db_close(Db *db) {
     if (!db) return;
-    for (int i = 0; i < STMT_COUNT; i++) sqlite3_finalize(db->cache[i]);
+    for (int i = 0; i < STMT_COUNT; i++)
+        sqlite3_finalize(db->cache[i]);
     // Every statement is finalized by now, so close cannot be busy; a failure here means a
     // leaked statement, a bug worth seeing.
     if (db->h && sqlite3_close(db->h) != SQLITE_OK)
@@ -266,8 +276,7 @@ static int connect(Db *db, int flags) {
     int rc = sqlite3_open_v2(name, &db->h, flags | SQLITE_OPEN_URI, NULL);
     free(name);
     if (rc != SQLITE_OK) {
-        err_set("%s: cannot open database: %s", db->path,
-                db->h ? sqlite3_errmsg(db->h) : sqlite3_errstr(rc));
+        err_set("%s: cannot open database: %s", db->path, db->h ? sqlite3_errmsg(db->h) : sqlite3_errstr(rc));
         return -1;
     }
     if (sqlite3_busy_timeout(db->h, DB_BUSY_TIMEOUT_MS) != SQLITE_OK) return db_fail(db, "set busy timeout");
@@ -285,20 +294,27 @@ static int inspect_existing(const char *path, DbKind *k) {
     return rc;
 }
 
-static int set_pragma_text(Db *db, const char *sql, const char *want, const char *op) {
-    sqlite3_stmt *st = db_prepare(db, sql, op);
-    if (!st) return -1;
-    int rc = sqlite3_step(st);
-    int ok = rc == SQLITE_ROW && sqlite3_column_text(st, 0) &&
-             strcmp((const char *)sqlite3_column_text(st, 0), want) == 0;
-    if (!ok) {
-        if (rc == SQLITE_ROW)
-            err_set("%s: %s: got '%s', want '%s'", db->path, op, sqlite3_column_text(st, 0), want);
-        else
+// Switch to WAL. On a new file several processes may race to do it (concurrent sweeps); the
+// switch needs an exclusive lock and SQLite returns SQLITE_BUSY without calling the busy handler,
+// so wait here the same way (every 5 ms, up to the busy timeout).
+static int set_wal(Db *db) {
+    const char *op = "set WAL mode";
+    double deadline = now_s() + DB_BUSY_TIMEOUT_MS / 1000.0;
+    for (;;) {
+        sqlite3_stmt *st = NULL;
+        int rc = sqlite3_prepare_v2(db->h, "PRAGMA journal_mode = WAL", -1, &st, NULL);
+        if (rc == SQLITE_OK) rc = sqlite3_step(st);
+        const char *mode = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+        int ok = mode && strcmp(mode, "wal") == 0;
+        if (!ok && mode)
+            err_set("%s: %s: the database stays in '%s' mode", db->path, op, mode);
+        else if (!ok && (rc != SQLITE_BUSY || now_s() >= deadline))
             db_fail_rc(db, op, rc);
+        sqlite3_finalize(st);
+        if (ok) return 0;
+        if (rc != SQLITE_BUSY || now_s() >= deadline) return -1;
+        usleep(5000);
     }
-    sqlite3_finalize(st);
-    return ok ? 0 : -1;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -403,9 +419,8 @@ int db_open(Db **out, const char *path) {
     // WAL: readers never block the writer and a killed writer leaves a valid database.
     // synchronous=NORMAL is safe in WAL (a power cut may lose the last commits, never corrupt),
     // and keeps commits free of fsync so logging stays out of a training profile.
-    if (set_pragma_text(db, "PRAGMA journal_mode = WAL", "wal", "set WAL mode") != 0) goto fail;
-    if (db_exec(db, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL", "set pragmas") != 0)
-        goto fail;
+    if (set_wal(db) != 0) goto fail;
+    if (db_exec(db, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL", "set pragmas") != 0) goto fail;
     if (k.version != DB_SCHEMA_VERSION && migrate(db) != 0) goto fail;
     *out = db;
     return 0;
@@ -423,8 +438,7 @@ int db_open_readonly(Db **out, const char *path) {
     }
     Db *db = db_new(path);
     DbKind k;
-    if (connect(db, SQLITE_OPEN_READONLY) != 0 || inspect(db, &k) != 0 || check_kind(db, &k) != 0)
-        goto fail;
+    if (connect(db, SQLITE_OPEN_READONLY) != 0 || inspect(db, &k) != 0 || check_kind(db, &k) != 0) goto fail;
     if (is_empty(&k)) {
         err_set("%s: not a t2 results database (empty)", path);
         goto fail;

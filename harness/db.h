@@ -51,7 +51,8 @@ struct sqlite3 *db_sqlite(Db *db);
 int db_set_busy_timeout(Db *db, int ms);
 void db_set_stale_after(Db *db, double seconds);
 
-// meta(key, value): free-form facts about the database (created_by, t2_version, ...).
+// meta(key, value): facts about the database: application ("t2"), created_by, created_at,
+// schema_version, set at creation; callers may add their own keys.
 int db_set_meta(Db *db, const char *key, const char *value);
 // 0 and *value (heap string), 1 when the key is absent, -1 on error.
 int db_get_meta(Db *db, const char *key, char **value);
@@ -71,17 +72,17 @@ int db_status_parse(const char *name, DbRunStatus *out);
 
 // The static facts of one run of a sweep's grid (strings are borrowed, not copied).
 typedef struct {
-    int run_id;               // grid index, 0..R-1 in --dry-run order
+    int run_id; // grid index, 0..R-1 in --dry-run order
     const char *sweep;
-    const char *config_json;  // canonical JSON of the run (run_config_json)
-    const char *config_hash;  // FNV-1a 64 of config_json, 16 hex digits
+    const char *config_json; // canonical JSON of the run (run_config_json)
+    const char *config_hash; // FNV-1a 64 of config_json, 16 hex digits
     int n_layer, d_model, n_head, d_ff, tied, seq_len, batch_size, vocab_size;
     long n_params, n_params_nonembed;
     long train_steps, train_tokens;
-    double train_flops;       // exact matmul + attention count
-    double train_flops_6nd;   // 6 N D
-    const char *budget_kind;  // "train_flops", "tokens_per_param" or "tokens"
-    double budget;            // the budget value as written in the spec
+    double train_flops;      // exact matmul + attention count
+    double train_flops_6nd;  // 6 N D
+    const char *budget_kind; // "train_flops", "tokens_per_param" or "tokens"
+    double budget;           // the budget value as written in the spec
     long seed;
     int family_idx, budget_idx, seed_idx;
 } DbRunRow;
@@ -106,11 +107,11 @@ typedef struct {
     long seed;
     int family_idx, budget_idx, seed_idx, threads;
     DbRunStatus status;
-    long step;                // last checkpointed step
-    long progress;            // last step reported by a heartbeat
-    double final_loss, val_loss, wall_s; // NAN when NULL
+    long step;                                                   // last checkpointed step
+    long progress;                                               // last step reported by a heartbeat
+    double final_loss, val_loss, wall_s;                         // NAN when NULL
     char *checkpoint, *error, *owner, *started_at, *finished_at; // NULL when NULL
-    double heartbeat;         // unix time, 0 when NULL
+    double heartbeat;                                            // unix time, 0 when NULL
     int attempts;
 } DbRun;
 
@@ -136,11 +137,11 @@ typedef enum {
 
 typedef struct {
     DbClaimKind kind;
-    DbRunStatus prev;     // status before the claim
-    long step;            // RESUME: last checkpointed step
-    char *checkpoint;     // RESUME: the checkpoint recorded for it (heap, db_claim_free)
-    char *holder;         // NONE while running: the live owner (heap)
-    int attempts;         // after the claim
+    DbRunStatus prev; // status before the claim
+    long step;        // RESUME: last checkpointed step
+    char *checkpoint; // RESUME: the checkpoint recorded for it (heap, db_claim_free)
+    char *holder;     // NONE while running: the live owner (heap)
+    int attempts;     // after the claim
 } DbClaim;
 
 // Claim RUN_ID for OWNER ("host:pid", see db_owner_self), recording THREADS, the git revision
@@ -172,9 +173,9 @@ int db_finish_run(Db *db, int run_id, const char *owner, DbRunStatus status, dou
 
 typedef struct {
     long step;
-    long tokens;      // tokens seen after this step
+    long tokens; // tokens seen after this step
     double loss, lr, grad_norm;
-    double wall_s;    // seconds since the run started (this attempt and the ones before)
+    double wall_s; // seconds since the run started (this attempt and the ones before)
 } TrainLogRow;
 
 // Write a batch of rows in one transaction, INSERT OR REPLACE (a resumed run logs again the
@@ -203,8 +204,8 @@ typedef struct {
 typedef struct {
     int run_id;
     DbEvalKey key;
-    double infer_flops;      // exact, all samples (prefill once per problem + every decode step)
-    double infer_flops_2nk;  // 2 N (generated tokens)
+    double infer_flops;     // exact, all samples (prefill once per problem + every decode step)
+    double infer_flops_2nk; // 2 N (generated tokens)
     double prefill_flops, decode_flops;
     long gen_tokens, n_problems;
     double wall_s;
@@ -213,20 +214,20 @@ typedef struct {
 typedef struct {
     long problem_id, sample_idx;
     const char *completion;
-    const char *answer;      // normalised; NULL when none could be extracted
-    int correct;             // 0/1
+    const char *answer; // normalised; NULL when none could be extracted
+    int correct;        // 0/1
     int n_tokens;
     double logprob;
 } DbSample;
 
 typedef struct {
     long problem_id;
-    double logprob;          // teacher-forced log P(target EOS | BOS prompt)
+    double logprob; // teacher-forced log P(target EOS | BOS prompt)
     int n_tokens;
 } DbGold;
 
 typedef struct {
-    const char *metric;      // "pass", "maj" or "pass_analytic"
+    const char *metric; // "pass", "maj" or "pass_analytic"
     long k;
     double value;
 } DbMetric;
@@ -236,9 +237,8 @@ typedef struct {
 // half an eval. The run must be done. Returns 0 and *eval_id (may be NULL), 1 when an eval with
 // the same key already exists (nothing written, *eval_id is the existing one), -1 on error
 // (nothing written).
-int db_write_eval(Db *db, const DbEval *e, const DbSample *samples, size_t n_samples,
-                  const DbGold *gold, size_t n_gold, const DbMetric *metrics, size_t n_metrics,
-                  long *eval_id);
+int db_write_eval(Db *db, const DbEval *e, const DbSample *samples, size_t n_samples, const DbGold *gold,
+                  size_t n_gold, const DbMetric *metrics, size_t n_metrics, long *eval_id);
 
 // Evaluations are claimed like runs, so that two sweeps on one database never evaluate a run
 // with the same settings at the same time. The run must be done. Returns 0 when OWNER now holds
@@ -259,8 +259,8 @@ void db_samples_free(DbSample *s, size_t n);
 
 // Rescore an eval in one transaction: set answer and correct of the given samples (matched by
 // problem_id, sample_idx; may be n_samples = 0) and replace all of its metrics.
-int db_rescore_eval(Db *db, long eval_id, const DbSample *samples, size_t n_samples,
-                    const DbMetric *metrics, size_t n_metrics);
+int db_rescore_eval(Db *db, long eval_id, const DbSample *samples, size_t n_samples, const DbMetric *metrics,
+                    size_t n_metrics);
 
 // Done runs that have no eval with KEY, ordered by run_id (heap array, free()).
 int db_runs_lacking_eval(Db *db, const DbEvalKey *key, int **run_ids, size_t *n);
@@ -270,8 +270,8 @@ int db_runs_lacking_eval(Db *db, const DbEvalKey *key, int **run_ids, size_t *n)
 
 typedef struct {
     const char *law;
-    const char *params_json;  // {"A": ..., "E": ...}
-    const char *ci_json;      // {"A": [lo, hi], ...} or NULL
+    const char *params_json; // {"A": ..., "E": ...}
+    const char *ci_json;     // {"A": [lo, hi], ...} or NULL
     long n_points;
     double objective;
     int converged;

@@ -9,16 +9,17 @@
 #include "db_impl.h"
 
 // Every column of runs but run_id, in one order for both sides of a copy.
-#define RUN_STATE_COLUMNS                                                                           \
-    "sweep, config_json, config_hash, git_sha, n_layer, d_model, n_head, d_ff, tied, seq_len, "    \
-    "batch_size, vocab_size, n_params, n_params_nonembed, train_steps, train_tokens, train_flops, " \
-    "train_flops_6nd, budget_kind, budget, seed, family_idx, budget_idx, seed_idx, threads, "      \
-    "lib_versions, status, step, progress, final_loss, val_loss, wall_s, checkpoint, error, "       \
+#define RUN_STATE_COLUMNS                                                                                    \
+    "sweep, config_json, config_hash, git_sha, n_layer, d_model, n_head, d_ff, tied, seq_len, "              \
+    "batch_size, vocab_size, n_params, n_params_nonembed, train_steps, train_tokens, train_flops, "          \
+    "train_flops_6nd, budget_kind, budget, seed, family_idx, budget_idx, seed_idx, threads, "                \
+    "lib_versions, status, step, progress, final_loss, val_loss, wall_s, checkpoint, error, "                \
     "owner, heartbeat, started_at, finished_at, attempts"
-#define EVAL_COLUMNS                                                                                \
-    "run_id, temperature, top_p, n_samples, max_new_tokens, infer_flops, infer_flops_2nk, "         \
+#define EVAL_COLUMNS                                                                                         \
+    "run_id, temperature, top_p, n_samples, max_new_tokens, infer_flops, infer_flops_2nk, "                  \
     "prefill_flops, decode_flops, gen_tokens, n_problems, wall_s, created_at"
-#define FIT_COLUMNS "law, params_json, ci_json, n_points, objective, converged, source, options_json, created_at"
+#define FIT_COLUMNS                                                                                          \
+    "law, params_json, ci_json, n_points, objective, converged, source, options_json, created_at"
 
 // How far a run got: the most advanced copy of a run wins a merge.
 static int status_rank(DbRunStatus s) {
@@ -77,8 +78,10 @@ static int quick_check(Db *db) {
     const char *res = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
     int ok = res && strcmp(res, "ok") == 0;
     if (!ok) {
-        if (res) err_set("%s: damaged database: %s", db_path(db), res);
-        else db_fail_rc(db, "check integrity", rc);
+        if (res)
+            err_set("%s: damaged database: %s", db_path(db), res);
+        else
+            db_fail_rc(db, "check integrity", rc);
     }
     sqlite3_finalize(st);
     return ok ? 0 : -1;
@@ -142,12 +145,13 @@ static int merge_sweeps(Db *db) {
                      &conflicts, op) != 0)
         return -1;
     if (conflicts) {
-        err_set("%s: a sweep of the input was created from a different spec than the same sweep in %s",
-                op, db->path);
+        err_set("%s: a sweep of the input was created from a different spec than the same sweep in %s", op,
+                db->path);
         return -1;
     }
-    return exec_ids(db, "INSERT OR IGNORE INTO main.sweeps SELECT name, spec_json, spec_hash, created_at FROM src.sweeps",
-                    0, 0, NULL, op);
+    return exec_ids(
+        db, "INSERT OR IGNORE INTO main.sweeps SELECT name, spec_json, spec_hash, created_at FROM src.sweeps",
+        0, 0, NULL, op);
 }
 
 // Replace main's train_log and gold of a run by the input's (they go with the run's state).
@@ -155,11 +159,15 @@ static int copy_run_children(Db *db, int run_id, int replace, const char *op) {
     if (replace && (exec_ids(db, "DELETE FROM main.train_log WHERE run_id = ?", run_id, 0, NULL, op) != 0 ||
                     exec_ids(db, "DELETE FROM main.gold WHERE run_id = ?", run_id, 0, NULL, op) != 0))
         return -1;
-    if (exec_ids(db, "INSERT INTO main.train_log SELECT run_id, step, tokens, loss, lr, grad_norm, wall_s "
-                     "FROM src.train_log WHERE run_id = ?", run_id, 0, NULL, op) != 0)
+    if (exec_ids(db,
+                 "INSERT INTO main.train_log SELECT run_id, step, tokens, loss, lr, grad_norm, wall_s "
+                 "FROM src.train_log WHERE run_id = ?",
+                 run_id, 0, NULL, op) != 0)
         return -1;
-    return exec_ids(db, "INSERT OR IGNORE INTO main.gold SELECT run_id, problem_id, logprob, n_tokens "
-                        "FROM src.gold WHERE run_id = ?", run_id, 0, NULL, op);
+    return exec_ids(db,
+                    "INSERT OR IGNORE INTO main.gold SELECT run_id, problem_id, logprob, n_tokens "
+                    "FROM src.gold WHERE run_id = ?",
+                    run_id, 0, NULL, op);
 }
 
 typedef struct {
@@ -208,22 +216,27 @@ static int merge_runs(Db *db, DbMergeStats *stats) {
     while (rc == 0 && (step_rc = sqlite3_step(ids)) == SQLITE_ROW) {
         int run_id = sqlite3_column_int(ids, 0);
         RunState in, out;
-        if (read_run_state(db, in_st, run_id, &in, op) != 0 || read_run_state(db, out_st, run_id, &out, op) != 0) {
+        if (read_run_state(db, in_st, run_id, &in, op) != 0 ||
+            read_run_state(db, out_st, run_id, &out, op) != 0) {
             rc = -1;
             break;
         }
         if (!out.exists) {
-            rc = exec_ids(db, "INSERT INTO main.runs (run_id, " RUN_STATE_COLUMNS ") SELECT run_id, "
-                              RUN_STATE_COLUMNS " FROM src.runs WHERE run_id = ?", run_id, 0, NULL, op);
+            rc = exec_ids(db,
+                          "INSERT INTO main.runs (run_id, " RUN_STATE_COLUMNS
+                          ") SELECT run_id, " RUN_STATE_COLUMNS " FROM src.runs WHERE run_id = ?",
+                          run_id, 0, NULL, op);
             if (rc == 0) rc = copy_run_children(db, run_id, 0, op);
             stats->runs_added++;
         } else if (strcmp(in.hash, out.hash) != 0) {
-            err_set("%s: run %d has config hash %s in the input but %s in %s", op, run_id, in.hash,
-                    out.hash, db->path);
+            err_set("%s: run %d has config hash %s in the input but %s in %s", op, run_id, in.hash, out.hash,
+                    db->path);
             rc = -1;
         } else if (input_wins(&in, &out)) {
-            rc = exec_ids(db, "UPDATE main.runs SET (" RUN_STATE_COLUMNS ") = (SELECT " RUN_STATE_COLUMNS
-                              " FROM src.runs WHERE run_id = ?1) WHERE run_id = ?1", run_id, 0, NULL, op);
+            rc = exec_ids(db,
+                          "UPDATE main.runs SET (" RUN_STATE_COLUMNS ") = (SELECT " RUN_STATE_COLUMNS
+                          " FROM src.runs WHERE run_id = ?1) WHERE run_id = ?1",
+                          run_id, 0, NULL, op);
             if (rc == 0) rc = copy_run_children(db, run_id, 1, op);
             stats->runs_updated++;
         }
@@ -251,7 +264,7 @@ static int merge_evals(Db *db, DbMergeStats *stats) {
     int rc = 0, step_rc;
     // Collect first: the loop below writes to main.evals, which the query reads.
     size_t n = 0, cap = 16;
-    long long (*todo)[2] = xmalloc(cap * sizeof *todo);
+    long long(*todo)[2] = xmalloc(cap * sizeof *todo);
     while ((step_rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (n == cap) todo = xrealloc(todo, (cap *= 2) * sizeof *todo);
         todo[n][0] = sqlite3_column_int64(st, 0);
@@ -262,18 +275,26 @@ static int merge_evals(Db *db, DbMergeStats *stats) {
     if (step_rc != SQLITE_DONE) rc = db_fail_rc(db, op, step_rc);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         long long old_id = todo[i][0], run_id = todo[i][1];
-        rc = exec_ids(db, "INSERT INTO main.evals (" EVAL_COLUMNS ") SELECT " EVAL_COLUMNS
-                          " FROM src.evals WHERE eval_id = ?", old_id, 0, NULL, op);
+        rc = exec_ids(db,
+                      "INSERT INTO main.evals (" EVAL_COLUMNS ") SELECT " EVAL_COLUMNS
+                      " FROM src.evals WHERE eval_id = ?",
+                      old_id, 0, NULL, op);
         if (rc != 0) break;
         long long new_id = sqlite3_last_insert_rowid(db->h);
-        rc = exec_ids(db, "INSERT INTO main.samples SELECT ?2, problem_id, sample_idx, completion, answer, "
-                          "correct, n_tokens, logprob FROM src.samples WHERE eval_id = ?1", old_id, new_id, NULL, op);
+        rc = exec_ids(db,
+                      "INSERT INTO main.samples SELECT ?2, problem_id, sample_idx, completion, answer, "
+                      "correct, n_tokens, logprob FROM src.samples WHERE eval_id = ?1",
+                      old_id, new_id, NULL, op);
         if (rc == 0)
-            rc = exec_ids(db, "INSERT INTO main.metrics SELECT ?2, metric, k, value FROM src.metrics "
-                              "WHERE eval_id = ?1", old_id, new_id, NULL, op);
+            rc = exec_ids(db,
+                          "INSERT INTO main.metrics SELECT ?2, metric, k, value FROM src.metrics "
+                          "WHERE eval_id = ?1",
+                          old_id, new_id, NULL, op);
         if (rc == 0)
-            rc = exec_ids(db, "INSERT OR IGNORE INTO main.gold SELECT run_id, problem_id, logprob, n_tokens "
-                              "FROM src.gold WHERE run_id = ?", run_id, 0, NULL, op);
+            rc = exec_ids(db,
+                          "INSERT OR IGNORE INTO main.gold SELECT run_id, problem_id, logprob, n_tokens "
+                          "FROM src.gold WHERE run_id = ?",
+                          run_id, 0, NULL, op);
         stats->evals_added++;
     }
     free(todo);
@@ -283,32 +304,36 @@ static int merge_evals(Db *db, DbMergeStats *stats) {
 static int merge_problems(Db *db, DbMergeStats *stats) {
     const char *op = "merge problems";
     long long conflicts;
-    if (db_query_int(db,
-                     "SELECT count(*) FROM src.problems s JOIN main.problems m USING (task, split, problem_id) "
-                     "WHERE m.prompt != s.prompt OR m.target != s.target",
-                     &conflicts, op) != 0)
+    if (db_query_int(
+            db,
+            "SELECT count(*) FROM src.problems s JOIN main.problems m USING (task, split, problem_id) "
+            "WHERE m.prompt != s.prompt OR m.target != s.target",
+            &conflicts, op) != 0)
         return -1;
     if (conflicts) {
-        err_set("%s: %lld problems of the input differ from those in %s (same id, other text)", op,
-                conflicts, db->path);
+        err_set("%s: %lld problems of the input differ from those in %s (same id, other text)", op, conflicts,
+                db->path);
         return -1;
     }
     size_t added = 0;
-    int rc = exec_ids(db, "INSERT OR IGNORE INTO main.problems SELECT task, split, problem_id, prompt, target "
-                          "FROM src.problems", 0, 0, &added, op);
+    int rc = exec_ids(db,
+                      "INSERT OR IGNORE INTO main.problems SELECT task, split, problem_id, prompt, target "
+                      "FROM src.problems",
+                      0, 0, &added, op);
     stats->problems_added += added;
     return rc;
 }
 
 static int merge_fits(Db *db, DbMergeStats *stats) {
     size_t added = 0;
-    int rc = exec_ids(db,
-                      "INSERT INTO main.fits (" FIT_COLUMNS ") SELECT " FIT_COLUMNS " FROM src.fits s "
-                      "WHERE NOT EXISTS (SELECT 1 FROM main.fits m WHERE m.law IS s.law AND "
-                      "m.params_json IS s.params_json AND m.ci_json IS s.ci_json AND m.n_points IS s.n_points "
-                      "AND m.objective IS s.objective AND m.converged IS s.converged AND m.source IS s.source "
-                      "AND m.options_json IS s.options_json AND m.created_at IS s.created_at) ORDER BY s.fit_id",
-                      0, 0, &added, "merge fits");
+    int rc =
+        exec_ids(db,
+                 "INSERT INTO main.fits (" FIT_COLUMNS ") SELECT " FIT_COLUMNS " FROM src.fits s "
+                 "WHERE NOT EXISTS (SELECT 1 FROM main.fits m WHERE m.law IS s.law AND "
+                 "m.params_json IS s.params_json AND m.ci_json IS s.ci_json AND m.n_points IS s.n_points "
+                 "AND m.objective IS s.objective AND m.converged IS s.converged AND m.source IS s.source "
+                 "AND m.options_json IS s.options_json AND m.created_at IS s.created_at) ORDER BY s.fit_id",
+                 0, 0, &added, "merge fits");
     stats->fits_added += added;
     return rc;
 }
@@ -320,7 +345,8 @@ static int merge_one(Db *out, const char *in_path, DbMergeStats *stats) {
     if (st) {
         Bind b = bind_start(st);
         bind_text(&b, uri);
-        rc = b.rc != SQLITE_OK ? db_fail_rc(out, "attach input", b.rc) : db_step_done(out, st, "attach input");
+        rc =
+            b.rc != SQLITE_OK ? db_fail_rc(out, "attach input", b.rc) : db_step_done(out, st, "attach input");
         sqlite3_finalize(st);
     }
     free(uri);
@@ -335,8 +361,10 @@ static int merge_one(Db *out, const char *in_path, DbMergeStats *stats) {
         if (rc == 0) rc = merge_problems(out, stats);
         if (rc == 0) rc = merge_evals(out, stats);
         if (rc == 0) rc = merge_fits(out, stats);
-        if (rc == 0) rc = db_commit(out, "merge");
-        else db_rollback(out);
+        if (rc == 0)
+            rc = db_commit(out, "merge");
+        else
+            db_rollback(out);
         if (rc != 0) err_prefix("merge %s", in_path);
     }
     if (db_exec(out, "DETACH src", "detach input") != 0 && rc == 0) rc = -1;
@@ -347,12 +375,14 @@ int db_merge(const char *out_path, const char *const *in_paths, size_t n_in, DbM
     memset(stats, 0, sizeof *stats);
     SweepSeen seen = {0};
     int rc = 0;
-    for (size_t i = 0; rc == 0 && i < n_in; i++) rc = check_input(in_paths[i], out_path, &seen);
+    for (size_t i = 0; rc == 0 && i < n_in; i++)
+        rc = check_input(in_paths[i], out_path, &seen);
     Db *out = NULL;
     if (rc == 0) rc = db_open(&out, out_path);
     // OUT's own sweep must agree too; it has not been written to yet.
     if (rc == 0) rc = check_sweeps(out, &seen);
-    for (size_t i = 0; rc == 0 && i < n_in; i++) rc = merge_one(out, in_paths[i], stats);
+    for (size_t i = 0; rc == 0 && i < n_in; i++)
+        rc = merge_one(out, in_paths[i], stats);
     db_close(out);
     free(seen.name);
     free(seen.hash);

@@ -46,7 +46,8 @@ int db_insert_problems(Db *db, const char *task, const char *split, const DbProb
                      "INSERT OR IGNORE INTO problems (task, split, problem_id, prompt, target) "
                      "VALUES (?, ?, ?, ?, ?)",
                      op);
-    get = db_prepare(db, "SELECT prompt, target FROM problems WHERE task = ? AND split = ? AND problem_id = ?", op);
+    get = db_prepare(
+        db, "SELECT prompt, target FROM problems WHERE task = ? AND split = ? AND problem_id = ?", op);
     if (!ins || !get) goto fail;
     for (size_t i = 0; i < n; i++) {
         Bind b = bind_start(ins);
@@ -138,11 +139,12 @@ static int check_run_done(Db *db, int run_id, const char *op) {
 }
 
 static int insert_eval_row(Db *db, const DbEval *e, long *eval_id, const char *op) {
-    sqlite3_stmt *st = db_prepare(db,
-                                  "INSERT INTO evals (run_id, temperature, top_p, n_samples, max_new_tokens, "
-                                  "infer_flops, infer_flops_2nk, prefill_flops, decode_flops, gen_tokens, "
-                                  "n_problems, wall_s, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                                  op);
+    sqlite3_stmt *st =
+        db_prepare(db,
+                   "INSERT INTO evals (run_id, temperature, top_p, n_samples, max_new_tokens, "
+                   "infer_flops, infer_flops_2nk, prefill_flops, decode_flops, gen_tokens, "
+                   "n_problems, wall_s, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   op);
     if (!st) return -1;
     char now[32];
     iso_time_utc(now);
@@ -203,7 +205,8 @@ static int insert_gold(Db *db, int run_id, const DbGold *g, size_t n, const char
 }
 
 static int insert_metrics(Db *db, long eval_id, const DbMetric *m, size_t n, const char *op) {
-    sqlite3_stmt *st = db_prepare(db, "INSERT INTO metrics (eval_id, metric, k, value) VALUES (?, ?, ?, ?)", op);
+    sqlite3_stmt *st =
+        db_prepare(db, "INSERT INTO metrics (eval_id, metric, k, value) VALUES (?, ?, ?, ?)", op);
     if (!st) return -1;
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
@@ -256,10 +259,11 @@ static int read_eval_claim(Db *db, int run_id, const DbEvalKey *key, char **owne
 }
 
 static int put_eval_claim(Db *db, int run_id, const DbEvalKey *key, const char *owner, const char *op) {
-    sqlite3_stmt *st = db_prepare(db,
-                                  "INSERT OR REPLACE INTO eval_claims (run_id, temperature, top_p, n_samples, "
-                                  "max_new_tokens, owner, heartbeat) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                                  op);
+    sqlite3_stmt *st =
+        db_prepare(db,
+                   "INSERT OR REPLACE INTO eval_claims (run_id, temperature, top_p, n_samples, "
+                   "max_new_tokens, owner, heartbeat) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                   op);
     if (!st) return -1;
     Bind b = bind_start(st);
     bind_key(&b, run_id, key);
@@ -292,8 +296,10 @@ int db_claim_eval(Db *db, int run_id, const DbEvalKey *key, const char *owner) {
     if (db_begin(db, op) != 0) return -1;
     long id;
     int result = db_find_eval(db, run_id, key, &id);
-    if (result == 0) result = 1; // evaluated already
-    else if (result == 1) result = check_run_done(db, run_id, op) == 0 ? take_eval_claim(db, run_id, key, owner, op) : -1;
+    if (result == 0)
+        result = 1; // evaluated already
+    else if (result == 1)
+        result = check_run_done(db, run_id, op) == 0 ? take_eval_claim(db, run_id, key, owner, op) : -1;
     if (result != 0) {
         db_rollback(db);
         return result;
@@ -305,7 +311,8 @@ int db_heartbeat_eval(Db *db, int run_id, const DbEvalKey *key, const char *owne
     char op[64];
     snprintf(op, sizeof op, "heartbeat eval of run %d", run_id);
     if (db_begin(db, op) != 0) return -1;
-    sqlite3_stmt *st = db_prepare(db, "UPDATE eval_claims SET heartbeat = ? WHERE " KEY_WHERE " AND owner = ?", op);
+    sqlite3_stmt *st =
+        db_prepare(db, "UPDATE eval_claims SET heartbeat = ? WHERE " KEY_WHERE " AND owner = ?", op);
     if (!st) goto fail;
     Bind b = bind_start(st);
     bind_real(&b, wall_clock_s());
@@ -335,9 +342,8 @@ int db_release_eval(Db *db, int run_id, const DbEvalKey *key, const char *owner)
     return -1;
 }
 
-int db_write_eval(Db *db, const DbEval *e, const DbSample *samples, size_t n_samples,
-                  const DbGold *gold, size_t n_gold, const DbMetric *metrics, size_t n_metrics,
-                  long *eval_id) {
+int db_write_eval(Db *db, const DbEval *e, const DbSample *samples, size_t n_samples, const DbGold *gold,
+                  size_t n_gold, const DbMetric *metrics, size_t n_metrics, long *eval_id) {
     char op[64];
     snprintf(op, sizeof op, "write eval of run %d", e->run_id);
     if (db_begin(db, op) != 0) return -1;
@@ -368,10 +374,11 @@ int db_read_samples(Db *db, long eval_id, DbSample **out, size_t *n) {
     const char *op = "read samples";
     *out = NULL;
     *n = 0;
-    sqlite3_stmt *st = db_prepare(db,
-                                  "SELECT problem_id, sample_idx, completion, answer, correct, n_tokens, logprob "
-                                  "FROM samples WHERE eval_id = ? ORDER BY problem_id, sample_idx",
-                                  op);
+    sqlite3_stmt *st =
+        db_prepare(db,
+                   "SELECT problem_id, sample_idx, completion, answer, correct, n_tokens, logprob "
+                   "FROM samples WHERE eval_id = ? ORDER BY problem_id, sample_idx",
+                   op);
     if (!st) return -1;
     Bind b = bind_start(st);
     bind_int(&b, eval_id);
@@ -416,7 +423,9 @@ void db_samples_free(DbSample *s, size_t n) {
 static int update_scores(Db *db, long eval_id, const DbSample *s, size_t n, const char *op) {
     if (n == 0) return 0;
     sqlite3_stmt *st = db_prepare(
-        db, "UPDATE samples SET answer = ?, correct = ? WHERE eval_id = ? AND problem_id = ? AND sample_idx = ?", op);
+        db,
+        "UPDATE samples SET answer = ?, correct = ? WHERE eval_id = ? AND problem_id = ? AND sample_idx = ?",
+        op);
     if (!st) return -1;
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
@@ -437,8 +446,8 @@ static int update_scores(Db *db, long eval_id, const DbSample *s, size_t n, cons
     return rc;
 }
 
-int db_rescore_eval(Db *db, long eval_id, const DbSample *samples, size_t n_samples,
-                    const DbMetric *metrics, size_t n_metrics) {
+int db_rescore_eval(Db *db, long eval_id, const DbSample *samples, size_t n_samples, const DbMetric *metrics,
+                    size_t n_metrics) {
     char op[64];
     snprintf(op, sizeof op, "rescore eval %ld", eval_id);
     if (db_begin(db, op) != 0) return -1;
@@ -500,10 +509,11 @@ int db_runs_lacking_eval(Db *db, const DbEvalKey *key, int **run_ids, size_t *n)
 int db_insert_fit(Db *db, const DbFit *f, long *fit_id) {
     const char *op = "insert fit";
     if (db_begin(db, op) != 0) return -1;
-    sqlite3_stmt *st = db_prepare(db,
-                                  "INSERT INTO fits (law, params_json, ci_json, n_points, objective, converged, "
-                                  "source, options_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                                  op);
+    sqlite3_stmt *st =
+        db_prepare(db,
+                   "INSERT INTO fits (law, params_json, ci_json, n_points, objective, converged, "
+                   "source, options_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   op);
     if (!st) goto fail;
     char now[32];
     iso_time_utc(now);

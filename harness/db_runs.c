@@ -37,8 +37,8 @@ int db_register_sweep(Db *db, const char *name, const char *spec_json, const cha
         const char *have = (const char *)sqlite3_column_text(st, 0);
         const char *have_hash = (const char *)sqlite3_column_text(st, 1);
         if (strcmp(have, name) != 0) {
-            err_set("%s: holds sweep '%s'; sweep '%s' needs its own database: use another --db",
-                    db->path, have, name);
+            err_set("%s: holds sweep '%s'; sweep '%s' needs its own database: use another --db", db->path,
+                    have, name);
             goto fail;
         }
         if (strcmp(have_hash, spec_hash) != 0) {
@@ -56,7 +56,8 @@ int db_register_sweep(Db *db, const char *name, const char *spec_json, const cha
     sqlite3_finalize(st);
     st = NULL;
     if (!found) {
-        st = db_prepare(db, "INSERT INTO sweeps (name, spec_json, spec_hash, created_at) VALUES (?, ?, ?, ?)", op);
+        st = db_prepare(db, "INSERT INTO sweeps (name, spec_json, spec_hash, created_at) VALUES (?, ?, ?, ?)",
+                        op);
         if (!st) goto fail;
         char now[32];
         iso_time_utc(now);
@@ -187,8 +188,10 @@ int db_insert_runs(Db *db, const DbRunRow *rows, size_t n, size_t *n_inserted) {
             goto fail;
         }
         if (db_step_done(db, ins, op) != 0) goto fail;
-        if (sqlite3_changes(db->h) == 1) added++;
-        else if (check_same_run(db, get, &rows[i], op) != 0) goto fail;
+        if (sqlite3_changes(db->h) == 1)
+            added++;
+        else if (check_same_run(db, get, &rows[i], op) != 0)
+            goto fail;
     }
     sqlite3_finalize(ins);
     sqlite3_finalize(get);
@@ -204,11 +207,11 @@ fail:
 // ---------------------------------------------------------------------------------------------
 // Reading runs.
 
-#define RUN_COLUMNS                                                                                 \
-    "run_id, sweep, config_json, config_hash, git_sha, budget_kind, lib_versions, n_layer, "       \
-    "d_model, n_head, d_ff, tied, seq_len, batch_size, vocab_size, n_params, n_params_nonembed, "   \
-    "train_steps, train_tokens, train_flops, train_flops_6nd, budget, seed, family_idx, "           \
-    "budget_idx, seed_idx, threads, status, step, progress, final_loss, val_loss, wall_s, "         \
+#define RUN_COLUMNS                                                                                          \
+    "run_id, sweep, config_json, config_hash, git_sha, budget_kind, lib_versions, n_layer, "                 \
+    "d_model, n_head, d_ff, tied, seq_len, batch_size, vocab_size, n_params, n_params_nonembed, "            \
+    "train_steps, train_tokens, train_flops, train_flops_6nd, budget, seed, family_idx, "                    \
+    "budget_idx, seed_idx, threads, status, step, progress, final_loss, val_loss, wall_s, "                  \
     "checkpoint, error, owner, started_at, finished_at, heartbeat, attempts"
 
 static int read_run(Db *db, sqlite3_stmt *st, DbRun *r) {
@@ -266,9 +269,9 @@ static int read_run(Db *db, sqlite3_stmt *st, DbRun *r) {
 
 void db_run_free(DbRun *r) {
     if (!r) return;
-    char **strings[] = {&r->sweep,      &r->config_json, &r->config_hash, &r->git_sha,
-                        &r->budget_kind, &r->lib_versions, &r->checkpoint, &r->error,
-                        &r->owner,      &r->started_at,  &r->finished_at};
+    char **strings[] = {&r->sweep,       &r->config_json,  &r->config_hash, &r->git_sha,
+                        &r->budget_kind, &r->lib_versions, &r->checkpoint,  &r->error,
+                        &r->owner,       &r->started_at,   &r->finished_at};
     for (size_t i = 0; i < ARRAY_LEN(strings); i++) {
         free(*strings[i]);
         *strings[i] = NULL;
@@ -276,7 +279,8 @@ void db_run_free(DbRun *r) {
 }
 
 void db_runs_free(DbRun *runs, size_t n) {
-    for (size_t i = 0; runs && i < n; i++) db_run_free(&runs[i]);
+    for (size_t i = 0; runs && i < n; i++)
+        db_run_free(&runs[i]);
     free(runs);
 }
 
@@ -288,9 +292,12 @@ int db_get_run(Db *db, int run_id, DbRun *out) {
     bind_int(&b, run_id);
     int rc = b.rc != SQLITE_OK ? b.rc : sqlite3_step(st);
     int result;
-    if (rc == SQLITE_ROW) result = read_run(db, st, out);
-    else if (rc == SQLITE_DONE) result = 1;
-    else result = db_fail_rc(db, op, rc);
+    if (rc == SQLITE_ROW)
+        result = read_run(db, st, out);
+    else if (rc == SQLITE_DONE)
+        result = 1;
+    else
+        result = db_fail_rc(db, op, rc);
     sqlite3_finalize(st);
     return result;
 }
@@ -363,8 +370,8 @@ typedef struct {
 
 static int read_claim_state(Db *db, int run_id, ClaimState *s, const char *op) {
     memset(s, 0, sizeof *s);
-    sqlite3_stmt *st =
-        db_prepare(db, "SELECT status, owner, heartbeat, step, checkpoint, attempts FROM runs WHERE run_id = ?", op);
+    sqlite3_stmt *st = db_prepare(
+        db, "SELECT status, owner, heartbeat, step, checkpoint, attempts FROM runs WHERE run_id = ?", op);
     if (!st) return -1;
     Bind b = bind_start(st);
     bind_int(&b, run_id);
@@ -499,8 +506,8 @@ void db_claim_free(DbClaim *claim) {
 static int not_held(Db *db, int run_id, const char *owner, const char *op) {
     ClaimState s;
     if (read_claim_state(db, run_id, &s, op) == 0)
-        err_set("%s: %s: run %d is no longer held by %s (status %s, owner %s)", db->path, op, run_id,
-                owner, db_status_name(s.status), s.owner ? s.owner : "none");
+        err_set("%s: %s: run %d is no longer held by %s (status %s, owner %s)", db->path, op, run_id, owner,
+                db_status_name(s.status), s.owner ? s.owner : "none");
     free(s.owner);
     free(s.checkpoint);
     return -1;
@@ -571,7 +578,9 @@ int db_set_checkpoint(Db *db, int run_id, const char *owner, const char *path, l
     char op[64];
     snprintf(op, sizeof op, "record checkpoint of run %d", run_id);
     sqlite3_stmt *st = db_prepare(
-        db, "UPDATE runs SET checkpoint = ?, step = ?, progress = max(progress, ?), heartbeat = ?" WHERE_OWNED, op);
+        db,
+        "UPDATE runs SET checkpoint = ?, step = ?, progress = max(progress, ?), heartbeat = ?" WHERE_OWNED,
+        op);
     if (!st) return -1;
     CheckpointArgs a = {path, step};
     int rc = update_owned(db, run_id, owner, st, bind_checkpoint, &a, op);
@@ -587,7 +596,8 @@ static void bind_nothing(Bind *b, const void *ctx) {
 int db_release_run(Db *db, int run_id, const char *owner) {
     char op[64];
     snprintf(op, sizeof op, "release run %d", run_id);
-    sqlite3_stmt *st = db_prepare(db, "UPDATE runs SET status = 'pending', owner = NULL, heartbeat = NULL" WHERE_OWNED, op);
+    sqlite3_stmt *st =
+        db_prepare(db, "UPDATE runs SET status = 'pending', owner = NULL, heartbeat = NULL" WHERE_OWNED, op);
     if (!st) return -1;
     int rc = update_owned(db, run_id, owner, st, bind_nothing, NULL, op);
     sqlite3_finalize(st);

@@ -58,12 +58,30 @@ static void fake_run(FakeRun *f, int run_id, int variant) {
     snprintf(f->json, sizeof f->json, "{\"run\":%d,\"variant\":%d}", run_id, variant);
     hex64(fnv1a64(f->json, strlen(f->json)), f->hash);
     f->row = (DbRunRow){
-        .run_id = run_id, .sweep = SWEEP, .config_json = f->json, .config_hash = f->hash,
-        .n_layer = 2, .d_model = 64 * (1 + run_id % 2), .n_head = 4, .d_ff = 176, .tied = 0,
-        .seq_len = 64, .batch_size = 32, .vocab_size = 16, .n_params = 100000 + run_id,
-        .n_params_nonembed = 90000 + run_id, .train_steps = 100, .train_tokens = 204800,
-        .train_flops = 1.5e12 + run_id, .train_flops_6nd = 1.2e12, .budget_kind = "train_flops",
-        .budget = 1e12, .seed = 1, .family_idx = run_id % 2, .budget_idx = run_id / 2, .seed_idx = 0,
+        .run_id = run_id,
+        .sweep = SWEEP,
+        .config_json = f->json,
+        .config_hash = f->hash,
+        .n_layer = 2,
+        .d_model = 64 * (1 + run_id % 2),
+        .n_head = 4,
+        .d_ff = 176,
+        .tied = 0,
+        .seq_len = 64,
+        .batch_size = 32,
+        .vocab_size = 16,
+        .n_params = 100000 + run_id,
+        .n_params_nonembed = 90000 + run_id,
+        .train_steps = 100,
+        .train_tokens = 204800,
+        .train_flops = 1.5e12 + run_id,
+        .train_flops_6nd = 1.2e12,
+        .budget_kind = "train_flops",
+        .budget = 1e12,
+        .seed = 1,
+        .family_idx = run_id % 2,
+        .budget_idx = run_id / 2,
+        .seed_idx = 0,
     };
 }
 
@@ -144,26 +162,80 @@ static void test_create_and_reopen(void **state) {
     free(app);
     // The SPEC §4 columns users rely on.
     static const char *const cols[] = {
-        "runs.run_id", "runs.sweep", "runs.config_json", "runs.config_hash", "runs.git_sha",
-        "runs.n_layer", "runs.d_model", "runs.n_head", "runs.seq_len", "runs.vocab_size",
-        "runs.n_params", "runs.n_params_nonembed", "runs.train_tokens", "runs.train_flops",
-        "runs.train_flops_6nd", "runs.seed", "runs.threads", "runs.status", "runs.final_loss",
-        "runs.val_loss", "runs.wall_s", "runs.checkpoint", "train_log.run_id", "train_log.step",
-        "train_log.tokens", "train_log.loss", "train_log.lr", "train_log.grad_norm", "train_log.wall_s",
-        "problems.task", "problems.split", "problems.problem_id", "problems.prompt", "problems.target",
-        "evals.eval_id", "evals.run_id", "evals.temperature", "evals.top_p", "evals.n_samples",
-        "evals.max_new_tokens", "evals.infer_flops", "evals.infer_flops_2nk", "evals.wall_s",
-        "samples.eval_id", "samples.problem_id", "samples.sample_idx", "samples.completion",
-        "samples.answer", "samples.correct", "samples.n_tokens", "samples.logprob", "gold.run_id",
-        "gold.problem_id", "gold.logprob", "metrics.eval_id", "metrics.metric", "metrics.k",
-        "metrics.value", "fits.fit_id", "fits.law", "fits.params_json", "fits.ci_json",
-        "fits.n_points", "fits.objective", "fits.created_at", "sweeps.spec_hash", "meta.value",
+        "runs.run_id",
+        "runs.sweep",
+        "runs.config_json",
+        "runs.config_hash",
+        "runs.git_sha",
+        "runs.n_layer",
+        "runs.d_model",
+        "runs.n_head",
+        "runs.seq_len",
+        "runs.vocab_size",
+        "runs.n_params",
+        "runs.n_params_nonembed",
+        "runs.train_tokens",
+        "runs.train_flops",
+        "runs.train_flops_6nd",
+        "runs.seed",
+        "runs.threads",
+        "runs.status",
+        "runs.final_loss",
+        "runs.val_loss",
+        "runs.wall_s",
+        "runs.checkpoint",
+        "train_log.run_id",
+        "train_log.step",
+        "train_log.tokens",
+        "train_log.loss",
+        "train_log.lr",
+        "train_log.grad_norm",
+        "train_log.wall_s",
+        "problems.task",
+        "problems.split",
+        "problems.problem_id",
+        "problems.prompt",
+        "problems.target",
+        "evals.eval_id",
+        "evals.run_id",
+        "evals.temperature",
+        "evals.top_p",
+        "evals.n_samples",
+        "evals.max_new_tokens",
+        "evals.infer_flops",
+        "evals.infer_flops_2nk",
+        "evals.wall_s",
+        "samples.eval_id",
+        "samples.problem_id",
+        "samples.sample_idx",
+        "samples.completion",
+        "samples.answer",
+        "samples.correct",
+        "samples.n_tokens",
+        "samples.logprob",
+        "gold.run_id",
+        "gold.problem_id",
+        "gold.logprob",
+        "metrics.eval_id",
+        "metrics.metric",
+        "metrics.k",
+        "metrics.value",
+        "fits.fit_id",
+        "fits.law",
+        "fits.params_json",
+        "fits.ci_json",
+        "fits.n_points",
+        "fits.objective",
+        "fits.created_at",
+        "sweeps.spec_hash",
+        "meta.value",
     };
     for (size_t i = 0; i < ARRAY_LEN(cols); i++) {
         char table[32];
         const char *dot = strchr(cols[i], '.');
         snprintf(table, sizeof table, "%.*s", (int)(dot - cols[i]), cols[i]);
-        char *sql = xasprintf("SELECT count(*) FROM pragma_table_info('%s') WHERE name = '%s'", table, dot + 1);
+        char *sql =
+            xasprintf("SELECT count(*) FROM pragma_table_info('%s') WHERE name = '%s'", table, dot + 1);
         if (q_int(db, sql) != 1) fail_msg("missing column %s", cols[i]);
         free(sql);
     }
@@ -246,7 +318,8 @@ static void test_not_a_database_refused(void **state) {
     (void)state;
     char *dir = tmpdir_make("db");
     char text[2048];
-    for (size_t i = 0; i < sizeof text - 1; i++) text[i] = (char)('a' + i % 26);
+    for (size_t i = 0; i < sizeof text - 1; i++)
+        text[i] = (char)('a' + i % 26);
     text[sizeof text - 1] = '\0';
     char *path = write_text(dir, "notes.db", text);
     assert_refused_untouched(path, "not an SQLite database");
@@ -355,7 +428,8 @@ static void test_claim_stale_dead_pid(void **state) {
     claim_ok(db, 0, dead, 0, &c);
     assert_int_equal(c.kind, DB_CLAIM_FRESH);
     db_claim_free(&c);
-    TrainLogRow rows[3] = {{0, 10, 3.0, 1e-3, 1.0, 0.1}, {10, 110, 2.0, 1e-3, 1.0, 1.0}, {20, 210, 1.5, 1e-3, 1.0, 2.0}};
+    TrainLogRow rows[3] = {
+        {0, 10, 3.0, 1e-3, 1.0, 0.1}, {10, 110, 2.0, 1e-3, 1.0, 1.0}, {20, 210, 1.5, 1e-3, 1.0, 2.0}};
     assert_int_equal(db_log_train(db, 0, rows, 3), 0);
     assert_int_equal(db_set_checkpoint(db, 0, dead, "/ckpt/run-0.ckpt", 10), 0);
     // The dead owner's claim is stale: resumed from its checkpoint, train_log kept.
@@ -508,7 +582,8 @@ static void test_claim_race_two_processes(void **state) {
     close(go[0]);
     close(go[1]); // go
     int claimed_by[RACE_RUNS];
-    for (int i = 0; i < RACE_RUNS; i++) claimed_by[i] = -1;
+    for (int i = 0; i < RACE_RUNS; i++)
+        claimed_by[i] = -1;
     for (int k = 0; k < 2; k++) {
         unsigned char id;
         while (read(rep[k][0], &id, 1) == 1) {
@@ -523,10 +598,12 @@ static void test_claim_race_two_processes(void **state) {
         assert_int_equal(waitpid(pids[k], &st, 0), pids[k]);
         if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) fail_msg("child %d failed with status %d", k, st);
     }
-    for (int i = 0; i < RACE_RUNS; i++) assert_true(claimed_by[i] >= 0);
+    for (int i = 0; i < RACE_RUNS; i++)
+        assert_true(claimed_by[i] >= 0);
     Db *db;
     if (db_open(&db, path) != 0) fail_msg("%s", err_msg());
-    assert_int_equal(q_int(db, "SELECT count(*) FROM runs WHERE status = 'done' AND attempts = 1"), RACE_RUNS);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM runs WHERE status = 'done' AND attempts = 1"),
+                     RACE_RUNS);
     assert_int_equal(q_int(db, "SELECT count(*) FROM sweeps"), 1);
     db_close(db);
     free(path);
@@ -542,15 +619,17 @@ static void test_train_log_batches(void **state) {
     Db *db = grid_db(dir, "t.db", 1);
     TrainLogRow rows[30];
     for (int i = 0; i < 30; i++)
-        rows[i] = (TrainLogRow){i * 10, (long)i * 20480, 4.0 / (1 + i), 3e-3 * (i + 1) / 30, 0.5 + i,
-                                0.25 * i};
+        rows[i] =
+            (TrainLogRow){i * 10, (long)i * 20480, 4.0 / (1 + i), 3e-3 * (i + 1) / 30, 0.5 + i, 0.25 * i};
     rows[7].grad_norm = NAN; // stored as NULL
-    for (int b = 0; b < 3; b++) assert_int_equal(db_log_train(db, 0, rows + 10 * b, 10), 0);
+    for (int b = 0; b < 3; b++)
+        assert_int_equal(db_log_train(db, 0, rows + 10 * b, 10), 0);
     assert_int_equal(q_int(db, "SELECT count(*) FROM train_log"), 30);
     assert_int_equal(q_int(db, "SELECT count(*) FROM train_log WHERE grad_norm IS NULL AND step = 70"), 1);
     // Exact round trip of the doubles.
     sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(db_sqlite(db), "SELECT step, tokens, loss, lr, wall_s FROM train_log ORDER BY step",
+    assert_int_equal(sqlite3_prepare_v2(db_sqlite(db),
+                                        "SELECT step, tokens, loss, lr, wall_s FROM train_log ORDER BY step",
                                         -1, &st, NULL),
                      SQLITE_OK);
     for (int i = 0; i < 30; i++) {
@@ -563,7 +642,8 @@ static void test_train_log_batches(void **state) {
     }
     sqlite3_finalize(st);
     // A resumed run logs steps 200..290 again: replaced, not duplicated.
-    for (int i = 20; i < 30; i++) rows[i].loss = 9.0;
+    for (int i = 20; i < 30; i++)
+        rows[i].loss = 9.0;
     assert_int_equal(db_log_train(db, 0, rows + 20, 10), 0);
     assert_int_equal(q_int(db, "SELECT count(*) FROM train_log"), 30);
     assert_int_equal(q_int(db, "SELECT count(*) FROM train_log WHERE loss = 9.0"), 10);
@@ -666,14 +746,23 @@ static long finish_and_eval(Db *db, int run_id, double temp) {
         for (int k = 0; k < N_SAMP; k++) {
             int i = p * N_SAMP + k;
             snprintf(comp[i], sizeof comp[i], "%d", (p + k + run_id) % 5);
-            s[i] = (DbSample){p, k, comp[i], k == 3 ? NULL : comp[i], (p + k + run_id) % 5 == 0, 2, -0.5 * (k + 1)};
+            s[i] = (DbSample){
+                p, k, comp[i], k == 3 ? NULL : comp[i], (p + k + run_id) % 5 == 0, 2, -0.5 * (k + 1)};
         }
     DbGold g[N_PROB];
-    for (int p = 0; p < N_PROB; p++) g[p] = (DbGold){p, -1.0 - 0.1 * p - 0.01 * run_id, 3};
-    DbMetric m[] = {{"pass", 1, 0.25 + 0.01 * run_id}, {"pass", 4, 0.5}, {"maj", 1, 0.2}, {"pass_analytic", 4, 0.75}};
-    DbEval e = {.run_id = run_id, .key = {temp, 1.0, N_SAMP, 8}, .infer_flops = 1e9 + run_id,
-                .infer_flops_2nk = 9e8, .prefill_flops = 1e8, .decode_flops = 9e8, .gen_tokens = 24,
-                .n_problems = N_PROB, .wall_s = 0.5};
+    for (int p = 0; p < N_PROB; p++)
+        g[p] = (DbGold){p, -1.0 - 0.1 * p - 0.01 * run_id, 3};
+    DbMetric m[] = {
+        {"pass", 1, 0.25 + 0.01 * run_id}, {"pass", 4, 0.5}, {"maj", 1, 0.2}, {"pass_analytic", 4, 0.75}};
+    DbEval e = {.run_id = run_id,
+                .key = {temp, 1.0, N_SAMP, 8},
+                .infer_flops = 1e9 + run_id,
+                .infer_flops_2nk = 9e8,
+                .prefill_flops = 1e8,
+                .decode_flops = 9e8,
+                .gen_tokens = 24,
+                .n_problems = N_PROB,
+                .wall_s = 0.5};
     long id = -1;
     if (db_write_eval(db, &e, s, ARRAY_LEN(s), g, ARRAY_LEN(g), m, ARRAY_LEN(m), &id) != 0)
         fail_msg("%s", err_msg());
@@ -730,13 +819,16 @@ static void test_eval_roundtrip_and_rescore(void **state) {
     for (size_t i = 0; i < n; i++) {
         assert_int_equal(s[i].problem_id, (long)i / N_SAMP);
         assert_int_equal(s[i].sample_idx, (long)i % N_SAMP);
-        if (s[i].sample_idx == 3) assert_null(s[i].answer);
-        else assert_string_equal(s[i].answer, s[i].completion);
+        if (s[i].sample_idx == 3)
+            assert_null(s[i].answer);
+        else
+            assert_string_equal(s[i].answer, s[i].completion);
         assert_true(s[i].logprob == -0.5 * (double)(s[i].sample_idx + 1));
     }
     assert_int_equal(q_int(db, "SELECT count(*) FROM gold WHERE run_id = 1"), N_PROB);
     // Rescore: every sample correct now, metrics replaced.
-    for (size_t i = 0; i < n; i++) s[i].correct = 1;
+    for (size_t i = 0; i < n; i++)
+        s[i].correct = 1;
     DbMetric m[] = {{"pass", 1, 1.0}, {"maj", 4, 1.0}};
     assert_int_equal(db_rescore_eval(db, id, s, n, m, 2), 0);
     char *sql = xasprintf("SELECT count(*) FROM samples WHERE eval_id = %ld AND correct = 1", id);
@@ -792,7 +884,8 @@ static void test_eval_atomic(void **state) {
     long fit_id = 0;
     assert_int_equal(db_insert_fit(db, &f, &fit_id), 0);
     assert_true(fit_id > 0);
-    char *law = q_text(db, "SELECT law || ' ' || params_json || ' ' || n_points || ' ' || converged FROM fits");
+    char *law =
+        q_text(db, "SELECT law || ' ' || params_json || ' ' || n_points || ' ' || converged FROM fits");
     assert_string_equal(law, "chinchilla {\"E\":1.5} 12 1");
     free(law);
     db_close(db);
@@ -849,11 +942,25 @@ static void test_run_row_from_spec(void **state) {
     s->train.seq_len = 64;
     s->train.batch_size = 32;
     s->budgets.kind = BUDGET_TOKENS_PER_PARAM;
-    RunSpec r = {.run_id = 3, .family_idx = 1, .budget_idx = 0, .seed_idx = 1,
-                 .model = {.n_layer = 4, .d_model = 128, .n_head = 4, .d_ff = 344, .vocab_size = 16,
-                           .seq_len = 64, .tied = 1},
-                 .seed = 2, .budget = 20, .steps = 300, .train_tokens = 614400, .n_params = 800000,
-                 .n_params_nonembed = 790000, .train_flops = 3.1e12, .train_flops_6nd = 2.9e12};
+    RunSpec r = {.run_id = 3,
+                 .family_idx = 1,
+                 .budget_idx = 0,
+                 .seed_idx = 1,
+                 .model = {.n_layer = 4,
+                           .d_model = 128,
+                           .n_head = 4,
+                           .d_ff = 344,
+                           .vocab_size = 16,
+                           .seq_len = 64,
+                           .tied = 1},
+                 .seed = 2,
+                 .budget = 20,
+                 .steps = 300,
+                 .train_tokens = 614400,
+                 .n_params = 800000,
+                 .n_params_nonembed = 790000,
+                 .train_flops = 3.1e12,
+                 .train_flops_6nd = 2.9e12};
     const char *json = "{\"n_layer\":4}";
     char hash[17];
     DbRunRow row;
@@ -887,7 +994,8 @@ static void test_run_row_from_spec(void **state) {
 // eval_id; with VOLATILE = 0 the columns that record when or by which merge something was
 // written (timestamps, heartbeat, row ids) are left out.
 static void dump_query(sqlite3 *h, const char *sql, int volatile_too, char **buf, size_t *len, size_t *cap) {
-    static const char *const skip[] = {"eval_id", "fit_id", "created_at", "started_at", "finished_at", "heartbeat"};
+    static const char *const skip[] = {"eval_id",    "fit_id",      "created_at",
+                                       "started_at", "finished_at", "heartbeat"};
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK) fail_msg("%s: %s", sql, sqlite3_errmsg(h));
     while (sqlite3_step(st) == SQLITE_ROW) {
@@ -899,12 +1007,15 @@ static void dump_query(sqlite3 *h, const char *sql, int volatile_too, char **buf
             char cell[4096];
             switch (sqlite3_column_type(st, i)) {
             case SQLITE_NULL: snprintf(cell, sizeof cell, "NULL|"); break;
-            case SQLITE_INTEGER: snprintf(cell, sizeof cell, "%lld|", (long long)sqlite3_column_int64(st, i)); break;
+            case SQLITE_INTEGER:
+                snprintf(cell, sizeof cell, "%lld|", (long long)sqlite3_column_int64(st, i));
+                break;
             case SQLITE_FLOAT: snprintf(cell, sizeof cell, "%.17g|", sqlite3_column_double(st, i)); break;
             default: snprintf(cell, sizeof cell, "'%s'|", (const char *)sqlite3_column_text(st, i)); break;
             }
             size_t n = strlen(cell);
-            while (*len + n + 2 > *cap) *buf = xrealloc(*buf, *cap *= 2);
+            while (*len + n + 2 > *cap)
+                *buf = xrealloc(*buf, *cap *= 2);
             memcpy(*buf + *len, cell, n);
             *len += n;
         }
@@ -959,13 +1070,15 @@ static void test_merge_shards_equal_single(void **state) {
     // The reference: one database where every run was done.
     Db *one = grid_db(dir, "one.db", R);
     add_problems(one);
-    for (int i = 0; i < R; i++) finish_and_eval(one, i, 1.0);
+    for (int i = 0; i < R; i++)
+        finish_and_eval(one, i, 1.0);
     finish_and_eval(one, 4, 0.5); // a second eval setting for one run
     // Shards: the whole grid pending in each, even runs done in A, odd ones in B.
     Db *a = grid_db(dir, "a.db", R), *b = grid_db(dir, "b.db", R);
     add_problems(a);
     add_problems(b);
-    for (int i = R - 1; i >= 0; i--) finish_and_eval(i % 2 ? b : a, i, 1.0); // other eval_id order
+    for (int i = R - 1; i >= 0; i--)
+        finish_and_eval(i % 2 ? b : a, i, 1.0); // other eval_id order
     finish_and_eval(a, 4, 0.5);
     // A fit made in shard A (and, for the reference, in the single database).
     add_fit(a, "chinchilla");
@@ -1059,7 +1172,8 @@ static void test_merge_refusals(void **state) {
     assert_int_equal(db_register_sweep(c, SWEEP, SPEC_JSON, "00000000000000ff"), 0);
     db_close(c);
     char *pa = xasprintf("%s/a.db", dir), *po = xasprintf("%s/out.db", dir);
-    char *junk = write_text(dir, "junk.db", "this is not a database at all, just some text to fill a page......");
+    char *junk =
+        write_text(dir, "junk.db", "this is not a database at all, just some text to fill a page......");
 
     RunResult r = run_t2("merge", po, pa, pc, NULL);
     assert_int_not_equal(r.status, 0);
