@@ -90,11 +90,12 @@ static int spawn_train(Child *c, const Spec *s, const char *db_path, int run_id,
         return -1;
     }
     if (pid == 0) {
+        // The read end may itself be fd 3: close it before the write end takes that number.
+        close(fds[0]);
         if (fds[1] != 3) {
             dup2(fds[1], 3);
             close(fds[1]);
         }
-        close(fds[0]);
         signal(SIGINT, SIG_DFL);
         execv("/proc/self/exe", argv);
         fprintf(stderr, "t2: cannot start t2 train: %s\n", strerror(errno));

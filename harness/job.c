@@ -151,14 +151,23 @@ typedef struct {
     const Job *job;
     long done_before, total;
     double t0;
+    const char *owner;
+    const DbEvalKey *keys; // the claimed evals, kept fresh by heartbeats
+    int n_keys;
+    double last_beat;
 } EvalCtx;
 
 static void eval_progress(void *ctx, long done, long total) {
     EvalCtx *e = ctx;
     (void)total;
     long d = e->done_before + done;
-    double el = now_s() - e->t0, eta = d > 0 ? el * (double)(e->total - d) / (double)d : -1;
+    double now = now_s(), el = now - e->t0, eta = d > 0 ? el * (double)(e->total - d) / (double)d : -1;
     progress_update(e->job->progress, "eval", d, e->total, NAN, 0, eta);
+    if (now - e->last_beat > 60) {
+        for (int i = 0; i < e->n_keys; i++)
+            if (e->keys[i].n_samples >= 0) db_heartbeat_eval(e->job->db, e->job->run_id, &e->keys[i], e->owner);
+        e->last_beat = now;
+    }
 }
 
 static int insert_problems(Db *db, const Task *task) {
@@ -212,28 +221,31 @@ static double metric_value(const EvalResult *er, const char *name, long k) {
 int job_evaluate(const Job *j, const char *ckpt) {
     const Spec *s = j->spec;
     const EvalSpec *es = &s->eval;
-    double todo[8];
+    char owner[300];
+    db_owner_self(owner);
+    // Claim every missing eval first: another process may be evaluating this run already.
+    DbEvalKey todo[8];
     int n_todo = 0;
     for (int t = 0; t < es->n_temperature; t++) {
         DbEvalKey key = {es->temperature[t], es->top_p, es->n_samples, es->max_new_tokens};
-        long id;
-        int found = db_find_eval(j->db, j->run_id, &key, &id);
-        if (found < 0) return -1;
-        if (found == 1) todo[n_todo++] = es->temperature[t];
+        int c = db_claim_eval(j->db, j->run_id, &key, owner);
+        if (c < 0) goto release;
+        if (c == 0) todo[n_todo++] = key;
     }
     if (n_todo == 0) return 0;
     LoadedRun lr;
-    if (loaded_run_open(&lr, ckpt) != 0) return -1;
+    if (loaded_run_open(&lr, ckpt) != 0) goto release;
     int rc = -1;
     long n = task_n_eval(lr.task);
     GoldRow *gold = xcalloc((size_t)n, sizeof *gold);
     if (insert_problems(j->db, lr.task) != 0) goto out;
     eval_gold(&lr.model, lr.task, es->batch_problems, gold);
-    EvalCtx ec = {j, 0, n * n_todo, now_s()};
+    EvalCtx ec = {j, 0, n * n_todo, now_s(), owner, todo, n_todo, now_s()};
     for (int t = 0; t < n_todo; t++) {
         EvalResult er;
-        uint64_t stream = eval_stream_seed(s->runs[j->run_id].seed, j->run_id, todo[t]);
-        if (eval_sample(&lr.model, lr.task, es, todo[t], stream, j->threads, eval_progress, &ec, &er) != 0) {
+        double temp = todo[t].temperature;
+        uint64_t stream = eval_stream_seed(s->runs[j->run_id].seed, j->run_id, temp);
+        if (eval_sample(&lr.model, lr.task, es, temp, stream, j->threads, eval_progress, &ec, &er) != 0) {
             err_prefix("run %d: eval", j->run_id);
             goto out;
         }
@@ -242,17 +254,22 @@ int job_evaluate(const Job *j, const char *ckpt) {
         long kmax = es->k[es->n_k - 1];
         if (w == 0)
             progress_finish(j->progress, "run %d eval T=%g: pass@1 %.3f, pass@%ld %.3f, maj@%ld %.3f, analytic pass@1 %.3f",
-                            j->run_id, todo[t], metric_value(&er, "pass", 1), kmax, metric_value(&er, "pass", kmax),
-                            kmax, metric_value(&er, "maj", kmax), metric_value(&er, "pass_analytic", 1));
+                            j->run_id, temp, metric_value(&er, "pass", 1), kmax, metric_value(&er, "pass", kmax), kmax,
+                            metric_value(&er, "maj", kmax), metric_value(&er, "pass_analytic", 1));
         eval_result_free(&er);
         ec.done_before += n;
         if (w != 0) goto out;
+        todo[t].n_samples = -1; // written: its claim ended with the eval
     }
     rc = 0;
 out:
     free(gold);
     loaded_run_close(&lr);
-    return rc;
+    if (rc == 0) return 0;
+release:
+    for (int t = 0; t < n_todo; t++)
+        if (todo[t].n_samples >= 0) db_release_eval(j->db, j->run_id, &todo[t], owner);
+    return -1;
 }
 
 // ---------------------------------------------------------------------------------------------
