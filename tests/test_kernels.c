@@ -508,6 +508,7 @@ static void test_attention_small(void **state) {
 static void test_attention_long_rows(void **state) {
     (void)state;
     check_attention(1, 37, 64, 2, 7, 7); // rows longer than the 16 reduction lanes, hd = 32
+    check_attention(2, 70, 8, 2, 5, 19); // three query-row blocks, the last one partial
 }
 
 // Decoding the last of P + g positions from the KV cache equals that row of the full forward.
@@ -555,6 +556,8 @@ static void test_attention_decode(void **state) {
     check_decode(4, 0, 2, 2, 12, 3, 10);  // no shared prompt
     check_decode(2, 1, 20, 24, 12, 2, 11); // rows longer than the reduction lanes
     check_decode(5, 18, 7, 9, 64, 2, 12);  // hd = 32
+    check_decode(10, 3, 64, 66, 64, 2, 20); // 32 KB of own keys and values per sequence:
+                                           // the sequences are taken in several groups
 }
 
 // ---------------------------------------------------------------------------------------------
