@@ -667,6 +667,14 @@ static void test_crossentropy(void **state) {
     expect_close("crossentropy losses", losses, want, N, 1e-5, 1e-6);
     assert_true(losses[1] == 0.0f && losses[4] == 0.0f);
 
+    // Targets of masked rows are not read: make them invalid (an out-of-range read is caught
+    // by the sanitizers and by the losses above staying 0).
+    int valid1 = targets[1], valid4 = targets[4];
+    targets[1] = -1;
+    targets[4] = 1 << 30;
+    crossentropy_forward(losses, logits, targets, mask, N, V);
+    expect_close("crossentropy losses, padded targets", losses, want, N, 1e-5, 1e-6);
+
     float *grad = fcopy(logits, N * V), *losses2 = filled(N, NAN);
     float scale = 1.0f / 4; // Σ mask
     crossentropy_forward_backward(losses2, grad, targets, mask, N, V, scale);
@@ -676,6 +684,8 @@ static void test_crossentropy(void **state) {
     expect_all_equal("crossentropy dlogits of a masked row", grad + 1 * V, 0.0f, V);
 
     // No mask: every row counts.
+    targets[1] = valid1;
+    targets[4] = valid4;
     float *losses3 = filled(N, NAN), *grad3 = fcopy(logits, N * V);
     crossentropy_forward(losses3, logits, targets, NULL, N, V);
     for (int i = 0; i < N; i++) want[i] = ce_row_ref(dl + i * V, V, targets[i]);
