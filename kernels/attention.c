@@ -33,6 +33,8 @@ static void causal_softmax_row(float *s, int i, int T) {
 // full-square work with nb blocks) while each sgemm stays large enough to run well. 32 measured
 // best against 64 at T = 64 and 128, hd = 32.
 #define ATT_ROW_BLOCK 32
+// A block ends on a VLANES boundary, so causal_row_len never reaches past the block's keys.
+_Static_assert(ATT_ROW_BLOCK % VLANES == 0, "row blocks must be whole lane blocks");
 
 // One (sequence, head): q, k, v (T, hd) with leading dimension ld; p (T, T); y (T, hd) ld C.
 static void attention_head_forward(float *y, float *p, const float *q, const float *k,

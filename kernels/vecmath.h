@@ -90,17 +90,6 @@ static inline float lanes_total(const float acc[VLANES], float tail) {
 }
 #endif
 
-// Σ x[i]
-static inline float vsum(const float *x, int n) {
-    float acc[VLANES] = {0};
-    int i = 0;
-    for (; i + VLANES <= n; i += VLANES)
-        for (int l = 0; l < VLANES; l++) acc[l] += x[i + l];
-    float tail = 0.0f;
-    for (; i < n; i++) tail += x[i];
-    return lanes_total(acc, tail);
-}
-
 // Σ a[i]·b[i]
 static inline float vdot(const float *a, const float *b, int n) {
     float acc[VLANES] = {0};
@@ -142,7 +131,7 @@ static inline float vsum_exp(const float *x, int n, float shift) {
     return lanes_total(acc, tail);
 }
 
-// In place: x[i] = exp(x[i] − shift); returns their sum (the same sum as vsum afterwards).
+// In place: x[i] = exp(x[i] − shift); returns their sum.
 static inline float vexp_shift(float *x, int n, float shift) {
     float acc[VLANES] = {0};
     int i = 0;
