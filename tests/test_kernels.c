@@ -506,6 +506,7 @@ static void check_attention(size_t B, int T, int C, int H, size_t fd_stride, uin
 static void test_attention_small(void **state) {
     (void)state;
     check_attention(2, 7, 12, 3, 1, 6); // T = 7, H = 3, hd = 4: every element
+    check_attention(3, 1, 12, 3, 1, 21); // a single position attends to itself only
 }
 
 static void test_attention_long_rows(void **state) {
