@@ -56,7 +56,9 @@ static inline float t2_expf(float x) {
     int32_t ni = (int32_t)(f32_bits(k) - f32_bits(round_magic));
     int32_t n1 = ni >> 1;
     int32_t n2 = ni - n1;
-    float y = p * f32_from_bits((uint32_t)(n1 + 127) << 23) * f32_from_bits((uint32_t)(n2 + 127) << 23);
+    float scale1 = f32_from_bits((uint32_t)(n1 + 127) << 23); // 2^n1
+    float scale2 = f32_from_bits((uint32_t)(n2 + 127) << 23); // 2^n2
+    float y = p * scale1 * scale2;
     y = x < -104.0f ? 0.0f : y; // also -inf
     y = x > 89.0f ? INFINITY : y; // also +inf; NaN fails both tests and stays NaN
     return y;

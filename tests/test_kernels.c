@@ -72,7 +72,8 @@ static void expect_close_strided(const char *what, const float *got, const doubl
             worst_i = i;
         }
     }
-    if (getenv("T2_TEST_VERBOSE")) print_message("%-36s worst error %.3g × tolerance\n", what, worst);
+    if (getenv("T2_TEST_VERBOSE"))
+        print_message("%-36s worst error %.3g × tolerance\n", what, worst);
     if (!(worst <= 1.0))
         fail_msg("%s: element %zu is %.9g, expected %.9g (error %.3g × tolerance)", what, worst_i,
                  (double)got[worst_i], want[worst_i], worst);
@@ -412,7 +413,8 @@ static void test_rope(void **state) {
     rope_ref(&ctx);
     expect_close("rope forward", y, dout, len, 1e-5, 1e-6);
     for (size_t row = 0; row < n; row++) // the columns past H·hd are not touched
-        assert_memory_equal(y + row * STRIDE + H * HD, x + row * STRIDE + H * HD, 3 * sizeof(float));
+        assert_memory_equal(y + row * STRIDE + H * HD, x + row * STRIDE + H * HD,
+                            3 * sizeof(float));
 
     float *g = fcopy(r, len);
     rope_backward(g, cos_t, sin_t, n, T, POS0, H, HD, STRIDE);
@@ -457,7 +459,10 @@ static void attention_ref(const AttCtx *c) {
                 double *y = c->out + (b * T + i) * C + h * hd;
                 for (int d = 0; d < hd; d++) {
                     y[d] = 0;
-                    for (int j = 0; j <= i; j++) y[d] += p[j] * c->qkv[(b * T + j) * 3 * C + 2 * C + h * hd + d];
+                    for (int j = 0; j <= i; j++) {
+                        const double *v = c->qkv + (b * T + j) * 3 * C + 2 * C + h * hd;
+                        y[d] += p[j] * v[d];
+                    }
                 }
             }
     free(s);
@@ -537,8 +542,9 @@ static void check_decode(size_t S, int P, int g, int G_max, int C, int H, uint64
         const float *seq = qkv + s * T * row;
         memcpy(q + s * C, seq + (size_t)(T - 1) * row, C * sizeof(float));
         for (int j = 0; j < g; j++) {
-            memcpy(kg + (s * G_max + j) * C, seq + (size_t)(P + j) * row + C, C * sizeof(float));
-            memcpy(vg + (s * G_max + j) * C, seq + (size_t)(P + j) * row + 2 * C, C * sizeof(float));
+            const float *pos = seq + (size_t)(P + j) * row; // (3C,)
+            memcpy(kg + (s * G_max + j) * C, pos + C, C * sizeof(float));
+            memcpy(vg + (s * G_max + j) * C, pos + 2 * C, C * sizeof(float));
         }
     }
     float *out = filled(S * C, NAN), *scratch = filled(S * T, NAN);
