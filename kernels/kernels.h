@@ -62,6 +62,8 @@ void rope_tables(float *cos_t, float *sin_t,  // (max_pos, hd/2) each
                  int max_pos, int hd, float theta);
 // In place on x: rows of `stride` floats; the first H·hd of each row are rotated (q or k).
 // Row r (r < n) holds the token at position pos0 + (r mod T) — rows are (B, T) flattened.
+// pos0 + T <= max_pos of the tables. Since k follows q in a qkv row, one call with 2·H heads
+// and stride 3C rotates both.
 void rope_forward(float *x, const float *cos_t, const float *sin_t,
                   size_t n, int T, int pos0, int H, int hd, int stride);
 // Backward of the rotation is the rotation by the opposite angle, in place on dx.
@@ -86,7 +88,8 @@ void attention_backward(float *dqkv,         // (B, T, 3C) overwritten
 // Decoding with a KV cache, S sequences one new token each. The keys and values of a prompt
 // shared by all S sequences sit in kp/vp; each sequence's own generated positions (including
 // the current one, already written) sit in kg/vg. Sequence s attends to P shared positions
-// then g own positions.
+// then g own positions (P + g >= 1; P = 0 means no shared prompt). Slots g..G_max-1 of kg/vg
+// are not read.
 void attention_decode(float *out,          // (S, C)
                       float *scratch,      // (S, P + g) scratch
                       const float *q,      // (S, C) rotated queries
@@ -111,7 +114,8 @@ void residual_forward(float *out, const float *a, const float *b, size_t n);
 
 // ---------------------------------------------------------------------------------------------
 // Softmax cross-entropy with a per-token loss mask.
-// losses[i] = -log softmax(logits[i])[targets[i]] where mask[i] != 0, else 0.
+// losses[i] = -log softmax(logits[i])[targets[i]] where mask[i] != 0, else 0. Targets of masked
+// rows are not read (padding may hold any value); the others must lie in [0, V).
 void crossentropy_forward(float *losses,          // (n,)
                           const float *logits,    // (n, V)
                           const int *targets,     // (n,)
@@ -138,7 +142,8 @@ double sum_squares(const float *x, size_t n);
 void adamw_update(float *params, const float *grads, float *m, float *v, size_t n,
                   float lr, float beta1, float beta2, float eps, float weight_decay,
                   float grad_scale, long t);
-// Gradient clipping factor: min(1, max_norm / norm) (1 when max_norm <= 0 or norm == 0).
+// Gradient clipping factor: min(1, max_norm / norm) (1 when max_norm <= 0 or norm == 0; NaN for
+// a NaN norm when clipping is on, so that a broken gradient is not silently scaled).
 float clip_scale(double norm, float max_norm);
 
 #endif

@@ -31,9 +31,9 @@ void rmsnorm_backward(float *restrict dx, float *restrict dw, const float *restr
         int j = 0;
         for (; j + VLANES <= C; j += VLANES)
             for (int l = 0; l < VLANES; l++) acc[l] += di[j + l] * w[j + l] * xi[j + l];
-        float dot = 0.0f;
-        for (; j < C; j++) dot += di[j] * w[j] * xi[j];
-        for (int l = 0; l < VLANES; l++) dot += acc[l];
+        float tail = 0.0f;
+        for (; j < C; j++) tail += di[j] * w[j] * xi[j];
+        float dot = lanes_total(acc, tail);
         float c = r * r * r * dot / (float)C;
         for (j = 0; j < C; j++) {
             dxi[j] += r * w[j] * di[j] - c * xi[j];

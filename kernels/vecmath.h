@@ -9,6 +9,7 @@
 #ifndef T2_VECMATH_H
 #define T2_VECMATH_H
 
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -28,17 +29,17 @@ static inline uint32_t f32_bits(float f) {
 }
 
 // exp(x) in float, within 1 ulp of the correctly rounded result for every float (checked
-// exhaustively over [-104, 89]; 99.2% are correctly rounded). Cephes' expf: x = n·ln2 + r with |r| <= ln2/2, exp(r) by a degree-7 polynomial, then
-// scaled by 2^n in two halves so that results in the subnormal range come out right too.
-// exp(x) = 0 below about -103.97 and +inf above 88.72; NaN stays NaN.
+// exhaustively over [-104, 89]; 99.2% are correctly rounded). Cephes' expf: x = n·ln2 + r with
+// |r| <= ln2/2, exp(r) by a degree-7 polynomial, then scaled by 2^n in two halves so that results
+// in the subnormal range come out right too. Results are 0 below -104 (exp(-103.98) already
+// rounds to 0) and +inf above 89 (exp(88.73) already overflows); NaN stays NaN.
+// The range is handled by selecting the result afterwards rather than clamping x first: a
+// clamp lets the compiler split the loop body into masked paths that run three times slower.
 static inline float t2_expf(float x) {
     const float round_magic = 12582912.0f; // 1.5·2^23: adding it rounds to an integer
     const float log2e = 1.44269504088896341f;
     const float ln2_hi = 0.693359375f;     // 9 significant bits: n·ln2_hi is exact
     const float ln2_lo = -2.12194440e-4f;
-    // Clamp (NaN compares false and passes through); outside this range the result saturates.
-    x = x < -104.0f ? -104.0f : x;
-    x = x > 89.0f ? 89.0f : x;
     float k = x * log2e + round_magic;
     float n = k - round_magic;
     float r = x - n * ln2_hi;
@@ -50,26 +51,46 @@ static inline float t2_expf(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * (r * r) + r + 1.0f;
-    // n sits in the low mantissa bits of k; split it so each half is a normal power of two.
+    // n sits in the low mantissa bits of k; within the range n ∈ [-150, 128], so each half lies
+    // in [-75, 64] and is a normal power of two. (>> of a negative int is arithmetic in GCC.)
     int32_t ni = (int32_t)(f32_bits(k) - f32_bits(round_magic));
-    int32_t n1 = ni / 2;
+    int32_t n1 = ni >> 1;
     int32_t n2 = ni - n1;
-    float s1 = f32_from_bits((uint32_t)(n1 + 127) << 23);
-    float s2 = f32_from_bits((uint32_t)(n2 + 127) << 23);
-    return p * s1 * s2;
+    float scale1 = f32_from_bits((uint32_t)(n1 + 127) << 23); // 2^n1
+    float scale2 = f32_from_bits((uint32_t)(n2 + 127) << 23); // 2^n2
+    float y = p * scale1 * scale2;
+    y = x < -104.0f ? 0.0f : y; // also -inf
+    y = x > 89.0f ? INFINITY : y; // also +inf; NaN fails both tests and stays NaN
+    return y;
 }
 
-// Σ x[i]
-static inline float vsum(const float *x, int n) {
-    float acc[VLANES] = {0};
-    int i = 0;
-    for (; i + VLANES <= n; i += VLANES)
-        for (int l = 0; l < VLANES; l++) acc[l] += x[i + l];
-    float s = 0.0f;
-    for (; i < n; i++) s += x[i];
-    for (int l = 0; l < VLANES; l++) s += acc[l];
-    return s;
+// Sum of the partial sums as a tree: s_l = (acc_l + acc_{l+8}) + (acc_{l+4} + acc_{l+12}) for
+// l < 4, then (s_0 + s_2) + (s_1 + s_3), then the scalar tail. Where the compiler has
+// __builtin_shufflevector the halves are taken as vectors (left alone, GCC extracts all 16
+// lanes one by one, which made short dot products twice as slow); the plain loops give the
+// same sums in the same order.
+_Static_assert(VLANES == 16, "lanes_total is written for 16 lanes");
+#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 12)
+typedef float f32x16 __attribute__((vector_size(64)));
+typedef float f32x8 __attribute__((vector_size(32)));
+typedef float f32x4 __attribute__((vector_size(16)));
+static inline float lanes_total(const float acc[VLANES], float tail) {
+    f32x16 a;
+    memcpy(&a, acc, sizeof a);
+    f32x8 s8 = __builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7) +
+               __builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15);
+    f32x4 s4 = __builtin_shufflevector(s8, s8, 0, 1, 2, 3) +
+               __builtin_shufflevector(s8, s8, 4, 5, 6, 7);
+    return ((s4[0] + s4[2]) + (s4[1] + s4[3])) + tail;
 }
+#else
+static inline float lanes_total(const float acc[VLANES], float tail) {
+    float s8[8], s4[4];
+    for (int l = 0; l < 8; l++) s8[l] = acc[l] + acc[l + 8];
+    for (int l = 0; l < 4; l++) s4[l] = s8[l] + s8[l + 4];
+    return ((s4[0] + s4[2]) + (s4[1] + s4[3])) + tail;
+}
+#endif
 
 // Σ a[i]·b[i]
 static inline float vdot(const float *a, const float *b, int n) {
@@ -77,23 +98,28 @@ static inline float vdot(const float *a, const float *b, int n) {
     int i = 0;
     for (; i + VLANES <= n; i += VLANES)
         for (int l = 0; l < VLANES; l++) acc[l] += a[i + l] * b[i + l];
-    float s = 0.0f;
-    for (; i < n; i++) s += a[i] * b[i];
-    for (int l = 0; l < VLANES; l++) s += acc[l];
-    return s;
+    float tail = 0.0f;
+    for (; i < n; i++) tail += a[i] * b[i];
+    return lanes_total(acc, tail);
 }
 
-// max x[i]; n >= 1.
+// Floats mapped onto int32 so that integer order is float order (negative floats have their
+// magnitude bits flipped); the map is its own inverse. An integer max reduction vectorises,
+// a float one does not (the compiler may not assume there are no NaNs or signed zeros).
+static inline int32_t f32_ordered(float f) {
+    int32_t b = (int32_t)f32_bits(f);
+    return b ^ ((b >> 31) & 0x7fffffff);
+}
+
+// max x[i]; n >= 1. (A NaN with the sign bit clear wins; with it set, it loses — either way a
+// NaN row still turns into NaN through exp(x − max).)
 static inline float vmax(const float *x, int n) {
-    float acc[VLANES];
-    for (int l = 0; l < VLANES; l++) acc[l] = x[0];
-    int i = 0;
-    for (; i + VLANES <= n; i += VLANES)
-        for (int l = 0; l < VLANES; l++) acc[l] = x[i + l] > acc[l] ? x[i + l] : acc[l];
-    float m = x[0];
-    for (; i < n; i++) m = x[i] > m ? x[i] : m;
-    for (int l = 0; l < VLANES; l++) m = acc[l] > m ? acc[l] : m;
-    return m;
+    int32_t m = f32_ordered(x[0]);
+    for (int i = 1; i < n; i++) {
+        int32_t o = f32_ordered(x[i]);
+        m = o > m ? o : m;
+    }
+    return f32_from_bits((uint32_t)f32_ordered(f32_from_bits((uint32_t)m)));
 }
 
 // Σ exp(x[i] − shift)
@@ -102,16 +128,27 @@ static inline float vsum_exp(const float *x, int n, float shift) {
     int i = 0;
     for (; i + VLANES <= n; i += VLANES)
         for (int l = 0; l < VLANES; l++) acc[l] += t2_expf(x[i + l] - shift);
-    float s = 0.0f;
-    for (; i < n; i++) s += t2_expf(x[i] - shift);
-    for (int l = 0; l < VLANES; l++) s += acc[l];
-    return s;
+    float tail = 0.0f;
+    for (; i < n; i++) tail += t2_expf(x[i] - shift);
+    return lanes_total(acc, tail);
 }
 
 // In place: x[i] = exp(x[i] − shift); returns their sum.
 static inline float vexp_shift(float *x, int n, float shift) {
-    for (int i = 0; i < n; i++) x[i] = t2_expf(x[i] - shift);
-    return vsum(x, n);
+    float acc[VLANES] = {0};
+    int i = 0;
+    for (; i + VLANES <= n; i += VLANES)
+        for (int l = 0; l < VLANES; l++) {
+            float e = t2_expf(x[i + l] - shift);
+            x[i + l] = e;
+            acc[l] += e;
+        }
+    float tail = 0.0f;
+    for (; i < n; i++) {
+        x[i] = t2_expf(x[i] - shift);
+        tail += x[i];
+    }
+    return lanes_total(acc, tail);
 }
 
 #endif
