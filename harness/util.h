@@ -97,6 +97,8 @@ char *lib_versions_json(void);
 // Threads: set OpenBLAS's own pool size (t2 always calls sgemm with 1 OpenBLAS thread from each
 // of its own worker threads; `bench gemm` measures OpenBLAS's pool directly).
 void blas_set_threads(int n);
+// The OpenBLAS core this machine should use when OpenBLAS fell back to a generic one, or NULL.
+const char *blas_better_core(void);
 int cpu_count(void);
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))

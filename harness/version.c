@@ -4,6 +4,7 @@
 #include <lbfgs.h>
 #include <sqlite3.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -37,6 +38,24 @@ char *lib_versions_json(void) {
     char *out = xstrdup(s);
     cJSON_free(s);
     return out;
+}
+
+// OpenBLAS 0.3.21 does not know recent CPUs (e.g. Intel family 6 model 207) and falls back to
+// its SSE3 "Prescott" kernels, 4-5x slower than the AVX-512 ones (OpenMathLib/OpenBLAS#4267).
+// The core is chosen when the library loads, so the only fix is OPENBLAS_CORETYPE in the
+// environment of a fresh process: returns the core to use, or NULL when the choice is fine.
+const char *blas_better_core(void) {
+    static const char *const generic[] = {"Prescott", "Core2", "Penryn", "Dunnington", "Nehalem", "Atom"};
+    const char *core = openblas_get_corename();
+    int is_generic = 0;
+    for (size_t i = 0; i < ARRAY_LEN(generic); i++) is_generic |= core && strcasecmp(core, generic[i]) == 0;
+    if (!is_generic) return NULL;
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+        return "SkylakeX";
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+    return NULL;
 }
 
 void blas_set_threads(int n) { openblas_set_num_threads(n > 0 ? n : 1); }

@@ -1,6 +1,10 @@
 #!/bin/sh
 # Run every test binary (cmocka), show each one's report, and end with "N passed, N failed".
 # A binary that crashes or exits non-zero without a cmocka summary counts as one failure.
+# The test binaries link OpenBLAS directly: give them the kernels t2 itself chooses.
+if [ -z "${OPENBLAS_CORETYPE:-}" ] && [ -x "${T2_BIN:-build/t2}" ]; then
+    OPENBLAS_CORETYPE=$("${T2_BIN:-build/t2}" --blas-core) && export OPENBLAS_CORETYPE
+fi
 passed=0
 failed=0
 failed_bins=""
