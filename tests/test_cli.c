@@ -1,0 +1,254 @@
+// test_cli.c — `t2 score`, `t2 sample`, `t2 export`, `t2 train` on a tiny run: output formats,
+// agreement between commands (score vs the stored gold log-probability), determinism, and one
+// clear error line for each bad argument.
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "eval.h"
+#include "loaded.h"
+#include "testutil.h"
+#include "util.h"
+
+static char *dir, *spec, *db, *ckpt;
+
+static const char *SPEC_TEXT =
+    "{\"name\": \"cli\", \"task\": {\"name\": \"add\", \"digits\": 2, \"eval_problems\": 12, \"seed\": 5},\n"
+    " \"family\": [{\"n_layer\": 2, \"d_model\": 32, \"n_head\": 2}],\n"
+    " \"budgets\": {\"tokens\": [40000]},\n"
+    " \"train\": {\"seq_len\": 32, \"batch_size\": 8, \"lr\": 0.003},\n"
+    " \"eval\": {\"n_samples\": 4, \"k\": [1, 2, 4], \"max_new_tokens\": 6}}";
+
+static int setup(void **state) {
+    (void)state;
+    dir = tmpdir_make("cli");
+    spec = write_text(dir, "cli.json", SPEC_TEXT);
+    db = xasprintf("%s/cli.db", dir);
+    ckpt = xasprintf("%s/run0.ckpt", dir);
+    RunResult r = run_t2("train", spec, "--run", "0", "--db", db, "--ckpt", ckpt, "--threads", "1", "--quiet", NULL);
+    if (r.status != 0) print_error("t2 train failed: %s\n", r.err);
+    int ok = r.status == 0;
+    run_free(&r);
+    return ok ? 0 : -1;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    free(spec), free(db), free(ckpt);
+    tmpdir_remove(dir);
+    return 0;
+}
+
+static cJSON *json_of(const char *text) {
+    cJSON *o = cJSON_Parse(text);
+    if (!o) print_error("not JSON: %s\n", text);
+    assert_non_null(o);
+    return o;
+}
+
+// `t2 score --json` has SPEC §2's fields, and its log-probability of a problem's answer equals
+// the teacher-forced gold log-probability that the evaluation stored for that problem.
+static void test_score_json_matches_gold(void **state) {
+    (void)state;
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(h,
+                                        "SELECT p.prompt, p.target, g.logprob FROM gold g JOIN problems p ON "
+                                        "p.problem_id = g.problem_id WHERE g.run_id = 0 ORDER BY g.problem_id LIMIT 3",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    int rows = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *prompt = (const char *)sqlite3_column_text(st, 0), *target = (const char *)sqlite3_column_text(st, 1);
+        double gold = sqlite3_column_double(st, 2);
+        RunResult r = run_t2("score", "--ckpt", ckpt, "--prompt", prompt, "--completion", target, "--json", NULL);
+        assert_int_equal(r.status, 0);
+        cJSON *o = json_of(r.out);
+        cJSON *tokens = cJSON_GetObjectItem(o, "tokens"), *lps = cJSON_GetObjectItem(o, "token_logprobs");
+        int n_prompt = cJSON_GetObjectItem(o, "n_prompt")->valueint;
+        double lp = cJSON_GetObjectItem(o, "logprob")->valuedouble, sum = 0;
+        assert_int_equal(cJSON_GetArrayItem(tokens, 0)->valueint, 0);                                // BOS first
+        assert_int_equal(cJSON_GetArrayItem(tokens, cJSON_GetArraySize(tokens) - 1)->valueint, 1); // EOS last
+        assert_int_equal(n_prompt, 1 + (int)strlen(prompt));
+        assert_int_equal(cJSON_GetArraySize(lps), cJSON_GetArraySize(tokens) - n_prompt);
+        for (cJSON *v = lps->child; v; v = v->next) sum += v->valuedouble;
+        assert_true(fabs(sum - lp) < 1e-9);
+        assert_true(fabs(lp - gold) < 1e-4); // batched padded gold pass vs a single sequence
+        cJSON_Delete(o);
+        run_free(&r);
+        rows++;
+    }
+    assert_int_equal(rows, 3);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    // Human output ends with the total.
+    RunResult r = run_t2("score", "--ckpt", ckpt, "--prompt", "12+34=", "--completion", "46", NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "logprob "));
+    run_free(&r);
+}
+
+static void test_sample(void **state) {
+    (void)state;
+    RunResult a = run_t2("sample", "--ckpt", ckpt, "--prompt", "12+34=", "-k", "6", "--seed", "3", "--json", NULL);
+    RunResult b = run_t2("sample", "--ckpt", ckpt, "--prompt", "12+34=", "-k", "6", "--seed", "3", "--json", "--threads", "1", NULL);
+    assert_int_equal(a.status, 0);
+    assert_int_equal(b.status, 0);
+    // A sample depends on its seed, not on the threads (log-probs agree to rounding).
+    cJSON *o = json_of(a.out), *ob = json_of(b.out);
+    cJSON *c = cJSON_GetObjectItem(o, "completions");
+    for (cJSON *x = c->child, *y = cJSON_GetObjectItem(ob, "completions")->child; x; x = x->next, y = y->next) {
+        assert_string_equal(cJSON_GetObjectItem(x, "text")->valuestring, cJSON_GetObjectItem(y, "text")->valuestring);
+        assert_true(fabs(cJSON_GetObjectItem(x, "logprob")->valuedouble - cJSON_GetObjectItem(y, "logprob")->valuedouble) < 1e-6);
+    }
+    cJSON_Delete(ob);
+    assert_int_equal(cJSON_GetArraySize(c), 6);
+    for (cJSON *it = c->child; it; it = it->next) {
+        assert_non_null(cJSON_GetObjectItem(it, "text"));
+        assert_true(cJSON_GetObjectItem(it, "logprob")->valuedouble <= 0);
+        int n = cJSON_GetObjectItem(it, "n_tokens")->valueint;
+        assert_true(n >= 1 && n <= 32 - 7);
+    }
+    cJSON_Delete(o);
+    run_free(&a);
+    run_free(&b);
+    // Near-zero temperature: every sample is the greedy completion.
+    RunResult g = run_t2("sample", "--ckpt", ckpt, "--prompt", "12+34=", "-k", "4", "--temperature", "1e-6", NULL);
+    assert_int_equal(g.status, 0);
+    char *first = xstrdup(g.out), *nl = strchr(first, '\n');
+    assert_non_null(nl);
+    nl[1] = '\0';
+    char *want = xasprintf("%s%s%s%s", first, first, first, first);
+    assert_string_equal(g.out, want);
+    free(want);
+    free(first);
+    run_free(&g);
+}
+
+static void test_export(void **state) {
+    (void)state;
+    char *out = xasprintf("%s/sub/dir/m.safetensors", dir);
+    RunResult r = run_t2("export", "--ckpt", ckpt, "--out", out, NULL);
+    assert_int_equal(r.status, 0);
+    run_free(&r);
+    size_t len;
+    char *buf = read_file(out, &len);
+    assert_non_null(buf);
+    uint64_t hlen;
+    memcpy(&hlen, buf, 8);
+    cJSON *h = cJSON_ParseWithLength(buf + 8, hlen);
+    assert_non_null(h);
+    cJSON *meta = cJSON_GetObjectItem(h, "__metadata__");
+    cJSON *vocab = cJSON_Parse(cJSON_GetObjectItem(meta, "vocab")->valuestring);
+    assert_int_equal(cJSON_GetArraySize(vocab), 14);
+    assert_string_equal(cJSON_GetArrayItem(vocab, 0)->valuestring, "<bos>");
+    assert_string_equal(cJSON_GetArrayItem(vocab, 1)->valuestring, "<eos>");
+    assert_non_null(cJSON_GetObjectItem(h, "model.layers.1.mlp.down_proj.weight"));
+    cJSON_Delete(vocab);
+    cJSON_Delete(h);
+    free(buf);
+    free(out);
+}
+
+// A model whose vocabulary does not fit the task is refused before any sampling.
+static void test_vocab_mismatch(void **state) {
+    (void)state;
+    LoadedRun lr;
+    assert_int_equal(loaded_run_open(&lr, ckpt), 0);
+    TaskConfig tc = *task_config(lr.task);
+    tc.kind = TASK_SORT;
+    snprintf(tc.name, sizeof tc.name, "sort");
+    tc.length = 4;
+    tc.alphabet = 20;
+    Task *other = task_create(&tc);
+    assert_non_null(other);
+    EvalSpec es = {.n_samples = 2, .n_k = 1, .k = {1}, .top_p = 1, .max_new_tokens = 8};
+    EvalResult er;
+    assert_int_equal(eval_sample(&lr.model, other, &es, 1.0, 1, 1, NULL, NULL, &er), -1);
+    assert_string_equal(err_msg(), "the model's vocabulary has 14 tokens, task 'sort' needs 23");
+    task_free(other);
+    loaded_run_close(&lr);
+}
+
+static void test_bad_arguments(void **state) {
+    (void)state;
+    struct {
+        const char *argv[12];
+        const char *err;
+    } cases[] = {
+        {{"sample", "--ckpt", ckpt, "--prompt", "1+2=", "--temperature", "0"}, "t2: --temperature: must be > 0, got 0\n"},
+        {{"sample", "--ckpt", ckpt, "--prompt", "1+2=", "--temperature", "-1"}, "t2: --temperature: must be > 0, got -1\n"},
+        {{"sample", "--ckpt", ckpt, "--prompt", "1+2=", "--top-p", "1.5"}, "t2: --top-p: must be in (0, 1], got 1.5\n"},
+        {{"sample", "--ckpt", ckpt, "--prompt", "1+2=", "-k", "0"}, "t2: -k: 0 is out of range [1, 65536]\n"},
+        {{"sample", "--ckpt", ckpt, "--prompt", "1+2=", "-k", "x"}, "t2: -k: expected an integer, got 'x'\n"},
+        {{"sample", "--ckpt", ckpt}, "t2: t2 sample: missing required option --prompt\n"},
+        {{"sample", "--ckpt", ckpt, "--prompt", "1+2=", "--colour"}, "t2: t2 sample: unknown option '--colour' (see t2 sample --help)\n"},
+        {{"sample", "--ckpt", "/nonexistent.ckpt", "--prompt", "1"}, "t2: /nonexistent.ckpt: cannot open: No such file or directory\n"},
+        {{"sample", "--ckpt", spec, "--prompt", "1"}, NULL}, // not a checkpoint: "...: not a t2 checkpoint (bad magic)"
+        {{"score", "--ckpt", ckpt, "--prompt", "1+x=", "--completion", "3"}, NULL}, // unknown character
+        {{"score", "--ckpt", ckpt, "--prompt", "1+2="}, "t2: t2 score: missing required option --completion\n"},
+        {{"export", "--ckpt", ckpt}, "t2: t2 export: missing required option --out\n"},
+        {{"train", spec, "--run", "7", "--db", db}, NULL}, // not a run of the spec
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        RunResult r = run_t2v((char *const *)cases[i].argv);
+        if (r.status != 1) print_error("case %zu: status %d, stderr %s\n", i, r.status, r.err);
+        assert_int_equal(r.status, 1);
+        assert_string_equal(r.out, "");
+        // One line, starting with "t2: ".
+        assert_true(strncmp(r.err, "t2: ", 4) == 0);
+        assert_non_null(strchr(r.err, '\n'));
+        assert_true(strchr(r.err, '\n')[1] == '\0');
+        if (cases[i].err) assert_string_equal(r.err, cases[i].err);
+        run_free(&r);
+    }
+    RunResult r = run_t2("sample", "--ckpt", spec, "--prompt", "1", NULL);
+    assert_non_null(strstr(r.err, "not a t2 checkpoint (bad magic)"));
+    run_free(&r);
+    r = run_t2("score", "--ckpt", ckpt, "--prompt", "1+x=", "--completion", "3", NULL);
+    assert_non_null(strstr(r.err, "--prompt: "));
+    assert_non_null(strstr(r.err, "'x'"));
+    run_free(&r);
+    r = run_t2("train", spec, "--run", "7", "--db", db, NULL);
+    assert_non_null(strstr(r.err, "--run: 7 is not a run of"));
+    run_free(&r);
+    r = run_t2("frobnicate", NULL);
+    assert_int_equal(r.status, 2);
+    assert_string_equal(r.err, "t2: unknown command 'frobnicate' (t2 --help lists them)\n");
+    run_free(&r);
+    // --help exits 0 and prints usage on stdout.
+    r = run_t2("sample", "--help", NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "usage: t2 sample"));
+    run_free(&r);
+}
+
+// A finished run is not trained again.
+static void test_train_done_run_is_skipped(void **state) {
+    (void)state;
+    size_t before_len, after_len;
+    char *before = read_file(ckpt, &before_len);
+    RunResult r = run_t2("train", spec, "--run", "0", "--db", db, "--ckpt", ckpt, "--quiet", NULL);
+    assert_int_equal(r.status, 0);
+    char *after = read_file(ckpt, &after_len);
+    assert_int_equal(before_len, after_len);
+    assert_memory_equal(before, after, before_len);
+    free(before);
+    free(after);
+    run_free(&r);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_score_json_matches_gold),
+        cmocka_unit_test(test_sample),
+        cmocka_unit_test(test_export),
+        cmocka_unit_test(test_vocab_mismatch),
+        cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_train_done_run_is_skipped),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
