@@ -51,9 +51,12 @@ test-deps: $(BUILD)/.test-deps
 $(BUILD):
 	@mkdir -p $(BUILD)
 
+# Quiet by default; `make V=1` shows the full commands.
+Q := $(if $(V),,@)
 $(BUILD)/%.o: %.c $(BUILD)/.deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 # version.o records the git revision; it is rebuilt only when the revision changes.
 $(BUILD)/git-sha: .FORCE | $(BUILD)
@@ -63,10 +66,12 @@ $(BUILD)/harness/version.o: $(BUILD)/git-sha
 .FORCE:
 
 $(BUILD)/t2: $(BUILD)/harness/main.o $(LIB_OBJ)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_LIB) $(LIB_OBJ)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 test: $(BUILD)/t2 $(TEST_BIN) $(BUILD)/.test-deps
 	@sh tests/run.sh $(TEST_BIN)
