@@ -1,0 +1,122 @@
+// fit_impl.h — internals shared by the fit*.c files: the L-BFGS wrapper, the deterministic
+// multi-start driver, bootstrap plumbing and result construction.
+#ifndef T2_FIT_IMPL_H
+#define T2_FIT_IMPL_H
+
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fit.h"
+#include "util.h"
+
+#define FIT_MAX_X 16 // most parameters one minimisation has (t2-loss: 7)
+
+// f(x) and its gradient g (n entries). May return a huge or infinite value where the model
+// overflows; the line search then backs off.
+typedef double (*ObjFn)(void *ctx, const double *x, double *g, int n);
+// For the convergence verdict: every objective is f = Σ_i w_i ℓ(r_i) over per-point residuals
+// r_i, so g_j = Σ_i w_i ℓ'(r_i) J_ij with J the residuals' Jacobian. s_j = sqrt(Σ w ℓ'²) ·
+// sqrt(Σ w J_j²) bounds |g_j| (Cauchy–Schwarz), and |g_j| / s_j is the cosine between ℓ' and
+// J's column j — MINPACK's scale-free gtol test, the same whether losses are 3 or 3e-4.
+typedef void (*ScaleFn)(void *ctx, const double *x, double *s, int n);
+
+typedef struct {
+    double epsilon;  // liblbfgs stops when ||g|| <= epsilon · max(1, ||x||)
+    double accept;   // converged when max_j |g_j| / s_j <= accept (see ScaleFn) ...
+    double f_floor;  // ... or when f <= f_floor: residuals at rounding level, a perfect fit
+                     // (there the cosine is noise). Laws set it from their data.
+    double ftol_rel; // polishing stops when a restart improves f by less than this (relative)
+    int max_iter;    // per L-BFGS call
+    int polish;      // extra L-BFGS restarts from the end point (fresh curvature memory)
+} MinOptions;
+
+typedef struct {
+    double f;       // objective at x, evaluated again after liblbfgs returns
+    double gnorm;   // ||g(x)|| / max(1, ||x||), liblbfgs's own measure
+    double cosine;  // max_j |g_j| / s_j
+    int status;     // liblbfgs return code of the last call
+    int converged;
+    long n_eval;    // objective evaluations
+} MinResult;
+
+// Minimise from x in place. Always leaves x at the best point liblbfgs reached.
+void fit_minimize(ObjFn fn, ScaleFn scale, void *ctx, double *x, int n, const MinOptions *o, MinResult *res);
+
+// Deterministic multi-start: start(sctx, i, x) writes start i; every start is minimised (dealt
+// round-robin over threads, which share ctx read-only); the best is the lowest f, ties to the
+// lowest index, so the answer does not depend on the thread count.
+typedef struct {
+    ObjFn fn;
+    ScaleFn scale;
+    void *ctx;
+    int n;
+    long n_starts;
+    void (*start)(const void *sctx, long i, double *x);
+    const void *sctx;
+    MinOptions opt;
+} MultiStart;
+
+typedef struct {
+    double x[FIT_MAX_X];
+    MinResult min;
+    long index;     // which start won (-1: none finite)
+    long n_converged;
+} StartBest;
+
+void fit_multistart(const MultiStart *ms, int threads, StartBest *best);
+
+// Threads to use: o->threads, or min(2, cpu_count()) when 0.
+int fit_threads(const FitOptions *o);
+
+// ---------------------------------------------------------------------------------------------
+// Result construction.
+void fit_result_init(FitResult *r, FitLaw law, size_t n_params, size_t n_alloc);
+void fit_set(FitResult *r, size_t i, const char *name, double value);
+void fit_set_alloc(FitResult *r, size_t i, const char *name, double value);
+// The three allocation quantities from (A, B, alpha, beta) into r->alloc[0..2].
+void fit_alloc_from_loss_law(FitResult *r, double A, double B, double alpha, double beta);
+void alloc_quantities(double A, double B, double alpha, double beta, double out[3]);
+
+// Bootstrap: the law's refit of one resample. w holds the multiplicity of each unit (a point,
+// or a model for t2-acc); est receives n_params + n_alloc values. Returns 1 when the refit
+// converged. Called concurrently from worker threads: must only read shared state.
+typedef int (*RefitFn)(const void *ctx, const double *w, double *est);
+// Draw o->bootstrap resamples of n_units units with replacement — within each stratum when
+// stratum_of (n_units,) is given (coverage: points within their model), else over all — each
+// from its own seeded stream (deterministic at any thread count); refit each; keep the
+// converged ones in r->boot and set every lo/hi to percentiles of those.
+void fit_bootstrap(FitResult *r, size_t n_units, const size_t *stratum_of, RefitFn refit, const void *ctx,
+                   const FitOptions *o);
+
+// ---------------------------------------------------------------------------------------------
+// The laws.
+int fit_chinchilla(const FitData *d, const FitOptions *o, FitResult *r);
+int fit_t2_loss(const FitData *d, const FitOptions *o, FitResult *r);
+int fit_t2_acc(const FitData *d, const FitOptions *o, FitResult *r);
+int fit_coverage(const FitData *d, const FitOptions *o, FitResult *r);
+
+// Group rows into models (t2-acc, coverage): model_of[i] in [0, n_models), first appearance
+// order; names[j] heap strings. Returns n_models.
+size_t fit_group_models(const FitData *d, size_t *model_of, char ***names);
+
+// Huber loss with threshold delta and its derivative.
+static inline double huber(double r, double delta, double *dh) {
+    double c = r < -delta ? -delta : (r > delta ? delta : r); // clamp(r, -delta, delta)
+    *dh = c;
+    return c * (r - 0.5 * c);
+}
+
+double digamma(double x);
+
+// Vectorised exp and log. glibc's libmvec (x86-64, reached through libm) has SIMD variants of
+// exp and log; math.h declares them only under -ffast-math, which t2 does not use. Declaring the
+// vector ABI here lets GCC vectorise the objectives' per-point loops (2–3× on the Chinchilla
+// grid) while every reduction stays scalar and in order, so results stay deterministic.
+// libmvec's variants are accurate to a few ulp.
+#if defined(__x86_64__) && defined(__GLIBC__) && defined(__GNUC__) && !defined(__clang__)
+extern double exp(double) __attribute__((simd("notinbranch")));
+extern double log(double) __attribute__((simd("notinbranch")));
+#endif
+
+#endif
