@@ -11,6 +11,7 @@ typedef struct {
 
 int cmd_train(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_fit(int argc, char **argv);
 
 // Print "t2: MESSAGE" from err_msg() and return 1: the common failure exit of a command.
 int cmd_fail(void);

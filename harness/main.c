@@ -7,8 +7,7 @@
 #include "util.h"
 
 static const Command commands[] = {
-
-
+    {"fit", cmd_fit, "fit a scaling law (chinchilla, t2-loss, t2-acc, coverage) to points"},
 };
 
 static void usage(FILE *out) {
