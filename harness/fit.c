@@ -357,7 +357,7 @@ void fit_bootstrap(FitResult *r, size_t n_units, const size_t *stratum_of, Refit
 // ---------------------------------------------------------------------------------------------
 // JSON. Numbers are written with 17 significant digits, which read back bit-exact (cJSON's own
 // printer settles for 15 when they agree to a relative epsilon); a non-finite value is null.
-static cJSON *exact_number(double v) {
+cJSON *fit_json_number(double v) {
     if (!isfinite(v)) return cJSON_CreateNull();
     char buf[32];
     snprintf(buf, sizeof buf, "%.17g", v);
@@ -365,15 +365,15 @@ static cJSON *exact_number(double v) {
 }
 
 static void add_params(cJSON *obj, const FitParam *p, size_t n) {
-    for (size_t i = 0; i < n; i++) cJSON_AddItemToObject(obj, p[i].name, exact_number(p[i].value));
+    for (size_t i = 0; i < n; i++) cJSON_AddItemToObject(obj, p[i].name, fit_json_number(p[i].value));
 }
 
 static void add_ci(cJSON *obj, const FitParam *p, size_t n) {
     for (size_t i = 0; i < n; i++) {
         if (!isfinite(p[i].lo) || !isfinite(p[i].hi)) continue;
         cJSON *pair = cJSON_CreateArray();
-        cJSON_AddItemToArray(pair, exact_number(p[i].lo));
-        cJSON_AddItemToArray(pair, exact_number(p[i].hi));
+        cJSON_AddItemToArray(pair, fit_json_number(p[i].lo));
+        cJSON_AddItemToArray(pair, fit_json_number(p[i].hi));
         cJSON_AddItemToObject(obj, p[i].name, pair);
     }
 }
@@ -385,11 +385,11 @@ cJSON *fit_result_cjson(const FitResult *r) {
     cJSON *ci = cJSON_AddObjectToObject(o, "ci");
     add_ci(ci, r->params, r->n_params);
     add_ci(ci, r->alloc, r->n_alloc);
-    cJSON_AddItemToObject(o, "objective", exact_number(r->objective));
+    cJSON_AddItemToObject(o, "objective", fit_json_number(r->objective));
     cJSON_AddNumberToObject(o, "n_points", (double)r->n_points);
     cJSON_AddBoolToObject(o, "converged", r->converged);
     if (r->n_alloc) add_params(cJSON_AddObjectToObject(o, "allocation"), r->alloc, r->n_alloc);
-    if (r->law == FIT_T2_ACC) cJSON_AddItemToObject(o, "objective_stage1", exact_number(r->objective_stage1));
+    if (r->law == FIT_T2_ACC) cJSON_AddItemToObject(o, "objective_stage1", fit_json_number(r->objective_stage1));
     if (r->n_boot > 0) {
         cJSON *b = cJSON_AddObjectToObject(o, "bootstrap");
         cJSON_AddNumberToObject(b, "resamples", (double)r->n_boot);

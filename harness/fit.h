@@ -127,6 +127,9 @@ char *fit_result_json(const FitResult *r); // heap, unformatted, one line
 // Rebuild a result (law, params, allocation, intervals, objective, n_points, converged) from
 // fit_result_json's text, e.g. a `fits` row. -1 + err_set on malformed text.
 int fit_result_from_json(const char *json, FitResult *out);
+// A JSON number with 17 significant digits (reads back bit-exact; cJSON's printer may round
+// to 15), or null when not finite.
+cJSON *fit_json_number(double v);
 // Human-readable table.
 void fit_result_print(FILE *f, const FitResult *r);
 // Why liblbfgs stopped, in words ("line search limited by rounding"), for r->lbfgs_status.
