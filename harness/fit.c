@@ -2,6 +2,7 @@
 #include "fit.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -272,12 +273,15 @@ typedef struct {
     size_t n_est;
     double *est; // (n_boot, n_est)
     int *ok;     // (n_boot,)
+    atomic_long next; // the next resample to hand out
 } BootJob;
 
 static void boot_worker(void *arg, int tid, int n_threads) {
+    (void)tid;
+    (void)n_threads;
     BootJob *job = arg;
     double *w = xmalloc(job->n_units * sizeof(double)); // (n_units,) multiplicities
-    for (long b = tid; b < job->n_boot; b += n_threads) {
+    for (long b; (b = atomic_fetch_add(&job->next, 1)) < job->n_boot;) {
         // Each resample has its own stream: the draws do not depend on the thread split.
         Rng rng;
         rng_seed(&rng, seed_derive(job->seed, 0xB007, (uint64_t)b, 0));
@@ -322,7 +326,7 @@ void fit_bootstrap(FitResult *r, size_t n_units, const size_t *stratum_of, Refit
     for (size_t i = 0; i < n_units; i++) members[fill[stratum_of ? stratum_of[i] : 0]++] = i;
     free(fill);
     BootJob job = {refit, ctx, n_units, n_strata, members, start, o->bootstrap, o->seed, n_est,
-                   xmalloc((size_t)o->bootstrap * n_est * sizeof(double)), xcalloc((size_t)o->bootstrap, sizeof(int))};
+                   xmalloc((size_t)o->bootstrap * n_est * sizeof(double)), xcalloc((size_t)o->bootstrap, sizeof(int)), 0};
     int threads = fit_threads(o);
     if (threads > o->bootstrap) threads = (int)o->bootstrap;
     ThreadPool *pool = pool_create(threads);

@@ -43,9 +43,9 @@ typedef struct {
 // Minimise from x in place. Always leaves x at the best point liblbfgs reached.
 void fit_minimize(ObjFn fn, ScaleFn scale, void *ctx, double *x, int n, const MinOptions *o, MinResult *res);
 
-// Deterministic multi-start: start(sctx, i, x) writes start i; every start is minimised (dealt
-// round-robin over threads, which share ctx read-only); the best is the lowest f, ties to the
-// lowest index, so the answer does not depend on the thread count.
+// Deterministic multi-start: start(sctx, i, x) writes start i; every start is minimised (handed
+// out to threads one at a time; they share ctx read-only); the best is the lowest f, ties to
+// the lowest index, so the answer does not depend on the thread count or the scheduling.
 typedef struct {
     ObjFn fn;
     ScaleFn scale;

@@ -17,6 +17,7 @@
 // after a failed line search it holds the last trial value, not f(x).
 #include <lbfgs.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -112,6 +113,7 @@ int fit_threads(const FitOptions *o) {
 typedef struct {
     const MultiStart *ms;
     StartBest *per_thread; // (threads,)
+    atomic_long next;      // the next start to hand out
 } MsJob;
 
 // (f, index) in lexicographic order: the lowest objective, ties to the earliest start.
@@ -126,9 +128,10 @@ static void ms_worker(void *arg, int tid, int n_threads) {
     best->index = -1;
     best->n_converged = 0;
     best->min.f = HUGE_VAL;
-    // Starts are dealt round-robin: neighbouring grid points cost alike, so blocks would not
-    // balance.
-    for (long i = tid; i < ms->n_starts; i += n_threads) {
+    (void)n_threads;
+    // Starts are handed out one at a time, so a thread slowed by other load takes fewer; which
+    // thread ran a start does not change its result.
+    for (long i; (i = atomic_fetch_add(&job->next, 1)) < ms->n_starts;) {
         double x[FIT_MAX_X];
         MinResult m;
         ms->start(ms->sctx, i, x);
@@ -146,7 +149,7 @@ void fit_multistart(const MultiStart *ms, int threads, StartBest *best) {
     if (threads < 1) threads = 1;
     if (threads > ms->n_starts) threads = (int)(ms->n_starts > 0 ? ms->n_starts : 1);
     StartBest *per = xcalloc((size_t)threads, sizeof *per);
-    MsJob job = {ms, per};
+    MsJob job = {ms, per, 0};
     ThreadPool *pool = pool_create(threads);
     pool_run(pool, ms_worker, &job);
     pool_free(pool);
