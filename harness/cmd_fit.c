@@ -58,6 +58,9 @@ int cmd_fit(int argc, char **argv) {
     if (!r.converged)
         fprintf(stderr, "t2: warning: the %s fit did not converge (%s); the parameters are the best point found\n",
                 fit_law_name(law), fit_lbfgs_reason(r.lbfgs_status));
+    if (r.at_bound[0])
+        fprintf(stderr, "t2: warning: the %s fit drove %s to 0, the edge of its range: the data favour no such term\n",
+                fit_law_name(law), r.at_bound);
     if (r.n_boot > r.n_boot_used)
         fprintf(stderr, "t2: warning: %ld of %ld bootstrap refits did not converge and are left out of the intervals\n",
                 r.n_boot - r.n_boot_used, r.n_boot);

@@ -193,7 +193,7 @@ void fit_result_init(FitResult *r, FitLaw law, size_t n_params, size_t n_alloc) 
     r->alloc = xcalloc(n_alloc ? n_alloc : 1, sizeof(FitParam));
     for (size_t i = 0; i < n_params; i++) r->params[i].value = r->params[i].lo = r->params[i].hi = NAN;
     for (size_t i = 0; i < n_alloc; i++) r->alloc[i].value = r->alloc[i].lo = r->alloc[i].hi = NAN;
-    r->objective = r->objective_stage1 = NAN;
+    r->objective = r->objective_stage1 = r->cosine = NAN;
 }
 
 static void set_param(FitParam *p, const char *name, double value) {
@@ -218,6 +218,15 @@ void fit_alloc_from_loss_law(FitResult *r, double A, double B, double alpha, dou
     fit_set_alloc(r, 0, "N_opt_exponent", q[0]);
     fit_set_alloc(r, 1, "D_opt_exponent", q[1]);
     fit_set_alloc(r, 2, "N_opt_coef", q[2]);
+}
+
+void fit_note_bounds(FitResult *r, unsigned mask, const char *const *names, int n) {
+    for (int j = 0; j < n; j++) {
+        if (!(mask & (1u << j)) || !names[j]) continue;
+        size_t len = strlen(r->at_bound);
+        if (strstr(r->at_bound, names[j])) continue;
+        snprintf(r->at_bound + len, sizeof r->at_bound - len, "%s%s", len ? "," : "", names[j]);
+    }
 }
 
 void fit_result_free(FitResult *r) {
@@ -394,6 +403,13 @@ cJSON *fit_result_cjson(const FitResult *r) {
     cJSON_AddBoolToObject(o, "converged", r->converged);
     if (r->n_alloc) add_params(cJSON_AddObjectToObject(o, "allocation"), r->alloc, r->n_alloc);
     if (r->law == FIT_T2_ACC) cJSON_AddItemToObject(o, "objective_stage1", fit_json_number(r->objective_stage1));
+    if (r->at_bound[0]) {
+        cJSON *names = cJSON_AddArrayToObject(o, "at_bound");
+        char buf[sizeof r->at_bound], *save = NULL;
+        snprintf(buf, sizeof buf, "%s", r->at_bound);
+        for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
+            cJSON_AddItemToArray(names, cJSON_CreateString(t));
+    }
     if (r->n_boot > 0) {
         cJSON *b = cJSON_AddObjectToObject(o, "bootstrap");
         cJSON_AddNumberToObject(b, "resamples", (double)r->n_boot);
@@ -468,6 +484,11 @@ int fit_result_from_json(const char *json, FitResult *out) {
     out->objective_stage1 = cJSON_IsNumber(obj1) ? obj1->valuedouble : NAN;
     out->n_points = cJSON_IsNumber(np) ? (size_t)np->valuedouble : 0;
     out->converged = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "converged"));
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(o, "at_bound")) {
+        size_t len = strlen(out->at_bound);
+        if (cJSON_IsString(it))
+            snprintf(out->at_bound + len, sizeof out->at_bound - len, "%s%s", len ? "," : "", it->valuestring);
+    }
     rc = 0;
 done:
     cJSON_Delete(o);
@@ -485,8 +506,14 @@ static void print_rows(FILE *f, const FitParam *p, size_t n) {
 }
 
 void fit_result_print(FILE *f, const FitResult *r) {
-    fprintf(f, "law %s: %zu points, objective %.10g, %s (%s)\n", fit_law_name(r->law), r->n_points, r->objective,
-            r->converged ? "converged" : "NOT converged", fit_lbfgs_reason(r->lbfgs_status));
+    fprintf(f, "law %s: %zu points, objective %.10g\n", fit_law_name(r->law), r->n_points, r->objective);
+    if (r->converged && !(r->cosine <= FIT_ACCEPT))
+        fprintf(f, "converged: a perfect fit, residuals at rounding level");
+    else
+        fprintf(f, "%s: largest gradient cosine %.2g (%s %g)", r->converged ? "converged" : "NOT converged", r->cosine,
+                r->converged ? "<=" : ">", FIT_ACCEPT);
+    fprintf(f, "; L-BFGS stopped on: %s\n", fit_lbfgs_reason(r->lbfgs_status));
+    if (r->at_bound[0]) fprintf(f, "at the bound 0 (the data favour no such term): %s\n", r->at_bound);
     if (r->law == FIT_T2_ACC) fprintf(f, "stage 1 (loss law on the per-model NLL): SSE %.10g\n", r->objective_stage1);
     if (r->n_boot > 0)
         fprintf(f, "bootstrap: %ld resamples, %ld converged; percentile intervals\n", r->n_boot, r->n_boot_used);

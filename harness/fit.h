@@ -104,6 +104,8 @@ typedef struct {
     double objective_stage1; // t2-acc: stage 1's SSE on the NLL; NAN otherwise
     size_t n_points;
     int converged;       // every minimisation behind the reported optimum converged
+    double cosine;       // the verdict's measure: largest gradient cosine (≤ 1e-5 to converge)
+    char at_bound[64];   // coefficients the fit drove to their bound 0 ("E", "A,G"), or ""
     int lbfgs_status;    // liblbfgs return code of the reported optimum (first failing one)
     long n_boot;         // resamples requested
     long n_boot_used;    // resamples whose refit converged; the intervals use these
@@ -120,8 +122,9 @@ double fit_get(const FitResult *r, const char *name);
 const FitParam *fit_find(const FitResult *r, const char *name);
 
 // The SPEC §6 object: {"law", "params", "ci", "objective", "n_points", "converged"}, plus
-// "allocation" (when the law has one), "objective_stage1" (t2-acc) and "bootstrap":
-// {"resamples", "used"} when bootstrapped. "ci" is {} without a bootstrap.
+// "allocation" (when the law has one), "objective_stage1" (t2-acc), "at_bound": ["E", ...]
+// (when a positive coefficient went to 0: the constrained optimum, still converged) and
+// "bootstrap": {"resamples", "used"} when bootstrapped. "ci" is {} without a bootstrap.
 cJSON *fit_result_cjson(const FitResult *r);
 char *fit_result_json(const FitResult *r); // heap, unformatted, one line
 // Rebuild a result (law, params, allocation, intervals, objective, n_points, converged) from

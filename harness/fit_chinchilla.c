@@ -39,11 +39,11 @@ static double lse3_stable(double u1, double u2, double *w1, double *w2, double *
 static double chin_eval(const ChinData *c, const double *x, double *g, double *sc) {
     const double a = x[0], b = x[1], e = x[2], al = x[3], be = x[4];
     double f = 0, ga = 0, gb = 0, ge = 0, gal = 0, gbe = 0;
-    double sum_dh2 = 0, sum_j2[5] = {0}; // Σ w Huber'², Σ w (∂r/∂x_j)² (scale mode only)
+    double sum_dh2 = 0, sum_j2[5] = {0}, sum_w = 0; // Σ w Huber'², Σ w (∂r/∂x_j)², Σ w (scale mode)
     for (size_t i0 = 0; i0 < c->n; i0 += CHUNK) {
         size_t m = MIN(CHUNK, c->n - i0);
         const double *lnN = c->lnN + i0, *lnD = c->lnD + i0, *lnL = c->lnL + i0;
-        double p1[CHUNK], p2[CHUNK], r[CHUNK]; // (m,) softmax weights, residuals
+        double p1[CHUNK], p2[CHUNK], p3[CHUNK], r[CHUNK]; // (m,) softmax weights, residuals
         for (size_t j = 0; j < m; j++) {
             p1[j] = exp(a - e - al * lnN[j]);
             p2[j] = exp(b - e - be * lnD[j]);
@@ -53,10 +53,11 @@ static double chin_eval(const ChinData *c, const double *x, double *g, double *s
             r[j] = e + log(s) - lnL[j];
             p1[j] /= s;
             p2[j] /= s;
+            p3[j] = 1 / s; // not 1 − p1 − p2: E's weight must keep its precision when tiny
         }
         for (size_t j = 0; j < m; j++) {
             double w = c->w ? c->w[i0 + j] : 1.0;
-            double q1 = p1[j], q2 = p2[j], q3 = 1 - q1 - q2, rj = r[j];
+            double q1 = p1[j], q2 = p2[j], q3 = p3[j], rj = r[j];
             if (!isfinite(rj)) { // overflowed: redo this point with the shifted sum
                 double u1 = a - e - al * lnN[j], u2 = b - e - be * lnD[j];
                 rj = e + lse3_stable(u1, u2, &q1, &q2, &q3) - lnL[j];
@@ -64,6 +65,7 @@ static double chin_eval(const ChinData *c, const double *x, double *g, double *s
             double dh;
             f += w * huber(rj, HUBER_DELTA, &dh);
             if (sc) {
+                sum_w += w;
                 sum_dh2 += w * dh * dh;
                 double jac[5] = {q1, q2, q3, -q1 * lnN[j], -q2 * lnD[j]};
                 for (int k = 0; k < 5; k++) sum_j2[k] += w * jac[k] * jac[k];
@@ -81,8 +83,15 @@ static double chin_eval(const ChinData *c, const double *x, double *g, double *s
     g[2] = ge;
     g[3] = gal;
     g[4] = gbe;
-    if (sc)
+    if (sc) {
         for (int k = 0; k < 5; k++) sc[k] = sqrt(sum_dh2 * sum_j2[k]);
+        // A softmax weight is at most 1: a term whose weight stays below 1e-9 everywhere is
+        // gone from the law (its coefficient at the bound 0).
+        double ref = sqrt(sum_w);
+        fit_mark_bound(sc, g, 0, 3, sqrt(sum_j2[0]), ref);
+        fit_mark_bound(sc, g, 1, 4, sqrt(sum_j2[1]), ref);
+        fit_mark_bound(sc, g, 2, -1, sqrt(sum_j2[2]), ref);
+    }
     return f;
 }
 
@@ -114,10 +123,10 @@ static void chin_grid_start(const void *sctx, long i, double *x) {
 // (about 80 evaluations; on Epoch's data the winner then sits within 1e-14 relative of the
 // optimum); the winner is polished with liblbfgs asked for 1e-10, below what rounding allows on
 // this objective, so it ends on a line search that cannot improve. The verdict asks for
-// gradient cosines ≤ 1e-6 (Epoch's data reaches ~1e-10). A perfect fit: every residual below
-// 1e-10 in log L, so f ≤ n·1e-20/2.
-static const MinOptions CHIN_GRID_OPT = {.epsilon = 1e-7, .accept = 1e-6, .ftol_rel = 1e-12, .max_iter = 2000, .polish = 0};
-static const MinOptions CHIN_POLISH_OPT = {.epsilon = 1e-10, .accept = 1e-6, .ftol_rel = 1e-13, .max_iter = 2000, .polish = 4};
+// gradient cosines ≤ FIT_ACCEPT (Epoch's data reaches ~1e-10). A perfect fit: every residual
+// below 1e-10 in log L, so f ≤ n·1e-20/2.
+static const MinOptions CHIN_GRID_OPT = {.epsilon = 1e-7, .accept = FIT_ACCEPT, .ftol_rel = 1e-12, .max_iter = 2000, .polish = 0};
+static const MinOptions CHIN_POLISH_OPT = {.epsilon = 1e-10, .accept = FIT_ACCEPT, .ftol_rel = 1e-13, .max_iter = 2000, .polish = 4};
 
 static void chin_to_result(FitResult *r, const double *x) {
     double A = exp(x[0]), B = exp(x[1]), E = exp(x[2]);
@@ -177,7 +186,10 @@ int fit_chinchilla(const FitData *d, const FitOptions *o, FitResult *r) {
     MinResult m;
     fit_minimize(chin_objective, chin_scale, &data, best.x, 5, &polish, &m);
     chin_to_result(r, best.x);
+    static const char *const coef[3] = {"A", "B", "E"};
+    fit_note_bounds(r, m.bound, coef, 3);
     r->objective = m.f;
+    r->cosine = m.cosine;
     r->n_points = n;
     r->converged = m.converged;
     r->lbfgs_status = m.status;

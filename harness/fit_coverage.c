@@ -55,7 +55,7 @@ static void cov_scale(void *ctx, const double *x, double *sc, int n_x) {
 
 // liblbfgs's epsilon below rounding; fit_min.c's cosine test decides. A perfect fit: residuals
 // below 1e-10 of log pass@k's size.
-static const MinOptions COV_OPT = {.epsilon = 1e-10, .accept = 1e-6, .ftol_rel = 1e-13, .max_iter = 2000, .polish = 3};
+static const MinOptions COV_OPT = {.epsilon = 1e-10, .accept = FIT_ACCEPT, .ftol_rel = 1e-13, .max_iter = 2000, .polish = 3};
 
 static MinOptions cov_options(const CovData *c) {
     MinOptions o = COV_OPT;
@@ -138,6 +138,7 @@ int fit_coverage(const FitData *d, const FitOptions *o, FitResult *r) {
     for (size_t j = 0; j < M; j++) models[j] = (CovData){start[j + 1] - start[j], order + start[j], lnk, y, NULL};
     double *x0 = xmalloc(2 * M * sizeof(double));
     r->objective = 0;
+    r->cosine = 0;
     r->converged = 1;
     r->lbfgs_status = 0;
     for (size_t j = 0; j < M; j++) {
@@ -149,6 +150,7 @@ int fit_coverage(const FitData *d, const FitOptions *o, FitResult *r) {
         snprintf(name, sizeof name, "b[%.60s]", names[j]);
         fit_set(r, 2 * j + 1, name, x0[2 * j + 1]);
         r->objective += m.f;
+        r->cosine = fmax(r->cosine, m.cosine);
         if (!m.converged && r->converged) r->lbfgs_status = m.status; // the first failing model
         r->converged &= m.converged;
     }

@@ -19,7 +19,28 @@ typedef double (*ObjFn)(void *ctx, const double *x, double *g, int n);
 // r_i, so g_j = Σ_i w_i ℓ'(r_i) J_ij with J the residuals' Jacobian. s_j = sqrt(Σ w ℓ'²) ·
 // sqrt(Σ w J_j²) bounds |g_j| (Cauchy–Schwarz), and |g_j| / s_j is the cosine between ℓ' and
 // J's column j — MINPACK's scale-free gtol test, the same whether losses are 3 or 3e-4.
+// s_j = INFINITY marks component j as settled at a bound (see fit_mark_bound).
 typedef void (*ScaleFn)(void *ctx, const double *x, double *s, int n);
+
+// The verdict's tolerance on the cosine. At minima limited by rounding t2 measures ~1e-10
+// (Chinchilla's Huber sum), up to ~5e-7 (t2-loss) and ~2e-6 (t2-acc stage 2, lgamma
+// differences); an unfinished run sits at 1e-3 and above.
+#define FIT_ACCEPT 1e-5
+
+// Positive coefficients are fitted through their logs (A = e^a), so the bound A = 0 lies at
+// a = −∞, where L-BFGS can only creep. When the data favour no such term (E of a loss that
+// goes below any positive floor, G when k does not matter), the fit runs there: the term's
+// column of J is then negligible against the data (≤ FIT_BOUND_REL·ref) and the gradient still
+// pushes it down (g ≥ 0). That is the constrained optimum (KKT at A = 0), not a failure: the
+// coefficient and its exponent (which then has nothing to act on) count as settled, and the
+// law reports the coefficient in FitResult.at_bound.
+#define FIT_BOUND_REL 1e-9
+static inline void fit_mark_bound(double *s, const double *g, int coef, int expo, double col_norm, double ref) {
+    if (col_norm <= FIT_BOUND_REL * ref && g[coef] >= 0) {
+        s[coef] = INFINITY;
+        if (expo >= 0) s[expo] = INFINITY;
+    }
+}
 
 typedef struct {
     double epsilon;  // liblbfgs stops when ||g|| <= epsilon · max(1, ||x||)
@@ -35,6 +56,7 @@ typedef struct {
     double f;       // objective at x, evaluated again after liblbfgs returns
     double gnorm;   // ||g(x)|| / max(1, ||x||), liblbfgs's own measure
     double cosine;  // max_j |g_j| / s_j
+    unsigned bound; // bit j: component j settled at a bound (s_j = INFINITY)
     int status;     // liblbfgs return code of the last call
     int converged;
     long n_eval;    // objective evaluations
@@ -76,6 +98,8 @@ void fit_set(FitResult *r, size_t i, const char *name, double value);
 void fit_set_alloc(FitResult *r, size_t i, const char *name, double value);
 // The three allocation quantities from (A, B, alpha, beta) into r->alloc[0..2].
 void fit_alloc_from_loss_law(FitResult *r, double A, double B, double alpha, double beta);
+// Record in r->at_bound the names[j] of the coefficients whose bit is set in mask.
+void fit_note_bounds(FitResult *r, unsigned mask, const char *const *names, int n);
 void alloc_quantities(double A, double B, double alpha, double beta, double out[3]);
 
 // Bootstrap: the law's refit of one resample. w holds the multiplicity of each unit (a point,

@@ -13,7 +13,8 @@
 // line search, and judges the point liblbfgs returns (it reverts to the last accepted iterate
 // on a line-search failure) by itself, whatever the code: converged when f is finite and every
 // gradient component is small against what the residuals could produce (the cosine test of
-// ScaleFn), or when f is at rounding level (a perfect fit). liblbfgs's *ptr_fx is not used:
+// ScaleFn; a coefficient settled at its bound 0 counts as satisfied), or when f is at rounding
+// level (a perfect fit). liblbfgs's *ptr_fx is not used:
 // after a failed line search it holds the last trial value, not f(x).
 #include <lbfgs.h>
 #include <math.h>
@@ -73,9 +74,11 @@ static int evaluate_at(EvalCtx *ec, ScaleFn scale, const double *x, int n, MinRe
     res->gnorm = norm2(g, n) / (xn > 1 ? xn : 1);
     scale(ec->ctx, x, s, n);
     res->cosine = 0;
+    res->bound = 0;
     for (int j = 0; j < n; j++) {
-        double c = s[j] > 0 ? fabs(g[j]) / s[j] : (g[j] == 0 ? 0 : HUGE_VAL);
+        double c = s[j] > 0 ? fabs(g[j]) / s[j] : (g[j] == 0 ? 0 : HUGE_VAL); // INFINITY: 0
         res->cosine = fmax(res->cosine, c);
+        if (isinf(s[j])) res->bound |= 1u << j;
     }
     return isfinite(res->f) && isfinite(res->gnorm) && !isnan(res->cosine);
 }

@@ -105,7 +105,7 @@ typedef struct {
 static double t2loss_eval(const T2LossData *c, const double *x, double *grad, double *sc) {
     const double a = x[0], b = x[1], al = x[3], be = x[4], gg = x[5], ga = x[6];
     const double E = exp(fmin(x[2], EXP_CAP));
-    double f = 0, s[7] = {0}, rho2 = 0, j2[7] = {0};
+    double f = 0, s[7] = {0}, rho2 = 0, j2[7] = {0}, yy = 0;
     for (size_t i0 = 0; i0 < c->n; i0 += CHUNK) {
         size_t m = MIN(CHUNK, c->n - i0);
         const double *zN = c->zN + i0, *zD = c->zD + i0, *zk = c->zk + i0, *y = c->y + i0;
@@ -123,12 +123,20 @@ static double t2loss_eval(const T2LossData *c, const double *x, double *grad, do
             for (int k = 0; k < 7; k++) s[k] += 2 * w * r * jac[k];
             if (sc) {
                 rho2 += w * 4 * r * r;
+                yy += w * y[j] * y[j];
                 for (int k = 0; k < 7; k++) j2[k] += w * jac[k] * jac[k];
             }
         }
     }
     memcpy(grad, s, sizeof s);
-    if (sc) finish_scale(rho2, j2, 7, sc);
+    if (sc) {
+        finish_scale(rho2, j2, 7, sc);
+        double ref = sqrt(yy); // a term below 1e-9 of the data's size is gone from the law
+        fit_mark_bound(sc, grad, 0, 3, sqrt(j2[0]), ref);
+        fit_mark_bound(sc, grad, 1, 4, sqrt(j2[1]), ref);
+        fit_mark_bound(sc, grad, 2, -1, sqrt(j2[2]), ref);
+        fit_mark_bound(sc, grad, 5, 6, sqrt(j2[5]), ref);
+    }
     return f;
 }
 
@@ -166,8 +174,8 @@ static void t2loss_start(const void *sctx, long i, double *x) {
 
 // liblbfgs's epsilon is set below what rounding allows, so runs end on the line search and the
 // cosine test of fit_min.c decides.
-static const MinOptions T2_START_OPT = {.epsilon = 1e-8, .accept = 1e-6, .ftol_rel = 1e-12, .max_iter = 5000, .polish = 0};
-static const MinOptions T2_POLISH_OPT = {.epsilon = 1e-10, .accept = 1e-6, .ftol_rel = 1e-13, .max_iter = 5000, .polish = 4};
+static const MinOptions T2_START_OPT = {.epsilon = 1e-8, .accept = FIT_ACCEPT, .ftol_rel = 1e-12, .max_iter = 5000, .polish = 0};
+static const MinOptions T2_POLISH_OPT = {.epsilon = 1e-10, .accept = FIT_ACCEPT, .ftol_rel = 1e-13, .max_iter = 5000, .polish = 4};
 
 // est (10,) = A, B, E, alpha, beta, G, gamma, allocation (3); centres c = (c_N, c_D, c_k).
 static void t2loss_estimates(const double *x, const double c[3], double *est) {
@@ -231,8 +239,11 @@ int fit_t2_loss(const FitData *d, const FitOptions *o, FitResult *r) {
     double est[10];
     t2loss_estimates(best.x, tb.centre, est);
     for (int j = 0; j < 7; j++) fit_set(r, (size_t)j, T2LOSS_NAMES[j], est[j]);
+    static const char *const coef[7] = {"A", "B", "E", NULL, NULL, "G", NULL};
+    fit_note_bounds(r, m.bound, coef, 7);
     fit_alloc_from_loss_law(r, est[0], est[1], est[3], est[4]);
     r->objective = m.f;
+    r->cosine = m.cosine;
     r->n_points = n;
     r->converged = m.converged;
     r->lbfgs_status = m.status;
@@ -257,7 +268,7 @@ typedef struct {
 
 // x = [a', b', alpha, beta]; r = E + tA + tB − L, f = Σ w r².
 static double stage1_eval(const Stage1Data *c, const double *x, double *grad, double *sc) {
-    double f = 0, s[4] = {0}, rho2 = 0, j2[4] = {0};
+    double f = 0, s[4] = {0}, rho2 = 0, j2[4] = {0}, LL = 0;
     for (size_t i = 0; i < c->n; i++) {
         double w = c->w ? c->w[i] : 1.0;
         double tA = exp(fmin(x[0] - x[2] * c->zN[i], EXP_CAP)), tB = exp(fmin(x[1] - x[3] * c->zD[i], EXP_CAP));
@@ -267,11 +278,16 @@ static double stage1_eval(const Stage1Data *c, const double *x, double *grad, do
         for (int k = 0; k < 4; k++) s[k] += 2 * w * r * jac[k];
         if (sc) {
             rho2 += w * 4 * r * r;
+            LL += w * c->L[i] * c->L[i];
             for (int k = 0; k < 4; k++) j2[k] += w * jac[k] * jac[k];
         }
     }
     memcpy(grad, s, sizeof s);
-    if (sc) finish_scale(rho2, j2, 4, sc);
+    if (sc) {
+        finish_scale(rho2, j2, 4, sc);
+        fit_mark_bound(sc, grad, 0, 2, sqrt(j2[0]), sqrt(LL));
+        fit_mark_bound(sc, grad, 1, 3, sqrt(j2[1]), sqrt(LL));
+    }
     return f;
 }
 
@@ -310,13 +326,15 @@ static void stage1_start(const void *sctx, long i, double *x) {
     x[1] = log(frac[i / 18] * s->excess);
 }
 
-static const MinOptions STAGE1_OPT = {.epsilon = 1e-10, .accept = 1e-6, .ftol_rel = 1e-13, .max_iter = 5000, .polish = 2};
+static const MinOptions STAGE1_OPT = {.epsilon = 1e-10, .accept = FIT_ACCEPT, .ftol_rel = 1e-13, .max_iter = 5000, .polish = 2};
 
 typedef struct {
     double x[N_PROFILE][4];   // optimum at each profiled E (internal, centred)
     double sse[N_PROFILE];
     int converged[N_PROFILE];
     int status[N_PROFILE];
+    unsigned bound[N_PROFILE];
+    double cosine[N_PROFILE];
     int best;                 // index of the lowest SSE
 } Profile;
 
@@ -335,6 +353,8 @@ static void stage1_fit(const Stage1Data *base, double L_min, double L_mean, cons
         p->sse[q] = b.min.f;
         p->converged[q] = b.min.converged;
         p->status[q] = b.min.status;
+        p->bound[q] = b.min.bound;
+        p->cosine[q] = b.min.cosine;
         if (p->best < 0 || p->sse[q] < p->sse[p->best]) p->best = q;
     }
 }
@@ -419,8 +439,8 @@ static void stage2_start(const void *sctx, long i, double *x) {
     x[4] = t4[i / 54];
 }
 
-static const MinOptions STAGE2_OPT = {.epsilon = 1e-8, .accept = 1e-6, .ftol_rel = 1e-12, .max_iter = 5000, .polish = 0};
-static const MinOptions STAGE2_POLISH_OPT = {.epsilon = 1e-10, .accept = 1e-6, .ftol_rel = 1e-13, .max_iter = 5000, .polish = 4};
+static const MinOptions STAGE2_OPT = {.epsilon = 1e-8, .accept = FIT_ACCEPT, .ftol_rel = 1e-12, .max_iter = 5000, .polish = 0};
+static const MinOptions STAGE2_POLISH_OPT = {.epsilon = 1e-10, .accept = FIT_ACCEPT, .ftol_rel = 1e-13, .max_iter = 5000, .polish = 4};
 
 static const char *const T2ACC_NAMES[10] = {"A", "B", "E", "alpha", "beta", "theta0", "theta1", "theta2", "theta3", "theta4"};
 
@@ -540,11 +560,14 @@ int fit_t2_acc(const FitData *d, const FitOptions *o, FitResult *r) {
     double est[13];
     t2acc_estimates(&t, s1x, E, best.x, est);
     for (int j = 0; j < 10; j++) fit_set(r, (size_t)j, T2ACC_NAMES[j], est[j]);
+    static const char *const coef[2] = {"A", "B"};
+    fit_note_bounds(r, t.prof.bound[q], coef, 2);
     fit_alloc_from_loss_law(r, est[0], est[1], est[3], est[4]);
     r->objective = m2.f;
     r->objective_stage1 = t.prof.sse[q];
     r->n_points = rows;
     r->converged = t.prof.converged[q] && m2.converged;
+    r->cosine = fmax(t.prof.cosine[q], m2.cosine);
     r->lbfgs_status = t.prof.converged[q] ? m2.status : t.prof.status[q];
     // Cluster bootstrap: whole models are resampled (their rows share one L̂ and are not
     // independent), each drawn model entering stage 1 once and stage 2 with all its rows.

@@ -268,6 +268,24 @@ static void test_t2loss_recovers(void **state) {
     fit_data_free(&d);
 }
 
+// NLLs below any positive E (the t2-loss law minus 0.3): E goes to its bound 0, converged.
+static void test_t2loss_at_bound(void **state) {
+    (void)state;
+    FitData d;
+    t2loss_data(&d, 0, 1);
+    for (size_t i = 0; i < d.n; i++) d.nll[i] -= 0.3;
+    FitOptions o;
+    fit_options_default(&o);
+    o.n_starts = 50;
+    FitResult r;
+    assert_int_equal(fit_run(FIT_T2_LOSS, &d, &o, &r), 0);
+    assert_true(r.converged);
+    assert_string_equal(r.at_bound, "E");
+    assert_true(fit_get(&r, "E") < 1e-9);
+    fit_result_free(&r);
+    fit_data_free(&d);
+}
+
 // t2-acc: stage-1 law with E placed on the profile grid (q = 20 of 40), so an exact fit exists.
 static const double T2A_S1[4] = {50, 80, 0.3, 0.25};            // A, B, alpha, beta
 static const double T2A_TH[5] = {2.0, 3.0, 0.9, 1.0, 0.5};      // theta0..4
@@ -586,9 +604,9 @@ static void test_convergence_verdict(void **state) {
     assert_non_null(fit_lbfgs_reason(LBFGSERR_ROUNDING_ERROR));
 }
 
-// Chinchilla data below any E > 0 (L = 400/N^.3 + 400/D^.3 − 0.05): the best E is 0, at e → −∞,
-// out of reach with residuals left over; the fit must say it did not converge.
-static void test_not_converged_reported(void **state) {
+// Chinchilla data below any E > 0 (L = 400/N^.3 + 400/D^.3 − 0.05): the constrained optimum is
+// E = 0 (e → −∞). Converged, with E reported at its bound, and a warning.
+static void test_at_bound(void **state) {
     (void)state;
     char *dir = tmpdir_make("fit");
     char *path = xasprintf("%s/noE.csv", dir);
@@ -604,10 +622,35 @@ static void test_not_converged_reported(void **state) {
     assert_int_equal(rr.status, 0);
     cJSON *j = cJSON_Parse(rr.out);
     assert_non_null(j);
-    assert_true(cJSON_IsFalse(cJSON_GetObjectItem(j, "converged")));
-    assert_true(json_num(cJSON_GetObjectItem(j, "params"), "E") < 1e-3);
-    assert_non_null(strstr(rr.err, "warning: the chinchilla fit did not converge"));
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(j, "converged")));
+    assert_true(json_num(cJSON_GetObjectItem(j, "params"), "E") < 1e-20);
+    const cJSON *ab = cJSON_GetObjectItem(j, "at_bound");
+    assert_true(cJSON_IsArray(ab) && cJSON_GetArraySize(ab) == 1);
+    assert_string_equal(cJSON_GetArrayItem(ab, 0)->valuestring, "E");
+    assert_non_null(strstr(rr.err, "warning: the chinchilla fit drove E to 0"));
     cJSON_Delete(j);
+    run_free(&rr);
+    free(path);
+    tmpdir_remove(dir);
+}
+
+// Coverage with pass@1 = 0.3 and pass@k = 1 beyond: a k^b fits only as b → −∞, no bound the law
+// knows of; the fit must say it did not converge (JSON, table and warning).
+static void test_not_converged_reported(void **state) {
+    (void)state;
+    char *dir = tmpdir_make("fit");
+    char *path = write_text(dir, "runaway.csv", "model,k,pass\nm,1,0.3\nm,2,1\nm,4,1\nm,8,1\n");
+    RunResult rr = run_t2("fit", "--csv", path, "--law", "coverage", "--json", NULL);
+    assert_int_equal(rr.status, 0);
+    cJSON *j = cJSON_Parse(rr.out);
+    assert_non_null(j);
+    assert_true(cJSON_IsFalse(cJSON_GetObjectItem(j, "converged")));
+    assert_true(json_num(cJSON_GetObjectItem(j, "params"), "b[m]") < -5);
+    assert_non_null(strstr(rr.err, "t2: warning: the coverage fit did not converge"));
+    cJSON_Delete(j);
+    run_free(&rr);
+    rr = run_t2("fit", "--csv", path, "--law", "coverage", NULL);
+    assert_non_null(strstr(rr.out, "NOT converged: largest gradient cosine"));
     run_free(&rr);
     free(path);
     tmpdir_remove(dir);
@@ -730,6 +773,7 @@ int main(void) {
         cmocka_unit_test(test_chinchilla_recovers_exact),
         cmocka_unit_test(test_chinchilla_recovers_noisy),
         cmocka_unit_test(test_t2loss_recovers),
+        cmocka_unit_test(test_t2loss_at_bound),
         cmocka_unit_test(test_t2acc_recovers),
         cmocka_unit_test(test_coverage_recovers),
         cmocka_unit_test(test_bootstrap_chinchilla),
@@ -737,6 +781,7 @@ int main(void) {
         cmocka_unit_test(test_t2acc_bootstrap),
         cmocka_unit_test(test_json_round_trip),
         cmocka_unit_test(test_convergence_verdict),
+        cmocka_unit_test(test_at_bound),
         cmocka_unit_test(test_not_converged_reported),
         cmocka_unit_test(test_bad_csv),
         cmocka_unit_test(test_csv_loader),
