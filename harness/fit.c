@@ -495,6 +495,19 @@ done:
     return rc;
 }
 
+int fit_result_from_parts(const char *law, const char *params_json, const char *ci_json, FitResult *out) {
+    cJSON *name = cJSON_CreateString(law);
+    char *quoted = cJSON_PrintUnformatted(name);
+    cJSON_Delete(name);
+    if (!quoted) die("out of memory printing JSON");
+    char *whole = xasprintf("{\"law\": %s, \"params\": %s, \"ci\": %s}", quoted, params_json,
+                            ci_json && *ci_json ? ci_json : "{}");
+    cJSON_free(quoted);
+    int rc = fit_result_from_json(whole, out);
+    free(whole);
+    return rc;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Table.
 static void print_rows(FILE *f, const FitParam *p, size_t n) {

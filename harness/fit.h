@@ -125,6 +125,8 @@ const FitParam *fit_find(const FitResult *r, const char *name);
 // "allocation" (when the law has one), "objective_stage1" (t2-acc), "at_bound": ["E", ...]
 // (when a positive coefficient went to 0: the constrained optimum, still converged) and
 // "bootstrap": {"resamples", "used"} when bootstrapped. "ci" is {} without a bootstrap.
+// For the `fits` table: params_json and ci_json are cJSON_PrintUnformatted of its "params"
+// and "ci" members (their numbers are raw 17-digit text, so they print exactly).
 cJSON *fit_result_cjson(const FitResult *r);
 char *fit_result_json(const FitResult *r); // heap, unformatted, one line
 // Rebuild a result (law, params, allocation, intervals, objective, n_points, converged) from
@@ -133,6 +135,10 @@ int fit_result_from_json(const char *json, FitResult *out);
 // A JSON number with 17 significant digits (reads back bit-exact; cJSON's printer may round
 // to 15), or null when not finite.
 cJSON *fit_json_number(double v);
+// The same from a `fits` row's parts: the law's name and the "params" and "ci" objects as text
+// (ci_json may be NULL). Allocation quantities are not rebuilt (optimize_allocation does not
+// need them).
+int fit_result_from_parts(const char *law, const char *params_json, const char *ci_json, FitResult *out);
 // Human-readable table.
 void fit_result_print(FILE *f, const FitResult *r);
 // Why liblbfgs stopped, in words ("line search limited by rounding"), for r->lbfgs_status.

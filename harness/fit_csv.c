@@ -16,7 +16,7 @@ const char *fit_csv_help(void) {
            "  t2-acc      N, D, k, pass, nll  pass = pass@k in [0, 1]; nll = the model's NLL (> 0),\n"
            "                                  averaged over its rows for the stage-1 loss law\n"
            "  coverage    model, k, pass      pass in (0, 1]; or N, D, k, pass with (N, D) naming the model\n"
-           "N, D, C > 0; k >= 1.";
+           "N, D, C > 0; k >= 1. Coverage reports a[MODEL], b[MODEL] per model (MODEL = \"N,D\" when keyed by N, D).";
 }
 
 // What a column may hold.
@@ -144,8 +144,10 @@ static int map_header(const char *path, FitLaw law, char **fields, int n_fields,
     for (int c = COL_K; c <= COL_PASS; c++)
         if (law_needs(law, cols, c, 1) && cols[c].index < 0) append(missing, sizeof missing, &len, cols[c].name), count++;
     if (count) {
-        err_set("%s: missing column%s %s for law %s (see t2 fit --help)", path, count > 1 ? "s" : "", missing,
-                fit_law_name(law));
+        double v;
+        int numeric = n_fields > 0 && parse_double(fields[0], &v) == 0; // data where the header should be
+        err_set("%s: missing column%s %s for law %s (%s)", path, count > 1 ? "s" : "", missing, fit_law_name(law),
+                numeric ? "the first row must be a header naming the columns" : "see t2 fit --help");
         return -1;
     }
     return 0;
@@ -215,7 +217,7 @@ int fit_csv_load(const char *path, FitLaw law, FitData *out) {
     char *cursor = text;
     if ((unsigned char)cursor[0] == 0xEF && (unsigned char)cursor[1] == 0xBB && (unsigned char)cursor[2] == 0xBF)
         cursor += 3; // UTF-8 byte-order mark
-    enum { MAX_FIELDS = 256 };
+    enum { MAX_FIELDS = 1024 };
     char *fields[MAX_FIELDS];
     Column cols[N_COLS];
     law_columns(law, cols);

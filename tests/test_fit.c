@@ -528,6 +528,17 @@ static void test_json_round_trip(void **state) {
     assert_true(back.objective == r.objective);
     assert_true(fit_predict(&back, 1e9, 2e10, 1) == fit_predict(&r, 1e9, 2e10, 1));
     fit_result_free(&back);
+    // From a `fits` row's columns, printed from fit_result_cjson's members.
+    cJSON *whole = fit_result_cjson(&r);
+    char *params = cJSON_PrintUnformatted(cJSON_GetObjectItem(whole, "params"));
+    char *ci = cJSON_PrintUnformatted(cJSON_GetObjectItem(whole, "ci"));
+    assert_int_equal(fit_result_from_parts("chinchilla", params, ci, &back), 0);
+    assert_true(back.params[3].value == r.params[3].value && back.params[3].lo == r.params[3].lo);
+    assert_true(fit_predict(&back, 1e9, 2e10, 1) == fit_predict(&r, 1e9, 2e10, 1));
+    fit_result_free(&back);
+    cJSON_free(params);
+    cJSON_free(ci);
+    cJSON_Delete(whole);
     assert_int_equal(fit_result_from_json("{\"law\": \"nope\", \"params\": {}}", &back), -1);
     assert_non_null(strstr(err_msg(), "unknown law 'nope'"));
     fit_result_free(&back);
@@ -689,6 +700,7 @@ static void test_bad_csv(void **state) {
     BadCase cases[] = {
         {"chinchilla", "N,loss\n1,2\n", "FILE: missing column D (or C) for law chinchilla"},
         {"chinchilla", "x,y\n1,2\n", "FILE: missing columns N, D (or C), loss for law chinchilla"},
+        {"chinchilla", "1e6,2e7,3\n", "for law chinchilla (the first row must be a header naming the columns)"},
         {"t2-loss", "N,D,nll\n1,2,3\n", "FILE: missing column k for law t2-loss"},
         {"t2-acc", "N,C,k\n1,2,3\n", "missing columns nll, pass for law t2-acc"},
         {"coverage", "k,pass\n1,0.5\n", "missing column model (or N and D) for law coverage"},
