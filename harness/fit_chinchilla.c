@@ -163,6 +163,19 @@ static int chin_refit(const void *ctx, const double *w, double *est) {
     return m.converged;
 }
 
+double chinchilla_gradient_error(const FitData *d, const double x[5]) {
+    double *buf = xmalloc(3 * d->n * sizeof(double));
+    for (size_t i = 0; i < d->n; i++) {
+        buf[i] = log(d->N[i]);
+        buf[d->n + i] = log(d->D[i]);
+        buf[2 * d->n + i] = log(d->loss[i]);
+    }
+    ChinData data = {d->n, buf, buf + d->n, buf + 2 * d->n, NULL};
+    double err = fit_gradient_error(chin_objective, &data, x, 5);
+    free(buf);
+    return err;
+}
+
 int fit_chinchilla(const FitData *d, const FitOptions *o, FitResult *r) {
     fit_result_init(r, FIT_CHINCHILLA, 5, 3);
     if (fit_data_check(FIT_CHINCHILLA, d) != 0) return -1;

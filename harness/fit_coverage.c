@@ -65,6 +65,21 @@ static MinOptions cov_options(const CovData *c) {
     return o;
 }
 
+double coverage_gradient_error(const FitData *d, const double x[2]) {
+    double *buf = xmalloc(2 * d->n * sizeof(double));
+    size_t *rows = xmalloc(d->n * sizeof(size_t));
+    for (size_t i = 0; i < d->n; i++) {
+        buf[i] = log(d->k[i]);
+        buf[d->n + i] = log(d->pass[i]);
+        rows[i] = i;
+    }
+    CovData c = {d->n, rows, buf, buf + d->n, NULL};
+    double err = fit_gradient_error(cov_objective, &c, x, 2);
+    free(rows);
+    free(buf);
+    return err;
+}
+
 // Best of the four starts; x receives the optimum.
 static void cov_fit_model(const CovData *c, double x[2], MinResult *best) {
     static const double b0[4] = {-1, -0.5, -0.2, 0.2};

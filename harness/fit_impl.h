@@ -88,6 +88,17 @@ typedef struct {
 
 void fit_multistart(const MultiStart *ms, int threads, StartBest *best);
 
+// Largest |central difference − analytic gradient| over the components, relative to ||g||:
+// the check of every law's hand-written gradient (tests).
+double fit_gradient_error(ObjFn fn, void *ctx, const double *x, int n);
+// Each law's objective checked at an internal parameter vector x (see the law's file for its
+// layout): the tests' hook into the static objectives.
+double chinchilla_gradient_error(const FitData *d, const double x[5]);
+double t2loss_gradient_error(const FitData *d, const double x[7]);
+double stage1_gradient_error(const FitData *d, double E, const double x[4]); // rows = models
+double stage2_gradient_error(const FitData *d, const double *L_hat, double L_c, const double x[5]);
+double coverage_gradient_error(const FitData *d, const double x[2]);                     // all rows, one model
+
 // Threads to use: o->threads, or min(2, cpu_count()) when 0.
 int fit_threads(const FitOptions *o);
 

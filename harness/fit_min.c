@@ -14,8 +14,8 @@
 // on a line-search failure) by itself, whatever the code: converged when f is finite and every
 // gradient component is small against what the residuals could produce (the cosine test of
 // ScaleFn; a coefficient settled at its bound 0 counts as satisfied), or when f is at rounding
-// level (a perfect fit). liblbfgs's *ptr_fx is not used:
-// after a failed line search it holds the last trial value, not f(x).
+// level (a perfect fit). liblbfgs's *ptr_fx is not used: after a failed line search it holds
+// the last trial value, not f(x).
 #include <lbfgs.h>
 #include <math.h>
 #include <stdatomic.h>
@@ -50,7 +50,7 @@ static double norm2(const double *v, int n) {
 
 const char *fit_lbfgs_reason(int status) {
     switch (status) {
-    case LBFGS_SUCCESS: return "gradient below tolerance";
+    case LBFGS_SUCCESS: return "gradient below liblbfgs's tolerance";
     case LBFGS_STOP: return "objective stopped decreasing";
     case LBFGS_ALREADY_MINIMIZED: return "start point already minimal";
     case LBFGSERR_ROUNDING_ERROR: return "line search limited by rounding";
@@ -168,14 +168,31 @@ void fit_multistart(const MultiStart *ms, int threads, StartBest *best) {
         }
     }
     free(per);
+    if (best->index < 0) ms->start(ms->sctx, 0, best->x); // nothing finite: report from start 0
+}
+
+double fit_gradient_error(ObjFn fn, void *ctx, const double *x, int n) {
+    double g[FIT_MAX_X], gp[FIT_MAX_X], xs[FIT_MAX_X], err = 0, gn;
+    fn(ctx, x, g, n);
+    gn = norm2(g, n);
+    for (int j = 0; j < n; j++) {
+        memcpy(xs, x, sizeof(double) * (size_t)n);
+        double h = 1e-6 * fmax(1, fabs(x[j]));
+        xs[j] = x[j] + h;
+        double fp = fn(ctx, xs, gp, n);
+        xs[j] = x[j] - h;
+        double fm = fn(ctx, xs, gp, n);
+        err = fmax(err, fabs((fp - fm) / (2 * h) - g[j]));
+    }
+    return err / (gn > 0 ? gn : 1);
 }
 
 // ---------------------------------------------------------------------------------------------
 // digamma ψ(x) for x > 0 (the gradient of lgamma): the recurrence ψ(x) = ψ(x+1) − 1/x up to
-// x ≥ 6, then the asymptotic series; absolute error below 1e-13 there.
+// x ≥ 10, then the asymptotic series to x^−10 (the next term, 691/32760x¹², is below 3e-14).
 double digamma(double x) {
     double acc = 0;
-    while (x < 6) {
+    while (x < 10) {
         acc -= 1 / x;
         x += 1;
     }

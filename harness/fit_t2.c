@@ -208,6 +208,17 @@ static int t2loss_refit(const void *ctx, const double *w, double *est) {
     return m.converged;
 }
 
+double t2loss_gradient_error(const FitData *d, const double x[7]) {
+    double *buf = xmalloc(3 * d->n * sizeof(double));
+    centred_log(d->N, d->n, buf);
+    centred_log(d->D, d->n, buf + d->n);
+    centred_log(d->k, d->n, buf + 2 * d->n);
+    T2LossData data = {d->n, buf, buf + d->n, buf + 2 * d->n, d->nll, NULL};
+    double err = fit_gradient_error(t2loss_objective, &data, x, 7);
+    free(buf);
+    return err;
+}
+
 static const char *const T2LOSS_NAMES[7] = {"A", "B", "E", "alpha", "beta", "G", "gamma"};
 
 int fit_t2_loss(const FitData *d, const FitOptions *o, FitResult *r) {
@@ -300,6 +311,16 @@ static void stage1_scale(void *ctx, const double *x, double *sc, int n_x) {
     (void)n_x;
     double g[4];
     stage1_eval(ctx, x, g, sc);
+}
+
+double stage1_gradient_error(const FitData *d, double E, const double x[4]) {
+    double *buf = xmalloc(2 * d->n * sizeof(double));
+    centred_log(d->N, d->n, buf);
+    centred_log(d->D, d->n, buf + d->n);
+    Stage1Data data = {d->n, buf, buf + d->n, d->nll, NULL, E};
+    double err = fit_gradient_error(stage1_objective, &data, x, 4);
+    free(buf);
+    return err;
 }
 
 static double profile_E(double L_min, int q) { return L_min * (0.01 + 0.94 * q / (N_PROFILE - 1)); }
@@ -418,6 +439,11 @@ static void stage2_scale(void *ctx, const double *x, double *sc, int n_x) {
     (void)n_x;
     double g[5];
     stage2_eval(ctx, x, g, sc);
+}
+
+double stage2_gradient_error(const FitData *d, const double *L_hat, double L_c, const double x[5]) {
+    Stage2Data data = {d->n, L_hat, d->k, d->pass, NULL, L_c};
+    return fit_gradient_error(stage2_objective, &data, x, 5);
 }
 
 // Stage-2 starts: theta0 at the quartiles of L̂, theta1 ∈ {.5, 2, 8}/sd(L̂), theta2 ∈ {1, e^−¼},

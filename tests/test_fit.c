@@ -411,6 +411,46 @@ static void test_coverage_recovers(void **state) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Every hand-written gradient against central differences, at points near and far from optima.
+static void check_grad(const char *what, double err) {
+    if (!(err < 1e-5)) fail_msg("%s: gradient off by %.3g (relative to its norm)", what, err);
+}
+
+static void test_gradients(void **state) {
+    (void)state;
+    FitData d;
+    epoch_data(&d);
+    check_grad("chinchilla near", chinchilla_gradient_error(&d, (double[5]){6.2, 7.7, 0.6, 0.35, 0.37}));
+    check_grad("chinchilla far", chinchilla_gradient_error(&d, (double[5]){2, 12, -0.5, 0.1, 0.6}));
+    check_grad("chinchilla E tiny", chinchilla_gradient_error(&d, (double[5]){6, 7, -40, 0.3, 0.3}));
+    fit_data_free(&d);
+    t2loss_data(&d, 0.01, 1);
+    check_grad("t2-loss", t2loss_gradient_error(&d, (double[7]){0.1, 0.4, -1.6, 0.34, 0.28, -0.7, 0.45}));
+    check_grad("t2-loss far", t2loss_gradient_error(&d, (double[7]){-2, 1, 0.5, 1.5, 0.1, 1, 1.9}));
+    check_grad("t2-acc stage 1", stage1_gradient_error(&d, 0.1, (double[4]){0.2, -0.3, 0.3, 0.25}));
+    fit_data_free(&d);
+    t2acc_data(&d, 0.005, 0.005, 1);
+    double *L = d.nll, L_c = 0;
+    for (size_t i = 0; i < d.n; i++) L_c += L[i] / (double)d.n;
+    check_grad("t2-acc stage 2", stage2_gradient_error(&d, L, L_c, (double[5]){2, 3, 0.3, 1, 0.5}));
+    check_grad("t2-acc stage 2 far", stage2_gradient_error(&d, L, L_c, (double[5]){1, 0.5, 1.2, -2, 2}));
+    check_grad("t2-acc stage 2 sharp", stage2_gradient_error(&d, L, L_c, (double[5]){2.5, 20, 0.1, 4, -1}));
+    fit_data_free(&d);
+    coverage_data(&d, 0.01, 1);
+    d.n = 9; // the first model
+    check_grad("coverage", coverage_gradient_error(&d, (double[2]){-1.5, -0.35}));
+    check_grad("coverage far", coverage_gradient_error(&d, (double[2]){-0.2, 0.4}));
+    d.n = 27;
+    fit_data_free(&d);
+    // digamma, the gradient of lgamma, against known values: ψ(1) = −γ, ψ(1/2) = −γ − 2 ln 2.
+    const double euler = 0.57721566490153286;
+    assert_true(fabs(digamma(1) + euler) < 1e-12);
+    assert_true(fabs(digamma(0.5) + euler + 2 * log(2)) < 1e-12);
+    assert_true(fabs(digamma(10) - 2.2517525890667211) < 1e-12);
+    assert_true(fabs(digamma(1e-3) - (-1000.5755719318103)) < 1e-9);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Bootstrap, determinism, JSON.
 static char *fit_json(FitLaw law, const FitData *d, long boot, uint64_t seed, int threads) {
     FitOptions o;
@@ -788,6 +828,7 @@ int main(void) {
         cmocka_unit_test(test_t2loss_at_bound),
         cmocka_unit_test(test_t2acc_recovers),
         cmocka_unit_test(test_coverage_recovers),
+        cmocka_unit_test(test_gradients),
         cmocka_unit_test(test_bootstrap_chinchilla),
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_t2acc_bootstrap),
