@@ -131,7 +131,8 @@ int fit_data_check(FitLaw law, const FitData *d) {
         size_t n_models = fit_group_models(d, model_of, &names);
         int rc = 0;
         if (law == FIT_T2_ACC && n_models < need) {
-            err_set("t2-acc needs at least %zu models (distinct N, D) for its stage-1 loss law, got %zu", need, n_models);
+            err_set("t2-acc needs at least %zu models%s for its stage-1 loss law, got %zu", need,
+                    d->model ? "" : " (distinct N, D)", n_models);
             rc = -1;
         }
         for (size_t j = 0; law == FIT_COVERAGE && j < n_models && rc == 0; j++) {

@@ -78,7 +78,9 @@ const char *fit_csv_help(void);
 // ---------------------------------------------------------------------------------------------
 // Options.
 typedef struct {
-    long bootstrap;    // resamples for percentile intervals (0: none)
+    long bootstrap;    // resamples for percentile intervals (0: none). Points are drawn with
+                       // replacement (t2-acc: whole models; coverage: points within each model)
+                       // and each refit starts from the full-data optimum, not the start grid.
     uint64_t seed;     // seeds the bootstrap and t2-loss's random restarts
     int threads;       // worker threads for the start grid and the bootstrap (0: up to 2)
     int n_starts;      // t2-loss random restarts (default 500, as the T² paper)

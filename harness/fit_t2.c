@@ -5,9 +5,9 @@
 //   Σ (Ê − nll)², the sum of squared residuals (the reported objective). Least squares on the
 //   NLL, not Huber on log L as for Chinchilla, because that is what the paper fits and its
 //   points are averages over a benchmark, not values read off a plot: no outliers to guard
-//   against, and a log would weigh the smallest NLLs (the best models, k large) most where they
-//   are noisiest. L-BFGS from n_starts (default 500, as the paper) seeded random starts, keep
-//   the best, then polish it.
+//   against, and a log would give the smallest NLLs (the best models at large k, estimated
+//   from a few failures) the most weight where their relative noise is largest. L-BFGS from
+//   n_starts (default 500, as the paper) seeded random starts, keep the best, then polish it.
 //
 // t2-acc (Approach 2), two stages:
 //   1. L̂(N, D) = E + A/N^α + B/D^β on one NLL per model, with E profiled: for each of 40 values

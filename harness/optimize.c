@@ -150,7 +150,7 @@ static void fill(Allocation *a, const Law *l, double N, double c_train, double c
     a->k = k_of(c_inf, N);
     a->tokens_per_param = a->D / N;
     a->value = law_value(l, N, a->D, a->k);
-    a->feasible = a->k >= 1 * (1 - 1e-12);
+    a->feasible = a->k >= 1 - 1e-12; // the T² search may land on k = 1 up to rounding
 }
 
 // Both choices under one set of parameters.
