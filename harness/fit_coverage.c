@@ -54,14 +54,14 @@ static void cov_scale(void *ctx, const double *x, double *sc, int n_x) {
 }
 
 // liblbfgs's epsilon below rounding; fit_min.c's cosine test decides. A perfect fit: residuals
-// below 1e-10 of log pass@k's size.
+// below 1e-10 nats, or of log pass@k's size when that is larger.
 static const MinOptions COV_OPT = {.epsilon = 1e-10, .accept = FIT_ACCEPT, .ftol_rel = 1e-13, .max_iter = 2000, .polish = 3};
 
 static MinOptions cov_options(const CovData *c) {
     MinOptions o = COV_OPT;
     double yy = 0;
     for (size_t j = 0; j < c->n; j++) yy += c->y[c->rows[j]] * c->y[c->rows[j]];
-    o.f_floor = 1e-20 * yy;
+    o.f_floor = 1e-20 * fmax(yy, (double)c->n);
     return o;
 }
 

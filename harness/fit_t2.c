@@ -563,7 +563,7 @@ int fit_t2_acc(const FitData *d, const FitOptions *o, FitResult *r) {
     t.cD = centred_log(D, M, zD);
     t.L_min = quantile_of(L, M, 0);
     t.opt1.f_floor = PERFECT_REL * sum_sq(L, M);
-    t.opt2.f_floor = PERFECT_REL * sum_sq(d->pass, rows);
+    t.opt2.f_floor = PERFECT_REL * (double)rows; // pass@k is a probability: 1e-10 absolute
     int threads = fit_threads(o);
     stage1_fit(&t.s1, t.L_min, mean_of(L, M), &t.opt1, threads, &t.prof);
     int q = t.prof.best;
