@@ -65,9 +65,14 @@ typedef struct {
 // Minimise from x in place. Always leaves x at the best point liblbfgs reached.
 void fit_minimize(ObjFn fn, ScaleFn scale, void *ctx, double *x, int n, const MinOptions *o, MinResult *res);
 
-// Deterministic multi-start: start(sctx, i, x) writes start i; every start is minimised (handed
-// out to threads one at a time; they share ctx read-only); the best is the lowest f, ties to
-// the lowest index, so the answer does not depend on the thread count or the scheduling.
+// Deterministic multi-start. start(sctx, i, x) writes start i; every start is minimised with
+// opt (handed out to threads one at a time; they share ctx read-only); the FIT_KEEP best
+// (lowest f, ties to the lowest index) are then polished with `polish`, and the best polished
+// one wins (ties again to the lowest start). Starts may stop at a loose tolerance: a near-tie
+// between basins is settled by the polished values, and the answer depends neither on the
+// thread count nor on the scheduling.
+#define FIT_KEEP 8
+
 typedef struct {
     ObjFn fn;
     ScaleFn scale;
@@ -76,14 +81,15 @@ typedef struct {
     long n_starts;
     void (*start)(const void *sctx, long i, double *x);
     const void *sctx;
-    MinOptions opt;
+    MinOptions opt;    // each start
+    MinOptions polish; // the FIT_KEEP best starts
 } MultiStart;
 
 typedef struct {
     double x[FIT_MAX_X];
-    MinResult min;
-    long index;     // which start won (-1: none finite)
-    long n_converged;
+    MinResult min;    // of the polished winner
+    long index;       // which start won
+    long n_converged; // starts that met the verdict before polishing
 } StartBest;
 
 void fit_multistart(const MultiStart *ms, int threads, StartBest *best);

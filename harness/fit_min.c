@@ -114,24 +114,43 @@ int fit_threads(const FitOptions *o) {
 // ---------------------------------------------------------------------------------------------
 // Multi-start.
 typedef struct {
-    const MultiStart *ms;
-    StartBest *per_thread; // (threads,)
-    atomic_long next;      // the next start to hand out
-} MsJob;
+    double f;
+    long index;
+    double x[FIT_MAX_X];
+} Candidate;
 
-// (f, index) in lexicographic order: the lowest objective, ties to the earliest start.
-static int better(double f, long i, const StartBest *b) {
-    return b->index < 0 || f < b->min.f || (f == b->min.f && i < b->index);
+// The FIT_KEEP best candidates in (f, index) order.
+typedef struct {
+    Candidate c[FIT_KEEP];
+    int n;
+    long n_converged;
+} TopK;
+
+static int before(double f, long i, const Candidate *c) { return f < c->f || (f == c->f && i < c->index); }
+
+static void topk_insert(TopK *t, double f, long index, const double *x, int n) {
+    if (!isfinite(f) || (t->n == FIT_KEEP && !before(f, index, &t->c[FIT_KEEP - 1]))) return;
+    int at = t->n < FIT_KEEP ? t->n++ : FIT_KEEP - 1;
+    while (at > 0 && before(f, index, &t->c[at - 1])) {
+        t->c[at] = t->c[at - 1];
+        at--;
+    }
+    t->c[at].f = f;
+    t->c[at].index = index;
+    memcpy(t->c[at].x, x, sizeof(double) * (size_t)n);
 }
 
+typedef struct {
+    const MultiStart *ms;
+    TopK *per_thread; // (threads,)
+    atomic_long next; // the next start to hand out
+} MsJob;
+
 static void ms_worker(void *arg, int tid, int n_threads) {
+    (void)n_threads;
     MsJob *job = arg;
     const MultiStart *ms = job->ms;
-    StartBest *best = &job->per_thread[tid];
-    best->index = -1;
-    best->n_converged = 0;
-    best->min.f = HUGE_VAL;
-    (void)n_threads;
+    TopK *top = &job->per_thread[tid];
     // Starts are handed out one at a time, so a thread slowed by other load takes fewer; which
     // thread ran a start does not change its result.
     for (long i; (i = atomic_fetch_add(&job->next, 1)) < ms->n_starts;) {
@@ -139,36 +158,42 @@ static void ms_worker(void *arg, int tid, int n_threads) {
         MinResult m;
         ms->start(ms->sctx, i, x);
         fit_minimize(ms->fn, ms->scale, ms->ctx, x, ms->n, &ms->opt, &m);
-        best->n_converged += m.converged;
-        if (isfinite(m.f) && better(m.f, i, best)) {
-            memcpy(best->x, x, sizeof(double) * (size_t)ms->n);
-            best->min = m;
-            best->index = i;
-        }
+        top->n_converged += m.converged;
+        topk_insert(top, m.f, i, x, ms->n);
     }
 }
 
 void fit_multistart(const MultiStart *ms, int threads, StartBest *best) {
     if (threads < 1) threads = 1;
     if (threads > ms->n_starts) threads = (int)(ms->n_starts > 0 ? ms->n_starts : 1);
-    StartBest *per = xcalloc((size_t)threads, sizeof *per);
+    TopK *per = xcalloc((size_t)threads, sizeof *per);
     MsJob job = {ms, per, 0};
     ThreadPool *pool = pool_create(threads);
     pool_run(pool, ms_worker, &job);
     pool_free(pool);
-    // Each start's outcome does not depend on the thread that ran it, and the merge order is a
-    // total order on (f, index), so the winner does not depend on the thread count.
-    *best = per[0];
-    for (int t = 1; t < threads; t++) {
-        best->n_converged += per[t].n_converged;
-        if (per[t].index >= 0 && better(per[t].min.f, per[t].index, best)) {
-            long nc = best->n_converged;
-            *best = per[t];
-            best->n_converged = nc;
-        }
+    // Each start's outcome does not depend on the thread that ran it, and (f, index) is a total
+    // order, so the merged top list does not depend on the thread count.
+    TopK all = {.n = 0, .n_converged = 0};
+    for (int t = 0; t < threads; t++) {
+        all.n_converged += per[t].n_converged;
+        for (int j = 0; j < per[t].n; j++) topk_insert(&all, per[t].c[j].f, per[t].c[j].index, per[t].c[j].x, ms->n);
     }
     free(per);
-    if (best->index < 0) ms->start(ms->sctx, 0, best->x); // nothing finite: report from start 0
+    best->n_converged = all.n_converged;
+    best->index = -1;
+    for (int j = 0; j < all.n; j++) {
+        MinResult m;
+        fit_minimize(ms->fn, ms->scale, ms->ctx, all.c[j].x, ms->n, &ms->polish, &m);
+        if (best->index < 0 || m.f < best->min.f || (m.f == best->min.f && all.c[j].index < best->index)) {
+            best->min = m;
+            best->index = all.c[j].index;
+            memcpy(best->x, all.c[j].x, sizeof(double) * (size_t)ms->n);
+        }
+    }
+    if (best->index < 0) { // nothing finite: report from start 0
+        ms->start(ms->sctx, 0, best->x);
+        fit_minimize(ms->fn, ms->scale, ms->ctx, best->x, ms->n, &ms->polish, &best->min);
+    }
 }
 
 double fit_gradient_error(ObjFn fn, void *ctx, const double *x, int n) {

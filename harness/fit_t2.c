@@ -172,9 +172,9 @@ static void t2loss_start(const void *sctx, long i, double *x) {
     x[2] = log(s->L_low) + log_uniform(&r, 1e-3, 1);
 }
 
-// liblbfgs's epsilon is set below what rounding allows, so runs end on the line search and the
-// cosine test of fit_min.c decides.
-static const MinOptions T2_START_OPT = {.epsilon = 1e-8, .accept = FIT_ACCEPT, .ftol_rel = 1e-12, .max_iter = 5000, .polish = 0};
+// Starts stop at liblbfgs's 1e-5; the FIT_KEEP best are polished with epsilon below what
+// rounding allows, so they end on the line search and the cosine test of fit_min.c decides.
+static const MinOptions T2_START_OPT = {.epsilon = 1e-5, .accept = FIT_ACCEPT, .ftol_rel = 1e-12, .max_iter = 5000, .polish = 0};
 static const MinOptions T2_POLISH_OPT = {.epsilon = 1e-10, .accept = FIT_ACCEPT, .ftol_rel = 1e-13, .max_iter = 5000, .polish = 4};
 
 // est (10,) = A, B, E, alpha, beta, G, gamma, allocation (3); centres c = (c_N, c_D, c_k).
@@ -241,12 +241,11 @@ int fit_t2_loss(const FitData *d, const FitOptions *o, FitResult *r) {
     double f_floor = PERFECT_REL * sum_sq(d->nll, n);
     T2LossStarts st = {L_mean, L_low, o->seed};
     MultiStart ms = {t2loss_objective, t2loss_scale, &tb.data, 7, o->n_starts > 0 ? o->n_starts : 500, t2loss_start, &st,
-                     T2_START_OPT};
-    ms.opt.f_floor = tb.opt.f_floor = f_floor;
+                     T2_START_OPT, T2_POLISH_OPT};
+    ms.opt.f_floor = ms.polish.f_floor = tb.opt.f_floor = f_floor;
     StartBest best;
     fit_multistart(&ms, fit_threads(o), &best);
-    MinResult m;
-    fit_minimize(t2loss_objective, t2loss_scale, &tb.data, best.x, 7, &tb.opt, &m);
+    const MinResult m = best.min;
     double est[10];
     t2loss_estimates(best.x, tb.centre, est);
     for (int j = 0; j < 7; j++) fit_set(r, (size_t)j, T2LOSS_NAMES[j], est[j]);
@@ -367,7 +366,7 @@ static void stage1_fit(const Stage1Data *base, double L_min, double L_mean, cons
         Stage1Data d = *base;
         d.E = profile_E(L_min, q);
         Stage1Starts st = {L_mean - d.E, q > 0 ? p->x[q - 1] : NULL};
-        MultiStart ms = {stage1_objective, stage1_scale, &d, 4, STAGE1_GRID + (q > 0), stage1_start, &st, *opt};
+        MultiStart ms = {stage1_objective, stage1_scale, &d, 4, STAGE1_GRID + (q > 0), stage1_start, &st, *opt, *opt};
         StartBest b;
         fit_multistart(&ms, threads, &b);
         memcpy(p->x[q], b.x, 4 * sizeof(double));
@@ -465,7 +464,7 @@ static void stage2_start(const void *sctx, long i, double *x) {
     x[4] = t4[i / 54];
 }
 
-static const MinOptions STAGE2_OPT = {.epsilon = 1e-8, .accept = FIT_ACCEPT, .ftol_rel = 1e-12, .max_iter = 5000, .polish = 0};
+static const MinOptions STAGE2_OPT = {.epsilon = 1e-5, .accept = FIT_ACCEPT, .ftol_rel = 1e-12, .max_iter = 5000, .polish = 0};
 static const MinOptions STAGE2_POLISH_OPT = {.epsilon = 1e-10, .accept = FIT_ACCEPT, .ftol_rel = 1e-13, .max_iter = 5000, .polish = 4};
 
 static const char *const T2ACC_NAMES[10] = {"A", "B", "E", "alpha", "beta", "theta0", "theta1", "theta2", "theta3", "theta4"};
@@ -576,12 +575,11 @@ int fit_t2_acc(const FitData *d, const FitOptions *o, FitResult *r) {
     Stage2Starts st = {{quantile_of(Lhat, rows, 0.25), quantile_of(Lhat, rows, 0.5), quantile_of(Lhat, rows, 0.75)},
                        stdev_of(Lhat, rows)};
     if (!(st.L_sd > 1e-12)) st.L_sd = 1; // every model at one L̂: theta1 is then unidentified
-    MultiStart ms = {stage2_objective, stage2_scale, &s2, 5, STAGE2_GRID, stage2_start, &st, STAGE2_OPT};
+    MultiStart ms = {stage2_objective, stage2_scale, &s2, 5, STAGE2_GRID, stage2_start, &st, STAGE2_OPT, t.opt2};
     ms.opt.f_floor = t.opt2.f_floor;
     StartBest best;
     fit_multistart(&ms, threads, &best);
-    MinResult m2;
-    fit_minimize(stage2_objective, stage2_scale, &s2, best.x, 5, &t.opt2, &m2);
+    const MinResult m2 = best.min;
     memcpy(t.x2, best.x, sizeof t.x2);
     double est[13];
     t2acc_estimates(&t, s1x, E, best.x, est);
