@@ -17,6 +17,7 @@ int cmd_sample(int argc, char **argv);
 int cmd_score(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_fit(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 
 struct Spec;

@@ -14,6 +14,7 @@ static const Command commands[] = {
     {"sweep", cmd_sweep, "train and evaluate every run of an experiment file (resumable)"},
     {"train", cmd_train, "train and evaluate one run of an experiment (what a job-array task calls)"},
     {"eval", cmd_eval, "repeated-sampling evaluation of finished runs that lack it"},
+    {"fit", cmd_fit, "fit a scaling law (chinchilla, t2-loss, t2-acc, coverage) to points"},
     {"sample", cmd_sample, "k completions of a prompt from a checkpoint"},
     {"score", cmd_score, "teacher-forced log-probability of a completion after a prompt"},
     {"export", cmd_export, "write a checkpoint as safetensors with Hugging Face Llama names"},
