@@ -16,8 +16,16 @@ typedef struct {
     int *order;
 } DecodeScratch;
 
+// The model's weights packed for decoding (matmul_packed_forward), one buffer.
+typedef struct {
+    float *buf;
+    size_t qkv, wo, gu, down, head; // offsets of layer 0's matrices / the head
+    size_t layer;                   // floats per layer
+} Packed;
+
 struct Sampler {
     const Model *m;
+    Packed pk;
     int max_prompt, max_new, max_samples;
     Activations prefill;  // (1, max_prompt)
     float *kp, *vp;       // (L, max_prompt, C) the shared prompt's keys (rotated) and values
@@ -35,12 +43,34 @@ struct Sampler {
     SampleOut *out;
 };
 
+static void pack_model(Packed *pk, const Model *m) {
+    const ModelConfig *c = &m->cfg;
+    int C = c->d_model, F = c->d_ff, V = c->vocab_size;
+    pk->qkv = 0;
+    pk->wo = pk->qkv + packed_weight_floats(C, 3 * C);
+    pk->gu = pk->wo + packed_weight_floats(C, C);
+    pk->down = pk->gu + packed_weight_floats(C, 2 * F);
+    pk->layer = pk->down + packed_weight_floats(F, C);
+    pk->head = pk->layer * (size_t)c->n_layer;
+    pk->buf = xmalloc_aligned((pk->head + packed_weight_floats(C, V)) * sizeof(float));
+    size_t Cs = (size_t)C, Fs = (size_t)F;
+    for (size_t l = 0; l < (size_t)c->n_layer; l++) {
+        float *b = pk->buf + l * pk->layer;
+        pack_weight(b + pk->qkv, m->w.wqkv + l * 3 * Cs * Cs, C, 3 * C);
+        pack_weight(b + pk->wo, m->w.wo + l * Cs * Cs, C, C);
+        pack_weight(b + pk->gu, m->w.wgu + l * 2 * Fs * Cs, C, 2 * F);
+        pack_weight(b + pk->down, m->w.wdown + l * Cs * Fs, F, C);
+    }
+    pack_weight(pk->buf + pk->head, m->w.lm_head, C, V);
+}
+
 Sampler *sampler_create(const Model *m, int max_prompt, int max_new, int max_samples, int threads) {
     const ModelConfig *c = &m->cfg;
     Sampler *s = xcalloc(1, sizeof *s);
     size_t L = (size_t)c->n_layer, C = (size_t)c->d_model, F = (size_t)c->d_ff, V = (size_t)c->vocab_size;
     size_t S = (size_t)max_samples, G = (size_t)max_new;
     s->m = m;
+    pack_model(&s->pk, m);
     s->max_prompt = max_prompt;
     s->max_new = max_new;
     s->max_samples = max_samples;
@@ -87,6 +117,7 @@ void sampler_free(Sampler *s) {
     }
     pool_free(s->pool);
     free(s->ws);
+    free(s->pk.buf);
     acts_free(&s->prefill);
     free(s->kp);
     free(s->vp);
@@ -212,10 +243,11 @@ static void decode_worker(void *ctx, int tid, int n_threads) {
     int pos = s->P + s->g;
     embedding_forward(w->x, s->cur + lo, wt->wte, n, (int)C);
     for (size_t l = 0; l < (size_t)c->n_layer; l++) {
+        const float *pl = s->pk.buf + l * s->pk.layer;
         float *kg = s->kg + (l * (size_t)s->max_samples + (size_t)lo) * G * C; // (n, G, C)
         float *vg = s->vg + (l * (size_t)s->max_samples + (size_t)lo) * G * C;
         rmsnorm_forward(w->ln, w->rstd, w->x, wt->ln1 + l * C, n, (int)C, c->norm_eps);
-        matmul_forward(w->qkv, w->ln, wt->wqkv + l * 3 * C * C, n, (int)C, (int)(3 * C));
+        matmul_packed_forward(w->qkv, w->ln, pl + s->pk.qkv, n, (int)C, (int)(3 * C));
         rope_forward(w->qkv, m->rope_cos, m->rope_sin, n, 1, pos, (int)H, (int)hd, (int)(3 * C));
         rope_forward(w->qkv + C, m->rope_cos, m->rope_sin, n, 1, pos, (int)H, (int)hd, (int)(3 * C));
         for (size_t r = 0; r < n; r++) {
@@ -226,16 +258,16 @@ static void decode_worker(void *ctx, int tid, int n_threads) {
         }
         attention_decode(w->atty, w->scores, w->q, s->kp + l * Pmax * C, s->vp + l * Pmax * C, kg, vg, n, s->P,
                          s->g + 1, (int)G, (int)C, (int)H);
-        matmul_forward(w->mid, w->atty, wt->wo + l * C * C, n, (int)C, (int)C);
+        matmul_packed_forward(w->mid, w->atty, pl + s->pk.wo, n, (int)C, (int)C);
         residual_forward(w->mid, w->mid, w->x, n * C);
         rmsnorm_forward(w->ln, w->rstd, w->mid, wt->ln2 + l * C, n, (int)C, c->norm_eps);
-        matmul_forward(w->gu, w->ln, wt->wgu + l * 2 * F * C, n, (int)C, (int)(2 * F));
+        matmul_packed_forward(w->gu, w->ln, pl + s->pk.gu, n, (int)C, (int)(2 * F));
         swiglu_forward(w->h, w->gu, n, (int)F);
-        matmul_forward(w->tmp, w->h, wt->wdown + l * C * F, n, (int)F, (int)C);
+        matmul_packed_forward(w->tmp, w->h, pl + s->pk.down, n, (int)F, (int)C);
         residual_forward(w->x, w->tmp, w->mid, n * C);
     }
     rmsnorm_forward(w->ln, w->rstd, w->x, wt->lnf, n, (int)C, c->norm_eps);
-    matmul_forward(w->logits, w->ln, wt->lm_head, n, (int)C, c->vocab_size);
+    matmul_packed_forward(w->logits, w->ln, s->pk.buf + s->pk.head, n, (int)C, c->vocab_size);
     sample_slots(s, w, w->logits, (int)lo, (int)hi);
 }
 
@@ -286,7 +318,7 @@ void sampler_run(Sampler *s, const int *prompt, int P, int S, const uint64_t *se
     // The head at the last prompt position gives every sample's first token.
     float *logits0 = s->ws[0].logits;
     const float *last = s->prefill.lnf + (size_t)(P - 1) * (size_t)c->d_model;
-    matmul_forward(logits0, last, s->m->w.lm_head, 1, c->d_model, V);
+    matmul_packed_forward(logits0, last, s->pk.buf + s->pk.head, 1, c->d_model, V);
     for (int i = 1; i < S; i++) memcpy(logits0 + (size_t)i * V, logits0, (size_t)V * sizeof(float));
     s->n_active = S;
     s->g = 0;

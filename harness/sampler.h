@@ -30,9 +30,9 @@ void sample_out_free(SampleOut *o);
 void sampler_set_stop_at_eos(Sampler *s, int stop);
 
 // Draw S samples of up to max_new tokens after prompt (P ids, BOS first). Sample s uses its own
-// RNG seeded with seeds[s], so a sample depends only on its seed, not on S or the threads (the
-// rows of a product may round differently in their last bits with another split of the batch,
-// which changes a token only when a draw falls within that rounding of a boundary).
+// RNG seeded with seeds[s], and every row is computed the same way wherever it sits in the batch
+// (matmul_packed_forward, row-wise attention), so a sample depends only on its seed: not on S,
+// not on the threads — bit for bit.
 // temperature > 0; top_p in (0, 1].
 void sampler_run(Sampler *s, const int *prompt, int P, int S, const uint64_t *seeds, float temperature,
                  float top_p, SampleOut *out);

@@ -147,30 +147,26 @@ static void add_weighted_rows(float *restrict out, const float *restrict p,
     }
 }
 
-// One head of decoding: scores against the shared prompt keys for all S queries in one sgemm,
-// against each sequence's own keys by dot products; softmax; then the same split for the values.
+// One head of decoding, one query row at a time: scores against the shared prompt keys and the
+// sequence's own keys by dot products, softmax, then the weighted sum of values. Rows do not
+// interact, so a sequence's result does not depend on which others share the batch (an sgemm
+// over all rows could round a row differently depending on its position).
 static void decode_head(float *out, float *scratch, const float *q, const float *kp,
                         const float *vp, const float *kg, const float *vg, size_t S, int P, int g,
                         int G_max, int C, int hd, float scale) {
     int len = P + g;
-    if (P > 0) // scratch[:, :P] (S, P) = scale · q (S, hd) · kpᵀ (hd, P)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)S, P, hd, scale, q, C, kp, C,
-                    0.0f, scratch, len);
     for (size_t s = 0; s < S; s++) {
         float *row = scratch + s * len;                    // (P + g,)
         const float *qs = q + s * C;                       // (hd,)
         const float *ks = kg + s * (size_t)G_max * C;      // (g, hd) ld C
+        for (int j = 0; j < P; j++) row[j] = scale * vdot(qs, kp + (size_t)j * C, hd);
         for (int j = 0; j < g; j++) row[P + j] = scale * vdot(qs, ks + (size_t)j * C, hd);
         float m = vmax(row, len);
         float inv = 1.0f / vexp_shift(row, len, m);
         for (int j = 0; j < len; j++) row[j] *= inv;
+        add_weighted_rows(out + s * C, row, vp, P, hd, C, 0);
+        add_weighted_rows(out + s * C, row + P, vg + s * (size_t)G_max * C, g, hd, C, P > 0);
     }
-    if (P > 0) // out (S, hd) = probabilities[:, :P] (S, P) · vp (P, hd)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)S, hd, P, 1.0f, scratch, len,
-                    vp, C, 0.0f, out, C);
-    for (size_t s = 0; s < S; s++)
-        add_weighted_rows(out + s * C, scratch + s * len + P, vg + s * (size_t)G_max * C, g, hd,
-                          C, P > 0);
 }
 
 // Sequences are taken in groups whose own keys and values fit in this many bytes, so that each

@@ -54,6 +54,18 @@ void matmul_backward(float *dx,          // (n, IC) or NULL
                      const float *w,     // (OC, IC)
                      size_t n, int IC, int OC);
 
+// Decoding-sized products (a few rows, the same weights every step): W packed once into panels
+// of 32 output columns, (ceil(OC/32), IC, 32), zero-padded. Each output row is computed in the
+// same order whatever n is, so results do not depend on how rows are batched.
+size_t packed_weight_floats(int IC, int OC);
+void pack_weight(float *wp,           // (packed_weight_floats(IC, OC),)
+                 const float *w,      // (OC, IC)
+                 int IC, int OC);
+void matmul_packed_forward(float *out,       // (n, OC)
+                           const float *x,   // (n, IC)
+                           const float *wp,  // packed W
+                           size_t n, int IC, int OC);
+
 // ---------------------------------------------------------------------------------------------
 // Rotary position embedding, Hugging Face Llama "rotate_half" convention: within each head the
 // pair (i, i + hd/2) is rotated by angle pos · theta^(-2i/hd).
