@@ -161,10 +161,13 @@ int sample_token(const float *logits, int V, float temperature, float top_p, Rng
     for (int i = 1; i < V; i++) mx = fmax(mx, logits[i]);
     double z1 = 0, zt = 0;
     for (int i = 0; i < V; i++) {
-        z1 += exp((double)logits[i] - mx);
         probs[i] = exp(((double)logits[i] - mx) / temperature);
         zt += probs[i];
     }
+    if (temperature == 1.0f)
+        z1 = zt;
+    else
+        for (int i = 0; i < V; i++) z1 += exp((double)logits[i] - mx);
     double kept = zt;
     int n_keep = V;
     if (top_p < 1.0f) {
