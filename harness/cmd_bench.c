@@ -93,6 +93,19 @@ static int bench_gemm(int argc, char **argv) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The benchmarked model's shape and size, in every bench result.
+static void add_model_fields(cJSON *o, const ModelConfig *c) {
+    cJSON_AddNumberToObject(o, "n_layer", c->n_layer);
+    cJSON_AddNumberToObject(o, "d_model", c->d_model);
+    cJSON_AddNumberToObject(o, "n_head", c->n_head);
+    cJSON_AddNumberToObject(o, "d_ff", c->d_ff);
+    cJSON_AddNumberToObject(o, "vocab", c->vocab_size);
+    cJSON_AddNumberToObject(o, "seq_len", c->seq_len);
+    cJSON_AddBoolToObject(o, "tied", c->tied);
+    cJSON_AddNumberToObject(o, "n_params", (double)count_params(c));
+    cJSON_AddStringToObject(o, "blas_core", openblas_get_corename());
+}
+
 static int bench_train(int argc, char **argv) {
     long L = 0, C = 0, H = 0, T = 0, B = 0, V = 0, Fh = 0, steps = 20, warm = 3, threads = cpu_count();
     int json = 0, tied = 0;
@@ -133,15 +146,8 @@ static int bench_train(int argc, char **argv) {
     double gflops = train_step_flops(&cfg, (int)B, (int)T) * steps / secs / 1e9;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "bench", "train");
-    cJSON_AddNumberToObject(o, "n_layer", L);
-    cJSON_AddNumberToObject(o, "d_model", C);
-    cJSON_AddNumberToObject(o, "n_head", H);
-    cJSON_AddNumberToObject(o, "d_ff", cfg.d_ff);
-    cJSON_AddNumberToObject(o, "vocab", V);
-    cJSON_AddNumberToObject(o, "seq_len", T);
+    add_model_fields(o, &cfg);
     cJSON_AddNumberToObject(o, "batch", B);
-    cJSON_AddBoolToObject(o, "tied", tied);
-    cJSON_AddNumberToObject(o, "n_params", (double)count_params(&cfg));
     cJSON_AddNumberToObject(o, "steps", steps);
     cJSON_AddNumberToObject(o, "warmup", warm);
     cJSON_AddNumberToObject(o, "threads", trainer_threads(tr));
@@ -253,11 +259,7 @@ int bench_sample(int argc, char **argv) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "bench", "sample");
     cJSON_AddStringToObject(o, "mode", sequential ? "sequential" : "batched");
-    cJSON_AddNumberToObject(o, "n_layer", L);
-    cJSON_AddNumberToObject(o, "d_model", C);
-    cJSON_AddNumberToObject(o, "n_head", H);
-    cJSON_AddNumberToObject(o, "vocab", V);
-    cJSON_AddNumberToObject(o, "n_params", (double)count_params(&cfg));
+    add_model_fields(o, &cfg);
     cJSON_AddNumberToObject(o, "prompt_len", P);
     cJSON_AddNumberToObject(o, "gen", G);
     cJSON_AddNumberToObject(o, "k", K);

@@ -35,23 +35,15 @@ int cmd_sample(int argc, char **argv) {
         return cmd_fail();
     }
     LoadedRun lr;
-    if (loaded_run_open(&lr, ckpt) != 0) return cmd_fail();
-    if (!lr.task) {
-        loaded_run_close(&lr);
-        err_set("%s: the checkpoint has no task, so text cannot be tokenised", ckpt);
-        return cmd_fail();
-    }
+    if (loaded_run_open_text(&lr, ckpt) != 0) return cmd_fail();
     int T = lr.model.cfg.seq_len;
-    int *ids = calloc((size_t)T, sizeof(int));
-    ids[0] = TOKEN_BOS;
-    int np = task_encode(lr.task, prompt, ids + 1, T - 1);
-    if (np < 0) {
-        err_prefix("--prompt");
+    int *ids = xcalloc((size_t)T, sizeof(int));
+    int P = loaded_run_encode_prompt(&lr, prompt, ids, T);
+    if (P < 0) {
         free(ids);
         loaded_run_close(&lr);
         return cmd_fail();
     }
-    int P = 1 + np;
     if (max_new == 0) max_new = T - P;
     if (P + max_new > T) {
         err_set("--max-new-tokens: the prompt (%d tokens with BOS) plus %ld new tokens exceed the context of %d", P,
@@ -69,7 +61,7 @@ int cmd_sample(int argc, char **argv) {
     Sampler *smp = sampler_create(&lr.model, P, (int)max_new, (int)k, (int)threads);
     SampleOut out;
     sample_out_alloc(&out, (int)k, (int)max_new);
-    uint64_t *seeds = calloc((size_t)k, sizeof(uint64_t));
+    uint64_t *seeds = xcalloc((size_t)k, sizeof(uint64_t));
     for (long i = 0; i < k; i++) seeds[i] = seed_derive((uint64_t)seed, 0x5a3b1e, (uint64_t)i, 0);
     sampler_run(smp, ids, P, (int)k, seeds, (float)temperature, (float)top_p, &out);
     cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "completions");

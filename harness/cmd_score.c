@@ -23,20 +23,15 @@ int cmd_score(int argc, char **argv) {
     int rc = args_parse("score", argc, argv, opts, ARRAY_LEN(opts), NULL, "", 0, 0);
     if (rc) return rc < 0 ? cmd_fail() : 0;
     LoadedRun lr;
-    if (loaded_run_open(&lr, ckpt) != 0) return cmd_fail();
-    if (!lr.task) {
-        loaded_run_close(&lr);
-        err_set("%s: the checkpoint has no task, so text cannot be tokenised", ckpt);
-        return cmd_fail();
-    }
+    if (loaded_run_open_text(&lr, ckpt) != 0) return cmd_fail();
     const ModelConfig *c = &lr.model.cfg;
     int T = c->seq_len, V = c->vocab_size;
-    int *ids = calloc((size_t)T + 1, sizeof(int));
-    ids[0] = TOKEN_BOS;
-    int np = task_encode(lr.task, prompt, ids + 1, T - 1);
-    int nc = np < 0 ? -1 : task_encode(lr.task, completion, ids + 1 + np, T - 1 - np);
-    if (np < 0 || nc < 0) {
-        err_prefix(np < 0 ? "--prompt" : "--completion");
+    int *ids = xcalloc((size_t)T + 1, sizeof(int));
+    int P = loaded_run_encode_prompt(&lr, prompt, ids, T);
+    int np = P - 1, nc = P < 0 ? -1 : task_encode(lr.task, completion, ids + P, T - P);
+    if (P < 0) goto fail;
+    if (nc < 0) {
+        err_prefix("--completion");
         goto fail;
     }
     int n = 1 + np + nc;

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "spec.h"
+
 typedef struct {
     char name[96];
     const float *data;
@@ -46,16 +48,7 @@ static int collect(const Model *m, Tensor *t) {
 static size_t tensor_bytes(const Tensor *t) { return t->rows * (t->cols ? t->cols : 1) * sizeof(float); }
 
 char *model_config_json(const ModelConfig *c) {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "n_layer", c->n_layer);
-    cJSON_AddNumberToObject(o, "d_model", c->d_model);
-    cJSON_AddNumberToObject(o, "n_head", c->n_head);
-    cJSON_AddNumberToObject(o, "d_ff", c->d_ff);
-    cJSON_AddNumberToObject(o, "vocab_size", c->vocab_size);
-    cJSON_AddNumberToObject(o, "seq_len", c->seq_len);
-    cJSON_AddNumberToObject(o, "rope_theta", c->rope_theta);
-    cJSON_AddNumberToObject(o, "norm_eps", c->norm_eps);
-    cJSON_AddBoolToObject(o, "tied", c->tied);
+    cJSON *o = model_config_cjson(c, 1);
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     char *out = xstrdup(s);

@@ -44,6 +44,24 @@ int loaded_run_open(LoadedRun *lr, const char *ckpt_path) {
     return 0;
 }
 
+int loaded_run_open_text(LoadedRun *lr, const char *ckpt_path) {
+    if (loaded_run_open(lr, ckpt_path) != 0) return -1;
+    if (lr->task) return 0;
+    loaded_run_close(lr);
+    err_set("%s: the checkpoint has no task, so text cannot be tokenised", ckpt_path);
+    return -1;
+}
+
+int loaded_run_encode_prompt(const LoadedRun *lr, const char *prompt, int *ids, int cap) {
+    ids[0] = TOKEN_BOS;
+    int n = task_encode(lr->task, prompt, ids + 1, cap - 1);
+    if (n < 0) {
+        err_prefix("--prompt");
+        return -1;
+    }
+    return n + 1;
+}
+
 void loaded_run_close(LoadedRun *lr) {
     model_free(&lr->model);
     task_free(lr->task);

@@ -16,6 +16,11 @@ typedef struct {
 // -1 + err_set naming the file when the checkpoint is unreadable or its task cannot be rebuilt.
 int loaded_run_open(LoadedRun *lr, const char *ckpt_path);
 void loaded_run_close(LoadedRun *lr);
+// As loaded_run_open, for commands that take text (sample, score): the checkpoint must carry the
+// task that tokenises it.
+int loaded_run_open_text(LoadedRun *lr, const char *ckpt_path);
+// "BOS prompt" into ids (at most cap); the count, or -1 + err_set naming --prompt.
+int loaded_run_encode_prompt(const LoadedRun *lr, const char *prompt, int *ids, int cap);
 // vocab strings for export: token_text of every id (a task's characters, or "<N>" without a task).
 char **loaded_run_vocab(const LoadedRun *lr);
 void free_vocab(char **vocab, int n);

@@ -462,8 +462,7 @@ static void add_longs(cJSON *o, const char *key, const long *v, int n) {
     for (int i = 0; i < n; i++) cJSON_AddItemToArray(a, exact_number((double)v[i]));
 }
 
-// A family entry; with the derived sizes (vocab_size, seq_len) for a run's config.
-static cJSON *model_json(const ModelConfig *c, int derived) {
+cJSON *model_config_cjson(const ModelConfig *c, int derived) {
     cJSON *o = cJSON_CreateObject();
     add_num(o, "n_layer", c->n_layer);
     add_num(o, "d_model", c->d_model);
@@ -528,7 +527,7 @@ static char *spec_json(const Spec *s) {
     cJSON_AddStringToObject(o, "name", s->name);
     cJSON_AddItemToObject(o, "task", task_json(&s->task));
     cJSON *fam = cJSON_AddArrayToObject(o, "family");
-    for (int i = 0; i < s->n_family; i++) cJSON_AddItemToArray(fam, model_json(&s->family[i], 0));
+    for (int i = 0; i < s->n_family; i++) cJSON_AddItemToArray(fam, model_config_cjson(&s->family[i], 0));
     static const char *const names[] = {"train_flops", "tokens_per_param", "tokens"};
     cJSON *b = cJSON_AddObjectToObject(o, "budgets");
     add_doubles(b, names[s->budgets.kind], s->budgets.values, s->budgets.n);
@@ -552,7 +551,7 @@ char *run_config_json(const Spec *s, const RunSpec *r) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "sweep", s->name);
     add_num(o, "run_id", r->run_id);
-    cJSON_AddItemToObject(o, "model", model_json(&r->model, 1));
+    cJSON_AddItemToObject(o, "model", model_config_cjson(&r->model, 1));
     cJSON_AddItemToObject(o, "task", task_json(&s->task));
     cJSON_AddItemToObject(o, "train", train_json(&s->train, 0));
     add_num(o, "seed", (double)r->seed);

@@ -95,6 +95,11 @@ void spec_free(Spec *s);
 struct Db;
 int spec_from_db(struct Db *db, Spec *s);
 
+// A model config as JSON: a family entry, or with derived = 1 also vocab_size and seq_len (a
+// run's model, the `config` of an export). Numbers are written exactly.
+struct cJSON;
+struct cJSON *model_config_cjson(const ModelConfig *c, int derived);
+
 // Canonical JSON of one run: the model, training settings, task, seed and budget; its hash is
 // the run's config_hash. Caller frees.
 char *run_config_json(const Spec *s, const RunSpec *r);
