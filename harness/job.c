@@ -1,6 +1,7 @@
 // job.c — claim, train, record, evaluate one run (see job.h).
 #include "job.h"
 
+#include <errno.h>
 #include <math.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -84,9 +85,18 @@ static int finish_line(const Job *j, const RunOutcome *o) {
 // Train a claimed run and record the outcome. Returns a JOB_* code.
 static int train_claimed(const Job *j, const DbClaim *claim, const char *ckpt, HookCtx *hc) {
     const RunSpec *r = &j->spec->runs[j->run_id];
-    // A retried run that failed or diverged starts over: its old checkpoint would fail again.
-    if (claim->kind == DB_CLAIM_FRESH && (claim->prev == DB_RUN_FAILED || claim->prev == DB_RUN_DIVERGED))
-        unlink(ckpt);
+    // A fresh claim starts at step 0 whatever file lies at the checkpoint path: the database
+    // recorded no checkpoint for the run (killed between writing a checkpoint and recording it, or
+    // a new database beside old files), or the run failed or diverged and its checkpoint would
+    // fail again. Resuming from such a file would skip the train_log rows the claim just deleted.
+    if (claim->kind == DB_CLAIM_FRESH && unlink(ckpt) != 0 && errno != ENOENT) {
+        err_set("run %d: cannot remove the unrecorded checkpoint %s: %s", j->run_id, ckpt, strerror(errno));
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", err_msg());
+        db_release_run(j->db, j->run_id, hc->owner);
+        err_set("%s", msg);
+        return JOB_ERROR;
+    }
     RunHooks hooks = {hc, hook_log, hook_checkpoint, hook_progress};
     RunOutcome o;
     if (run_train(j->spec, r, ckpt, j->threads, &hooks, &o) != 0) {
