@@ -14,6 +14,14 @@
 #include "testutil.h"
 #include "util.h"
 
+const char TINY_SPEC[] =
+    "{\"name\": \"tiny\",\n"
+    " \"task\": {\"name\": \"add\", \"digits\": 2, \"eval_problems\": 20, \"seed\": 3},\n"
+    " \"family\": [{\"n_layer\": 1, \"d_model\": 32, \"n_head\": 2}, {\"n_layer\": 2, \"d_model\": 48, \"n_head\": 4}],\n"
+    " \"budgets\": {\"train_flops\": [1e10, 3e10]},\n"
+    " \"train\": {\"seq_len\": 32, \"batch_size\": 16, \"lr\": 3e-3, \"seeds\": [1], \"ckpt_every\": 20},\n"
+    " \"eval\": {\"n_samples\": 8, \"k\": [1, 2, 4, 8], \"max_new_tokens\": 6}}\n";
+
 // ---------------------------------------------------------------------------------------------
 // Processes.
 

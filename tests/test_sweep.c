@@ -21,16 +21,8 @@
 #include "testutil.h"
 #include "util.h"
 
-// Family 0 (1 layer) trains 240 and 721 steps, family 1 (2 layers) 57 and 172; a checkpoint
-// every 20 steps.
-static const char SPEC[] =
-    "{\"name\": \"tiny\",\n"
-    " \"task\": {\"name\": \"add\", \"digits\": 2, \"eval_problems\": 20, \"seed\": 3},\n"
-    " \"family\": [{\"n_layer\": 1, \"d_model\": 32, \"n_head\": 2}, {\"n_layer\": 2, \"d_model\": 48, \"n_head\": 4}],\n"
-    " \"budgets\": {\"train_flops\": [1e10, 3e10]},\n"
-    " \"train\": {\"seq_len\": 32, \"batch_size\": 16, \"lr\": 3e-3, \"seeds\": [1], \"ckpt_every\": 20},\n"
-    " \"eval\": {\"n_samples\": 8, \"k\": [1, 2, 4, 8], \"max_new_tokens\": 6}}\n";
-enum { N_RUNS = 4, LONG_RUN = 1, SHORT_RUN = 2 };
+#define SPEC TINY_SPEC
+enum { N_RUNS = TINY_RUNS, LONG_RUN = TINY_LONG_RUN, SHORT_RUN = TINY_SHORT_RUN };
 
 // The reference: one uninterrupted sweep, made once for the whole group.
 static struct {
