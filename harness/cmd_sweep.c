@@ -135,6 +135,8 @@ static void tally_exit(SweepTally *t, int status) {
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : JOB_ERROR;
     if (code == JOB_OK)
         t->done_now++;
+    else if (code == JOB_DONE_BEFORE) // by another process since this sweep looked
+        t->done_before++;
     else if (code == JOB_SKIPPED)
         t->skipped++;
     else if (code == JOB_NOT_OK)

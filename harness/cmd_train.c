@@ -73,6 +73,7 @@ int cmd_train(int argc, char **argv) {
         db_close(db);
     }
     if (rc == JOB_ERROR) cmd_fail();
+    if (rc == JOB_DONE_BEFORE && progress_fd < 0) rc = JOB_OK; // a user asked for a run that is done: it is
     free(def_db);
     spec_free(&spec);
     return rc;

@@ -338,6 +338,20 @@ void db_owner_self(char out[300]) {
 }
 
 // Is the process named by OWNER ("host:pid") gone? Only answerable on its own host.
+// A zombie has exited but was not reaped yet: under an init that never reaps orphans (containers),
+// the children of a killed sweep stay zombies for good, and kill(pid, 0) still finds them.
+static int pid_is_zombie(long pid) {
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *paren = strrchr(buf, ')'); // "pid (comm) S ...": comm may hold spaces and ')'
+    return paren && paren[1] == ' ' && paren[2] == 'Z';
+}
+
 static int owner_pid_dead(const char *owner) {
     const char *colon = strrchr(owner, ':');
     if (!colon) return 0;
@@ -350,7 +364,8 @@ static int owner_pid_dead(const char *owner) {
     long pid = strtol(colon + 1, &end, 10);
     if (end == colon + 1 || pid <= 0) return 0;
     // EPERM means it exists under another user: alive.
-    return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+    if (kill((pid_t)pid, 0) != 0) return errno == ESRCH;
+    return pid_is_zombie(pid);
 }
 
 int db_claim_is_stale(const Db *db, const char *owner, int has_heartbeat, double heartbeat) {

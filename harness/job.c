@@ -1,6 +1,7 @@
 // job.c — claim, train, record, evaluate one run (see job.h).
 #include "job.h"
 
+#include <errno.h>
 #include <math.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -84,9 +85,18 @@ static int finish_line(const Job *j, const RunOutcome *o) {
 // Train a claimed run and record the outcome. Returns a JOB_* code.
 static int train_claimed(const Job *j, const DbClaim *claim, const char *ckpt, HookCtx *hc) {
     const RunSpec *r = &j->spec->runs[j->run_id];
-    // A retried run that failed or diverged starts over: its old checkpoint would fail again.
-    if (claim->kind == DB_CLAIM_FRESH && (claim->prev == DB_RUN_FAILED || claim->prev == DB_RUN_DIVERGED))
-        unlink(ckpt);
+    // A fresh claim starts at step 0 whatever file lies at the checkpoint path: the database
+    // recorded no checkpoint for the run (killed between writing a checkpoint and recording it, or
+    // a new database beside old files), or the run failed or diverged and its checkpoint would
+    // fail again. Resuming from such a file would skip the train_log rows the claim just deleted.
+    if (claim->kind == DB_CLAIM_FRESH && unlink(ckpt) != 0 && errno != ENOENT) {
+        err_set("run %d: cannot remove the unrecorded checkpoint %s: %s", j->run_id, ckpt, strerror(errno));
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", err_msg());
+        db_release_run(j->db, j->run_id, hc->owner);
+        err_set("%s", msg);
+        return JOB_ERROR;
+    }
     RunHooks hooks = {hc, hook_log, hook_checkpoint, hook_progress};
     RunOutcome o;
     if (run_train(j->spec, r, ckpt, j->threads, &hooks, &o) != 0) {
@@ -119,6 +129,7 @@ int job_run(const Job *j) {
         free(def);
         return JOB_ERROR;
     }
+    int trained_before = claim.kind == DB_CLAIM_NONE && claim.prev == DB_RUN_DONE;
     if (claim.kind != DB_CLAIM_NONE) {
         rc = train_claimed(j, &claim, ckpt, &hc);
     } else if (claim.prev == DB_RUN_DONE) {
@@ -132,14 +143,22 @@ int job_run(const Job *j) {
         rc = JOB_NOT_OK;
     }
     db_claim_free(&claim);
+    int n_evaluated = 0, n_held = 0;
     if (rc == JOB_OK && !j->no_eval && spec_has_eval(j->spec)) {
         DbRun run;
         if (db_get_run(j->db, j->run_id, &run) != 0) {
             rc = JOB_ERROR;
         } else {
-            if (job_evaluate(j, run.checkpoint ? run.checkpoint : ckpt) != 0) rc = JOB_ERROR;
+            n_evaluated = job_evaluate(j, run.checkpoint ? run.checkpoint : ckpt, &n_held);
+            if (n_evaluated < 0) rc = JOB_ERROR;
             db_run_free(&run);
         }
+    }
+    // A run found done that needed no evaluation from us was done before (by whom, a sweep asks).
+    if (rc == JOB_OK && trained_before && n_evaluated == 0) {
+        if (n_held > 0)
+            progress_finish(j->progress, "run %d skipped: its evaluation is held by another process", j->run_id);
+        rc = n_held > 0 ? JOB_SKIPPED : JOB_DONE_BEFORE;
     }
     free(def);
     return rc;
@@ -218,7 +237,7 @@ static double metric_value(const EvalResult *er, const char *name, long k) {
     return NAN;
 }
 
-int job_evaluate(const Job *j, const char *ckpt) {
+int job_evaluate(const Job *j, const char *ckpt, int *n_held) {
     const Spec *s = j->spec;
     const EvalSpec *es = &s->eval;
     char owner[300];
@@ -230,7 +249,14 @@ int job_evaluate(const Job *j, const char *ckpt) {
         DbEvalKey key = {es->temperature[t], es->top_p, es->n_samples, es->max_new_tokens};
         int c = db_claim_eval(j->db, j->run_id, &key, owner);
         if (c < 0) goto release;
-        if (c == 0) todo[n_todo++] = key;
+        if (c == 0) {
+            todo[n_todo++] = key;
+        } else if (n_held) {
+            long id;
+            int found = db_find_eval(j->db, j->run_id, &key, &id);
+            if (found < 0) goto release;
+            *n_held += found == 1; // not there: another process is evaluating it
+        }
     }
     if (n_todo == 0) return 0;
     LoadedRun lr;
@@ -261,11 +287,11 @@ int job_evaluate(const Job *j, const char *ckpt) {
         if (w != 0) goto out;
         todo[t].n_samples = -1; // written: its claim ended with the eval
     }
-    rc = 0;
+    rc = n_todo;
 out:
     free(gold);
     loaded_run_close(&lr);
-    if (rc == 0) return 0;
+    if (rc >= 0) return rc;
 release:
     for (int t = 0; t < n_todo; t++)
         if (todo[t].n_samples >= 0) db_release_eval(j->db, j->run_id, &todo[t], owner);

@@ -20,15 +20,19 @@ typedef struct {
 } Job;
 
 // Exit codes of a job (and of `t2 train`).
-enum { JOB_OK = 0, JOB_ERROR = 1, JOB_NOT_OK = 3, JOB_SKIPPED = 4 };
+enum { JOB_OK = 0, JOB_ERROR = 1, JOB_NOT_OK = 3, JOB_SKIPPED = 4, JOB_DONE_BEFORE = 5 };
 
-// JOB_OK: trained (or already done) and evaluated; JOB_NOT_OK: the run diverged or failed (recorded
-// in the database); JOB_SKIPPED: another live process holds the run; JOB_ERROR: could not run
-// (err_set).
+// JOB_OK: trained and evaluated (or only evaluated: it was trained before); JOB_DONE_BEFORE:
+// nothing to do, trained and evaluated before (here or by another process; `t2 train` exits 0 for
+// it unless it reports to a sweep, which counts it apart); JOB_NOT_OK: the run diverged or failed
+// (recorded in the database); JOB_SKIPPED: another live process holds the run or its evaluation;
+// JOB_ERROR: could not run (err_set).
 int job_run(const Job *j);
 
-// Evaluate a done run at every temperature of the spec lacking an eval in the database.
-int job_evaluate(const Job *j, const char *ckpt);
+// Evaluate a done run at every temperature of the spec lacking an eval in the database. Returns
+// how many evals it wrote, -1 on error. *n_held (may be NULL) counts the missing evals it left to
+// another process that holds their claim.
+int job_evaluate(const Job *j, const char *ckpt, int *n_held);
 
 // Recompute answers, correctness and metrics of every eval from the stored samples and gold
 // (`t2 eval --rescore`); run_id < 0 for all runs.

@@ -447,6 +447,44 @@ static void test_claim_stale_dead_pid(void **state) {
     tmpdir_remove(dir);
 }
 
+// An owner that exited but was never reaped (a zombie: the children of a killed sweep under an
+// init that does not reap orphans) is dead too, although kill(pid, 0) still finds it.
+static void test_claim_stale_zombie(void **state) {
+    (void)state;
+    char *dir = tmpdir_make("db");
+    Db *db = grid_db(dir, "z.db", 1);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) _exit(0);
+    char stat_path[64], *stat = NULL;
+    snprintf(stat_path, sizeof stat_path, "/proc/%ld/stat", (long)child);
+    for (int tries = 0; tries < 500; tries++) { // until it has exited (not reaped: we never wait)
+        free(stat);
+        stat = read_file(stat_path, NULL);
+        if (stat && strstr(stat, ") Z ")) break;
+        usleep(2000);
+    }
+    assert_non_null(stat);
+    assert_non_null(strstr(stat, ") Z "));
+    free(stat);
+    assert_int_equal(kill(child, 0), 0);
+    char host[256], zombie[300], me[300];
+    gethostname(host, sizeof host);
+    host[255] = '\0';
+    snprintf(zombie, sizeof zombie, "%s:%ld", host, (long)child);
+    db_owner_self(me);
+    DbClaim c;
+    claim_ok(db, 0, zombie, 0, &c);
+    db_claim_free(&c);
+    claim_ok(db, 0, me, 0, &c);
+    assert_int_equal(c.kind, DB_CLAIM_FRESH);
+    assert_int_equal(c.prev, DB_RUN_RUNNING);
+    db_claim_free(&c);
+    assert_int_equal(waitpid(child, NULL, 0), child);
+    db_close(db);
+    tmpdir_remove(dir);
+}
+
 static void test_claim_stale_heartbeat(void **state) {
     (void)state;
     char *dir = tmpdir_make("db");
@@ -1227,6 +1265,7 @@ int main(void) {
         cmocka_unit_test(test_sweep_registration),
         cmocka_unit_test(test_claim_once),
         cmocka_unit_test(test_claim_stale_dead_pid),
+        cmocka_unit_test(test_claim_stale_zombie),
         cmocka_unit_test(test_claim_stale_heartbeat),
         cmocka_unit_test(test_retry_failed_and_release),
         cmocka_unit_test(test_claim_race_two_processes),
