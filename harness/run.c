@@ -2,9 +2,12 @@
 #include "run.h"
 
 #include <errno.h>
+#include <glob.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 volatile int run_stop_requested = 0;
 
@@ -40,9 +43,27 @@ static int log_every_steps(const TrainSpec *ts, long steps) {
     return ts->log_every > 0 ? ts->log_every : (int)MAX(1, steps / 200);
 }
 
+// A process killed while writing a checkpoint leaves PATH.tmp.PID behind (the checkpoint itself
+// is intact): remove those whose writer is gone.
+static void remove_stale_temporaries(const char *ckpt_path) {
+    char *pattern = xasprintf("%s.tmp.*", ckpt_path);
+    glob_t g;
+    if (glob(pattern, GLOB_NOSORT, NULL, &g) == 0) {
+        for (size_t i = 0; i < g.gl_pathc; i++) {
+            long pid;
+            const char *dot = strrchr(g.gl_pathv[i], '.');
+            if (dot && parse_long(dot + 1, &pid) == 0 && pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+                unlink(g.gl_pathv[i]);
+        }
+        globfree(&g);
+    }
+    free(pattern);
+}
+
 int run_train(const Spec *s, const RunSpec *r, const char *ckpt_path, int threads, const RunHooks *hooks,
               RunOutcome *out) {
     memset(out, 0, sizeof *out);
+    remove_stale_temporaries(ckpt_path);
     Task *task = task_create(&s->task);
     if (!task) return -1;
     char *cfg_json = run_config_json(s, r);
