@@ -27,6 +27,10 @@ static int setup(void **state) {
     spec = write_text(dir, "cli.json", SPEC_TEXT);
     db = xasprintf("%s/cli.db", dir);
     ckpt = xasprintf("%s/run0.ckpt", dir);
+    // What a writer killed mid-checkpoint leaves behind (pid 4194301 is not running).
+    char *stale = xasprintf("%s.tmp.4194301", ckpt);
+    free(write_text(dir, "run0.ckpt.tmp.4194301", "partial"));
+    free(stale);
     RunResult r = run_t2("train", spec, "--run", "0", "--db", db, "--ckpt", ckpt, "--threads", "1", "--quiet", NULL);
     if (r.status != 0) print_error("t2 train failed: %s\n", r.err);
     int ok = r.status == 0;
@@ -226,6 +230,14 @@ static void test_bad_arguments(void **state) {
     run_free(&r);
 }
 
+// The temporary file of a killed checkpoint writer was removed when the run started.
+static void test_stale_temporary_removed(void **state) {
+    (void)state;
+    char *stale = xasprintf("%s.tmp.4194301", ckpt);
+    assert_false(file_exists(stale));
+    free(stale);
+}
+
 // A finished run is not trained again.
 static void test_train_done_run_is_skipped(void **state) {
     (void)state;
@@ -248,6 +260,7 @@ int main(void) {
         cmocka_unit_test(test_export),
         cmocka_unit_test(test_vocab_mismatch),
         cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_stale_temporary_removed),
         cmocka_unit_test(test_train_done_run_is_skipped),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
