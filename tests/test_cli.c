@@ -28,9 +28,7 @@ static int setup(void **state) {
     db = xasprintf("%s/cli.db", dir);
     ckpt = xasprintf("%s/run0.ckpt", dir);
     // What a writer killed mid-checkpoint leaves behind (pid 4194301 is not running).
-    char *stale = xasprintf("%s.tmp.4194301", ckpt);
     free(write_text(dir, "run0.ckpt.tmp.4194301", "partial"));
-    free(stale);
     RunResult r = run_t2("train", spec, "--run", "0", "--db", db, "--ckpt", ckpt, "--threads", "1", "--quiet", NULL);
     if (r.status != 0) print_error("t2 train failed: %s\n", r.err);
     int ok = r.status == 0;
