@@ -132,6 +132,9 @@ int analysis_compare(Db *db, const Analysis *a, double c_inf, AnCompare **out, s
 // The inference budgets to compare at: the spec's analysis.c_inf, else one budget that lets the
 // smallest model draw the largest spec k (2 N_min k_max), described in WHY.
 int analysis_c_inf(const Analysis *a, double *c_inf, int max, char *why, size_t why_len);
+// The training budgets of allocation tables: the spec's analysis.c_train, else the sweep's FLOP
+// budgets, else the smallest and largest 6ND of the runs. Returns the count (≤ MAX).
+int analysis_c_train(const Analysis *a, double *c_train, int max);
 
 // ---------------------------------------------------------------------------------------------
 // Fits in the database. A row's options_json holds {"bootstrap", "seed", "n_starts",
@@ -141,12 +144,13 @@ int analysis_c_inf(const Analysis *a, double *c_inf, int max, char *why, size_t 
 // Store R as a `fits` row (converged or not, as r->converged says). *fit_id may be NULL.
 int fitdb_store(Db *db, const FitResult *r, const FitOptions *o, uint64_t data_hash, const AnFitNote *note,
                 long *fit_id);
-// The latest converged fit of LAW made on data with DATA_HASH: 0 and *out (with its bootstrap
-// resamples), 1 when there is none, -1 on error.
-int fitdb_latest(Db *db, FitLaw law, uint64_t data_hash, FitResult *out, long *fit_id);
+// The latest converged fit of LAW made on data with DATA_HASH with at least MIN_BOOT bootstrap
+// resamples asked for: 0 and *out (with its bootstrap estimates), 1 when there is none, -1 on error.
+int fitdb_latest(Db *db, FitLaw law, uint64_t data_hash, long min_boot, FitResult *out, long *fit_id);
 
-// A fit of LAW for the database's current data: the latest stored converged one, else a fit made
-// now with O and stored (converged or not). *fresh says which. -1 + err_set when the data do not
+// A fit of LAW for the database's current data: the latest stored converged one with at least
+// o->bootstrap resamples, else a fit made now with O and stored (converged or not). *fresh says
+// which. -1 + err_set when the data do not
 // allow the fit.
 int analysis_fit(Db *db, const Analysis *a, FitLaw law, const FitOptions *o, FitResult *out, long *fit_id,
                  int *fresh);

@@ -48,6 +48,26 @@ static void print_comparison(const OptResult *o) {
            t->N / c->N, t->tokens_per_param / c->tokens_per_param, t->k, c->k, o->metric, t->value, c->value);
 }
 
+// One allocation, printed as a table or added to LIST (--json).
+static int emit_allocation(const LawFit *law, const LawFit *chin, double c_train, double c_inf, double k_max,
+                           cJSON *list) {
+    OptResult o;
+    if (optimize_allocation_capped(&law->fit, c_train, c_inf, k_max, &o) != 0 ||
+        (chin->ok && optimize_chinchilla_from(&law->fit, &chin->fit, &o) != 0))
+        return -1;
+    if (list) {
+        cJSON *j = opt_result_cjson(&o);
+        cJSON_AddNumberToObject(j, "fit_id", (double)law->fit_id);
+        if (chin->ok) cJSON_AddNumberToObject(j, "chinchilla_fit_id", (double)chin->fit_id);
+        cJSON_AddItemToArray(list, j);
+    } else {
+        opt_result_print(stdout, &o);
+        print_comparison(&o);
+        printf("\n");
+    }
+    return 0;
+}
+
 // Collect the inference budgets: --c-inf, else the spec's analysis.c_inf.
 static int inference_budgets(const Analysis *an, const Opt *c_inf_opt, double c_inf, double *out, int *n) {
     if (c_inf_opt->seen) {
@@ -73,7 +93,8 @@ int cmd_optimize(int argc, char **argv) {
     int json = 0;
     Opt opts[] = {
         {"--db", OPT_STR, &db_file, "PATH", "results database with finished runs", .required = 1},
-        {"--c-train", OPT_DOUBLE, &c_train, "C", "training budget in FLOPs (6ND <= C)", .required = 1, .min = 1,
+        {"--c-train", OPT_DOUBLE, &c_train, "C",
+         "training budget in FLOPs (6ND <= C); default: the spec's analysis.c_train, else the sweep's budgets", .min = 1,
          .max = 1e60},
         {"--c-inf", OPT_DOUBLE, &c_inf, "C",
          "inference FLOPs per query (2Nk <= C; 0: k = 1); default: every analysis.c_inf of the spec", .min = 0,
@@ -102,10 +123,12 @@ int cmd_optimize(int argc, char **argv) {
     Db *db = NULL;
     Analysis an = {0};
     int status = 1;
-    double budgets[16];
-    int n_budgets = 0;
+    double budgets[16], trains[16];
+    int n_budgets = 0, n_trains = 1;
+    trains[0] = c_train;
     if (analysis_open_db(db_file, &db) != 0 || analysis_load(db, &an) != 0) goto done;
     if (inference_budgets(&an, &opts[2], c_inf, budgets, &n_budgets) != 0) goto done;
+    if (!opts[1].seen) n_trains = analysis_c_train(&an, trains, 16);
     FitOptions fo;
     fit_options_default(&fo);
     fo.bootstrap = bootstrap;
@@ -139,30 +162,15 @@ int cmd_optimize(int argc, char **argv) {
     cJSON *out = cJSON_CreateObject(), *list = NULL;
     if (json) {
         cJSON_AddStringToObject(out, "db", an.path);
-        cJSON_AddItemToObject(out, "c_train", fit_json_number(c_train));
         list = cJSON_AddArrayToObject(out, "allocations");
     }
-    for (int i = 0; i < n_laws; i++) {
-        if (!laws[i].ok) continue;
-        for (int b = 0; b < n_budgets; b++) {
-            OptResult o;
-            if (optimize_allocation_capped(&laws[i].fit, c_train, budgets[b], k_max, &o) != 0 ||
-                (chin.ok && optimize_chinchilla_from(&laws[i].fit, &chin.fit, &o) != 0)) {
-                cJSON_Delete(out);
-                goto done;
-            }
-            if (json) {
-                cJSON *j = opt_result_cjson(&o);
-                cJSON_AddNumberToObject(j, "fit_id", (double)laws[i].fit_id);
-                if (chin.ok) cJSON_AddNumberToObject(j, "chinchilla_fit_id", (double)chin.fit_id);
-                cJSON_AddItemToArray(list, j);
-            } else {
-                opt_result_print(stdout, &o);
-                print_comparison(&o);
-                printf("\n");
-            }
-        }
-    }
+    for (int i = 0; i < n_laws; i++)
+        for (int t = 0; t < n_trains && laws[i].ok; t++)
+            for (int b = 0; b < n_budgets; b++)
+                if (emit_allocation(&laws[i], &chin, trains[t], budgets[b], k_max, list) != 0) {
+                    cJSON_Delete(out);
+                    goto done;
+                }
     if (json) {
         char *s = cJSON_PrintUnformatted(out);
         if (!s) die("out of memory printing JSON");

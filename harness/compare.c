@@ -25,6 +25,28 @@ int analysis_c_inf(const Analysis *a, double *c_inf, int max, char *why, size_t 
     return 1;
 }
 
+int analysis_c_train(const Analysis *a, double *c_train, int max) {
+    const AnalysisSpec *as = &a->spec.analysis;
+    if (as->n_c_train > 0) {
+        int n = MIN(as->n_c_train, max);
+        memcpy(c_train, as->c_train, (size_t)n * sizeof(double));
+        return n;
+    }
+    if (a->spec.budgets.kind == BUDGET_FLOPS) {
+        int n = MIN(a->spec.budgets.n, max);
+        memcpy(c_train, a->spec.budgets.values, (size_t)n * sizeof(double));
+        return n;
+    }
+    double lo = INFINITY, hi = 0;
+    for (size_t i = 0; i < a->n_runs; i++) {
+        lo = fmin(lo, a->runs[i].train_flops_6nd);
+        hi = fmax(hi, a->runs[i].train_flops_6nd);
+    }
+    c_train[0] = lo;
+    if (hi > lo && max > 1) c_train[1] = hi;
+    return hi > lo && max > 1 ? 2 : 1;
+}
+
 // The samples run R can draw per query under C_inf.
 static long affordable_k(const AnRun *r, double c_inf, int *capped) {
     double k = floor(c_inf / (2 * r->N) * (1 + 1e-12)); // 2Nk = C_inf exactly still affords k

@@ -101,8 +101,9 @@ static void read_resamples(const cJSON *rows, FitResult *r) {
     r->n_boot_used = used;
 }
 
-// Rebuild a result from a row's options_json; 0 when it is usable for DATA_HASH, 1 when not.
-static int row_result(const char *options, uint64_t data_hash, FitResult *out) {
+// Rebuild a result from a row's options_json; 0 when it is usable (made on DATA_HASH, converged,
+// at least MIN_BOOT resamples asked for), 1 when not.
+static int row_result(const char *options, uint64_t data_hash, long min_boot, FitResult *out) {
     cJSON *o = options ? cJSON_Parse(options) : NULL;
     if (!o) return 1;
     int rc = 1;
@@ -118,6 +119,10 @@ static int row_result(const char *options, uint64_t data_hash, FitResult *out) {
             const cJSON *boot = cJSON_GetObjectItemCaseSensitive(fit, "bootstrap");
             const cJSON *asked = cJSON_GetObjectItemCaseSensitive(boot, "resamples");
             out->n_boot = cJSON_IsNumber(asked) ? (long)asked->valuedouble : out->n_boot_used;
+            if (out->n_boot < min_boot) {
+                fit_result_free(out);
+                rc = 1;
+            }
             rc = 0;
         } else {
             fit_result_free(out);
@@ -128,7 +133,7 @@ static int row_result(const char *options, uint64_t data_hash, FitResult *out) {
     return rc;
 }
 
-int fitdb_latest(Db *db, FitLaw law, uint64_t data_hash, FitResult *out, long *fit_id) {
+int fitdb_latest(Db *db, FitLaw law, uint64_t data_hash, long min_boot, FitResult *out, long *fit_id) {
     memset(out, 0, sizeof *out);
     sqlite3_stmt *st = NULL;
     const char *sql = "SELECT fit_id, options_json FROM fits WHERE law = ? AND converged = 1 AND source = 'db' "
@@ -141,7 +146,7 @@ int fitdb_latest(Db *db, FitLaw law, uint64_t data_hash, FitResult *out, long *f
     sqlite3_bind_text(st, 1, fit_law_name(law), -1, SQLITE_STATIC);
     int rc, found = 1;
     while (found == 1 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        found = row_result((const char *)sqlite3_column_text(st, 1), data_hash, out);
+        found = row_result((const char *)sqlite3_column_text(st, 1), data_hash, min_boot, out);
         if (found == 0 && fit_id) *fit_id = sqlite3_column_int64(st, 0);
     }
     if (found == 1 && rc != SQLITE_DONE) {
@@ -160,7 +165,7 @@ int analysis_fit(Db *db, const Analysis *a, FitLaw law, const FitOptions *o, Fit
     AnFitNote note;
     if (analysis_fit_data(a, law, &d, &note) != 0) return -1;
     uint64_t hash = fit_data_hash(law, &d);
-    int rc = fitdb_latest(db, law, hash, out, fit_id);
+    int rc = fitdb_latest(db, law, hash, o->bootstrap, out, fit_id);
     if (rc == 1) {
         *fresh = 1;
         rc = fit_run(law, &d, o, out);
