@@ -151,7 +151,7 @@ static inline double huber(double r, double delta, double *dh) {
 double digamma(double x);
 // lgamma(x + k) − lgamma(x) and ψ(x + k) − ψ(x) for x > 0, k ≥ 0, accurate also when x ≫ k, where
 // the plain differences cancel (the Beta model's shapes reach 1e16 and beyond when a law is
-// evaluated far from its data): Stirling's series of the difference above x = 1e4.
+// evaluated far from its data): Stirling's series of the difference above x = 100.
 double lgamma_diff(double x, double k);
 double digamma_diff(double x, double k);
 

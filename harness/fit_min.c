@@ -227,9 +227,10 @@ double digamma(double x) {
     return acc + log(x) - 0.5 * r - series;
 }
 
-// Above this x the differences come from Stirling's series; below, lgamma and digamma lose at
-// most ~1e-12 to cancellation.
-#define DIFF_ASYMPTOTIC 1e4
+// Above this x the differences come from Stirling's series (truncated after the y⁻³ and y⁻⁴
+// terms: relative error below 1e-14 from here on); below it the plain differences, which lose
+// ~1e-13 to cancellation at most, where the series would not be accurate enough.
+#define DIFF_ASYMPTOTIC 100
 
 double lgamma_diff(double x, double k) {
     if (k == 0) return 0;

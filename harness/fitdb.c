@@ -119,11 +119,8 @@ static int row_result(const char *options, uint64_t data_hash, long min_boot, Fi
             const cJSON *boot = cJSON_GetObjectItemCaseSensitive(fit, "bootstrap");
             const cJSON *asked = cJSON_GetObjectItemCaseSensitive(boot, "resamples");
             out->n_boot = cJSON_IsNumber(asked) ? (long)asked->valuedouble : out->n_boot_used;
-            if (out->n_boot < min_boot) {
-                fit_result_free(out);
-                rc = 1;
-            }
-            rc = 0;
+            rc = out->n_boot < min_boot;
+            if (rc) fit_result_free(out);
         } else {
             fit_result_free(out);
         }
