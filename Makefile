@@ -20,7 +20,10 @@ TEST_DEPS := slurmctld slurmd slurm-client munge
 
 KERNEL_SRC  := $(wildcard kernels/*.c)
 HARNESS_SRC := $(filter-out harness/main.c,$(wildcard harness/*.c))
-LIB_OBJ     := $(patsubst %.c,$(BUILD)/%.o,$(KERNEL_SRC) $(HARNESS_SRC))
+# The gnuplot templates plots/*.gp are compiled into the binary (t2 plot works from any directory).
+PLOT_SRC    := $(sort $(wildcard plots/*.gp))
+PLOT_OBJ    := $(BUILD)/gen/plot_templates.o
+LIB_OBJ     := $(patsubst %.c,$(BUILD)/%.o,$(KERNEL_SRC) $(HARNESS_SRC)) $(PLOT_OBJ)
 TEST_SRC    := $(wildcard tests/test_*.c)
 TEST_BIN    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 TEST_LIB    := $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(TEST_SRC),$(wildcard tests/*.c)))
@@ -55,6 +58,13 @@ $(BUILD):
 Q := $(if $(V),,@)
 $(BUILD)/%.o: %.c $(BUILD)/.deps
 	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/gen/plot_templates.c: $(PLOT_SRC) plots/embed.sh | $(BUILD)
+	@mkdir -p $(dir $@)
+	$(Q)sh plots/embed.sh $(PLOT_SRC) > $@.tmp && mv $@.tmp $@
+$(PLOT_OBJ): $(BUILD)/gen/plot_templates.c $(BUILD)/.deps
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 

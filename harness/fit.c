@@ -549,9 +549,7 @@ double fit_loss_nd(const FitResult *r, double N, double D) {
 
 double beta_pass_at_k(double a, double b, double k) {
     // 1 − B(a, b+k)/B(a, b) = 1 − Γ(b+k)Γ(a+b) / (Γ(b)Γ(a+b+k)); expm1 keeps small values exact.
-    int sign; // lgamma_r: plain lgamma writes the global signgam, a race between threads
-    double log_ratio = lgamma_r(b + k, &sign) + lgamma_r(a + b, &sign) - lgamma_r(a + b + k, &sign) - lgamma_r(b, &sign);
-    return -expm1(log_ratio);
+    return -expm1(lgamma_diff(b, k) - lgamma_diff(a + b, k));
 }
 
 void t2acc_beta(const double theta[5], double L, double *a, double *b) {

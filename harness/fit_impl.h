@@ -149,6 +149,11 @@ static inline double huber(double r, double delta, double *dh) {
 }
 
 double digamma(double x);
+// lgamma(x + k) − lgamma(x) and ψ(x + k) − ψ(x) for x > 0, k ≥ 0, accurate also when x ≫ k, where
+// the plain differences cancel (the Beta model's shapes reach 1e16 and beyond when a law is
+// evaluated far from its data): Stirling's series of the difference above x = 100.
+double lgamma_diff(double x, double k);
+double digamma_diff(double x, double k);
 
 // Vectorised exp and log. glibc's libmvec (x86-64, reached through libm) has SIMD variants of
 // exp and log; math.h declares them only under -ffast-math, which t2 does not use. Declaring the

@@ -406,12 +406,11 @@ static double stage2_eval(const Stage2Data *c, const double *x, double *grad, do
         double mu = th2 * sg, one_minus_mu = one_minus_th2 + th2 * sg_c;
         double nu = exp(fmax(fmin(th3 + th4 * (L - c->L_c), 700), -700));
         double a = fmax(mu * nu, SHAPE_MIN), b = fmax(one_minus_mu * nu, SHAPE_MIN);
-        int sign; // lgamma_r: plain lgamma writes the global signgam, a race between threads
-        double lam = lgamma_r(b + k, &sign) + lgamma_r(a + b, &sign) - lgamma_r(a + b + k, &sign) - lgamma_r(b, &sign);
-        double ratio = exp(lam); // B(a, b+k) / B(a, b)
+        double lam = lgamma_diff(b, k) - lgamma_diff(a + b, k); // log B(a, b+k) / B(a, b)
+        double ratio = exp(lam);
         double r = -expm1(lam) - c->y[i];
-        double dlam_da = digamma(a + b) - digamma(a + b + k);
-        double dlam_db = digamma(b + k) - digamma(b) + dlam_da;
+        double dlam_da = -digamma_diff(a + b, k);
+        double dlam_db = digamma_diff(b, k) + dlam_da;
         double dP_da = -ratio * dlam_da, dP_db = -ratio * dlam_db;
         double dP_dmu = nu * (dP_da - dP_db), dP_dnu = mu * dP_da + one_minus_mu * dP_db;
         double dsg = sg * sg_c; // dσ(−z)/d(−z)

@@ -128,40 +128,52 @@ double minimize_1d(double (*f)(double v, void *ctx), void *ctx, double lo, doubl
 // ---------------------------------------------------------------------------------------------
 // Allocation.
 typedef struct {
+    double c_train, c_inf; // FLOPs; c_inf ≤ 0: no inference budget (k = 1)
+    double k_max;          // cap on k (> 0), or 0 for none
+} Budgets;
+
+typedef struct {
     const Law *law;
-    double c_train, c_inf, sign; // sign −1 to maximise
+    Budgets b;
+    double sign; // −1 to maximise
 } AllocCtx;
 
-static double k_of(double c_inf, double N) { return c_inf > 0 ? c_inf / (2 * N) : 1; }
+// The samples C_inf affords a model of N parameters, before the cap.
+static double k_afforded(const Budgets *b, double N) { return b->c_inf > 0 ? b->c_inf / (2 * N) : 1; }
+
+static double k_of(const Budgets *b, double N) {
+    double k = k_afforded(b, N);
+    return b->k_max > 0 ? fmin(k, b->k_max) : k;
+}
 
 static double alloc_objective(double v, void *ctx) {
     const AllocCtx *a = ctx;
     double N = exp(v);
-    return a->sign * law_value(a->law, N, a->c_train / (6 * N), k_of(a->c_inf, N));
+    return a->sign * law_value(a->law, N, a->b.c_train / (6 * N), k_of(&a->b, N));
 }
 
 // Grid points over log N: 2,001 across at most ~60 e-folds, a step under 3% in N before the
 // golden-section refinement.
 #define ALLOC_GRID 2001
 
-static void fill(Allocation *a, const Law *l, double N, double c_train, double c_inf) {
+static void fill(Allocation *a, const Law *l, double N, const Budgets *b) {
     a->N = N;
-    a->D = c_train / (6 * N);
-    a->k = k_of(c_inf, N);
+    a->D = b->c_train / (6 * N);
+    a->k = k_of(b, N);
     a->tokens_per_param = a->D / N;
     a->value = law_value(l, N, a->D, a->k);
-    a->feasible = a->k >= 1 - 1e-12; // the T² search may land on k = 1 up to rounding
+    a->feasible = k_afforded(b, N) >= 1 - 1e-12; // the T² search may land on k = 1 up to rounding
 }
 
 // Both choices under one set of parameters.
-static void allocate(const Law *l, double c_train, double c_inf, double log_n_max, Allocation *t2, Allocation *chin) {
-    AllocCtx ctx = {l, c_train, c_inf, l->law == FIT_T2_ACC ? -1 : 1};
+static void allocate(const Law *l, const Budgets *b, double log_n_max, Allocation *t2, Allocation *chin) {
+    AllocCtx ctx = {l, *b, l->law == FIT_T2_ACC ? -1 : 1};
     double f_min;
     double v = minimize_1d(alloc_objective, &ctx, 0, log_n_max, ALLOC_GRID, &f_min);
-    fill(t2, l, exp(v), c_train, c_inf);
+    fill(t2, l, exp(v), b);
     double N, D;
-    chinchilla_optimal(l->A, l->B, l->alpha, l->beta, c_train, &N, &D);
-    fill(chin, l, N, c_train, c_inf);
+    chinchilla_optimal(l->A, l->B, l->alpha, l->beta, b->c_train, &N, &D);
+    fill(chin, l, N, b);
 }
 
 static void set_nan2(double *v) { v[0] = v[1] = NAN; }
@@ -190,7 +202,7 @@ static void interval(double *v, size_t n, double level, double out[2]) {
 }
 
 // Percentile intervals of both allocations over the fit's bootstrap resamples.
-static void bootstrap_intervals(const FitResult *fit, const int *col, double c_train, double c_inf, double log_n_max,
+static void bootstrap_intervals(const FitResult *fit, const int *col, const Budgets *bud, double log_n_max,
                                 OptResult *out) {
     size_t nb = (size_t)fit->n_boot_used, width = fit->n_params + fit->n_alloc;
     double *vals = xmalloc(8 * nb * sizeof(double)); // (8, nb): N, D, k, value for t2 then chinchilla
@@ -198,7 +210,7 @@ static void bootstrap_intervals(const FitResult *fit, const int *col, double c_t
         Law l;
         law_from_values(fit->law, col, fit->boot + b * width, &l);
         Allocation t2, ch;
-        allocate(&l, c_train, c_inf, log_n_max, &t2, &ch);
+        allocate(&l, bud, log_n_max, &t2, &ch);
         double row[8] = {t2.N, t2.D, t2.k, t2.value, ch.N, ch.D, ch.k, ch.value};
         for (int j = 0; j < 8; j++) vals[(size_t)j * nb + b] = row[j];
     }
@@ -210,6 +222,10 @@ static void bootstrap_intervals(const FitResult *fit, const int *col, double c_t
 }
 
 int optimize_allocation(const FitResult *fit, double c_train, double c_inf, OptResult *out) {
+    return optimize_allocation_capped(fit, c_train, c_inf, 0, out);
+}
+
+int optimize_allocation_capped(const FitResult *fit, double c_train, double c_inf, double k_max, OptResult *out) {
     memset(out, 0, sizeof *out);
     clear_ci(&out->t2);
     clear_ci(&out->chinchilla);
@@ -223,6 +239,10 @@ int optimize_allocation(const FitResult *fit, double c_train, double c_inf, OptR
     }
     if (!isfinite(c_inf)) {
         err_set("--c-inf: the inference budget must be finite, got %g", c_inf);
+        return -1;
+    }
+    if (!(k_max == 0 || (k_max >= 1 && isfinite(k_max)))) {
+        err_set("--k-max: the cap on samples per query must be at least 1 (or 0 for none), got %g", k_max);
         return -1;
     }
     // The largest N: every token budget keeps D ≥ 1, and k ≥ 1 needs 2N ≤ C_inf.
@@ -243,10 +263,67 @@ int optimize_allocation(const FitResult *fit, double c_train, double c_inf, OptR
     out->law = fit->law;
     out->c_train = c_train;
     out->c_inf = c_inf;
+    out->k_max = k_max;
     out->metric = fit->law == FIT_T2_ACC ? "pass@k" : fit->law == FIT_T2_LOSS ? "nll" : "loss";
     out->maximise = fit->law == FIT_T2_ACC;
-    allocate(&l, c_train, c_inf, log(n_max), &out->t2, &out->chinchilla);
-    if (fit->boot && fit->n_boot_used > 1) bootstrap_intervals(fit, col, c_train, c_inf, log(n_max), out);
+    out->chinchilla_from = "law";
+    Budgets b = {c_train, c_inf, k_max};
+    allocate(&l, &b, log(n_max), &out->t2, &out->chinchilla);
+    if (fit->boot && fit->n_boot_used > 1) bootstrap_intervals(fit, col, &b, log(n_max), out);
+    return 0;
+}
+
+// A law's parameters at its point estimate (values NULL) or at bootstrap resample b.
+static void law_at(const FitResult *fit, const int *col, long b, Law *l) {
+    size_t width = fit->n_params + fit->n_alloc;
+    if (b >= 0) {
+        law_from_values(fit->law, col, fit->boot + (size_t)b * width, l);
+        return;
+    }
+    double *values = xmalloc((fit->n_params ? fit->n_params : 1) * sizeof(double));
+    for (size_t j = 0; j < fit->n_params; j++) values[j] = fit->params[j].value;
+    law_from_values(fit->law, col, values, l);
+    free(values);
+}
+
+int optimize_chinchilla_from(const FitResult *fit, const FitResult *loss_law, OptResult *out) {
+    int col[N_LAW_KEYS], lcol[N_LAW_KEYS];
+    if (law_columns(fit, col) != 0 || law_columns(loss_law, lcol) != 0) return -1;
+    Law l, ll;
+    law_at(fit, col, -1, &l);
+    law_at(loss_law, lcol, -1, &ll);
+    double N, D;
+    chinchilla_optimal(ll.A, ll.B, ll.alpha, ll.beta, out->c_train, &N, &D);
+    Allocation *a = &out->chinchilla;
+    Budgets bud = {out->c_train, out->c_inf, out->k_max};
+    fill(a, &l, N, &bud);
+    clear_ci(a);
+    out->chinchilla_from = "chinchilla";
+    size_t nb = loss_law->boot ? (size_t)loss_law->n_boot_used : 0;
+    if (nb > 1) {
+        double *v = xmalloc(3 * nb * sizeof(double)); // (3, nb): N, D, k
+        for (size_t b = 0; b < nb; b++) {
+            Law lb;
+            law_at(loss_law, lcol, (long)b, &lb);
+            chinchilla_optimal(lb.A, lb.B, lb.alpha, lb.beta, out->c_train, &v[b], &v[nb + b]);
+            v[2 * nb + b] = k_of(&bud, v[b]);
+        }
+        interval(v, nb, 0.95, a->N_ci);
+        interval(v + nb, nb, 0.95, a->D_ci);
+        interval(v + 2 * nb, nb, 0.95, a->k_ci);
+        free(v);
+    }
+    nb = fit->boot ? (size_t)fit->n_boot_used : 0;
+    if (nb > 1) {
+        double *v = xmalloc(nb * sizeof(double)); // (nb,) the fit's value at the Chinchilla point
+        for (size_t b = 0; b < nb; b++) {
+            Law lb;
+            law_at(fit, col, (long)b, &lb);
+            v[b] = law_value(&lb, a->N, a->D, a->k);
+        }
+        interval(v, nb, 0.95, a->value_ci);
+        free(v);
+    }
     return 0;
 }
 
@@ -260,6 +337,8 @@ static void add_pair(cJSON *obj, const char *name, const double *v) {
     cJSON_AddItemToObject(obj, name, pair);
 }
 
+static int has_ci(const Allocation *a) { return isfinite(a->N_ci[0]) || isfinite(a->value_ci[0]); }
+
 static cJSON *allocation_cjson(const Allocation *a) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddItemToObject(o, "N", fit_json_number(a->N));
@@ -268,7 +347,7 @@ static cJSON *allocation_cjson(const Allocation *a) {
     cJSON_AddItemToObject(o, "k", fit_json_number(a->k));
     cJSON_AddItemToObject(o, "value", fit_json_number(a->value));
     cJSON_AddBoolToObject(o, "feasible", a->feasible);
-    if (isfinite(a->N_ci[0])) {
+    if (has_ci(a)) {
         cJSON *ci = cJSON_AddObjectToObject(o, "ci");
         add_pair(ci, "N", a->N_ci);
         add_pair(ci, "D", a->D_ci);
@@ -283,9 +362,11 @@ cJSON *opt_result_cjson(const OptResult *o) {
     cJSON_AddStringToObject(j, "law", fit_law_name(o->law));
     cJSON_AddItemToObject(j, "c_train", fit_json_number(o->c_train));
     cJSON_AddItemToObject(j, "c_inf", fit_json_number(o->c_inf));
+    if (o->k_max > 0) cJSON_AddItemToObject(j, "k_max", fit_json_number(o->k_max));
     cJSON_AddStringToObject(j, "metric", o->metric);
     cJSON_AddItemToObject(j, "t2", allocation_cjson(&o->t2));
     cJSON_AddItemToObject(j, "chinchilla", allocation_cjson(&o->chinchilla));
+    cJSON_AddStringToObject(j, "chinchilla_from", o->chinchilla_from ? o->chinchilla_from : "law");
     if (o->n_boot_used) cJSON_AddNumberToObject(j, "bootstrap_resamples", (double)o->n_boot_used);
     return j;
 }
@@ -303,16 +384,24 @@ char *opt_result_json(const OptResult *o) {
 static void print_allocation(FILE *f, const char *label, const Allocation *a, const char *metric) {
     fprintf(f, "  %-11s N %-10.4g D %-10.4g tokens/param %-9.4g k %-9.4g %s %.6g%s\n", label, a->N, a->D,
             a->tokens_per_param, a->k, metric, a->value, a->feasible ? "" : "  (k < 1: infeasible)");
-    if (isfinite(a->N_ci[0]))
-        fprintf(f, "  %-11s N [%.4g, %.4g]  D [%.4g, %.4g]  k [%.4g, %.4g]  %s [%.6g, %.6g]\n", "", a->N_ci[0],
-                a->N_ci[1], a->D_ci[0], a->D_ci[1], a->k_ci[0], a->k_ci[1], metric, a->value_ci[0], a->value_ci[1]);
+    if (!has_ci(a)) return;
+    fprintf(f, "  %-11s", "");
+    const char *names[4] = {"N", "D", "k", metric};
+    const double *ci[4] = {a->N_ci, a->D_ci, a->k_ci, a->value_ci};
+    for (int j = 0; j < 4; j++)
+        if (isfinite(ci[j][0])) fprintf(f, " %s [%.4g, %.4g] ", names[j], ci[j][0], ci[j][1]);
+    fprintf(f, "\n");
 }
 
 void opt_result_print(FILE *f, const OptResult *o) {
     fprintf(f, "law %s, C_train %.4g FLOPs, C_inf %s%.4g FLOPs per query (%s %s)\n", fit_law_name(o->law), o->c_train,
             o->c_inf > 0 ? "" : "none, k = 1; ", o->c_inf > 0 ? o->c_inf : 0.0, o->maximise ? "maximising" : "minimising",
             o->metric);
+    if (o->k_max > 0) fprintf(f, "k capped at %g samples per query\n", o->k_max);
     print_allocation(f, "T2", &o->t2, o->metric);
     print_allocation(f, "Chinchilla", &o->chinchilla, o->metric);
+    if (o->chinchilla_from && strcmp(o->chinchilla_from, "chinchilla") == 0)
+        fprintf(f, "Chinchilla: N*, D* from the chinchilla fit's closed form, k = C_inf / (2N*), valued under %s\n",
+                fit_law_name(o->law));
     if (o->n_boot_used) fprintf(f, "intervals: 95%% percentiles over %ld bootstrap resamples\n", o->n_boot_used);
 }

@@ -31,10 +31,13 @@ typedef struct {
 typedef struct {
     FitLaw law;
     double c_train, c_inf;
+    double k_max;             // cap on k (0: none), see optimize_allocation_capped
     const char *metric;       // "loss" (chinchilla), "nll" (t2-loss: E_i[-log pass@k]), "pass@k" (t2-acc)
     int maximise;             // 1 when a higher value is better (pass@k)
     Allocation t2;            // the optimum under the law
     Allocation chinchilla;    // the Chinchilla-optimal N*, D* with k = C_inf / (2N*)
+    const char *chinchilla_from; // whose closed form gave N*, D*: "law" (the fit's own loss
+                                 // term) or "chinchilla" (a separate fit, optimize_chinchilla_from)
     long n_boot_used;         // resamples behind the intervals (0: none)
 } OptResult;
 
@@ -51,9 +54,20 @@ double minimize_1d(double (*f)(double v, void *ctx), void *ctx, double lo, doubl
 // fit. Intervals come from the fit's bootstrap samples (r->boot) when it has them.
 // -1 + err_set for coverage (no N, D dependence), missing parameters or impossible budgets.
 int optimize_allocation(const FitResult *fit, double c_train, double c_inf, OptResult *out);
+// The same with k = min(C_inf / (2N), k_max) for both choices: a model that affords more samples
+// than k_max draws k_max and spends less (k_max ≤ 0: no cap). Keeps a law to the k it was fitted
+// on, e.g. the eval's n_samples.
+int optimize_allocation_capped(const FitResult *fit, double c_train, double c_inf, double k_max, OptResult *out);
+
+// Replace the Chinchilla choice of OUT (from optimize_allocation on FIT) by the closed form of a
+// separate loss law LOSS_LAW, typically a chinchilla fit on the training loss: the model a
+// practitioner following Hoffmann et al. would train. k = C_inf / (2N*), valued under FIT.
+// Intervals: N*, D* and k from LOSS_LAW's bootstrap resamples, the value from FIT's at the point
+// estimate (NAN where a fit has none). -1 + err_set when LOSS_LAW lacks A, B, E, alpha, beta.
+int optimize_chinchilla_from(const FitResult *fit, const FitResult *loss_law, OptResult *out);
 
 // {"law", "c_train", "c_inf", "metric", "t2": {N, D, tokens_per_param, k, value, feasible[, ci]},
-//  "chinchilla": {...}}; "ci": {"N": [lo, hi], "D": ..., "k": ..., "value": ...} when bootstrapped.
+//  "chinchilla": {...}, "chinchilla_from"}; "ci": {"N": [lo, hi], "D": ..., "k": ..., "value": ...} when bootstrapped.
 cJSON *opt_result_cjson(const OptResult *o);
 char *opt_result_json(const OptResult *o);
 void opt_result_print(FILE *f, const OptResult *o);

@@ -818,6 +818,33 @@ static void test_csv_loader(void **state) {
     tmpdir_remove(dir);
 }
 
+// lgamma(x+k) − lgamma(x) and ψ(x+k) − ψ(x) where x ≫ k (the Beta model far from its data):
+// against the exact sums for integer k, and continuous where the series takes over.
+static void test_gamma_differences(void **state) {
+    (void)state;
+    const double xs[] = {50, 100, 5e3, 1e4, 1e6, 1e12, 1e17};
+    const int ks[] = {1, 7, 16};
+    for (size_t i = 0; i < ARRAY_LEN(xs); i++)
+        for (size_t j = 0; j < ARRAY_LEN(ks); j++) {
+            double x = xs[i], lg = 0, dg = 0;
+            for (int m = 0; m < ks[j]; m++) {
+                lg += log(x) + log1p(m / x); // log(x + m), without rounding x + m
+                dg += 1 / (x + m);
+            }
+            double got = lgamma_diff(x, ks[j]);
+            if (rel_diff(got, lg, 0) > 1e-13) fail_msg("lgamma_diff(%g, %d) = %.17g, want %.17g", x, ks[j], got, lg);
+            got = digamma_diff(x, ks[j]);
+            if (rel_diff(got, dg, 0) > 1e-12) fail_msg("digamma_diff(%g, %d) = %.17g, want %.17g", x, ks[j], got, dg);
+        }
+    double below = lgamma_diff(100 * (1 - 1e-13), 2.5), above = lgamma_diff(100, 2.5);
+    assert_true(rel_diff(below, above, 0) < 1e-12);
+    below = digamma_diff(100 * (1 - 1e-13), 2.5), above = digamma_diff(100, 2.5);
+    assert_true(rel_diff(below, above, 0) < 1e-10);
+    // A very concentrated Beta (nu = 1e15) is a point mass at mu: pass@k = 1 − (1 − mu)^k.
+    double mu = 0.01, nu = 1e15;
+    assert_true(rel_diff(beta_pass_at_k(mu * nu, (1 - mu) * nu, 16), -expm1(16 * log1p(-mu)), 0) < 1e-9);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_epoch_library),
@@ -838,6 +865,7 @@ int main(void) {
         cmocka_unit_test(test_not_converged_reported),
         cmocka_unit_test(test_bad_csv),
         cmocka_unit_test(test_csv_loader),
+        cmocka_unit_test(test_gamma_differences),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -256,6 +256,53 @@ static void test_output(void **state) {
     fit_result_free(&r);
 }
 
+// k capped: every model draws at most k_max samples, and below the cap the search is unchanged.
+static void test_k_cap(void **state) {
+    (void)state;
+    FitResult r;
+    t2loss_law(1.0, 0.5, &r);
+    OptResult free_k, capped, loose;
+    assert_int_equal(optimize_allocation(&r, 2.56e19, 2e9, &free_k), 0);
+    assert_true(free_k.t2.k > 8);
+    assert_int_equal(optimize_allocation_capped(&r, 2.56e19, 2e9, 8, &capped), 0);
+    assert_true(capped.t2.k <= 8 + 1e-12 && capped.chinchilla.k <= 8 + 1e-12);
+    // With k pinned at 8 the best N is at least the one that affords exactly 8 (more samples
+    // are worthless), and the value is no better than without the cap.
+    assert_true(capped.t2.N >= 2e9 / (2 * 8) * (1 - 1e-9));
+    assert_true(capped.t2.value >= free_k.t2.value);
+    assert_int_equal(optimize_allocation_capped(&r, 2.56e19, 2e9, 1e9, &loose), 0);
+    assert_true(rel_diff(loose.t2.N, free_k.t2.N, 0) < 1e-12);
+    assert_int_equal(optimize_allocation_capped(&r, 2.56e19, 2e9, 0.5, &loose), -1);
+    assert_non_null(strstr(err_msg(), "--k-max"));
+    fit_result_free(&r);
+}
+
+// The Chinchilla choice from another loss law: its closed form, valued under the first law.
+static void test_chinchilla_from(void **state) {
+    (void)state;
+    FitResult r, chin;
+    t2loss_law(1.0, 0.5, &r);
+    law_from("{\"law\": \"chinchilla\", \"params\": {" HOFF "}}", &chin);
+    OptResult o;
+    assert_int_equal(optimize_allocation(&r, 1e20, 1e10, &o), 0);
+    Allocation t2_before = o.t2;
+    assert_string_equal(o.chinchilla_from, "law");
+    assert_int_equal(optimize_chinchilla_from(&r, &chin, &o), 0);
+    assert_string_equal(o.chinchilla_from, "chinchilla");
+    double N, D;
+    chinchilla_optimal(406.4, 410.7, 0.34, 0.28, 1e20, &N, &D);
+    assert_true(rel_diff(o.chinchilla.N, N, 0) < 1e-12 && rel_diff(o.chinchilla.D, D, 0) < 1e-12);
+    assert_true(rel_diff(o.chinchilla.k, 1e10 / (2 * N), 0) < 1e-12);
+    assert_true(rel_diff(o.chinchilla.value, fit_predict(&r, N, D, 1e10 / (2 * N)), 0) < 1e-12);
+    assert_true(o.t2.N == t2_before.N); // the T² choice is untouched
+    FitResult bad;
+    law_from("{\"law\": \"chinchilla\", \"params\": {\"A\": 1}}", &bad);
+    assert_int_equal(optimize_chinchilla_from(&r, &bad, &o), -1);
+    fit_result_free(&bad);
+    fit_result_free(&chin);
+    fit_result_free(&r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_minimize_1d),
@@ -268,6 +315,8 @@ int main(void) {
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_bootstrap_intervals),
         cmocka_unit_test(test_output),
+        cmocka_unit_test(test_k_cap),
+        cmocka_unit_test(test_chinchilla_from),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
