@@ -127,6 +127,12 @@ int cmd_optimize(int argc, char **argv) {
     int n_budgets = 0, n_trains = 1;
     trains[0] = c_train;
     if (analysis_open_db(db_file, &db) != 0 || analysis_load(db, &an) != 0) goto done;
+    if (!an.has_eval && !(explicit_law && laws[0].law == FIT_CHINCHILLA)) {
+        err_set("%s: the sweep's task (%s) has no evaluation problems, so no T² law (t2-loss, t2-acc) can be fitted; "
+                "--law chinchilla gives the Chinchilla allocation",
+                an.path, an.spec.task.name);
+        goto done;
+    }
     if (inference_budgets(&an, &opts[2], c_inf, budgets, &n_budgets) != 0) goto done;
     if (!opts[1].seen) n_trains = analysis_c_train(&an, trains, 16);
     FitOptions fo;
