@@ -97,7 +97,7 @@ int cmd_optimize(int argc, char **argv) {
          "training budget in FLOPs (6ND <= C); default: the spec's analysis.c_train, else the sweep's budgets", .min = 1,
          .max = 1e60},
         {"--c-inf", OPT_DOUBLE, &c_inf, "C",
-         "inference FLOPs per query (2Nk <= C; 0: k = 1); default: every analysis.c_inf of the spec", .min = 0,
+         "inference FLOPs per query token (2Nk <= C; 0: k = 1); default: every analysis.c_inf of the spec", .min = 0,
          .max = 1e60},
         {"--k-max", OPT_DOUBLE, &k_max, "K", "cap samples per query at K, e.g. the n_samples the laws were fitted on "
          "(default: none)", .min = 0, .max = 1e30},
