@@ -12,7 +12,7 @@
 #include "util.h"
 
 static const char FIT_DB_HELP[] =
-    "from --db, the points of each law (done runs only):\n"
+    "\nfrom --db, the points of each law (done runs only):\n"
     "  chinchilla  N = runs.n_params, D = runs.train_tokens, loss = runs.val_loss (final_loss when\n"
     "              a run has no val_loss)\n"
     "  t2-loss     per run and spec k: mean over problems of -log(1 - (1 - exp(gold.logprob))^k)\n"

@@ -97,7 +97,7 @@ int cmd_optimize(int argc, char **argv) {
          "training budget in FLOPs (6ND <= C); default: the spec's analysis.c_train, else the sweep's budgets", .min = 1,
          .max = 1e60},
         {"--c-inf", OPT_DOUBLE, &c_inf, "C",
-         "inference FLOPs per query (2Nk <= C; 0: k = 1); default: every analysis.c_inf of the spec", .min = 0,
+         "inference FLOPs per query token (2Nk <= C; 0: k = 1); default: every analysis.c_inf of the spec", .min = 0,
          .max = 1e60},
         {"--k-max", OPT_DOUBLE, &k_max, "K", "cap samples per query at K, e.g. the n_samples the laws were fitted on "
          "(default: none)", .min = 0, .max = 1e30},
@@ -127,6 +127,12 @@ int cmd_optimize(int argc, char **argv) {
     int n_budgets = 0, n_trains = 1;
     trains[0] = c_train;
     if (analysis_open_db(db_file, &db) != 0 || analysis_load(db, &an) != 0) goto done;
+    if (!an.has_eval && !(explicit_law && laws[0].law == FIT_CHINCHILLA)) {
+        err_set("%s: the sweep's task (%s) has no evaluation problems, so no T² law (t2-loss, t2-acc) can be fitted; "
+                "--law chinchilla gives the Chinchilla allocation",
+                an.path, an.spec.task.name);
+        goto done;
+    }
     if (inference_budgets(&an, &opts[2], c_inf, budgets, &n_budgets) != 0) goto done;
     if (!opts[1].seen) n_trains = analysis_c_train(&an, trains, 16);
     FitOptions fo;

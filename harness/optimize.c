@@ -394,9 +394,13 @@ static void print_allocation(FILE *f, const char *label, const Allocation *a, co
 }
 
 void opt_result_print(FILE *f, const OptResult *o) {
-    fprintf(f, "law %s, C_train %.4g FLOPs, C_inf %s%.4g FLOPs per query (%s %s)\n", fit_law_name(o->law), o->c_train,
-            o->c_inf > 0 ? "" : "none, k = 1; ", o->c_inf > 0 ? o->c_inf : 0.0, o->maximise ? "maximising" : "minimising",
-            o->metric);
+    char inf[64];
+    if (o->c_inf > 0)
+        snprintf(inf, sizeof inf, "%.4g FLOPs per query", o->c_inf);
+    else
+        snprintf(inf, sizeof inf, "none (k = 1)");
+    fprintf(f, "law %s, C_train %.4g FLOPs, C_inf %s (%s %s)\n", fit_law_name(o->law), o->c_train, inf,
+            o->maximise ? "maximising" : "minimising", o->metric);
     if (o->k_max > 0) fprintf(f, "k capped at %g samples per query\n", o->k_max);
     print_allocation(f, "T2", &o->t2, o->metric);
     print_allocation(f, "Chinchilla", &o->chinchilla, o->metric);

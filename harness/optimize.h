@@ -1,12 +1,14 @@
 // optimize.h — compute-optimal allocation under a fitted law (SPEC §6 `t2 optimize`, T² §3).
 //
-// Budgets: 6·N·D ≤ C_train and 2·N·k ≤ C_inf (inference FLOPs per query), both spent in full, so
-// a choice of N fixes D = C_train / (6N) and k = C_inf / (2N); k ≥ 1 bounds N ≤ C_inf / 2.
-// Without an inference budget (c_inf ≤ 0) k is 1.
+// Budgets: 6·N·D ≤ C_train and 2·N·k ≤ C_inf (inference FLOPs per query token), both spent in
+// full, so a choice of N fixes D = C_train / (6N) and k = C_inf / (2N); k ≥ 1 bounds N ≤ C_inf / 2.
+// Without an inference budget (c_inf ≤ 0) k is 1. Optionally k is capped (a model that affords
+// more samples than k_max draws k_max), to keep a law within the k it was fitted on.
 //   - the T² choice: the N that minimises the law's loss (t2-loss: E_i[−log pass@k], chinchilla:
 //     L) or maximises its pass@k (t2-acc), by a grid over log N then golden-section refinement;
 //   - the Chinchilla choice beside it: N*, D* from the loss law alone (closed form), k =
-//     C_inf / (2N*), valued under the same law (feasible = 0 when that k < 1).
+//     C_inf / (2N*), valued under the same law (feasible = 0 when that k < 1); the loss law is
+//     the fit's own loss term, or a separate chinchilla fit (optimize_chinchilla_from).
 //
 //   OptResult o;  if (optimize_allocation(&fit, 1e19, 2e9, &o) != 0) -> err_msg()
 //   char *json = opt_result_json(&o);  opt_result_print(stdout, &o);

@@ -339,6 +339,11 @@ static void load_fits(Plot *p) {
             fit_result_free(&p->fit[i]);
             continue;
         }
+        // The figures draw point estimates: without the resamples every curve point would also
+        // compute bootstrap intervals of its allocation.
+        free(p->fit[i].boot);
+        p->fit[i].boot = NULL;
+        p->fit[i].n_boot_used = 0;
         p->has_fit[i] = 1;
     }
 }
@@ -346,11 +351,11 @@ static void load_fits(Plot *p) {
 static int load_comparisons(Plot *p) {
     char why[200];
     p->n_cinf = analysis_c_inf(p->an, p->c_inf, PLOT_MAX_CINF, why, sizeof why);
-    if (p->an->spec.analysis.n_c_inf == 0) plot_note(p, "inference budget C_inf = %.4g (%s)", p->c_inf[0], why);
     if (!p->an->has_eval) {
-        plot_note(p, "no pass@k figures' data: the sweep's task has no evaluation");
+        plot_note(p, "figures 4 and 5 are empty: the sweep's task has no evaluation problems");
         return 0;
     }
+    if (p->an->spec.analysis.n_c_inf == 0) plot_note(p, "inference budget C_inf = %.4g (%s)", p->c_inf[0], why);
     if (p->an->spec.budgets.kind != BUDGET_FLOPS) {
         plot_note(p, "no measured equal-compute comparison: the sweep's budgets are not FLOP budgets "
                      "(budgets.train_flops), so its runs do not share a training cost");

@@ -416,6 +416,7 @@ int fig_pass_k(Plot *p, const char *name) {
         long k_max = 1;
         for (int j = 0; j < a->n_k; j++) k_max = MAX(k_max, a->k[j]);
         fprintf(g, "n_models = %d\nn_runs = %zu\nrows = %d\ncols = %d\nk_max = %ld\n", nm, block, rows, cols, k_max);
+        gp_string(g, "empty_note", a->has_eval ? "" : "no evaluation problems"); // shown in every panel
         gp_number(g, "temperature", a->key.temperature);
         gp_strings(g, "model_title", model_title, (size_t)nm);
         gp_numbers(g, "model_first", first, (size_t)nm);
@@ -531,6 +532,12 @@ int fig_frontier(Plot *p, const char *name) {
     gp_number(g, "k_max", p->k_max);
     gp_string(g, "fit_note", p->has_fit[LAW_T2ACC] ? "" : "; no converged t2-acc fit");
     gp_string(g, "measured_note", p->cmp[0] ? "; labels: run, k (+: capped at n_samples)" : "; no measured comparison");
+    const char *empty = "";
+    if (!p->an->has_eval)
+        empty = "no pass@k: the sweep's task has no evaluation problems";
+    else if (!p->cmp[0] && !p->has_fit[LAW_T2ACC])
+        empty = "no FLOP budgets to compare at and no converged t2-acc fit";
+    gp_string(g, "empty_note", empty);
     gp_log_tics(g, "x_tics", gp_span(g, "x_min", "x_max", x, 1, 1));
     free_strings(label, (size_t)p->n_cinf);
     return end_script(p, g, name);

@@ -308,8 +308,11 @@ static void write_runs(Report *r) {
         fprintf(out, "\n");
     }
     fprintf(out, "\nN = runs.n_params (embedding included), D = runs.train_tokens, train FLOPs = runs.train_flops (exact "
-                 "count); pass and maj from `metrics` (sampled), analytic pass@1 = mean of exp(gold.logprob), gold NLL = "
-                 "mean of −gold.logprob (nats per answer).\n\n");
+                 "count)");
+    if (an->has_eval)
+        fprintf(out, "; pass and maj from `metrics` (sampled), analytic pass@1 = mean of exp(gold.logprob), gold NLL = "
+                     "mean of −gold.logprob (nats per answer)");
+    fprintf(out, ".\n\n");
 }
 
 static void write_params(FILE *out, const FitParam *p, size_t n) {

@@ -4,7 +4,7 @@
 # Data: NAME.dat, one block per run, runs of a model contiguous: k, pass@k, maj@k, analytic pass@k.
 # Variables set above: n_models, model_title[m], model_first[m] (block of its first run),
 # model_count[m], n_runs, run_color[i] (index into colors, by budget), run_title[i], rows, cols,
-# k_max, temperature.
+# k_max, temperature, empty_note (why there is nothing to draw, or "").
 set logscale x 2
 set xrange [0.8:k_max * 1.25]
 set yrange [0:1.02]
@@ -12,6 +12,7 @@ set xlabel "samples per problem k"
 set ylabel "accuracy"
 set key left top box font ",9"
 set grid xtics ytics lc rgb "#dddddd"
+if (strlen(empty_note) > 0) { set label 1 empty_note at graph 0.5, 0.5 center font ",12"; unset key }
 do for [fmt in "png svg"] {
     if (fmt eq "png") {
         set terminal pngcairo size width,height enhanced font "sans,11"

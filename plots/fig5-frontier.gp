@@ -9,8 +9,9 @@
 # Data: NAME.dat, blocks 2(c-1) and 2(c-1)+1 for inference budget c (T², Chinchilla): C_train,
 # pass@k, run id, k, label; block 2 n_cinf: Chinchilla at k = 1. NAME-fit.dat, one block per c:
 # C_train, T² optimum pass@k, Chinchilla-allocation pass@k.
-# Variables set above: n_cinf, cinf_label[c], k_max, has_fit, fit_note, measured_note,
-# x_min/x_max, x_tics (a tic list, or "" for gnuplot's own).
+# Variables set above: n_cinf, cinf_label[c], k_max (0: no cap), has_fit, fit_note, measured_note,
+# empty_note (why there is nothing to draw, or ""), x_min/x_max, x_tics (a tic list, or "" for
+# gnuplot's own).
 set logscale x
 set xrange [x_min:x_max]
 set yrange [0:1.05]
@@ -21,6 +22,8 @@ set ylabel "pass\\@k on the evaluation problems"
 set title sprintf("T² frontier at equal total compute — sweep %s%s%s", sweep, fit_note, measured_note)
 set key outside right top box font ",10"
 set grid xtics ytics mxtics lc rgb "#dddddd"
+if (strlen(empty_note) > 0) { set label 1 empty_note at graph 0.5, 0.5 center font ",14"; unset key }
+kcap = k_max > 0 ? sprintf(" (k ≤ %g)", k_max) : ""
 do for [fmt in "png svg"] {
     if (fmt eq "png") {
         set terminal pngcairo size width,height enhanced font "sans,11"
@@ -28,7 +31,7 @@ do for [fmt in "png svg"] {
         set terminal svg size width,height enhanced font "sans,11" background rgb "white"
     }
     set output name.".".fmt
-    plot for [c=1:n_cinf] name."-fit.dat" index (c-1) using 1:2 with lines lw 2 lc rgb colors[(c-1)%10+1] title sprintf("C_{inf} = %s: T² optimum, t2-acc fit (k ≤ %g)", cinf_label[c], k_max), \
+    plot for [c=1:n_cinf] name."-fit.dat" index (c-1) using 1:2 with lines lw 2 lc rgb colors[(c-1)%10+1] title sprintf("C_{inf} = %s: T² optimum, t2-acc fit%s", cinf_label[c], kcap), \
          for [c=1:n_cinf] name."-fit.dat" index (c-1) using 1:3 with lines lw 1.5 dt 2 lc rgb colors[(c-1)%10+1] title sprintf("C_{inf} = %s: Chinchilla allocation (fit)", cinf_label[c]), \
          for [c=1:n_cinf] name.".dat" index (2*(c-1)) using 1:2 with linespoints pt 7 ps 1.6 lw 1.5 lc rgb colors[(c-1)%10+1] title sprintf("C_{inf} = %s: best run + sampling (measured)", cinf_label[c]), \
          for [c=1:n_cinf] name.".dat" index (2*(c-1)+1) using 1:2 with linespoints pt 4 ps 1.6 dt 3 lc rgb colors[(c-1)%10+1] title sprintf("C_{inf} = %s: lowest-loss run (measured)", cinf_label[c]), \

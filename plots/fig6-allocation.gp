@@ -6,7 +6,7 @@
 # Data: NAME.dat blocks: 0 Chinchilla fit (C, N*, D*/N*); 1..n_cinf t2-acc optimum per C_inf
 # (C, N, D/N, k); n_cinf+1..2 n_cinf t2-loss optimum; 2 n_cinf+1 measured lowest-loss runs
 # (C, N, D/N, run id); 2 n_cinf+2.. measured T² picks per C_inf (C, N, D/N, run id).
-# Variables set above: n_cinf, cinf_label[c], k_max, notes, x_min/x_max, n_min/n_max and
+# Variables set above: n_cinf, cinf_label[c], k_max (0: no cap), notes, x_min/x_max, n_min/n_max and
 # r_min/r_max (ranges), x_tics, n_tics and r_tics (tic lists, or "" for gnuplot's own).
 set logscale xy
 set xrange [x_min:x_max]
@@ -22,7 +22,7 @@ do for [fmt in "png svg"] {
     }
     set output name.".".fmt
     set multiplot layout 1,2 margins 0.07,0.98,0.30,0.90 spacing 0.08,0 \
-        title sprintf("Compute-optimal allocation, Chinchilla beside T² (k ≤ %g) — sweep %s%s", k_max, sweep, notes) font ",12"
+        title sprintf("Compute-optimal allocation, Chinchilla beside T²%s — sweep %s%s", k_max > 0 ? sprintf(" (k ≤ %g)", k_max) : "", sweep, notes) font ",12"
     do for [col=2:3] {
         set ytics autofreq
         set format y "10^{%T}"
