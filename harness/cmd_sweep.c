@@ -90,11 +90,14 @@ static int spawn_train(Child *c, const Spec *s, const char *db_path, int run_id,
         return -1;
     }
     if (pid == 0) {
+        // Close the read end first: when pipe() returned it as fd 3, closing it after the dup2
+        // would close the write end, and `t2 train` would then open the database as fd 3 and
+        // write its progress lines into it.
+        close(fds[0]);
         if (fds[1] != 3) {
             dup2(fds[1], 3);
             close(fds[1]);
         }
-        close(fds[0]);
         signal(SIGINT, SIG_DFL);
         execv("/proc/self/exe", argv);
         fprintf(stderr, "t2: cannot start t2 train: %s\n", strerror(errno));
