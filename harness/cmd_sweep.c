@@ -90,9 +90,7 @@ static int spawn_train(Child *c, const Spec *s, const char *db_path, int run_id,
         return -1;
     }
     if (pid == 0) {
-        // Close the read end first: when pipe() returned it as fd 3, closing it after the dup2
-        // would close the write end, and `t2 train` would then open the database as fd 3 and
-        // write its progress lines into it.
+        // The read end may itself be fd 3: close it before the write end takes that number.
         close(fds[0]);
         if (fds[1] != 3) {
             dup2(fds[1], 3);
