@@ -36,7 +36,8 @@ typedef struct {
 //
 // Measured (pass@1 at temperature 1; eval_problems 100, n_samples 64, seed 7; train seq_len 32,
 // batch 32, lr 3e-3, cosine, 1 seed; models L1 d32 (N 14k), L2 d64 (103k), L3 d96 (336k); each
-// pair is budgets 3e11 / 1e12 train FLOPs): `t2 sweep SPEC --jobs 1 --threads 1`, then
+// pair is budgets 3e11 / 1e12 train FLOPs; code of 0b49288, whose kernels round differently from
+// later ones, moving single runs by a few points): `t2 sweep SPEC --jobs 1 --threads 1`, then
 //   SELECT run_id, k, value FROM metrics JOIN evals USING (eval_id) WHERE metric = 'pass';
 //   add digits 3:            L1 .03 / .08, L2 .01 at 8e11; with loss "answer" .00 / .36,
 //                            .00 / .01, .00 / .01, and reversed as well: at most .008
