@@ -1,6 +1,7 @@
 // cmd_train.c — `t2 train SPEC.json --run ID`: one run of a sweep, what a job-array task calls.
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include "args.h"
 #include "commands.h"
@@ -33,6 +34,18 @@ int open_spec_db(Db **db, const Spec *s, const char *path) {
     return rc;
 }
 
+// The progress descriptor must be an open pipe (or socket) before the database is opened: were
+// it closed, the database could take its number and the progress lines would land in it.
+static int check_progress_fd(long fd) {
+    struct stat st;
+    if (fd < 0) return 0;
+    if (fstat((int)fd, &st) != 0 || !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))) {
+        err_set("--progress-fd: %ld is not an open pipe", fd);
+        return -1;
+    }
+    return 0;
+}
+
 int cmd_train(int argc, char **argv) {
     char *db_path = NULL, *ckpt = NULL;
     long run = -1, threads = cpu_count(), progress_fd = -1;
@@ -50,6 +63,10 @@ int cmd_train(int argc, char **argv) {
     Positional pos;
     int rc = args_parse("train", argc, argv, opts, ARRAY_LEN(opts), &pos, "SPEC.json", 1, 1);
     if (rc) return rc < 0 ? cmd_fail() : 0;
+    if (check_progress_fd(progress_fd) != 0) {
+        free(pos.items);
+        return cmd_fail();
+    }
     Spec spec;
     if (spec_load(&spec, pos.items[0]) != 0) {
         free(pos.items);

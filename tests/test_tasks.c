@@ -46,14 +46,17 @@ static void expect_config_error(const char *json, const char *keypath, const cha
 // The generated-task configs most tests run over (small spaces make collisions likely).
 static const char *const GENERATED[] = {
     "{\"name\":\"add\"}",
+    "{\"name\":\"add\",\"digits\":3}",
     "{\"name\":\"add\",\"digits\":2,\"reversed\":true,\"eval_problems\":3000,\"seed\":5}",
     "{\"name\":\"add\",\"digits\":1,\"eval_problems\":50,\"loss\":\"answer\"}",
     "{\"name\":\"modarith\"}",
+    "{\"name\":\"modarith\",\"modulus\":97}",
     "{\"name\":\"modarith\",\"modulus\":11,\"ops\":\"+-*/\",\"eval_problems\":200}",
     "{\"name\":\"chain\"}",
     "{\"name\":\"chain\",\"steps\":1,\"eval_problems\":150}",
     "{\"name\":\"chain\",\"steps\":12,\"digits\":3,\"loss\":\"answer\"}",
     "{\"name\":\"sort\"}",
+    "{\"name\":\"sort\",\"length\":6,\"alphabet\":10}",
     "{\"name\":\"sort\",\"length\":2,\"alphabet\":10,\"eval_problems\":50}",
     "{\"name\":\"sort\",\"length\":32,\"alphabet\":36}",
     "{\"name\":\"recall\"}",
@@ -92,11 +95,11 @@ static void test_config_defaults_and_json(void **state) {
     struct {
         const char *in, *json;
     } cases[] = {
-        {"{\"name\":\"add\"}", "{\"name\":\"add\",\"eval_problems\":200,\"seed\":1,\"loss\":\"all\",\"digits\":3,\"reversed\":false}"},
-        {"{\"name\":\"modarith\"}", "{\"name\":\"modarith\",\"eval_problems\":200,\"seed\":1,\"loss\":\"all\",\"modulus\":97,\"ops\":\"+\"}"},
-        {"{\"name\":\"chain\"}", "{\"name\":\"chain\",\"eval_problems\":200,\"seed\":1,\"loss\":\"all\",\"steps\":3,\"digits\":1}"},
-        {"{\"name\":\"sort\"}", "{\"name\":\"sort\",\"eval_problems\":200,\"seed\":1,\"loss\":\"all\",\"length\":6,\"alphabet\":10}"},
-        {"{\"name\":\"recall\"}", "{\"name\":\"recall\",\"eval_problems\":200,\"seed\":1,\"loss\":\"all\",\"n_facts\":400,\"zipf\":1}"},
+        {"{\"name\":\"add\"}", "{\"name\":\"add\",\"eval_problems\":200,\"seed\":1,\"loss\":\"all\",\"digits\":2,\"reversed\":false}"},
+        {"{\"name\":\"modarith\"}", "{\"name\":\"modarith\",\"eval_problems\":200,\"seed\":1,\"loss\":\"all\",\"modulus\":47,\"ops\":\"+\"}"},
+        {"{\"name\":\"chain\"}", "{\"name\":\"chain\",\"eval_problems\":200,\"seed\":1,\"loss\":\"all\",\"steps\":6,\"digits\":1}"},
+        {"{\"name\":\"sort\"}", "{\"name\":\"sort\",\"eval_problems\":200,\"seed\":1,\"loss\":\"all\",\"length\":12,\"alphabet\":20}"},
+        {"{\"name\":\"recall\"}", "{\"name\":\"recall\",\"eval_problems\":200,\"seed\":1,\"loss\":\"all\",\"n_facts\":1000,\"zipf\":1}"},
         // Explicit knobs in any order come out in canonical order.
         {"{\"reversed\":true,\"seed\":9007199254740991,\"name\":\"add\",\"loss\":\"answer\",\"digits\":5}",
          "{\"name\":\"add\",\"eval_problems\":200,\"seed\":9007199254740991,\"loss\":\"answer\",\"digits\":5,\"reversed\":true}"},
@@ -106,9 +109,9 @@ static void test_config_defaults_and_json(void **state) {
          "{\"name\":\"recall\",\"eval_problems\":200,\"seed\":1,\"loss\":\"all\",\"n_facts\":1000,\"zipf\":0.75}"},
         // Reals print with as many digits as reading them back exactly takes.
         {"{\"name\":\"recall\",\"zipf\":0.7071067811865476}",
-         "{\"name\":\"recall\",\"eval_problems\":200,\"seed\":1,\"loss\":\"all\",\"n_facts\":400,\"zipf\":0.70710678118654757}"},
+         "{\"name\":\"recall\",\"eval_problems\":200,\"seed\":1,\"loss\":\"all\",\"n_facts\":1000,\"zipf\":0.70710678118654757}"},
         {"{\"name\":\"recall\",\"zipf\":1.1}",
-         "{\"name\":\"recall\",\"eval_problems\":200,\"seed\":1,\"loss\":\"all\",\"n_facts\":400,\"zipf\":1.1}"},
+         "{\"name\":\"recall\",\"eval_problems\":200,\"seed\":1,\"loss\":\"all\",\"n_facts\":1000,\"zipf\":1.1}"},
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
         TaskConfig c, c2;
@@ -611,7 +614,7 @@ static void test_extract_cases(void **state) {
         {"{\"name\":\"chain\"}", "7,4>9>9", NULL},
         {"{\"name\":\"chain\"}", "7>9,", NULL},
         {"{\"name\":\"sort\"}", "013699", "013699"},
-        {"{\"name\":\"sort\"}", "01a", NULL}, // 'a' is outside alphabet 10
+        {"{\"name\":\"sort\",\"alphabet\":10}", "01a", NULL}, // 'a' is outside alphabet 10
         {"{\"name\":\"sort\",\"alphabet\":11}", "01a", "01a"},
         {"{\"name\":\"sort\"}", "=", NULL},
         {"{\"name\":\"recall\"}", "bgl", "bgl"},
@@ -858,7 +861,7 @@ static void test_lengths(void **state) {
         assert_int_equal(task_check_seq_len(t, task_max_prompt_tokens(t) + task_max_answer_tokens(t) - 1, "train.seq_len"), 0);
         task_free(t);
     }
-    Task *t = make_task("{\"name\":\"add\"}");
+    Task *t = make_task("{\"name\":\"add\",\"digits\":3}");
     assert_int_equal(task_max_prompt_tokens(t), 9);  // BOS 999+999=
     assert_int_equal(task_max_answer_tokens(t), 5);  // 1998 EOS
     assert_int_equal(task_check_seq_len(t, 13, "train.seq_len"), 0);
