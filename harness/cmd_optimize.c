@@ -48,15 +48,32 @@ static void print_comparison(const OptResult *o) {
            t->N / c->N, t->tokens_per_param / c->tokens_per_param, t->k, c->k, o->metric, t->value, c->value);
 }
 
+// The range of model sizes trained: an optimum far outside it extrapolates the law.
+static void trained_sizes(const Analysis *an, double *lo, double *hi) {
+    *lo = HUGE_VAL, *hi = 0;
+    for (size_t i = 0; i < an->n_runs; i++) {
+        *lo = fmin(*lo, an->runs[i].N);
+        *hi = fmax(*hi, an->runs[i].N);
+    }
+}
+
 // One allocation, printed as a table or added to LIST (--json).
-static int emit_allocation(const LawFit *law, const LawFit *chin, double c_train, double c_inf, double k_max,
-                           cJSON *list) {
+static int emit_allocation(const Analysis *an, const LawFit *law, const LawFit *chin, double c_train, double c_inf,
+                           double k_max, cJSON *list) {
     OptResult o;
     if (optimize_allocation_capped(&law->fit, c_train, c_inf, k_max, &o) != 0 ||
         (chin->ok && optimize_chinchilla_from(&law->fit, &chin->fit, &o) != 0))
         return -1;
+    double lo, hi;
+    trained_sizes(an, &lo, &hi);
+    int outside = o.t2.N < lo / 10 || o.t2.N > hi * 10;
+    if (outside)
+        fprintf(stderr, "t2: warning: %s optimum at C_train %g, C_inf %g has N = %.3g, more than 10x outside the "
+                "models trained (N %.3g to %.3g): an extrapolation of the law\n",
+                fit_law_name(o.law), c_train, c_inf, o.t2.N, lo, hi);
     if (list) {
         cJSON *j = opt_result_cjson(&o);
+        if (outside) cJSON_AddBoolToObject(j, "extrapolated", 1);
         cJSON_AddNumberToObject(j, "fit_id", (double)law->fit_id);
         if (chin->ok) cJSON_AddNumberToObject(j, "chinchilla_fit_id", (double)chin->fit_id);
         cJSON_AddItemToArray(list, j);
@@ -173,7 +190,7 @@ int cmd_optimize(int argc, char **argv) {
     for (int i = 0; i < n_laws; i++)
         for (int t = 0; t < n_trains && laws[i].ok; t++)
             for (int b = 0; b < n_budgets; b++)
-                if (emit_allocation(&laws[i], &chin, trains[t], budgets[b], k_max, list) != 0) {
+                if (emit_allocation(&an, &laws[i], &chin, trains[t], budgets[b], k_max, list) != 0) {
                     cJSON_Delete(out);
                     goto done;
                 }

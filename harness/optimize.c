@@ -171,6 +171,8 @@ static void allocate(const Law *l, const Budgets *b, double log_n_max, Allocatio
     double f_min;
     double v = minimize_1d(alloc_objective, &ctx, 0, log_n_max, ALLOC_GRID, &f_min);
     fill(t2, l, exp(v), b);
+    double step = log_n_max / (ALLOC_GRID - 1);
+    t2->at_bound = v <= step || v >= log_n_max - step;
     double N, D;
     chinchilla_optimal(l->A, l->B, l->alpha, l->beta, b->c_train, &N, &D);
     fill(chin, l, N, b);
@@ -347,6 +349,7 @@ static cJSON *allocation_cjson(const Allocation *a) {
     cJSON_AddItemToObject(o, "k", fit_json_number(a->k));
     cJSON_AddItemToObject(o, "value", fit_json_number(a->value));
     cJSON_AddBoolToObject(o, "feasible", a->feasible);
+    if (a->at_bound) cJSON_AddBoolToObject(o, "at_bound", 1);
     if (has_ci(a)) {
         cJSON *ci = cJSON_AddObjectToObject(o, "ci");
         add_pair(ci, "N", a->N_ci);
@@ -382,8 +385,9 @@ char *opt_result_json(const OptResult *o) {
 }
 
 static void print_allocation(FILE *f, const char *label, const Allocation *a, const char *metric) {
-    fprintf(f, "  %-11s N %-10.4g D %-10.4g tokens/param %-9.4g k %-9.4g %s %.6g%s\n", label, a->N, a->D,
-            a->tokens_per_param, a->k, metric, a->value, a->feasible ? "" : "  (k < 1: infeasible)");
+    fprintf(f, "  %-11s N %-10.4g D %-10.4g tokens/param %-9.4g k %-9.4g %s %.6g%s%s\n", label, a->N, a->D,
+            a->tokens_per_param, a->k, metric, a->value, a->feasible ? "" : "  (k < 1: infeasible)",
+            a->at_bound ? "  (at the end of the N search: no interior optimum)" : "");
     if (!has_ci(a)) return;
     fprintf(f, "  %-11s", "");
     const char *names[4] = {"N", "D", "k", metric};

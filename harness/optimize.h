@@ -26,6 +26,8 @@ typedef struct {
     double tokens_per_param;  // D / N
     double value;             // predicted loss / NLL (minimised) or pass@k (maximised)
     int feasible;             // k ≥ 1 (always for the T² choice)
+    int at_bound;             // T² choice: the optimum sits at an end of the N search (1 .. C_inf/2 or the
+                              // largest N): the law has no interior optimum there, so N is not an estimate
     // Bootstrap percentile intervals (NAN without bootstrap samples in the fit).
     double N_ci[2], D_ci[2], k_ci[2], value_ci[2];
 } Allocation;

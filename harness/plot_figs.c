@@ -546,12 +546,30 @@ int fig_frontier(Plot *p, const char *name) {
 // ---------------------------------------------------------------------------------------------
 // Figure 6: compute-optimal N and tokens per parameter against the training budget.
 
-static void write_optimum_curve(FILE *f, const FitResult *fit, double c_inf, double k_max, Span x, Span *ny, Span *ry) {
+// An optimum more than a decade outside the model sizes that were trained extrapolates the law
+// beyond anything it was fitted on (a degenerate fit can put it at a handful of parameters):
+// the curve is not drawn there.
+#define PLOT_N_EXTRAPOLATION 10.0
+
+static Span model_span(const Analysis *a) {
+    Span s = span_empty();
+    for (size_t i = 0; i < a->n_runs; i++) span_add(&s, a->runs[i].N, 1);
+    return s;
+}
+
+static void write_optimum_curve(FILE *f, const FitResult *fit, double c_inf, double k_max, Span x, Span n_fit,
+                                Span *ny, Span *ry) {
     int rows = 0;
     for (int i = 0; fit && i < CURVE_POINTS; i++) {
         double C = grid_at(x, i, CURVE_POINTS);
         OptResult o;
         if (optimize_allocation_capped(fit, C, c_inf, k_max, &o) != 0) continue;
+        if (o.t2.at_bound || o.t2.N < n_fit.lo / PLOT_N_EXTRAPOLATION || o.t2.N > n_fit.hi * PLOT_N_EXTRAPOLATION) {
+            // no interior optimum, or far outside the models trained: a gap (NaN breaks the line)
+            fprintf(f, "%.17g NaN NaN NaN\n", C);
+            rows++;
+            continue;
+        }
         fprintf(f, "%.17g %.17g %.17g %.17g\n", C, o.t2.N, o.t2.tokens_per_param, o.t2.k);
         span_add(ny, o.t2.N, 1);
         span_add(ry, o.t2.tokens_per_param, 1);
@@ -609,10 +627,13 @@ int fig_allocation(Plot *p, const char *name) {
         span_add(&ry, D / N, 1);
     }
     dat_end_block(f, rows, 3);
+    Span n_fit = model_span(p->an);
     for (int c = 0; c < p->n_cinf; c++)
-        write_optimum_curve(f, p->has_fit[LAW_T2ACC] ? &p->fit[LAW_T2ACC] : NULL, p->c_inf[c], p->k_max, x, &ny, &ry);
+        write_optimum_curve(f, p->has_fit[LAW_T2ACC] ? &p->fit[LAW_T2ACC] : NULL, p->c_inf[c], p->k_max, x, n_fit, &ny,
+                            &ry);
     for (int c = 0; c < p->n_cinf; c++)
-        write_optimum_curve(f, p->has_fit[LAW_T2LOSS] ? &p->fit[LAW_T2LOSS] : NULL, p->c_inf[c], p->k_max, x, &ny, &ry);
+        write_optimum_curve(f, p->has_fit[LAW_T2LOSS] ? &p->fit[LAW_T2LOSS] : NULL, p->c_inf[c], p->k_max, x, n_fit,
+                            &ny, &ry);
     write_allocation_points(p, f, &ny, &ry);
     int rc = plot_close(p, f, file);
     free(file);

@@ -375,7 +375,8 @@ static void write_alloc_row(FILE *out, const char *label, const Allocation *a, c
     alloc_cell(out, a->k, a->k_ci);
     fprintf(out, " %s", metric);
     alloc_cell(out, a->value, a->value_ci);
-    fprintf(out, "%s\n", a->feasible ? "" : " k < 1: infeasible |");
+    fprintf(out, "%s%s\n", a->feasible ? "" : " k < 1: infeasible |",
+            a->at_bound ? " at the end of the N search: the law has no interior optimum |" : "");
 }
 
 static int write_allocations(Report *r) {

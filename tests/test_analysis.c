@@ -470,6 +470,17 @@ static void test_optimize_chinchilla_closed_form(void **state) {
     assert_true(rel_diff(num(ch, "k"), 1e7 / (2 * n_star), 0) < 1e-12);
     assert_true(rel_diff(num(t2, "N"), n_star, 0) < 1e-6); // the numeric search finds the same minimum
     assert_true(rel_diff(num(t2, "D"), 1e13 / (6 * num(t2, "N")), 0) < 1e-12);
+    assert_null(cJSON_GetObjectItemCaseSensitive(a, "extrapolated"));
+    assert_null(strstr(r.err, "warning"));
+    cJSON_Delete(j);
+    run_free(&r);
+    // A budget far beyond the sweep's puts N* more than 10x above every model trained: said on
+    // stderr and marked in the JSON.
+    r = run_t2("optimize", "--db", fx.db, "--law", "chinchilla", "--c-train", "1e30", "--c-inf", "1e7", "--json", NULL);
+    if (r.status != 0) fail_msg("%s", r.err);
+    j = parse_json(r.out);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(allocation(j, 0), "extrapolated")));
+    assert_non_null(strstr(r.err, "more than 10x outside the models trained"));
     cJSON_Delete(j);
     run_free(&r);
 }

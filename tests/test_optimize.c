@@ -136,6 +136,28 @@ static void test_strong_k_overtrains(void **state) {
     fit_result_free(&r);
 }
 
+// An interior optimum is not at_bound; a law whose N term vanished (A → 0, as a degenerate fit
+// gives) drives N to the smallest model the search allows, and says so.
+static void test_at_bound(void **state) {
+    (void)state;
+    FitResult r;
+    t2loss_law(1.0, 0.5, &r);
+    OptResult o;
+    assert_int_equal(optimize_allocation(&r, 2.56e19, 2e9, &o), 0);
+    assert_int_equal(o.t2.at_bound, 0);
+    fit_result_free(&r);
+    law_from("{\"law\": \"t2-loss\", \"params\": {\"A\": 0, \"B\": 410.7, \"E\": 1.69, \"alpha\": 0.34, "
+             "\"beta\": 0.28, \"G\": 1, \"gamma\": 0.5}}",
+             &r);
+    assert_int_equal(optimize_allocation(&r, 2.56e19, 2e9, &o), 0);
+    assert_int_equal(o.t2.at_bound, 1);
+    assert_true(o.t2.N < 1.1);
+    char *json = opt_result_json(&o);
+    assert_non_null(strstr(json, "\"at_bound\":true"));
+    free(json);
+    fit_result_free(&r);
+}
+
 // t2-acc: maximise pass@k; a heavy left tail of per-problem accuracy (nu = 1) makes k valuable.
 static void test_t2acc_maximises(void **state) {
     (void)state;
@@ -310,6 +332,7 @@ int main(void) {
         cmocka_unit_test(test_chinchilla_law),
         cmocka_unit_test(test_no_k_benefit_is_chinchilla),
         cmocka_unit_test(test_strong_k_overtrains),
+        cmocka_unit_test(test_at_bound),
         cmocka_unit_test(test_t2acc_maximises),
         cmocka_unit_test(test_k_at_least_one),
         cmocka_unit_test(test_errors),
