@@ -368,15 +368,16 @@ static void alloc_cell(FILE *out, double v, const double *ci) {
 }
 
 static void write_alloc_row(FILE *out, const char *label, const Allocation *a, const char *metric) {
-    fprintf(out, "| %s |", label);
+    // Notes go inside the label cell: a cell past the header's columns is not shown.
+    fprintf(out, "| %s%s%s |", label, a->feasible ? "" : " (k < 1: infeasible)",
+            a->at_bound ? " (at the end of the N search: the law has no interior optimum)" : "");
     alloc_cell(out, a->N, a->N_ci);
     alloc_cell(out, a->D, a->D_ci);
     fprintf(out, " %.4g |", a->tokens_per_param);
     alloc_cell(out, a->k, a->k_ci);
     fprintf(out, " %s", metric);
     alloc_cell(out, a->value, a->value_ci);
-    fprintf(out, "%s%s\n", a->feasible ? "" : " k < 1: infeasible |",
-            a->at_bound ? " at the end of the N search: the law has no interior optimum |" : "");
+    fprintf(out, "\n");
 }
 
 static int write_allocations(Report *r) {
