@@ -12,6 +12,7 @@
 #include "commands.h"
 #include "model.h"
 #include "sampler.h"
+#include "spec.h"
 #include "train.h"
 #include "util.h"
 
@@ -93,30 +94,55 @@ static int bench_gemm(int argc, char **argv) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The benchmarked model's shape and size, in every bench result.
-static void add_model_fields(cJSON *o, const ModelConfig *c) {
-    cJSON_AddNumberToObject(o, "n_layer", c->n_layer);
-    cJSON_AddNumberToObject(o, "d_model", c->d_model);
-    cJSON_AddNumberToObject(o, "n_head", c->n_head);
-    cJSON_AddNumberToObject(o, "d_ff", c->d_ff);
-    cJSON_AddNumberToObject(o, "vocab", c->vocab_size);
-    cJSON_AddNumberToObject(o, "seq_len", c->seq_len);
-    cJSON_AddBoolToObject(o, "tied", c->tied);
+// The model a benchmark builds: the same options in every `t2 bench` command.
+typedef struct {
+    long n_layer, d_model, n_head, vocab, d_ff;
+} BenchModel;
+
+#define BENCH_MODEL_OPTS(m)                                                                                  \
+    {"--n-layer", OPT_INT, &(m).n_layer, "L", "layers", 1, 1, 256},                                          \
+        {"--d-model", OPT_INT, &(m).d_model, "D", "width", 1, 2, 65536},                                     \
+        {"--n-head", OPT_INT, &(m).n_head, "H", "attention heads", 1, 1, 65536},                             \
+        {"--vocab", OPT_INT, &(m).vocab, "V", "vocabulary size", 1, 3, 1 << 20},                             \
+        {"--d-ff", OPT_INT, &(m).d_ff, "F", "MLP hidden size (default 8·d/3 rounded up to ×8)", 0, 1, 1 << 20}
+
+static int bench_model_config(const BenchModel *m, long seq_len, int tied, ModelConfig *c) {
+    *c = (ModelConfig){(int)m->n_layer, (int)m->d_model, (int)m->n_head, (int)m->d_ff, (int)m->vocab, (int)seq_len, tied,
+                       0, 0};
+    model_config_defaults(c);
+    if (model_config_validate(c) == 0) return 0;
+    // "n_head: ..." names the config field: name the option instead ("--n-head: ...").
+    char msg[1024], opt[64];
+    snprintf(msg, sizeof msg, "%s", err_msg());
+    const char *colon = strchr(msg, ':');
+    size_t n = colon ? (size_t)(colon - msg) : 0;
+    if (n == 0 || n >= sizeof opt) return -1;
+    memcpy(opt, msg, n);
+    opt[n] = '\0';
+    if (strcmp(opt, "vocab_size") == 0) snprintf(opt, sizeof opt, "vocab");
+    for (char *q = opt; *q; q++)
+        if (*q == '_') *q = '-';
+    err_set("--%s%s", opt, colon);
+    return -1;
+}
+
+// A result object that starts with the benchmarked model: its config, size and BLAS kernels.
+static cJSON *bench_result(const char *bench, const ModelConfig *c) {
+    cJSON *o = model_config_cjson(c, 1);
+    cJSON_AddStringToObject(o, "bench", bench);
     cJSON_AddNumberToObject(o, "n_params", (double)count_params(c));
     cJSON_AddStringToObject(o, "blas_core", openblas_get_corename());
+    return o;
 }
 
 static int bench_train(int argc, char **argv) {
-    long L = 0, C = 0, H = 0, T = 0, B = 0, V = 0, Fh = 0, steps = 20, warm = 3, threads = cpu_count();
+    BenchModel bm = {0};
+    long T = 0, B = 0, steps = 20, warm = 3, threads = cpu_count();
     int json = 0, tied = 0;
     Opt opts[] = {
-        {"--n-layer", OPT_INT, &L, "L", "layers", 1, 1, 256},
-        {"--d-model", OPT_INT, &C, "D", "width", 1, 2, 65536},
-        {"--n-head", OPT_INT, &H, "H", "attention heads", 1, 1, 65536},
+        BENCH_MODEL_OPTS(bm),
         {"--seq-len", OPT_INT, &T, "T", "sequence length", 1, 2, 65536},
         {"--batch", OPT_INT, &B, "B", "sequences per step", 1, 1, 1 << 20},
-        {"--vocab", OPT_INT, &V, "V", "vocabulary size", 1, 3, 1 << 20},
-        {"--d-ff", OPT_INT, &Fh, "F", "MLP hidden size (default 8·d/3 rounded up to ×8)", 0, 1, 1 << 20},
         {"--tied", OPT_FLAG, &tied, NULL, "tie the head to the embedding"},
         {"--steps", OPT_INT, &steps, "S", "timed steps (default 20)", 0, 1, 1 << 20},
         {"--warmup", OPT_INT, &warm, "W", "untimed warm-up steps (default 3)", 0, 0, 1 << 20},
@@ -125,9 +151,8 @@ static int bench_train(int argc, char **argv) {
     };
     int rc = args_parse("bench train", argc, argv, opts, ARRAY_LEN(opts), NULL, "", 0, 0);
     if (rc) return rc < 0 ? cmd_fail() : 0;
-    ModelConfig cfg = {(int)L, (int)C, (int)H, (int)Fh, (int)V, (int)T, tied, 0, 0};
-    model_config_defaults(&cfg);
-    if (model_config_validate(&cfg) != 0) return cmd_fail();
+    ModelConfig cfg;
+    if (bench_model_config(&bm, T, tied, &cfg) != 0) return cmd_fail();
     TrainSpec ts = {.seq_len = (int)T, .batch_size = (int)B, .lr = 1e-3, .warmup = 0, .schedule = SCHED_CONSTANT,
                     .weight_decay = 0.1, .beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8, .grad_clip = 1.0};
     double peak = sgemm_peak_gflops((int)threads);
@@ -147,9 +172,7 @@ static int bench_train(int argc, char **argv) {
     peak = MAX(peak, sgemm_peak_gflops((int)threads));
     double tok_s = (double)B * T * steps / secs;
     double gflops = train_step_flops(&cfg, (int)B, (int)T) * steps / secs / 1e9;
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "bench", "train");
-    add_model_fields(o, &cfg);
+    cJSON *o = bench_result("train", &cfg);
     cJSON_AddNumberToObject(o, "batch", B);
     cJSON_AddNumberToObject(o, "steps", steps);
     cJSON_AddNumberToObject(o, "warmup", warm);
@@ -210,15 +233,12 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 int bench_sample(int argc, char **argv) {
-    long L = 0, C = 0, H = 0, V = 0, P = 0, G = 0, K = 0, Fh = 0, threads = cpu_count(), repeat = 3;
+    BenchModel bm = {0};
+    long P = 0, G = 0, K = 0, threads = cpu_count(), repeat = 3;
     int json = 0, sequential = 0;
     double temperature = 1.0;
     Opt opts[] = {
-        {"--n-layer", OPT_INT, &L, "L", "layers", 1, 1, 256},
-        {"--d-model", OPT_INT, &C, "D", "width", 1, 2, 65536},
-        {"--n-head", OPT_INT, &H, "H", "attention heads", 1, 1, 65536},
-        {"--vocab", OPT_INT, &V, "V", "vocabulary size", 1, 3, 1 << 20},
-        {"--d-ff", OPT_INT, &Fh, "F", "MLP hidden size (default 8·d/3 rounded up to ×8)", 0, 1, 1 << 20},
+        BENCH_MODEL_OPTS(bm),
         {"--prompt-len", OPT_INT, &P, "P", "prompt tokens", 1, 1, 1 << 16},
         {"--gen", OPT_INT, &G, "G", "new tokens per sample", 1, 1, 1 << 16},
         {"-k|--k", OPT_INT, &K, "K", "samples per prompt", 1, 1, 1 << 16},
@@ -230,16 +250,15 @@ int bench_sample(int argc, char **argv) {
     };
     int rc = args_parse("bench sample", argc, argv, opts, ARRAY_LEN(opts), NULL, "", 0, 0);
     if (rc) return rc < 0 ? cmd_fail() : 0;
-    ModelConfig cfg = {(int)L, (int)C, (int)H, (int)Fh, (int)V, (int)(P + G), 0, 0, 0};
-    model_config_defaults(&cfg);
-    if (model_config_validate(&cfg) != 0) return cmd_fail();
+    ModelConfig cfg;
+    if (bench_model_config(&bm, P + G, 0, &cfg) != 0) return cmd_fail();
     Model m;
     model_build(&m, &cfg);
     model_init_weights(&m, 1);
     int *prompt = xcalloc((size_t)P, sizeof(int));
     Rng r;
     rng_seed(&r, 5);
-    for (long i = 0; i < P; i++) prompt[i] = (int)rng_below(&r, (uint64_t)V);
+    for (long i = 0; i < P; i++) prompt[i] = (int)rng_below(&r, (uint64_t)cfg.vocab_size);
     int rows = sequential ? 1 : (int)K;
     Sampler *smp = sampler_create(&m, (int)P, (int)G, rows, (int)threads);
     sampler_set_stop_at_eos(smp, 0);
@@ -259,10 +278,8 @@ int bench_sample(int argc, char **argv) {
     }
     qsort(secs, (size_t)repeat, sizeof(double), cmp_double);
     double med = secs[repeat / 2];
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "bench", "sample");
+    cJSON *o = bench_result("sample", &cfg);
     cJSON_AddStringToObject(o, "mode", sequential ? "sequential" : "batched");
-    add_model_fields(o, &cfg);
     cJSON_AddNumberToObject(o, "prompt_len", P);
     cJSON_AddNumberToObject(o, "gen", G);
     cJSON_AddNumberToObject(o, "k", K);

@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "db.h"
 #include "job.h"
+#include "run.h"
 #include "spec.h"
 
 static int evaluate_runs(const Spec *s, Db *db, long only, int threads, int quiet) {
@@ -26,7 +27,7 @@ static int evaluate_runs(const Spec *s, Db *db, long only, int threads, int quie
         Progress prog;
         progress_init(&prog, i, quiet, -1);
         Job job = {.spec = s, .db = db, .run_id = i, .threads = threads, .progress = &prog};
-        char *ckpt = r.checkpoint ? xstrdup(r.checkpoint) : xasprintf("results/%s/run-%d.ckpt", s->name, i);
+        char *ckpt = r.checkpoint ? xstrdup(r.checkpoint) : run_checkpoint_path(s, i);
         rc = job_evaluate(&job, ckpt, NULL) < 0 ? -1 : 0;
         free(ckpt);
         db_run_free(&r);

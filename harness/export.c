@@ -47,7 +47,7 @@ static int collect(const Model *m, Tensor *t) {
 
 static size_t tensor_bytes(const Tensor *t) { return t->rows * (t->cols ? t->cols : 1) * sizeof(float); }
 
-char *model_config_json(const ModelConfig *c) {
+static char *model_config_json(const ModelConfig *c) {
     cJSON *o = model_config_cjson(c, 1);
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);

@@ -69,13 +69,14 @@ static DbRunStatus status_of(RunStatus s) {
 
 static int finish_line(const Job *j, const RunOutcome *o) {
     const RunSpec *r = &j->spec->runs[j->run_id];
-    char n[32], d[32], w[32];
+    char n[32], d[32], w[32], resumed[48] = "";
     human_count((double)r->n_params, n, sizeof n);
     human_count((double)r->train_tokens, d, sizeof d);
     human_seconds(o->wall_s, w, sizeof w);
+    if (o->resumed_from > 0) snprintf(resumed, sizeof resumed, " (resumed at step %ld)", o->resumed_from);
     if (o->status == RUN_DONE)
-        progress_finish(j->progress, "run %d done: N %s, D %s, loss %.4f, val %.4f, %s", j->run_id, n, d, o->final_loss,
-                        o->val_loss, w);
+        progress_finish(j->progress, "run %d done: N %s, D %s, loss %.4f, val %.4f, %s%s", j->run_id, n, d,
+                        o->final_loss, o->val_loss, w, resumed);
     else
         progress_finish(j->progress, "run %d %s: %s", j->run_id, o->status == RUN_DIVERGED ? "diverged" : "failed",
                         o->error);

@@ -264,6 +264,7 @@ static void test_kill9_and_rerun(void **state) {
 
     char *log = t2_ok(dir, args);
     assert_non_null(strstr(log, " 0 errors"));
+    assert_non_null(strstr(log, "(resumed at step ")); // the finished-run line says it resumed
     free(log);
     char *got = dump_content(db, -1);
     assert_same_dump(got, ref.want, "the killed and re-run sweep");
