@@ -236,6 +236,106 @@ static void test_stale_temporary_removed(void **state) {
     free(stale);
 }
 
+// `t2 eval` on a run trained with --no-eval stores the same samples, gold and metrics as the
+// train-then-evaluate path (same spec, seed and thread count).
+static const char *EVAL_ROWS =
+    "SELECT 'm', m.metric, m.k, quote(m.value) FROM metrics m UNION ALL "
+    "SELECT 's', s.problem_id, s.sample_idx, s.completion || '|' || ifnull(s.answer, '-') || '|' || quote(s.logprob) "
+    "FROM samples s UNION ALL SELECT 'g', problem_id, n_tokens, quote(logprob) FROM gold ORDER BY 1, 2, 3";
+
+static char *dump_eval(const char *path) {
+    char *cmd = xasprintf("sqlite3 '%s' \"%s\"", path, EVAL_ROWS);
+    RunResult r = run_sh(cmd);
+    free(cmd);
+    assert_int_equal(r.status, 0);
+    free(r.err);
+    return r.out;
+}
+
+static void test_eval_after_no_eval(void **state) {
+    (void)state;
+    char *db2 = xasprintf("%s/noeval.db", dir), *ck2 = xasprintf("%s/noeval.ckpt", dir);
+    RunResult r = run_t2("train", spec, "--run", "0", "--db", db2, "--ckpt", ck2, "--threads", "1", "--quiet", "--no-eval",
+                         NULL);
+    assert_int_equal(r.status, 0);
+    run_free(&r);
+    char *before = dump_eval(db2);
+    assert_string_equal(before, ""); // trained, not evaluated
+    free(before);
+    r = run_t2("eval", "--db", db2, "--threads", "2", "--quiet", NULL);
+    if (r.status != 0) print_error("%s\n", r.err);
+    assert_int_equal(r.status, 0);
+    run_free(&r);
+    char *want = dump_eval(db), *got = dump_eval(db2);
+    assert_true(strlen(want) > 1000);
+    assert_string_equal(got, want);
+    free(want), free(got);
+    // A second `t2 eval` has nothing left to do.
+    r = run_t2("eval", "--db", db2, "--quiet", NULL);
+    assert_int_equal(r.status, 0);
+    run_free(&r);
+    r = run_t2("eval", "--db", db2, "--run", "3", NULL);
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.err, "--run: 3 is not a run of sweep cli (runs 0..0)"));
+    run_free(&r);
+    free(db2), free(ck2);
+}
+
+// The benchmarks print one JSON object with the fields SPEC §2 names; bad shapes name the option.
+static void test_bench_commands(void **state) {
+    (void)state;
+    RunResult r = run_t2("bench", "train", "--n-layer", "1", "--d-model", "32", "--n-head", "2", "--seq-len", "16",
+                         "--batch", "4", "--vocab", "20", "--steps", "2", "--warmup", "1", "--threads", "2", "--json", NULL);
+    assert_int_equal(r.status, 0);
+    cJSON *o = json_of(r.out);
+    const char *keys[] = {"tokens_per_s", "gflops", "mfu", "peak_gflops", "threads", "n_params", "blas_core"};
+    for (size_t i = 0; i < ARRAY_LEN(keys); i++) assert_non_null(cJSON_GetObjectItem(o, keys[i]));
+    assert_true(cJSON_GetObjectItem(o, "tokens_per_s")->valuedouble > 0);
+    double mfu = cJSON_GetObjectItem(o, "mfu")->valuedouble;
+    assert_true(mfu > 0 && mfu < 1.5);
+    assert_int_equal(cJSON_GetObjectItem(o, "threads")->valueint, 2);
+    assert_int_equal(cJSON_GetObjectItem(o, "n_params")->valueint, 13920);
+    cJSON_Delete(o);
+    run_free(&r);
+    for (int seq = 0; seq < 2; seq++) {
+        r = run_t2("bench", "sample", "--n-layer", "1", "--d-model", "32", "--n-head", "2", "--vocab", "20",
+                   "--prompt-len", "4", "--gen", "5", "-k", "6", "--repeat", "1", "--json", seq ? "--sequential" : NULL,
+                   NULL);
+        assert_int_equal(r.status, 0);
+        o = json_of(r.out);
+        assert_string_equal(cJSON_GetObjectItem(o, "mode")->valuestring, seq ? "sequential" : "batched");
+        assert_true(cJSON_GetObjectItem(o, "tokens_per_s")->valuedouble > 0);
+        cJSON_Delete(o);
+        run_free(&r);
+    }
+    r = run_t2("bench", "gemm", "--threads", "1", "--json", NULL);
+    assert_int_equal(r.status, 0);
+    o = json_of(r.out);
+    assert_true(cJSON_GetObjectItem(o, "peak_gflops")->valuedouble > 0);
+    assert_true(cJSON_GetArraySize(cJSON_GetObjectItem(o, "shapes")) > 3);
+    cJSON_Delete(o);
+    run_free(&r);
+    r = run_t2("bench", "train", "--n-layer", "1", "--d-model", "30", "--n-head", "4", "--seq-len", "16", "--batch", "4",
+               "--vocab", "20", NULL);
+    assert_int_equal(r.status, 1);
+    assert_string_equal(r.err, "t2: --n-head: must be a positive divisor of d_model 30, got 4\n");
+    run_free(&r);
+    r = run_t2("bench", "fly", NULL);
+    assert_int_equal(r.status, 2);
+    run_free(&r);
+}
+
+// t2 replaces OpenBLAS's generic fallback kernels, never a core the user chose.
+static void test_user_blas_core_kept(void **state) {
+    (void)state;
+    char *cmd = xasprintf("OPENBLAS_CORETYPE=Haswell %s --blas-core", t2_bin());
+    RunResult r = run_sh(cmd);
+    assert_int_equal(r.status, 0);
+    assert_string_equal(r.out, "Haswell\n");
+    run_free(&r);
+    free(cmd);
+}
+
 // A finished run is not trained again.
 static void test_train_done_run_is_skipped(void **state) {
     (void)state;
@@ -259,6 +359,9 @@ int main(void) {
         cmocka_unit_test(test_vocab_mismatch),
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_stale_temporary_removed),
+        cmocka_unit_test(test_eval_after_no_eval),
+        cmocka_unit_test(test_bench_commands),
+        cmocka_unit_test(test_user_blas_core_kept),
         cmocka_unit_test(test_train_done_run_is_skipped),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -167,6 +167,7 @@ static void test_damaged_checkpoints_refused(void **state) {
         {"flipped-crc.ckpt", len, (long)len - 2, "checksum mismatch (the checkpoint is corrupted)"},
         {"empty.ckpt", 0, -1, "not a t2 checkpoint (bad magic)"},
         {"magic.ckpt", len, 0, "not a t2 checkpoint (bad magic)"},
+        {"version.ckpt", len, 8, "checkpoint version 91, this t2 reads version 1"}, // byte 8: the version (1 ^ 0x5a)
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
         char *copy = malloc(len);
