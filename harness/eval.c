@@ -75,15 +75,7 @@ static int check_fit(const Model *m, const Task *task, const EvalSpec *es, int *
                 task_config(task)->name, task_vocab_size(task));
         return -1;
     }
-    int ids[TASK_TEXT_MAX + 2];
-    char prompt[TASK_TEXT_MAX], target[TASK_TEXT_MAX];
-    *max_prompt = 0;
-    for (long i = 0; i < task_n_eval(task); i++) {
-        task_eval_problem(task, i, prompt, target);
-        int n = encode_problem(task, prompt, NULL, ids, TASK_TEXT_MAX + 2);
-        if (n < 0) return -1;
-        *max_prompt = MAX(*max_prompt, n);
-    }
+    *max_prompt = task_max_prompt_tokens(task); // BOS included
     if (*max_prompt + es->max_new_tokens > m->cfg.seq_len) {
         err_set("prompts of up to %d tokens plus max_new_tokens %d exceed the model's context of %d", *max_prompt,
                 es->max_new_tokens, m->cfg.seq_len);

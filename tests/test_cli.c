@@ -194,6 +194,7 @@ static void test_bad_arguments(void **state) {
         {{"score", "--ckpt", ckpt, "--prompt", "1+2="}, "t2: t2 score: missing required option --completion\n"},
         {{"export", "--ckpt", ckpt}, "t2: t2 export: missing required option --out\n"},
         {{"train", spec, "--run", "7", "--db", db}, NULL}, // not a run of the spec
+        {{"slurm", spec, "--shards", "2"}, "t2: --shards: 2 shards for 1 runs would leave shards empty\n"},
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
         RunResult r = run_t2v((char *const *)cases[i].argv);
@@ -216,6 +217,11 @@ static void test_bad_arguments(void **state) {
     run_free(&r);
     r = run_t2("train", spec, "--run", "7", "--db", db, NULL);
     assert_non_null(strstr(r.err, "--run: 7 is not a run of"));
+    run_free(&r);
+    r = run_t2("slurm", spec, "--cpus", "3", NULL); // one shard per run
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "#SBATCH --array=0-0\n"));
+    assert_non_null(strstr(r.out, "#SBATCH --cpus-per-task=3\n"));
     run_free(&r);
     r = run_t2("frobnicate", NULL);
     assert_int_equal(r.status, 2);
