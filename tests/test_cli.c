@@ -172,6 +172,10 @@ static void test_vocab_mismatch(void **state) {
     assert_int_equal(eval_sample(&lr.model, other, &es, 1.0, 1, 1, NULL, NULL, &er), -1);
     assert_string_equal(err_msg(), "the model's vocabulary has 14 tokens, task 'sort' needs 23");
     task_free(other);
+    // Prompts plus the tokens to generate must fit the model's context (seq_len 32).
+    es.max_new_tokens = 30;
+    assert_int_equal(eval_sample(&lr.model, lr.task, &es, 1.0, 1, 1, NULL, NULL, &er), -1);
+    assert_string_equal(err_msg(), "prompts of up to 7 tokens plus max_new_tokens 30 exceed the model's context of 32");
     loaded_run_close(&lr);
 }
 
