@@ -19,7 +19,8 @@ DEPS      := libopenblas-dev libsqlite3-dev libcjson-dev liblbfgs-dev libcmocka-
 TEST_DEPS := slurmctld slurmd slurm-client munge
 
 KERNEL_SRC  := $(wildcard kernels/*.c)
-HARNESS_SRC := $(filter-out harness/main.c,$(wildcard harness/*.c))
+# harness/ is in folders by layer (harness/README.md); every .c in them but main.c is library code.
+HARNESS_SRC := $(filter-out harness/cli/main.c,$(wildcard harness/*/*.c))
 # The gnuplot templates plots/*.gp are compiled into the binary (t2 plot works from any directory).
 PLOT_SRC    := $(sort $(wildcard plots/*.gp))
 PLOT_OBJ    := $(BUILD)/gen/plot_templates.o
@@ -68,14 +69,14 @@ $(PLOT_OBJ): $(BUILD)/gen/plot_templates.c $(BUILD)/.deps
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-# version.o records the git revision; it is rebuilt only when the revision changes.
+# platform.o records the git revision; it is rebuilt only when the revision changes.
 $(BUILD)/git-sha: .FORCE | $(BUILD)
 	@echo '$(GIT_SHA)' | cmp -s - $@ || echo '$(GIT_SHA)' > $@
-$(BUILD)/harness/version.o: CFLAGS += -DT2_GIT_SHA='"$(GIT_SHA)"'
-$(BUILD)/harness/version.o: $(BUILD)/git-sha
+$(BUILD)/harness/util/platform.o: CFLAGS += -DT2_GIT_SHA='"$(GIT_SHA)"'
+$(BUILD)/harness/util/platform.o: $(BUILD)/git-sha
 .FORCE:
 
-$(BUILD)/t2: $(BUILD)/harness/main.o $(LIB_OBJ)
+$(BUILD)/t2: $(BUILD)/harness/cli/main.o $(LIB_OBJ)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
-#include "util.h"
+#include "util/util.h"
 
 const char TINY_SPEC[] =
     "{\"name\": \"tiny\",\n"

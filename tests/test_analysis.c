@@ -17,16 +17,16 @@
 
 #include <cjson/cJSON.h>
 
-#include "analysis.h"
-#include "commands.h"
-#include "db.h"
-#include "eval.h"
-#include "fit.h"
-#include "optimize.h"
-#include "score.h"
-#include "spec.h"
+#include "report/analysis.h"
+#include "cli/commands.h"
+#include "db/db.h"
+#include "sweep/eval.h"
+#include "fit/fit.h"
+#include "fit/optimize.h"
+#include "sweep/estimators.h"
+#include "spec/spec.h"
 #include "testutil.h"
-#include "util.h"
+#include "util/util.h"
 
 // The law the losses follow, and the model of per-problem success.
 #define LAW_E 1.2

@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "eval.h"
-#include "loaded.h"
+#include "sweep/eval.h"
+#include "nn/loaded.h"
 #include "testutil.h"
-#include "util.h"
+#include "util/util.h"
 
 static char *dir, *spec, *db, *ckpt;
 
@@ -50,7 +50,7 @@ static cJSON *json_of(const char *text) {
     return o;
 }
 
-// `t2 score --json` has SPEC §2's fields, and its log-probability of a problem's answer equals
+// `t2 score --json` has docs/SPEC.md §2's fields, and its log-probability of a problem's answer equals
 // the teacher-forced gold log-probability that the evaluation stored for that problem.
 static void test_score_json_matches_gold(void **state) {
     (void)state;
@@ -291,7 +291,7 @@ static void test_eval_after_no_eval(void **state) {
     free(db2), free(ck2);
 }
 
-// The benchmarks print one JSON object with the fields SPEC §2 names; bad shapes name the option.
+// The benchmarks print one JSON object with the fields docs/SPEC.md §2 names; bad shapes name the option.
 static void test_bench_commands(void **state) {
     (void)state;
     RunResult r = run_t2("bench", "train", "--n-layer", "1", "--d-model", "32", "--n-head", "2", "--seq-len", "16",

@@ -11,9 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "db.h"
+#include "db/db.h"
 #include "testutil.h"
-#include "util.h"
+#include "util/util.h"
 
 // ---------------------------------------------------------------------------------------------
 // Helpers.
@@ -160,7 +160,7 @@ static void test_create_and_reopen(void **state) {
     assert_int_equal(db_get_meta(db, "note", &app), 0);
     assert_string_equal(app, "shard 3 of 8");
     free(app);
-    // The SPEC §4 columns users rely on.
+    // The docs/SPEC.md §4 columns users rely on.
     static const char *const cols[] = {
         "runs.run_id",
         "runs.sweep",

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "spec.h"
+#include "spec/spec.h"
 #include "testutil.h"
-#include "util.h"
+#include "util/util.h"
 
 static void load(Spec *s, const char *path) {
     if (spec_load(s, path) != 0) fail_msg("%s", err_msg());

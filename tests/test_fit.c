@@ -9,10 +9,10 @@
 #include <cjson/cJSON.h>
 #include <lbfgs.h>
 
-#include "fit.h"
-#include "fit_impl.h"
+#include "fit/fit.h"
+#include "fit/fit_impl.h"
 #include "testutil.h"
-#include "util.h"
+#include "util/util.h"
 
 #define EPOCH_CSV "tests/data/chinchilla-svg-extracted.csv"
 

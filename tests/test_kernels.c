@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "kernels.h"
-#include "util.h"
+#include "util/util.h"
 #include "vecmath.h"
 
 // ---------------------------------------------------------------------------------------------

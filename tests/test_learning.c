@@ -13,12 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "eval.h"
-#include "spec.h"
-#include "tasks.h"
+#include "sweep/eval.h"
+#include "spec/spec.h"
+#include "tasks/tasks.h"
 #include "testutil.h"
-#include "train.h"
-#include "util.h"
+#include "nn/trainer.h"
+#include "util/util.h"
 
 // The bundled text (the GPL version 3, copied verbatim from Debian's common-licenses); tests
 // run from the repository root.

@@ -6,13 +6,13 @@
 #include <string.h>
 
 #include "kernels.h"
-#include "model.h"
-#include "sampler.h"
+#include "nn/model.h"
+#include "nn/sampler.h"
 #include "testutil.h"
-#include "util.h"
+#include "util/util.h"
 
 // ---------------------------------------------------------------------------------------------
-// Double-precision reference forward of SPEC §6, plain loops, written from the formulas.
+// Double-precision reference forward of docs/SPEC.md §6, plain loops, written from the formulas.
 typedef struct {
     const ModelConfig *c;
     const double *p; // parameters in t2's flat layout (double copy)

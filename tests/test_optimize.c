@@ -9,10 +9,10 @@
 
 #include <cjson/cJSON.h>
 
-#include "fit.h"
-#include "optimize.h"
+#include "fit/fit.h"
+#include "fit/optimize.h"
 #include "testutil.h"
-#include "util.h"
+#include "util/util.h"
 
 // Hoffmann et al. (2022): E 1.69, A 406.4, B 410.7, alpha .34, beta .28.
 #define HOFF "\"A\": 406.4, \"B\": 410.7, \"E\": 1.69, \"alpha\": 0.34, \"beta\": 0.28"

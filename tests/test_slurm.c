@@ -23,7 +23,7 @@
 
 #include "sweeputil.h"
 #include "testutil.h"
-#include "util.h"
+#include "util/util.h"
 
 #define WAIT_S 90 // longest wait for any one step of the cluster
 

@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "spec.h"
+#include "spec/spec.h"
 #include "testutil.h"
-#include "util.h"
+#include "util/util.h"
 
 static const char *GOOD =
     "{\"name\": \"g\", \"task\": {\"name\": \"add\", \"digits\": 2, \"eval_problems\": 30},\n"

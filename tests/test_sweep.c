@@ -19,7 +19,7 @@
 
 #include "sweeputil.h"
 #include "testutil.h"
-#include "util.h"
+#include "util/util.h"
 
 #define SPEC TINY_SPEC
 enum { N_RUNS = TINY_RUNS, LONG_RUN = TINY_LONG_RUN, SHORT_RUN = TINY_SHORT_RUN };

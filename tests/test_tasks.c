@@ -9,9 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "tasks.h"
+#include "tasks/tasks.h"
 #include "testutil.h"
-#include "util.h"
+#include "util/util.h"
 
 static const char SYMBOLS[] = "0123456789abcdefghijklmnopqrstuvwxyz";
 

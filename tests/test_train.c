@@ -7,12 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "checkpoint.h"
-#include "export.h"
-#include "spec.h"
+#include "nn/checkpoint.h"
+#include "nn/export.h"
+#include "spec/spec.h"
 #include "testutil.h"
-#include "train.h"
-#include "util.h"
+#include "nn/trainer.h"
+#include "util/util.h"
 
 static ModelConfig small_config(int tied) {
     ModelConfig c = {.n_layer = 2, .d_model = 32, .n_head = 4, .vocab_size = 17, .seq_len = 16, .tied = tied};

@@ -11,7 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "util.h"
+#include "util/util.h"
 
 char *tmpdir_make(const char *tag) {
     const char *base = getenv("TMPDIR");

@@ -1,0 +1,40 @@
+// cmd_plot.c — `t2 plot --db PATH --out DIR`: the six figures of docs/SPEC.md §7 as PNG and SVG, with
+// the data files and gnuplot script of each beside its images (see plot.h).
+#include <stdio.h>
+
+#include "report/analysis.h"
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "report/plot.h"
+#include "util/util.h"
+
+int cmd_plot(int argc, char **argv) {
+    char *db_file = NULL, *out = NULL;
+    int quiet = 0;
+    Opt opts[] = {
+        {"--db", OPT_STR, &db_file, "PATH", "results database with finished runs", .required = 1},
+        {"--out", OPT_STR, &out, "DIR", "directory for the figures (created)", .required = 1},
+        {"--quiet", OPT_FLAG, &quiet, NULL, "do not list the figures and notes"},
+    };
+    int rc = args_parse("plot", argc, argv, opts, ARRAY_LEN(opts), NULL, NULL, 0, 0);
+    if (rc == 1) {
+        printf("\nfigures (each NAME.png, NAME.svg, NAME.gp and its .dat files; `gnuplot NAME.gp` in DIR redraws):\n");
+        for (int i = 0; i < PLOT_N_FIGURES; i++) printf("  %-16s %s\n", plot_figures[i].name, plot_figures[i].caption);
+        return 0;
+    }
+    if (rc != 0) return cmd_fail();
+    Db *db = NULL;
+    Analysis an = {0};
+    PlotNotes notes;
+    int status = 1;
+    if (analysis_open_db(db_file, &db) == 0 && analysis_load(db, &an) == 0 && plot_all(db, &an, out, &notes) == 0) {
+        status = 0;
+        for (int i = 0; i < notes.n && !quiet; i++) fprintf(stderr, "t2: note: %s\n", notes.line[i]);
+        for (int i = 0; i < PLOT_N_FIGURES && !quiet; i++)
+            printf("%s/%s.png  %s/%s.svg\n", out, plot_figures[i].name, out, plot_figures[i].name);
+    }
+    if (status != 0) cmd_fail();
+    analysis_free(&an);
+    db_close(db);
+    return status;
+}

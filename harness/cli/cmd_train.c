@@ -1,0 +1,72 @@
+// cmd_train.c — `t2 train SPEC.json --run ID`: one run of a sweep, what a job-array task calls.
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "db/db.h"
+#include "sweep/job.h"
+#include "spec/spec.h"
+
+// The progress descriptor must be an open pipe (or socket) before the database is opened: were
+// it closed, the database could take its number and the progress lines would land in it.
+static int check_progress_fd(long fd) {
+    struct stat st;
+    if (fd < 0) return 0;
+    if (fstat((int)fd, &st) != 0 || !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))) {
+        err_set("--progress-fd: %ld is not an open pipe", fd);
+        return -1;
+    }
+    return 0;
+}
+
+int cmd_train(int argc, char **argv) {
+    char *db_path = NULL, *ckpt = NULL;
+    long run = -1, threads = cpu_count(), progress_fd = -1;
+    int retry = 0, no_eval = 0, quiet = 0;
+    Opt opts[] = {
+        {"--run", OPT_INT, &run, "ID", "run id, 0..R-1 in the order `t2 sweep --dry-run` lists", 1, 0, 1e9},
+        {"--db", OPT_STR, &db_path, "PATH", "results database (default results/NAME.db)"},
+        {"--ckpt", OPT_STR, &ckpt, "PATH", "checkpoint (default results/NAME/run-ID.ckpt)"},
+        {"--threads", OPT_INT, &threads, "T", "worker threads (default: all cores)", 0, 1, 1024},
+        {"--retry-failed", OPT_FLAG, &retry, NULL, "train the run again if it failed or diverged"},
+        {"--no-eval", OPT_FLAG, &no_eval, NULL, "train only; `t2 eval` evaluates later"},
+        {"--quiet", OPT_FLAG, &quiet, NULL, "no live progress line"},
+        {"--progress-fd", OPT_INT, &progress_fd, "FD", "report progress to this pipe (used by t2 sweep)", 0, 0, 1 << 20},
+    };
+    Positional pos;
+    int rc = args_parse("train", argc, argv, opts, ARRAY_LEN(opts), &pos, "SPEC.json", 1, 1);
+    if (rc) return rc < 0 ? cmd_fail() : 0;
+    if (check_progress_fd(progress_fd) != 0) {
+        free(pos.items);
+        return cmd_fail();
+    }
+    Spec spec;
+    if (spec_load(&spec, pos.items[0]) != 0) {
+        free(pos.items);
+        return cmd_fail();
+    }
+    free(pos.items);
+    if (run >= spec.n_runs) {
+        err_set("--run: %ld is not a run of %s (runs 0..%d)", run, spec.path, spec.n_runs - 1);
+        spec_free(&spec);
+        return cmd_fail();
+    }
+    char *def_db = db_path ? NULL : default_db_path(&spec);
+    Db *db = NULL;
+    rc = JOB_ERROR;
+    if (open_spec_db(&db, &spec, db_path ? db_path : def_db) == 0) {
+        job_install_signal_handlers();
+        Progress prog;
+        progress_init(&prog, (int)run, quiet, (int)progress_fd);
+        Job job = {&spec, db, (int)run, (int)threads, ckpt, retry, no_eval, &prog};
+        rc = job_run(&job);
+        db_close(db);
+    }
+    if (rc == JOB_ERROR) cmd_fail();
+    if (rc == JOB_DONE_BEFORE && progress_fd < 0) rc = JOB_OK; // a user asked for a run that is done: it is
+    free(def_db);
+    spec_free(&spec);
+    return rc;
+}

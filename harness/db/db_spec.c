@@ -1,0 +1,58 @@
+// db_spec.c — a database and the spec it holds: open (creating) the database of a spec with its
+// sweep and grid of runs, and read back the spec a database was created from (its sweeps row).
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/db.h"
+#include "spec/spec.h"
+
+int spec_from_db(Db *db, Spec *s) {
+    memset(s, 0, sizeof *s);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db_sqlite(db), "SELECT name, spec_json FROM sweeps ORDER BY name", -1, &st, NULL) != SQLITE_OK) {
+        err_set("%s: read sweeps: %s", db_path(db), sqlite3_errmsg(db_sqlite(db)));
+        return -1;
+    }
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        if (rc == SQLITE_DONE)
+            err_set("%s: no sweep recorded in this database (run t2 sweep first)", db_path(db));
+        else
+            err_set("%s: read sweeps: %s", db_path(db), sqlite3_errmsg(db_sqlite(db)));
+        sqlite3_finalize(st);
+        return -1;
+    }
+    char *where = xasprintf("%s (sweep %s)", db_path(db), (const char *)sqlite3_column_text(st, 0));
+    char *json = xstrdup((const char *)sqlite3_column_text(st, 1));
+    sqlite3_finalize(st);
+    rc = spec_parse(s, json, where);
+    free(json);
+    free(where);
+    return rc;
+}
+
+char *default_db_path(const Spec *s) { return xasprintf("results/%s.db", s->name); }
+
+// Open the database of a spec and make sure it holds the spec's sweep and grid.
+int open_spec_db(Db **db, const Spec *s, const char *path) {
+    if (db_open(db, path) != 0) return -1;
+    DbRunRow *rows = xcalloc((size_t)s->n_runs, sizeof *rows);
+    char **jsons = xcalloc((size_t)s->n_runs, sizeof(char *));
+    char (*hashes)[17] = xcalloc((size_t)s->n_runs, 17);
+    for (int i = 0; i < s->n_runs; i++) {
+        jsons[i] = run_config_json(s, &s->runs[i]);
+        db_run_row_from_spec(&rows[i], s, &s->runs[i], jsons[i], hashes[i]);
+    }
+    int rc = db_register_sweep(*db, s->name, s->json, s->hash);
+    if (rc == 0) rc = db_insert_runs(*db, rows, (size_t)s->n_runs, NULL);
+    for (int i = 0; i < s->n_runs; i++) free(jsons[i]);
+    free(jsons);
+    free(hashes);
+    free(rows);
+    if (rc != 0) {
+        db_close(*db);
+        *db = NULL;
+    }
+    return rc;
+}

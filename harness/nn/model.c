@@ -1,0 +1,317 @@
+// model.c — parameter layout, counts, and the forward/backward pass composed from kernels.
+#include "nn/model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels.h"
+
+int default_d_ff(int d_model) { return 8 * ((d_model + 2) / 3); } // ceil(8d/3 / 8) · 8
+
+void model_config_defaults(ModelConfig *c) {
+    if (c->d_ff == 0 && c->d_model > 0) c->d_ff = default_d_ff(c->d_model);
+    if (c->rope_theta == 0) c->rope_theta = 10000.0f;
+    if (c->norm_eps == 0) c->norm_eps = 1e-5f;
+}
+
+int model_config_validate(const ModelConfig *c) {
+    if (c->n_layer < 1 || c->n_layer > 256) {
+        err_set("n_layer: must be in [1, 256], got %d", c->n_layer);
+        return -1;
+    }
+    if (c->d_model < 2 || c->d_model > 65536) {
+        err_set("d_model: must be in [2, 65536], got %d", c->d_model);
+        return -1;
+    }
+    if (c->n_head < 1 || c->d_model % c->n_head != 0) {
+        err_set("n_head: must be a positive divisor of d_model %d, got %d", c->d_model, c->n_head);
+        return -1;
+    }
+    if ((c->d_model / c->n_head) % 2 != 0) {
+        err_set("n_head: head size d_model/n_head = %d must be even for rotary embeddings",
+                c->d_model / c->n_head);
+        return -1;
+    }
+    if (c->d_ff < 1 || c->d_ff > 1 << 20) {
+        err_set("d_ff: must be in [1, 1048576], got %d", c->d_ff);
+        return -1;
+    }
+    if (c->vocab_size < 3 || c->vocab_size > 1 << 20) {
+        err_set("vocab_size: must be in [3, 1048576], got %d", c->vocab_size);
+        return -1;
+    }
+    if (c->seq_len < 2 || c->seq_len > 1 << 16) {
+        err_set("seq_len: must be in [2, 65536], got %d", c->seq_len);
+        return -1;
+    }
+    if (!(c->rope_theta > 1.0f) || !isfinite(c->rope_theta)) {
+        err_set("rope_theta: must be a finite number > 1, got %g", c->rope_theta);
+        return -1;
+    }
+    if (!(c->norm_eps > 0.0f && c->norm_eps < 1.0f)) {
+        err_set("norm_eps: must be in (0, 1), got %g", c->norm_eps);
+        return -1;
+    }
+    return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Layout: wte | wqkv | wo | wgu | wdown | lm_head (untied) || ln1 | ln2 | lnf
+ParamLayout param_layout(const ModelConfig *c) {
+    size_t L = (size_t)c->n_layer, C = (size_t)c->d_model, F = (size_t)c->d_ff, V = (size_t)c->vocab_size;
+    ParamLayout p;
+    p.embedding = V * C * (c->tied ? 1 : 2);
+    p.matrices = p.embedding + L * (3 * C * C + C * C + 2 * F * C + C * F);
+    p.total = p.matrices + 2 * L * C + C;
+    return p;
+}
+
+void param_views(ParamViews *v, float *base, const ModelConfig *c) {
+    size_t L = (size_t)c->n_layer, C = (size_t)c->d_model, F = (size_t)c->d_ff, V = (size_t)c->vocab_size;
+    float *p = base;
+    v->wte = p, p += V * C;
+    v->wqkv = p, p += L * 3 * C * C;
+    v->wo = p, p += L * C * C;
+    v->wgu = p, p += L * 2 * F * C;
+    v->wdown = p, p += L * C * F;
+    if (c->tied) {
+        v->lm_head = v->wte;
+    } else {
+        v->lm_head = p, p += V * C;
+    }
+    v->ln1 = p, p += L * C;
+    v->ln2 = p, p += L * C;
+    v->lnf = p;
+}
+
+size_t count_params(const ModelConfig *c) { return param_layout(c).total; }
+
+size_t count_params_nonembed(const ModelConfig *c) {
+    ParamLayout p = param_layout(c);
+    return p.total - p.embedding;
+}
+
+// Weights that take part in matmuls for every token: the blocks and the head (the embedding is
+// a lookup, no FLOPs).
+static double matmul_weights_blocks(const ModelConfig *c) {
+    double C = c->d_model, F = c->d_ff;
+    return c->n_layer * (4.0 * C * C + 3.0 * C * F);
+}
+
+static double head_weights(const ModelConfig *c) { return (double)c->vocab_size * c->d_model; }
+
+// Causal attention FLOPs for queries at positions p0..p1-1: query t scores t+1 keys (QKᵀ) and
+// mixes t+1 values (AV): 2·C·(t+1) each, per layer.
+static double attention_flops(const ModelConfig *c, double p0, double p1) {
+    double sum_keys = (p1 * (p1 + 1) - p0 * (p0 + 1)) / 2.0; // Σ_{t=p0}^{p1-1} (t+1)
+    return c->n_layer * 4.0 * c->d_model * sum_keys;
+}
+
+double forward_flops_seq(const ModelConfig *c, int T) {
+    return 2.0 * (matmul_weights_blocks(c) + head_weights(c)) * T + attention_flops(c, 0, T);
+}
+
+double train_step_flops(const ModelConfig *c, int B, int T) { return 3.0 * B * forward_flops_seq(c, T); }
+
+double prefill_flops(const ModelConfig *c, int P) {
+    return 2.0 * matmul_weights_blocks(c) * P + 2.0 * head_weights(c) + attention_flops(c, 0, P);
+}
+
+double decode_token_flops(const ModelConfig *c, int t) {
+    return 2.0 * (matmul_weights_blocks(c) + head_weights(c)) + attention_flops(c, t, t + 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+void model_build(Model *m, const ModelConfig *cfg) {
+    memset(m, 0, sizeof *m);
+    m->cfg = *cfg;
+    m->layout = param_layout(cfg);
+    m->params = xmalloc_aligned(m->layout.total * sizeof(float));
+    param_views(&m->w, m->params, cfg);
+    int hd = cfg->d_model / cfg->n_head;
+    size_t nt = (size_t)cfg->seq_len * (size_t)(hd / 2);
+    m->rope_cos = xmalloc_aligned(nt * sizeof(float));
+    m->rope_sin = xmalloc_aligned(nt * sizeof(float));
+    rope_tables(m->rope_cos, m->rope_sin, cfg->seq_len, hd, cfg->rope_theta);
+}
+
+void model_free(Model *m) {
+    free(m->params);
+    free(m->rope_cos);
+    free(m->rope_sin);
+    memset(m, 0, sizeof *m);
+}
+
+static void fill_normal(float *x, size_t n, double std, Rng *r) {
+    for (size_t i = 0; i < n; i++) x[i] = (float)(std * rng_normal(r));
+}
+
+void model_init_weights(Model *m, uint64_t seed) {
+    const ModelConfig *c = &m->cfg;
+    size_t L = (size_t)c->n_layer, C = (size_t)c->d_model, F = (size_t)c->d_ff, V = (size_t)c->vocab_size;
+    Rng r;
+    rng_seed(&r, seed);
+    double std = 0.02, std_out = 0.02 / sqrt(2.0 * c->n_layer);
+    fill_normal(m->w.wte, V * C, std, &r);
+    fill_normal(m->w.wqkv, L * 3 * C * C, std, &r);
+    fill_normal(m->w.wo, L * C * C, std_out, &r);
+    fill_normal(m->w.wgu, L * 2 * F * C, std, &r);
+    fill_normal(m->w.wdown, L * C * F, std_out, &r);
+    if (!c->tied) fill_normal(m->w.lm_head, V * C, std, &r);
+    for (size_t i = 0; i < L * C; i++) m->w.ln1[i] = m->w.ln2[i] = 1.0f;
+    for (size_t i = 0; i < C; i++) m->w.lnf[i] = 1.0f;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Activations: one allocation carved into named buffers.
+typedef struct {
+    float **dst;
+    size_t n;
+} ActBuf;
+
+static int act_bufs(Activations *a, const ModelConfig *c, size_t B, int T, ActBuf *out) {
+    size_t L = (size_t)c->n_layer, C = (size_t)c->d_model, F = (size_t)c->d_ff, V = (size_t)c->vocab_size;
+    size_t H = (size_t)c->n_head, BT = B * (size_t)T, TT = (size_t)T * (size_t)T;
+    ActBuf bufs[] = {
+        {&a->resid, (L + 1) * BT * C}, {&a->ln1, L * BT * C},      {&a->ln1_rstd, L * BT},
+        {&a->qkv, L * BT * 3 * C},     {&a->att, L * B * H * TT},  {&a->atty, L * BT * C},
+        {&a->resid_mid, L * BT * C},   {&a->ln2, L * BT * C},      {&a->ln2_rstd, L * BT},
+        {&a->gu, L * BT * 2 * F},      {&a->h, L * BT * F},        {&a->lnf, BT * C},
+        {&a->lnf_rstd, BT},            {&a->logits, BT * V},       {&a->losses, BT},
+        {&a->dresid, BT * C},          {&a->dln, BT * C},          {&a->dqkv, BT * 3 * C},
+        {&a->datty, BT * C},           {&a->dgu, BT * 2 * F},      {&a->dh, BT * F},
+        {&a->att_scratch, TT},
+    };
+    int n = (int)ARRAY_LEN(bufs);
+    if (out) memcpy(out, bufs, sizeof bufs);
+    return n;
+}
+
+// Each buffer starts on a 64-byte boundary.
+static size_t round16(size_t n) { return (n + 15) / 16 * 16; }
+
+size_t acts_bytes(const ModelConfig *c, size_t B, int T) {
+    Activations tmp;
+    ActBuf bufs[32];
+    int n = act_bufs(&tmp, c, B, T, bufs);
+    size_t total = 0;
+    for (int i = 0; i < n; i++) total += round16(bufs[i].n);
+    return total * sizeof(float);
+}
+
+void acts_build(Activations *a, const ModelConfig *c, size_t B, int T) {
+    memset(a, 0, sizeof *a);
+    ActBuf bufs[32];
+    int n = act_bufs(a, c, B, T, bufs);
+    a->bytes = acts_bytes(c, B, T);
+    float *base = xmalloc_aligned(a->bytes), *p = base;
+    for (int i = 0; i < n; i++) {
+        *bufs[i].dst = p;
+        p += round16(bufs[i].n);
+    }
+    a->B = B;
+    a->T = T;
+}
+
+void acts_free(Activations *a) {
+    free(a->resid); // the first buffer is the base of the allocation
+    memset(a, 0, sizeof *a);
+}
+
+// ---------------------------------------------------------------------------------------------
+void model_forward(const Model *m, Activations *a, const int *tokens, size_t B, int T) {
+    model_forward_hidden(m, a, tokens, B, T);
+    matmul_forward(a->logits, a->lnf, m->w.lm_head, B * (size_t)T, m->cfg.d_model, m->cfg.vocab_size);
+}
+
+void model_forward_hidden(const Model *m, Activations *a, const int *tokens, size_t B, int T) {
+    const ModelConfig *c = &m->cfg;
+    const ParamViews *w = &m->w;
+    size_t C = (size_t)c->d_model, F = (size_t)c->d_ff, H = (size_t)c->n_head;
+    size_t BT = B * (size_t)T, hd = C / H;
+    embedding_forward(a->resid, tokens, w->wte, BT, (int)C);
+    for (size_t l = 0; l < (size_t)c->n_layer; l++) {
+        float *x = a->resid + l * BT * C;                // (B, T, C) layer input
+        float *ln1 = a->ln1 + l * BT * C;                // (B, T, C)
+        float *ln1_rstd = a->ln1_rstd + l * BT;          // (B, T)
+        float *qkv = a->qkv + l * BT * 3 * C;            // (B, T, 3C)
+        float *att = a->att + l * B * H * (size_t)T * T; // (B, H, T, T)
+        float *atty = a->atty + l * BT * C;              // (B, T, C)
+        float *mid = a->resid_mid + l * BT * C;          // (B, T, C)
+        float *ln2 = a->ln2 + l * BT * C;                // (B, T, C)
+        float *ln2_rstd = a->ln2_rstd + l * BT;          // (B, T)
+        float *gu = a->gu + l * BT * 2 * F;              // (B, T, 2F)
+        float *h = a->h + l * BT * F;                    // (B, T, F)
+        float *out = a->resid + (l + 1) * BT * C;        // (B, T, C) next layer input
+
+        rmsnorm_forward(ln1, ln1_rstd, x, w->ln1 + l * C, BT, (int)C, c->norm_eps);
+        matmul_forward(qkv, ln1, w->wqkv + l * 3 * C * C, BT, (int)C, (int)(3 * C));
+        rope_forward(qkv, m->rope_cos, m->rope_sin, BT, T, 0, (int)H, (int)hd, (int)(3 * C));
+        rope_forward(qkv + C, m->rope_cos, m->rope_sin, BT, T, 0, (int)H, (int)hd, (int)(3 * C));
+        attention_forward(atty, att, qkv, B, T, (int)C, (int)H);
+        matmul_forward(mid, atty, w->wo + l * C * C, BT, (int)C, (int)C);
+        residual_forward(mid, mid, x, BT * C);
+        rmsnorm_forward(ln2, ln2_rstd, mid, w->ln2 + l * C, BT, (int)C, c->norm_eps);
+        matmul_forward(gu, ln2, w->wgu + l * 2 * F * C, BT, (int)C, (int)(2 * F));
+        swiglu_forward(h, gu, BT, (int)F);
+        matmul_forward(out, h, w->wdown + l * C * F, BT, (int)F, (int)C);
+        residual_forward(out, out, mid, BT * C);
+    }
+    float *xf = a->resid + (size_t)c->n_layer * BT * C;
+    rmsnorm_forward(a->lnf, a->lnf_rstd, xf, w->lnf, BT, (int)C, c->norm_eps);
+}
+
+double model_forward_backward(const Model *m, Activations *a, float *grads, const int *tokens,
+                              const int *targets, const unsigned char *mask, size_t B, int T,
+                              float loss_scale) {
+    const ModelConfig *c = &m->cfg;
+    const ParamViews *w = &m->w;
+    ParamViews g;
+    param_views(&g, grads, c);
+    size_t C = (size_t)c->d_model, F = (size_t)c->d_ff, H = (size_t)c->n_head, V = (size_t)c->vocab_size;
+    size_t BT = B * (size_t)T, hd = C / H, L = (size_t)c->n_layer;
+
+    model_forward(m, a, tokens, B, T);
+    crossentropy_forward_backward(a->losses, a->logits, targets, mask, BT, (int)V, loss_scale);
+    double loss_sum = 0.0;
+    for (size_t i = 0; i < BT; i++) loss_sum += a->losses[i]; // masked rows hold 0
+
+    // Head and final norm. dresid accumulates the residual stream's gradient from here down.
+    float *xf = a->resid + L * BT * C;
+    matmul_backward(a->dln, g.lm_head, a->logits, a->lnf, w->lm_head, BT, (int)C, (int)V);
+    memset(a->dresid, 0, BT * C * sizeof(float));
+    rmsnorm_backward(a->dresid, g.lnf, a->dln, xf, w->lnf, a->lnf_rstd, BT, (int)C);
+
+    for (size_t l = L; l-- > 0;) {
+        float *x = a->resid + l * BT * C;
+        float *ln1 = a->ln1 + l * BT * C;
+        float *ln1_rstd = a->ln1_rstd + l * BT;
+        float *qkv = a->qkv + l * BT * 3 * C;
+        float *att = a->att + l * B * H * (size_t)T * T;
+        float *atty = a->atty + l * BT * C;
+        float *mid = a->resid_mid + l * BT * C;
+        float *ln2 = a->ln2 + l * BT * C;
+        float *ln2_rstd = a->ln2_rstd + l * BT;
+        float *gu = a->gu + l * BT * 2 * F;
+        float *h = a->h + l * BT * F;
+
+        // MLP: out = mid + down(swiglu(gu(ln2(mid)))); dresid is d(out) and d(mid) so far.
+        matmul_backward(a->dh, g.wdown + l * C * F, a->dresid, h, w->wdown + l * C * F, BT, (int)F, (int)C);
+        swiglu_backward(a->dgu, a->dh, gu, BT, (int)F);
+        matmul_backward(a->dln, g.wgu + l * 2 * F * C, a->dgu, ln2, w->wgu + l * 2 * F * C, BT, (int)C,
+                        (int)(2 * F));
+        rmsnorm_backward(a->dresid, g.ln2 + l * C, a->dln, mid, w->ln2 + l * C, ln2_rstd, BT, (int)C);
+
+        // Attention: mid = x + o(attn(rope(qkv(ln1(x))))).
+        matmul_backward(a->datty, g.wo + l * C * C, a->dresid, atty, w->wo + l * C * C, BT, (int)C, (int)C);
+        attention_backward(a->dqkv, a->att_scratch, a->datty, qkv, att, B, T, (int)C, (int)H);
+        rope_backward(a->dqkv, m->rope_cos, m->rope_sin, BT, T, 0, (int)H, (int)hd, (int)(3 * C));
+        rope_backward(a->dqkv + C, m->rope_cos, m->rope_sin, BT, T, 0, (int)H, (int)hd, (int)(3 * C));
+        matmul_backward(a->dln, g.wqkv + l * 3 * C * C, a->dqkv, ln1, w->wqkv + l * 3 * C * C, BT, (int)C,
+                        (int)(3 * C));
+        rmsnorm_backward(a->dresid, g.ln1 + l * C, a->dln, x, w->ln1 + l * C, ln1_rstd, BT, (int)C);
+    }
+    embedding_backward(g.wte, a->dresid, tokens, BT, (int)C);
+    return loss_sum;
+}

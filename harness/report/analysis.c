@@ -1,0 +1,400 @@
+// analysis.c — read a results database back for the analysis commands: done runs, their
+// reference evaluation and gold log-probabilities, and the fit points of each law.
+#include "report/analysis.h"
+
+#include <math.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sweep/eval.h"
+#include "util/util.h"
+
+// ---------------------------------------------------------------------------------------------
+// Queries. Every statement is prepared here with the database path in its error message.
+
+static sqlite3_stmt *prepare(Db *db, const char *sql, const char *op) {
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db_sqlite(db), sql, -1, &st, NULL) != SQLITE_OK) {
+        err_set("%s: %s: %s", db_path(db), op, sqlite3_errmsg(db_sqlite(db)));
+        sqlite3_finalize(st);
+        return NULL;
+    }
+    return st;
+}
+
+static int step_fail(Db *db, sqlite3_stmt *st, const char *op) {
+    err_set("%s: %s: %s", db_path(db), op, sqlite3_errmsg(db_sqlite(db)));
+    sqlite3_finalize(st);
+    return -1;
+}
+
+static double column_real(sqlite3_stmt *st, int i) {
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-problem terms.
+
+double neg_log_pass_analytic(double logprob, double k) {
+    if (isnan(logprob) || !(k > 0)) return NAN;
+    if (logprob >= 0) return 0; // p = 1
+    // p = e^logprob so small that k p ≪ 1: pass@k = k p (1 + O(k p)), −log pass@k = −log k − logprob.
+    if (logprob < -700 || log(k) + logprob < -36) return -log(k) - logprob;
+    double log1m_p = logprob > -M_LN2 ? log(-expm1(logprob)) : log1p(-exp(logprob)); // log(1 − p)
+    return -log(-expm1(k * log1m_p));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading.
+
+static void run_from_db(AnRun *r, const DbRun *d, int n_k) {
+    memset(r, 0, sizeof *r);
+    r->run_id = d->run_id;
+    r->family_idx = d->family_idx;
+    r->budget_idx = d->budget_idx;
+    r->seed_idx = d->seed_idx;
+    r->seed = d->seed;
+    r->n_layer = d->n_layer;
+    r->d_model = d->d_model;
+    r->n_head = d->n_head;
+    r->N = (double)d->n_params;
+    r->N_nonembed = (double)d->n_params_nonembed;
+    r->D = (double)d->train_tokens;
+    r->train_flops = d->train_flops;
+    r->train_flops_6nd = d->train_flops_6nd;
+    r->budget = d->budget;
+    r->final_loss = d->final_loss;
+    r->val_loss = d->val_loss;
+    r->eval_id = -1;
+    r->gold_nll = NAN;
+    r->infer_flops = r->gen_tokens = NAN;
+    double **cols[] = {&r->pass, &r->maj, &r->pass_analytic, &r->nll_pass};
+    for (size_t c = 0; c < ARRAY_LEN(cols); c++) {
+        *cols[c] = xmalloc((size_t)(n_k ? n_k : 1) * sizeof(double));
+        for (int j = 0; j < n_k; j++) (*cols[c])[j] = NAN;
+    }
+}
+
+static int k_index(const Analysis *a, long k) {
+    for (int j = 0; j < a->n_k; j++)
+        if (a->k[j] == k) return j;
+    return -1;
+}
+
+// The reference eval's row and metrics.
+static int load_eval(Db *db, const Analysis *a, AnRun *r) {
+    long eval_id;
+    int rc = db_find_eval(db, r->run_id, &a->key, &eval_id);
+    if (rc != 0) return rc < 0 ? -1 : 0;
+    r->eval_id = eval_id;
+    const char *op = "read evals";
+    sqlite3_stmt *st = prepare(db, "SELECT n_samples, n_problems, infer_flops, gen_tokens FROM evals WHERE eval_id = ?", op);
+    if (!st) return -1;
+    sqlite3_bind_int64(st, 1, eval_id);
+    if (sqlite3_step(st) != SQLITE_ROW) return step_fail(db, st, op);
+    r->n_samples = sqlite3_column_int64(st, 0);
+    r->n_problems = sqlite3_column_int64(st, 1);
+    r->infer_flops = column_real(st, 2);
+    r->gen_tokens = column_real(st, 3);
+    sqlite3_finalize(st);
+    op = "read metrics";
+    st = prepare(db, "SELECT metric, k, value FROM metrics WHERE eval_id = ?", op);
+    if (!st) return -1;
+    sqlite3_bind_int64(st, 1, eval_id);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *metric = (const char *)sqlite3_column_text(st, 0);
+        int j = k_index(a, sqlite3_column_int64(st, 1));
+        if (j < 0 || !metric) continue; // a k the spec no longer lists
+        double v = column_real(st, 2);
+        if (strcmp(metric, "pass") == 0) r->pass[j] = v;
+        else if (strcmp(metric, "maj") == 0) r->maj[j] = v;
+        else if (strcmp(metric, "pass_analytic") == 0) r->pass_analytic[j] = v;
+    }
+    if (rc != SQLITE_DONE) return step_fail(db, st, op);
+    sqlite3_finalize(st);
+    return 0;
+}
+
+// Mean gold NLL and E_i[−log pass@k_i] at every spec k.
+static int load_gold(Db *db, const Analysis *a, AnRun *r) {
+    const char *op = "read gold";
+    sqlite3_stmt *st = prepare(db, "SELECT logprob FROM gold WHERE run_id = ? AND logprob IS NOT NULL", op);
+    if (!st) return -1;
+    sqlite3_bind_int64(st, 1, r->run_id);
+    double nll = 0;
+    double *sum = xcalloc((size_t)(a->n_k ? a->n_k : 1), sizeof(double));
+    long n = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        double lp = sqlite3_column_double(st, 0);
+        nll -= lp;
+        for (int j = 0; j < a->n_k; j++) sum[j] += neg_log_pass_analytic(lp, (double)a->k[j]);
+        n++;
+    }
+    if (rc != SQLITE_DONE) {
+        free(sum);
+        return step_fail(db, st, op);
+    }
+    sqlite3_finalize(st);
+    r->n_gold = n;
+    if (n > 0) {
+        r->gold_nll = nll / (double)n;
+        for (int j = 0; j < a->n_k; j++) r->nll_pass[j] = sum[j] / (double)n;
+    }
+    free(sum);
+    return 0;
+}
+
+static void free_run(AnRun *r) {
+    free(r->pass);
+    free(r->maj);
+    free(r->pass_analytic);
+    free(r->nll_pass);
+}
+
+static int no_finished_runs(const Analysis *a) {
+    const size_t *s = a->n_by_status;
+    if (a->n_grid == 0) {
+        err_set("%s: no runs recorded (run t2 sweep first)", a->path);
+    } else {
+        err_set("%s: no finished runs (%zu pending, %zu running, %zu diverged, %zu failed): run t2 sweep first", a->path,
+                s[DB_RUN_PENDING], s[DB_RUN_RUNNING], s[DB_RUN_DIVERGED], s[DB_RUN_FAILED]);
+    }
+    return -1;
+}
+
+int analysis_open_db(const char *path, Db **db) {
+    *db = NULL;
+    if (!file_exists(path)) {
+        err_set("%s: no such database (t2 sweep SPEC --db %s creates it)", path, path);
+        return -1;
+    }
+    return db_open(db, path);
+}
+
+int analysis_load(Db *db, Analysis *a) {
+    memset(a, 0, sizeof *a);
+    a->path = xstrdup(db_path(db));
+    if (spec_from_db(db, &a->spec) != 0) return -1;
+    const Spec *s = &a->spec;
+    a->has_eval = spec_has_eval(s);
+    a->key = (DbEvalKey){s->eval.n_temperature ? s->eval.temperature[0] : 1.0, s->eval.top_p, s->eval.n_samples,
+                         s->eval.max_new_tokens};
+    a->n_k = a->has_eval ? s->eval.n_k : 0;
+    a->k = s->eval.k;
+    DbRun *runs;
+    size_t n;
+    if (db_get_runs(db, &runs, &n) != 0) return -1;
+    a->n_grid = n;
+    a->runs = xcalloc(n ? n : 1, sizeof(AnRun));
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        a->n_by_status[runs[i].status]++;
+        if (runs[i].status != DB_RUN_DONE) continue;
+        AnRun *r = &a->runs[a->n_runs++];
+        run_from_db(r, &runs[i], a->n_k);
+        if (a->has_eval && (load_eval(db, a, r) != 0 || load_gold(db, a, r) != 0)) rc = -1;
+    }
+    db_runs_free(runs, n);
+    if (rc != 0) return -1;
+    if (a->n_runs == 0) return no_finished_runs(a);
+    int all_val = 1;
+    for (size_t i = 0; i < a->n_runs; i++) all_val &= isfinite(a->runs[i].val_loss) && a->runs[i].val_loss > 0;
+    a->loss_column = all_val ? "val_loss" : "final_loss";
+    for (size_t i = 0; i < a->n_runs; i++)
+        a->runs[i].loss = all_val ? a->runs[i].val_loss : a->runs[i].final_loss;
+    return 0;
+}
+
+void analysis_free(Analysis *a) {
+    if (!a) return;
+    for (size_t i = 0; i < a->n_runs; i++) free_run(&a->runs[i]);
+    free(a->runs);
+    free(a->path);
+    spec_free(&a->spec);
+    memset(a, 0, sizeof *a);
+}
+
+const AnRun *analysis_run(const Analysis *a, int run_id) {
+    for (size_t i = 0; i < a->n_runs; i++)
+        if (a->runs[i].run_id == run_id) return &a->runs[i];
+    return NULL;
+}
+
+void analysis_model_label(const AnRun *r, char *out, size_t n) {
+    snprintf(out, n, "L%d d%d h%d", r->n_layer, r->d_model, r->n_head);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fit data.
+
+uint64_t fit_data_hash(FitLaw law, const FitData *d) {
+    uint64_t h = fnv1a64(fit_law_name(law), strlen(fit_law_name(law)));
+    const double *cols[] = {d->N, d->D, d->k, d->loss, d->nll, d->pass};
+    for (size_t c = 0; c < ARRAY_LEN(cols); c++) {
+        uint64_t part = cols[c] ? fnv1a64(cols[c], d->n * sizeof(double)) : 0;
+        h = fnv1a64(&(uint64_t[2]){h, part}, 2 * sizeof(uint64_t));
+    }
+    for (size_t i = 0; d->model && i < d->n; i++) {
+        uint64_t part = fnv1a64(d->model[i], strlen(d->model[i]));
+        h = fnv1a64(&(uint64_t[2]){h, part}, 2 * sizeof(uint64_t));
+    }
+    return h;
+}
+
+static void note_drop(AnFitNote *note, const char *fmt, int run_id) {
+    note->n_dropped++;
+    size_t len = strlen(note->dropped);
+    if (len + 40 < sizeof note->dropped) snprintf(note->dropped + len, sizeof note->dropped - len, fmt, len ? ", " : "", run_id);
+}
+
+static int need_eval(const Analysis *a, FitLaw law) {
+    if (a->has_eval) return 0;
+    err_set("%s: the sweep's task (%s) has no evaluation problems; %s needs pass@k (only chinchilla fits on loss)",
+            a->path, a->spec.task.name, fit_law_name(law));
+    return -1;
+}
+
+static void chinchilla_points(const Analysis *a, FitData *d, AnFitNote *note) {
+    fit_data_alloc(d, a->n_runs);
+    for (size_t i = 0; i < a->n_runs; i++) {
+        d->N[i] = a->runs[i].N;
+        d->D[i] = a->runs[i].D;
+        d->loss[i] = a->runs[i].loss;
+    }
+    note->n_runs = a->n_runs;
+    snprintf(note->text, sizeof note->text,
+             "chinchilla on %zu done runs: N = runs.n_params, D = runs.train_tokens, loss = runs.%s", a->n_runs,
+             a->loss_column);
+}
+
+// t2-loss and t2-acc: one row per (run, spec k) over the runs that have what the law needs.
+static int per_k_points(const Analysis *a, FitLaw law, FitData *d, AnFitNote *note) {
+    size_t cap = a->n_runs * (size_t)a->n_k, n = 0;
+    fit_data_alloc(d, cap);
+    for (size_t i = 0; i < a->n_runs; i++) {
+        const AnRun *r = &a->runs[i];
+        int usable = r->n_gold > 0 && (law == FIT_T2_LOSS || r->eval_id >= 0);
+        if (!usable) {
+            note_drop(note, law == FIT_T2_LOSS ? "%srun %d (no gold)" : "%srun %d (no eval or gold)", r->run_id);
+            continue;
+        }
+        for (int j = 0; j < a->n_k; j++, n++) {
+            d->N[n] = r->N;
+            d->D[n] = r->D;
+            d->k[n] = (double)a->k[j];
+            if (law == FIT_T2_LOSS) {
+                d->nll[n] = r->nll_pass[j];
+            } else {
+                d->pass[n] = r->pass[j];
+                d->nll[n] = r->gold_nll;
+            }
+        }
+        note->n_runs++;
+    }
+    d->n = n;
+    if (note->n_runs == 0) {
+        err_set("%s: no done run has %s (run t2 eval first)", a->path,
+                law == FIT_T2_LOSS ? "gold log-probabilities" : "a reference eval with gold log-probabilities");
+        return -1;
+    }
+    if (law == FIT_T2_LOSS)
+        snprintf(note->text, sizeof note->text,
+                 "t2-loss on %zu runs x %d k: N = runs.n_params, D = runs.train_tokens, nll = mean over problems of "
+                 "-log(1 - (1 - exp(gold.logprob))^k)",
+                 note->n_runs, a->n_k);
+    else
+        snprintf(note->text, sizeof note->text,
+                 "t2-acc on %zu runs x %d k: stage 1 on the mean gold NLL per run, stage 2 on sampled pass@k "
+                 "(metrics 'pass', temperature %g, %ld samples)",
+                 note->n_runs, a->n_k, a->key.temperature, a->key.n_samples);
+    return 0;
+}
+
+static int coverage_points(const Analysis *a, FitData *d, AnFitNote *note) {
+    size_t cap = a->n_runs * (size_t)a->n_k, n = 0, need = fit_min_points(FIT_COVERAGE);
+    fit_data_alloc(d, cap);
+    d->model = xcalloc(cap ? cap : 1, sizeof(char *));
+    for (size_t i = 0; i < a->n_runs; i++) {
+        const AnRun *r = &a->runs[i];
+        size_t positive = 0;
+        for (int j = 0; j < a->n_k; j++) positive += r->pass[j] > 0;
+        if (r->eval_id < 0 || positive < need) {
+            note_drop(note, r->eval_id < 0 ? "%srun %d (no eval)" : "%srun %d (pass@k > 0 at fewer than 3 k)", r->run_id);
+            continue;
+        }
+        for (int j = 0; j < a->n_k; j++) {
+            if (!(r->pass[j] > 0)) continue;
+            d->k[n] = (double)a->k[j];
+            d->pass[n] = r->pass[j];
+            d->model[n] = xasprintf("run%d", r->run_id);
+            n++;
+        }
+        note->n_runs++;
+    }
+    d->n = n;
+    if (note->n_runs == 0) {
+        err_set("%s: too few points for coverage: no run has sampled pass@k > 0 at %zu or more k values", a->path, need);
+        return -1;
+    }
+    snprintf(note->text, sizeof note->text,
+             "coverage per run on %zu runs: sampled pass@k (metrics 'pass', temperature %g) at the spec's k where > 0",
+             note->n_runs, a->key.temperature);
+    return 0;
+}
+
+int analysis_fit_data(const Analysis *a, FitLaw law, FitData *d, AnFitNote *note) {
+    memset(note, 0, sizeof *note);
+    memset(d, 0, sizeof *d);
+    int rc;
+    switch (law) {
+    case FIT_CHINCHILLA: chinchilla_points(a, d, note); rc = 0; break;
+    case FIT_T2_LOSS:
+    case FIT_T2_ACC: rc = need_eval(a, law) != 0 ? -1 : per_k_points(a, law, d, note); break;
+    case FIT_COVERAGE: rc = need_eval(a, law) != 0 ? -1 : coverage_points(a, d, note); break;
+    default: err_set("unknown law %d", (int)law); rc = -1;
+    }
+    if (rc == 0 && fit_data_check(law, d) != 0) {
+        err_prefix("%s: too few or bad points (%s)", a->path, note->text);
+        rc = -1;
+    }
+    if (rc != 0) fit_data_free(d);
+    return rc;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sampled metrics at any k, from the stored samples.
+
+int analysis_sampled_at(Db *db, const AnRun *r, long k, double *pass, double *maj) {
+    *pass = *maj = NAN;
+    if (r->eval_id < 0 || k < 1 || k > r->n_samples) {
+        err_set("%s: run %d: no samples for k = %ld", db_path(db), r->run_id, k);
+        return -1;
+    }
+    DbSample *s;
+    size_t n;
+    if (db_read_samples(db, r->eval_id, &s, &n) != 0) return -1;
+    if (n != (size_t)(r->n_samples * r->n_problems)) {
+        err_set("%s: eval %ld of run %d holds %zu samples, expected %ld problems x %ld", db_path(db), r->eval_id,
+                r->run_id, n, r->n_problems, r->n_samples);
+        db_samples_free(s, n);
+        return -1;
+    }
+    EvalResult er = {.n_samples = r->n_samples, .n_problems = r->n_problems, .n_rows = (long)n};
+    er.samples = xcalloc(n ? n : 1, sizeof(SampleRow));
+    for (size_t i = 0; i < n; i++) {
+        er.samples[i].problem_id = s[i].problem_id;
+        er.samples[i].sample_idx = (int)s[i].sample_idx;
+        er.samples[i].answer = s[i].answer ? xstrdup(s[i].answer) : NULL;
+        er.samples[i].correct = s[i].correct;
+    }
+    db_samples_free(s, n);
+    eval_metrics(&er, NULL, 0, &k, 1);
+    for (int m = 0; m < er.n_metrics; m++) {
+        if (strcmp(er.metrics[m].metric, "pass") == 0) *pass = er.metrics[m].value;
+        if (strcmp(er.metrics[m].metric, "maj") == 0) *maj = er.metrics[m].value;
+    }
+    eval_result_free(&er);
+    return 0;
+}

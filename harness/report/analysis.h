@@ -1,0 +1,158 @@
+// analysis.h — a results database read back for the analysis commands (fit --db, optimize,
+// plot, report): the finished runs with their costs, losses and reference evaluation, the
+// points each law is fitted on, and the fits stored in `fits`.
+//
+// The reference evaluation of a run is the eval with the spec's first temperature and its
+// top_p, n_samples and max_new_tokens. Every number is read from the database or computed from
+// its rows with the same estimators `t2 eval` uses (score.h), so what a report prints can be
+// checked against the tables.
+//
+//   Analysis a;  if (analysis_load(db, &a) != 0) -> err_msg()
+//   FitData d;  AnFitNote note;  analysis_fit_data(&a, FIT_T2_LOSS, &d, &note);
+//   ...  analysis_free(&a);
+#ifndef T2_ANALYSIS_H
+#define T2_ANALYSIS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "db/db.h"
+#include "fit/fit.h"
+#include "spec/spec.h"
+
+// One finished run (status done).
+typedef struct {
+    int run_id, family_idx, budget_idx, seed_idx;
+    long seed;
+    int n_layer, d_model, n_head;
+    double N;               // runs.n_params (embedding included)
+    double N_nonembed;      // runs.n_params_nonembed
+    double D;               // runs.train_tokens
+    double train_flops;     // exact count
+    double train_flops_6nd; // 6 N D
+    double budget;          // the spec's budget value of the run (FLOPs, tokens/param or tokens)
+    double final_loss, val_loss; // NAN when NULL
+    double loss;            // the loss the Chinchilla fit uses: val_loss or final_loss (Analysis.loss_column)
+    // Reference evaluation; eval_id < 0 when the run has none.
+    long eval_id;
+    long n_samples, n_problems;
+    double infer_flops;     // exact, all problems and samples
+    double gen_tokens;      // generated tokens, all problems and samples
+    double *pass, *maj, *pass_analytic; // (n_k,) metrics at the spec's k values, NAN when absent
+    // Gold log-probabilities (n_gold = 0 when the run has none).
+    long n_gold;
+    double gold_nll;        // mean over problems of −gold.logprob (the answer's NLL in nats)
+    double *nll_pass;       // (n_k,) E_i[−log pass@k_i], pass@k_i = 1 − (1 − exp(gold.logprob_i))^k
+} AnRun;
+
+typedef struct {
+    char *path;           // the database
+    Spec spec;            // the experiment it was created from
+    int has_eval;         // the spec's task is evaluated (not `text`)
+    DbEvalKey key;        // the reference evaluation's settings
+    int n_k;
+    const long *k;        // (n_k,) the spec's k values (spec.eval.k)
+    size_t n_runs;
+    AnRun *runs;          // (n_runs,) done runs, by run_id
+    size_t n_grid;        // every run of the database
+    size_t n_by_status[5]; // runs by DbRunStatus
+    const char *loss_column; // "val_loss" when every done run has one, else "final_loss"
+} Analysis;
+
+// Open an existing results database for reading and writing (fits are stored in it). A missing
+// file is an error ("PATH: no such database"), not a new empty database.
+int analysis_open_db(const char *path, Db **db);
+
+// Read the database's spec and its done runs. -1 + err_set when the database has no sweep or no
+// finished run ("PATH: no finished runs (9 pending, 0 running, ...): run t2 sweep first").
+int analysis_load(Db *db, Analysis *a);
+void analysis_free(Analysis *a);
+// The run with RUN_ID, or NULL.
+const AnRun *analysis_run(const Analysis *a, int run_id);
+// "L2 d64 h4": the model of a run (its family member), for labels.
+void analysis_model_label(const AnRun *r, char *out, size_t n);
+
+// E_i[−log pass@k_i] term for one problem: −log(1 − (1 − e^logprob)^k), accurate when pass@k is
+// tiny (e^logprob underflows) or close to 1.
+double neg_log_pass_analytic(double logprob, double k);
+
+// ---------------------------------------------------------------------------------------------
+// Fit data from the database (t2 fit --db).
+//   chinchilla  one point per done run: N = n_params, D = train_tokens, loss = loss_column
+//   t2-loss     per run with gold rows and per spec k: N, D, k, nll = E_i[−log pass@k_i]
+//   t2-acc      per run with a reference eval and gold, per spec k: N, D, k, pass = metrics
+//               'pass' (sampled), nll = the run's mean gold NLL (stage 1's target)
+//   coverage    per run (model "run<ID>"), per spec k with sampled pass@k > 0; a run with fewer
+//               than 3 such points is left out (noted)
+typedef struct {
+    char text[512];       // one human line: what was fitted and from which columns
+    size_t n_runs;        // runs that contributed points
+    size_t n_dropped;     // runs left out (no eval or gold, or too few positive points)
+    char dropped[256];    // why, or ""
+} AnFitNote;
+
+// -1 + err_set when the database holds nothing the law can use ("no run has gold
+// log-probabilities ..."); the point-count checks are fit_data_check's.
+int analysis_fit_data(const Analysis *a, FitLaw law, FitData *d, AnFitNote *note);
+// Identifies the data a fit was made on: FNV-1a over the law and every column.
+uint64_t fit_data_hash(FitLaw law, const FitData *d);
+
+// Sampled pass@k and maj@k of a run's reference eval at any k ≤ n_samples, from its stored
+// samples with the estimators of `t2 eval` (unbiased pass@k, exact expected maj@k).
+int analysis_sampled_at(Db *db, const AnRun *r, long k, double *pass, double *maj);
+
+// ---------------------------------------------------------------------------------------------
+// Equal-compute comparison, in T²'s accounting (§3): the runs of one training budget level spent
+// the same C_train; each is served with the samples an inference budget of C_inf FLOPs per query
+// token affords, k = floor(C_inf / (2N)) (at most the eval's n_samples). Every run of a level then
+// costs the same total compute, whatever the number of queries served. Needs FLOP budgets
+// (budgets.train_flops), so that the runs of a level share C_train.
+typedef struct {
+    int run_id;       // -1: no run of the level affords one sample
+    long k;           // samples per query
+    int capped;       // the budget affords more than the eval's n_samples; k = n_samples
+    double pass, maj; // sampled pass@k and maj@k of the run at k (analysis_sampled_at)
+} AnPick;
+
+typedef struct {
+    int budget_idx;
+    double c_train;      // the level's training budget (the spec's value, FLOPs)
+    double c_inf;        // inference FLOPs per query token
+    int n_runs;          // runs of the level with a reference eval
+    AnPick t2;           // the best sampled pass@k at its affordable k: small model plus sampling
+    AnPick chinchilla;   // the lowest-loss run (the Chinchilla-style choice) at its affordable k
+    AnPick chinchilla_1; // the lowest-loss run at k = 1 (train-only)
+} AnCompare;
+
+// One entry per budget level that has evaluated runs, by budget. -1 + err_set when the sweep's
+// budgets are not FLOP budgets or no run is evaluated.
+int analysis_compare(Db *db, const Analysis *a, double c_inf, AnCompare **out, size_t *n);
+// The inference budgets to compare at: the spec's analysis.c_inf, else one budget that lets the
+// smallest model draw the largest spec k (2 N_min k_max), described in WHY.
+int analysis_c_inf(const Analysis *a, double *c_inf, int max, char *why, size_t why_len);
+// The training budgets of allocation tables: the spec's analysis.c_train, else the sweep's FLOP
+// budgets, else the smallest and largest 6ND of the runs. Returns the count (≤ MAX).
+int analysis_c_train(const Analysis *a, double *c_train, int max);
+
+// ---------------------------------------------------------------------------------------------
+// Fits in the database. A row's options_json holds {"bootstrap", "seed", "n_starts",
+// "data_hash", "data": {...}, "resamples": [[params...], ...]}: the bootstrap estimates are
+// kept so that `t2 optimize` and the report give intervals for allocations later.
+
+// Store R as a `fits` row (converged or not, as r->converged says). *fit_id may be NULL.
+int fitdb_store(Db *db, const FitResult *r, const FitOptions *o, uint64_t data_hash, const AnFitNote *note,
+                long *fit_id);
+// The latest converged fit of LAW made on data with DATA_HASH with at least MIN_BOOT bootstrap
+// resamples asked for: 0 and *out (with its bootstrap estimates), 1 when there is none, -1 on error.
+int fitdb_latest(Db *db, FitLaw law, uint64_t data_hash, long min_boot, FitResult *out, long *fit_id);
+
+// A fit of LAW for the database's current data: the latest stored converged one with at least
+// o->bootstrap resamples, else a fit made now with O and stored (converged or not). *fresh says
+// which. -1 + err_set when the data do not
+// allow the fit.
+int analysis_fit(Db *db, const Analysis *a, FitLaw law, const FitOptions *o, FitResult *out, long *fit_id,
+                 int *fresh);
+
+#endif

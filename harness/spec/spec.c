@@ -1,0 +1,676 @@
+// spec.c — parse and validate the experiment file, expand the grid of runs.
+//
+// Every key is checked: unknown keys, duplicates, wrong types and out-of-range values are
+// errors naming the key path ("family[2].n_head"); syntax errors name line and column.
+#include "spec/spec.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+// ---------------------------------------------------------------------------------------------
+// Key checking helpers. Each returns 0, or -1 after err_set("PATH.KEY: ...").
+
+static int check_keys(const cJSON *obj, const char *path, const char *const *known, int n_known) {
+    if (!cJSON_IsObject(obj)) {
+        if (*path)
+            err_set("%s: must be an object", path);
+        else
+            err_set("the experiment must be a JSON object");
+        return -1;
+    }
+    for (const cJSON *it = obj->child; it; it = it->next) {
+        int ok = 0;
+        for (int i = 0; i < n_known; i++) ok |= strcmp(it->string, known[i]) == 0;
+        if (!ok) {
+            char list[512] = "";
+            for (int i = 0; i < n_known; i++)
+                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", known[i]);
+            err_set("%s%s%s: unknown key (known: %s)", path, *path ? "." : "", it->string, list);
+            return -1;
+        }
+        for (const cJSON *jt = obj->child; jt != it; jt = jt->next)
+            if (strcmp(jt->string, it->string) == 0) {
+                err_set("%s%s%s: duplicate key", path, *path ? "." : "", it->string);
+                return -1;
+            }
+    }
+    return 0;
+}
+
+static const cJSON *item(const cJSON *obj, const char *key) { return cJSON_GetObjectItemCaseSensitive(obj, key); }
+
+// Integer in [lo, hi]; absent → def (or an error when required).
+static int get_int(const cJSON *obj, const char *path, const char *key, long lo, long hi, long def, int required,
+                   long *out) {
+    const cJSON *v = item(obj, key);
+    if (!v) {
+        if (required) {
+            err_set("%s.%s: missing (an integer in [%ld, %ld])", path, key, lo, hi);
+            return -1;
+        }
+        *out = def;
+        return 0;
+    }
+    double d = v->valuedouble;
+    if (!cJSON_IsNumber(v) || d != floor(d) || fabs(d) > 9e15) {
+        err_set("%s.%s: must be an integer in [%ld, %ld]", path, key, lo, hi);
+        return -1;
+    }
+    if (d < (double)lo || d > (double)hi) {
+        err_set("%s.%s: must be an integer in [%ld, %ld], got %.0f", path, key, lo, hi, d);
+        return -1;
+    }
+    *out = (long)d;
+    return 0;
+}
+
+// Number in [lo, hi] (lo_open / hi_open make the ends exclusive).
+static int check_number(const cJSON *v, const char *name, double lo, double hi, int lo_open, double *out) {
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)) {
+        err_set("%s: must be a number", name);
+        return -1;
+    }
+    double d = v->valuedouble;
+    if ((lo_open ? d <= lo : d < lo) || d > hi) {
+        err_set("%s: must be in %s%g, %g], got %g", name, lo_open ? "(" : "[", lo, hi, d);
+        return -1;
+    }
+    *out = d;
+    return 0;
+}
+
+static int get_num(const cJSON *obj, const char *path, const char *key, double lo, double hi, int lo_open,
+                   double def, double *out) {
+    const cJSON *v = item(obj, key);
+    if (!v) {
+        *out = def;
+        return 0;
+    }
+    char name[256];
+    snprintf(name, sizeof name, "%s.%s", path, key);
+    return check_number(v, name, lo, hi, lo_open, out);
+}
+
+// Array of numbers, 1..max entries, each in (lo, hi] or [lo, hi].
+static int get_num_array(const cJSON *obj, const char *path, const char *key, int max, double lo, double hi,
+                         int lo_open, double *out, int *n) {
+    const cJSON *arr = item(obj, key);
+    char name[256];
+    snprintf(name, sizeof name, "%s.%s", path, key);
+    if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) < 1) {
+        err_set("%s: must be a non-empty array of numbers", name);
+        return -1;
+    }
+    if (cJSON_GetArraySize(arr) > max) {
+        err_set("%s: at most %d values, got %d", name, max, cJSON_GetArraySize(arr));
+        return -1;
+    }
+    int i = 0;
+    for (const cJSON *v = arr->child; v; v = v->next, i++) {
+        char el[300];
+        snprintf(el, sizeof el, "%s[%d]", name, i);
+        if (check_number(v, el, lo, hi, lo_open, &out[i]) != 0) return -1;
+    }
+    *n = i;
+    return 0;
+}
+
+static int get_bool(const cJSON *obj, const char *path, const char *key, int def, int *out) {
+    const cJSON *v = item(obj, key);
+    if (!v) {
+        *out = def;
+        return 0;
+    }
+    if (!cJSON_IsBool(v)) {
+        err_set("%s.%s: must be true or false", path, key);
+        return -1;
+    }
+    *out = cJSON_IsTrue(v);
+    return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+static int parse_name(Spec *s, const cJSON *root) {
+    const cJSON *v = item(root, "name");
+    if (!cJSON_IsString(v)) {
+        err_set("name: missing or not a string (it names results/NAME.db)");
+        return -1;
+    }
+    size_t n = strlen(v->valuestring);
+    if (n < 1 || n >= sizeof s->name) {
+        err_set("name: must be 1..%zu characters", sizeof s->name - 1);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = v->valuestring[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+              (c == '.' && i > 0))) {
+            err_set("name: '%s' may hold only letters, digits, '_', '-' and '.' (it is used in file names)",
+                    v->valuestring);
+            return -1;
+        }
+    }
+    memcpy(s->name, v->valuestring, n + 1);
+    return 0;
+}
+
+static int parse_family(Spec *s, const cJSON *root, int vocab, int seq_len) {
+    static const char *const keys[] = {"n_layer", "d_model", "n_head", "d_ff", "tied", "rope_theta", "norm_eps"};
+    const cJSON *arr = item(root, "family");
+    if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) < 1) {
+        err_set("family: must be a non-empty array of models");
+        return -1;
+    }
+    if (cJSON_GetArraySize(arr) > (int)ARRAY_LEN(s->family)) {
+        err_set("family: at most %zu models, got %d", ARRAY_LEN(s->family), cJSON_GetArraySize(arr));
+        return -1;
+    }
+    int i = 0;
+    for (const cJSON *f = arr->child; f; f = f->next, i++) {
+        char path[32];
+        snprintf(path, sizeof path, "family[%d]", i);
+        if (check_keys(f, path, keys, ARRAY_LEN(keys)) != 0) return -1;
+        long L, C, H, Fh;
+        double theta, eps;
+        int tied;
+        if (get_int(f, path, "n_layer", 1, 256, 0, 1, &L) || get_int(f, path, "d_model", 2, 65536, 0, 1, &C) ||
+            get_int(f, path, "n_head", 1, 65536, 0, 1, &H) || get_int(f, path, "d_ff", 1, 1 << 20, 0, 0, &Fh) ||
+            get_bool(f, path, "tied", 0, &tied) || get_num(f, path, "rope_theta", 1, 1e9, 1, 10000, &theta) ||
+            get_num(f, path, "norm_eps", 0, 0.1, 1, 1e-5, &eps))
+            return -1;
+        ModelConfig *c = &s->family[i];
+        *c = (ModelConfig){(int)L, (int)C, (int)H, (int)Fh, vocab, seq_len, tied, (float)theta, (float)eps};
+        model_config_defaults(c);
+        if (model_config_validate(c) != 0) {
+            char msg[1024];
+            snprintf(msg, sizeof msg, "%s", err_msg());
+            err_set("%s.%s", path, msg);
+            return -1;
+        }
+    }
+    s->n_family = i;
+    return 0;
+}
+
+static int parse_budgets(Spec *s, const cJSON *root) {
+    static const char *const keys[] = {"train_flops", "tokens_per_param", "tokens"};
+    const cJSON *b = item(root, "budgets");
+    if (!b) {
+        err_set("budgets: missing (one of train_flops, tokens_per_param, tokens)");
+        return -1;
+    }
+    if (check_keys(b, "budgets", keys, ARRAY_LEN(keys)) != 0) return -1;
+    if (cJSON_GetArraySize(b) != 1) {
+        err_set("budgets: give exactly one of train_flops, tokens_per_param, tokens");
+        return -1;
+    }
+    const char *key = b->child->string;
+    s->budgets.kind = strcmp(key, "train_flops") == 0  ? BUDGET_FLOPS
+                      : strcmp(key, "tokens") == 0     ? BUDGET_TOKENS
+                                                       : BUDGET_TOKENS_PER_PARAM;
+    return get_num_array(b, "budgets", key, (int)ARRAY_LEN(s->budgets.values), 0, 1e30, 1, s->budgets.values,
+                         &s->budgets.n);
+}
+
+static int parse_schedule(const cJSON *tr, Schedule *out) {
+    const cJSON *v = item(tr, "schedule");
+    *out = SCHED_COSINE;
+    if (!v) return 0;
+    if (cJSON_IsString(v)) {
+        if (strcmp(v->valuestring, "cosine") == 0) return 0;
+        if (strcmp(v->valuestring, "constant") == 0) return (*out = SCHED_CONSTANT), 0;
+        if (strcmp(v->valuestring, "wsd") == 0) return (*out = SCHED_WSD), 0;
+    }
+    err_set("train.schedule: must be \"cosine\", \"constant\" or \"wsd\"");
+    return -1;
+}
+
+static int parse_train(Spec *s, const cJSON *root) {
+    static const char *const keys[] = {"seq_len",      "batch_size", "lr",           "min_lr_ratio", "warmup",
+                                       "schedule",     "decay_frac", "weight_decay", "beta1",        "beta2",
+                                       "eps",          "grad_clip",  "seeds",        "log_every",    "ckpt_every",
+                                       "ckpt_seconds", "val_batches"};
+    static const cJSON empty = {.type = cJSON_Object};
+    const cJSON *tr = item(root, "train");
+    if (!tr) tr = &empty;
+    if (check_keys(tr, "train", keys, ARRAY_LEN(keys)) != 0) return -1;
+    TrainSpec *t = &s->train;
+    long seq, batch, log_every, ckpt_every, val_batches;
+    if (get_int(tr, "train", "seq_len", 2, 65536, 64, 0, &seq) ||
+        get_int(tr, "train", "batch_size", 1, 1 << 20, 32, 0, &batch) ||
+        get_num(tr, "train", "lr", 0, 10, 1, 3e-3, &t->lr) ||
+        get_num(tr, "train", "min_lr_ratio", 0, 1, 0, 0, &t->min_lr_ratio) ||
+        get_num(tr, "train", "warmup", 0, 1e12, 0, 0.05, &t->warmup) || parse_schedule(tr, &t->schedule) ||
+        get_num(tr, "train", "decay_frac", 0, 1, 1, 0.2, &t->decay_frac) ||
+        get_num(tr, "train", "weight_decay", 0, 10, 0, 0.1, &t->weight_decay) ||
+        get_num(tr, "train", "beta1", 0, 0.999999, 0, 0.9, &t->beta1) ||
+        get_num(tr, "train", "beta2", 0, 0.999999, 0, 0.95, &t->beta2) ||
+        get_num(tr, "train", "eps", 0, 1, 1, 1e-8, &t->eps) ||
+        get_num(tr, "train", "grad_clip", 0, 1e9, 0, 1.0, &t->grad_clip) ||
+        get_int(tr, "train", "log_every", 0, 1 << 30, 0, 0, &log_every) ||
+        get_int(tr, "train", "ckpt_every", 0, 1L << 40, 0, 0, &ckpt_every) ||
+        get_num(tr, "train", "ckpt_seconds", 0, 1e9, 1, 60, &t->ckpt_seconds) ||
+        get_int(tr, "train", "val_batches", 0, 10000, 4, 0, &val_batches))
+        return -1;
+    t->seq_len = (int)seq;
+    t->batch_size = (int)batch;
+    t->log_every = (int)log_every;
+    t->ckpt_every = (int)ckpt_every;
+    t->val_batches = (int)val_batches;
+    if (item(tr, "seeds")) {
+        double seeds[16];
+        if (get_num_array(tr, "train", "seeds", 16, 0, 9e15, 0, seeds, &t->n_seeds) != 0) return -1;
+        for (int i = 0; i < t->n_seeds; i++) {
+            if (seeds[i] != floor(seeds[i])) {
+                err_set("train.seeds[%d]: must be a non-negative integer", i);
+                return -1;
+            }
+            t->seeds[i] = (long)seeds[i];
+            for (int j = 0; j < i; j++)
+                if (t->seeds[j] == t->seeds[i]) {
+                    err_set("train.seeds[%d]: duplicate seed %ld", i, t->seeds[i]);
+                    return -1;
+                }
+        }
+    } else {
+        t->n_seeds = 1;
+        t->seeds[0] = 1;
+    }
+    return 0;
+}
+
+static int parse_eval(Spec *s, const cJSON *root, const Task *task, int max_prompt_tokens) {
+    static const char *const keys[] = {"n_samples", "k", "temperature", "top_p", "max_new_tokens", "batch_problems"};
+    static const cJSON empty = {.type = cJSON_Object};
+    const cJSON *ev = item(root, "eval");
+    EvalSpec *e = &s->eval;
+    if (ev && task_n_eval(task) == 0) {
+        err_set("eval: task '%s' has no evaluation problems (it is loss only); remove \"eval\"", s->task.name);
+        return -1;
+    }
+    if (!ev) ev = &empty;
+    if (check_keys(ev, "eval", keys, ARRAY_LEN(keys)) != 0) return -1;
+    long n, max_new, batch_problems;
+    int answer_tokens = task_max_answer_tokens(task);
+    int room = s->train.seq_len - max_prompt_tokens;
+    long def_new = MIN((long)room, (long)answer_tokens + 8);
+    if (get_int(ev, "eval", "n_samples", 1, 4096, 64, 0, &n) ||
+        get_num(ev, "eval", "top_p", 0, 1, 1, 1.0, &e->top_p) ||
+        get_int(ev, "eval", "max_new_tokens", 1, 65536, def_new, 0, &max_new) ||
+        get_int(ev, "eval", "batch_problems", 1, 4096, 16, 0, &batch_problems))
+        return -1;
+    e->n_samples = n;
+    e->max_new_tokens = (int)max_new;
+    e->batch_problems = (int)batch_problems;
+    if (task_n_eval(task) > 0 && max_new < answer_tokens) {
+        err_set("eval.max_new_tokens: %ld is shorter than the longest answer (%d tokens with EOS)", max_new,
+                answer_tokens);
+        return -1;
+    }
+    if (task_n_eval(task) > 0 && max_prompt_tokens + max_new > s->train.seq_len) {
+        err_set("eval.max_new_tokens: a prompt (up to %d tokens with BOS) plus %ld new tokens exceeds train.seq_len %d",
+                max_prompt_tokens, max_new, s->train.seq_len);
+        return -1;
+    }
+    if (item(ev, "k")) {
+        double k[32];
+        if (get_num_array(ev, "eval", "k", 32, 1, 1e9, 0, k, &e->n_k) != 0) return -1;
+        for (int i = 0; i < e->n_k; i++) {
+            if (k[i] != floor(k[i])) {
+                err_set("eval.k[%d]: must be an integer", i);
+                return -1;
+            }
+            if (k[i] > (double)n) {
+                err_set("eval.k[%d]: %.0f exceeds eval.n_samples %ld (pass@k needs k <= n)", i, k[i], n);
+                return -1;
+            }
+            e->k[i] = (long)k[i];
+            if (i > 0 && e->k[i] <= e->k[i - 1]) {
+                err_set("eval.k[%d]: values must increase", i);
+                return -1;
+            }
+        }
+    } else {
+        e->n_k = 0;
+        for (long k = 1; k <= n && e->n_k < 32; k *= 2) e->k[e->n_k++] = k;
+        if (e->k[e->n_k - 1] != n && e->n_k < 32) e->k[e->n_k++] = n;
+    }
+    if (item(ev, "temperature")) {
+        if (get_num_array(ev, "eval", "temperature", 8, 0, 100, 1, e->temperature, &e->n_temperature) != 0) return -1;
+    } else {
+        e->n_temperature = 1;
+        e->temperature[0] = 1.0;
+    }
+    return 0;
+}
+
+static int parse_analysis(Spec *s, const cJSON *root) {
+    static const char *const keys[] = {"c_inf", "c_train"};
+    const cJSON *an = item(root, "analysis");
+    if (!an) return 0;
+    if (check_keys(an, "analysis", keys, ARRAY_LEN(keys)) != 0) return -1;
+    AnalysisSpec *a = &s->analysis;
+    if (item(an, "c_inf") && get_num_array(an, "analysis", "c_inf", 16, 0, 1e40, 1, a->c_inf, &a->n_c_inf) != 0)
+        return -1;
+    if (item(an, "c_train") &&
+        get_num_array(an, "analysis", "c_train", 16, 0, 1e40, 1, a->c_train, &a->n_c_train) != 0)
+        return -1;
+    return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+static double physical_memory_bytes(void) {
+    long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+    return pages > 0 && size > 0 ? (double)pages * (double)size : 0.0;
+}
+
+// Memory for training one model with every core as a worker: parameters, one gradient buffer per
+// worker, two Adam moments, activations.
+static double training_bytes(const ModelConfig *c, int B, int T, int workers) {
+    double n = (double)count_params(c) * sizeof(float);
+    return 3 * n + workers * n + (double)acts_bytes(c, (size_t)B, T);
+}
+
+static int check_memory(const Spec *s) {
+    double have = physical_memory_bytes();
+    int workers = MIN(cpu_count(), s->train.batch_size);
+    for (int i = 0; i < s->n_family; i++) {
+        double need = training_bytes(&s->family[i], s->train.batch_size, s->train.seq_len, workers);
+        if (have > 0 && need > 0.8 * have) {
+            err_set("family[%d]: training needs %.1f GiB at batch_size %d, seq_len %d; this machine has %.1f GiB", i,
+                    need / (1 << 30), s->train.batch_size, s->train.seq_len, have / (1 << 30));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int expand_grid(Spec *s) {
+    const TrainSpec *t = &s->train;
+    double tokens_per_step = (double)t->batch_size * t->seq_len;
+    s->n_runs = s->n_family * s->budgets.n * t->n_seeds;
+    s->runs = xcalloc((size_t)s->n_runs, sizeof(RunSpec));
+    int id = 0;
+    for (int f = 0; f < s->n_family; f++)
+        for (int b = 0; b < s->budgets.n; b++)
+            for (int k = 0; k < t->n_seeds; k++, id++) {
+                RunSpec *r = &s->runs[id];
+                const ModelConfig *c = &s->family[f];
+                double N = (double)count_params(c), budget = s->budgets.values[b], tokens;
+                tokens = s->budgets.kind == BUDGET_FLOPS             ? budget / (6.0 * N)
+                         : s->budgets.kind == BUDGET_TOKENS_PER_PARAM ? budget * N
+                                                                      : budget;
+                double steps = round(tokens / tokens_per_step);
+                static const char *const names[] = {"train_flops", "tokens_per_param", "tokens"};
+                if (steps < 1) {
+                    err_set("budgets.%s[%d]: %g gives %.3g tokens for family[%d] (N = %.0f), less than one step of "
+                            "%.0f tokens",
+                            names[s->budgets.kind], b, budget, tokens, f, N, tokens_per_step);
+                    return -1;
+                }
+                if (steps > 1e12) {
+                    err_set("budgets.%s[%d]: %g gives %.3g steps for family[%d]: too many", names[s->budgets.kind], b,
+                            budget, steps, f);
+                    return -1;
+                }
+                *r = (RunSpec){.run_id = id, .family_idx = f, .budget_idx = b, .seed_idx = k, .model = *c,
+                               .seed = t->seeds[k], .budget = budget, .steps = (long)steps};
+                r->train_tokens = r->steps * (long)tokens_per_step;
+                r->n_params = count_params(c);
+                r->n_params_nonembed = count_params_nonembed(c);
+                r->train_flops = (double)r->steps * train_step_flops(c, t->batch_size, t->seq_len);
+                r->train_flops_6nd = 6.0 * N * (double)r->train_tokens;
+            }
+    return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Canonical JSON: the parsed spec with every default filled in, keys in a fixed order. Numbers
+// are written in the shortest form that reads back exactly (cJSON's own printer keeps only 15
+// digits, so a re-parsed spec could differ in the last bits).
+static cJSON *exact_number(double v) {
+    char buf[40];
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(buf, sizeof buf, "%.*g", digits, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    return cJSON_CreateRaw(buf);
+}
+
+// Floats: the shortest form whose value, read as a double and rounded to float, is v.
+static cJSON *exact_float(float v) {
+    char buf[40];
+    for (int digits = 6; digits <= 9; digits++) {
+        snprintf(buf, sizeof buf, "%.*g", digits, (double)v);
+        if ((float)strtod(buf, NULL) == v) break;
+    }
+    return cJSON_CreateRaw(buf);
+}
+
+static void add_num(cJSON *o, const char *key, double v) { cJSON_AddItemToObject(o, key, exact_number(v)); }
+
+static void add_doubles(cJSON *o, const char *key, const double *v, int n) {
+    cJSON *a = cJSON_AddArrayToObject(o, key);
+    for (int i = 0; i < n; i++) cJSON_AddItemToArray(a, exact_number(v[i]));
+}
+
+static void add_longs(cJSON *o, const char *key, const long *v, int n) {
+    cJSON *a = cJSON_AddArrayToObject(o, key);
+    for (int i = 0; i < n; i++) cJSON_AddItemToArray(a, exact_number((double)v[i]));
+}
+
+cJSON *model_config_cjson(const ModelConfig *c, int derived) {
+    cJSON *o = cJSON_CreateObject();
+    add_num(o, "n_layer", c->n_layer);
+    add_num(o, "d_model", c->d_model);
+    add_num(o, "n_head", c->n_head);
+    add_num(o, "d_ff", c->d_ff);
+    if (derived) {
+        add_num(o, "vocab_size", c->vocab_size);
+        add_num(o, "seq_len", c->seq_len);
+    }
+    cJSON_AddBoolToObject(o, "tied", c->tied);
+    cJSON_AddItemToObject(o, "rope_theta", exact_float(c->rope_theta));
+    cJSON_AddItemToObject(o, "norm_eps", exact_float(c->norm_eps));
+    return o;
+}
+
+static const char *schedule_name(Schedule s) {
+    return s == SCHED_COSINE ? "cosine" : s == SCHED_CONSTANT ? "constant" : "wsd";
+}
+
+static cJSON *train_json(const TrainSpec *t, int with_seeds) {
+    cJSON *o = cJSON_CreateObject();
+    add_num(o, "seq_len", t->seq_len);
+    add_num(o, "batch_size", t->batch_size);
+    add_num(o, "lr", t->lr);
+    add_num(o, "min_lr_ratio", t->min_lr_ratio);
+    add_num(o, "warmup", t->warmup);
+    cJSON_AddStringToObject(o, "schedule", schedule_name(t->schedule));
+    add_num(o, "decay_frac", t->decay_frac);
+    add_num(o, "weight_decay", t->weight_decay);
+    add_num(o, "beta1", t->beta1);
+    add_num(o, "beta2", t->beta2);
+    add_num(o, "eps", t->eps);
+    add_num(o, "grad_clip", t->grad_clip);
+    if (with_seeds) {
+        add_longs(o, "seeds", t->seeds, t->n_seeds);
+        // How the run is logged and checkpointed: part of the spec, not of a run's result.
+        add_num(o, "log_every", t->log_every);
+        add_num(o, "ckpt_every", t->ckpt_every);
+        add_num(o, "ckpt_seconds", t->ckpt_seconds);
+        add_num(o, "val_batches", t->val_batches);
+    }
+    return o;
+}
+
+static cJSON *task_json(const TaskConfig *tc) {
+    char *text = task_config_json(tc);
+    cJSON *o = cJSON_Parse(text);
+    free(text);
+    return o;
+}
+
+static char *print_free(cJSON *o) {
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    char *out = xstrdup(s);
+    cJSON_free(s);
+    return out;
+}
+
+static char *spec_json(const Spec *s) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", s->name);
+    cJSON_AddItemToObject(o, "task", task_json(&s->task));
+    cJSON *fam = cJSON_AddArrayToObject(o, "family");
+    for (int i = 0; i < s->n_family; i++) cJSON_AddItemToArray(fam, model_config_cjson(&s->family[i], 0));
+    static const char *const names[] = {"train_flops", "tokens_per_param", "tokens"};
+    cJSON *b = cJSON_AddObjectToObject(o, "budgets");
+    add_doubles(b, names[s->budgets.kind], s->budgets.values, s->budgets.n);
+    cJSON_AddItemToObject(o, "train", train_json(&s->train, 1));
+    if (spec_has_eval(s)) {
+        cJSON *e = cJSON_AddObjectToObject(o, "eval");
+        add_num(e, "n_samples", (double)s->eval.n_samples);
+        add_longs(e, "k", s->eval.k, s->eval.n_k);
+        add_doubles(e, "temperature", s->eval.temperature, s->eval.n_temperature);
+        add_num(e, "top_p", s->eval.top_p);
+        add_num(e, "max_new_tokens", s->eval.max_new_tokens);
+        add_num(e, "batch_problems", s->eval.batch_problems);
+    }
+    cJSON *a = cJSON_AddObjectToObject(o, "analysis");
+    if (s->analysis.n_c_inf) add_doubles(a, "c_inf", s->analysis.c_inf, s->analysis.n_c_inf);
+    if (s->analysis.n_c_train) add_doubles(a, "c_train", s->analysis.c_train, s->analysis.n_c_train);
+    return print_free(o);
+}
+
+char *run_config_json(const Spec *s, const RunSpec *r) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "sweep", s->name);
+    add_num(o, "run_id", r->run_id);
+    cJSON_AddItemToObject(o, "model", model_config_cjson(&r->model, 1));
+    cJSON_AddItemToObject(o, "task", task_json(&s->task));
+    cJSON_AddItemToObject(o, "train", train_json(&s->train, 0));
+    add_num(o, "seed", (double)r->seed);
+    add_num(o, "steps", (double)r->steps);
+    return print_free(o);
+}
+
+// ---------------------------------------------------------------------------------------------
+static void line_col(const char *text, const char *at, int *line, int *col) {
+    *line = 1;
+    *col = 1;
+    for (const char *p = text; p < at && *p; p++) {
+        if (*p == '\n') {
+            (*line)++;
+            *col = 1;
+        } else {
+            (*col)++;
+        }
+    }
+}
+
+static int spec_parse_root(Spec *s, const cJSON *root) {
+    static const char *const keys[] = {"name", "task", "family", "budgets", "train", "eval", "analysis"};
+    if (check_keys(root, "", keys, ARRAY_LEN(keys)) != 0) return -1;
+    if (parse_name(s, root) != 0) return -1;
+    const cJSON *task = item(root, "task");
+    if (!task) {
+        err_set("task: missing (e.g. {\"name\": \"add\", \"digits\": 3})");
+        return -1;
+    }
+    if (task_config_parse(&s->task, task, "task") != 0) return -1;
+    if (parse_train(s, root) != 0) return -1;
+    Task *t = task_create(&s->task);
+    if (!t) {
+        err_prefix("task");
+        return -1;
+    }
+    int max_prompt = task_max_prompt_tokens(t);
+    int rc = task_check_seq_len(t, s->train.seq_len, "train.seq_len");
+    if (rc == 0) rc = parse_family(s, root, task_vocab_size(t), s->train.seq_len);
+    if (rc == 0) rc = parse_budgets(s, root);
+    if (rc == 0) rc = parse_eval(s, root, t, max_prompt);
+    task_free(t);
+    if (rc == 0) rc = parse_analysis(s, root);
+    if (rc == 0) rc = check_memory(s);
+    if (rc == 0) rc = expand_grid(s);
+    return rc;
+}
+
+int spec_parse(Spec *s, const char *text, const char *path) {
+    memset(s, 0, sizeof *s);
+    s->path = xstrdup(path ? path : "<spec>");
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithOpts(text, &end, 1);
+    if (!root) {
+        int line, col;
+        const char *at = end ? end : text;
+        // cJSON reports a trailing comma one past the closing bracket: point at the bracket.
+        if (at > text && (at[-1] == '}' || at[-1] == ']')) at--;
+        line_col(text, at, &line, &col);
+        err_set("%s:%d:%d: JSON syntax error", s->path, line, col);
+        return -1;
+    }
+    int rc = spec_parse_root(s, root);
+    cJSON_Delete(root);
+    if (rc != 0) {
+        err_prefix("%s", s->path);
+        return -1;
+    }
+    s->json = spec_json(s);
+    hex64(fnv1a64(s->json, strlen(s->json)), s->hash);
+    return 0;
+}
+
+int spec_load(Spec *s, const char *path) {
+    char *text = read_file(path, NULL);
+    if (!text) {
+        memset(s, 0, sizeof *s);
+        return -1;
+    }
+    int rc = spec_parse(s, text, path);
+    free(text);
+    return rc;
+}
+
+void spec_free(Spec *s) {
+    free(s->json);
+    free(s->path);
+    free(s->runs);
+    memset(s, 0, sizeof *s);
+}
+
+int spec_has_eval(const Spec *s) { return s->task.kind != TASK_TEXT; }
+
+// ---------------------------------------------------------------------------------------------
+long warmup_steps(const TrainSpec *t, long total_steps) {
+    long w = t->warmup < 1.0 ? (long)round(t->warmup * (double)total_steps) : (long)t->warmup;
+    return MIN(w, total_steps);
+}
+
+double lr_at(const TrainSpec *t, long step, long total_steps) {
+    long warm = warmup_steps(t, total_steps);
+    double peak = t->lr, floor_lr = t->lr * t->min_lr_ratio;
+    if (step < warm) return peak * (double)(step + 1) / (double)warm;
+    switch (t->schedule) {
+    case SCHED_CONSTANT:
+        return peak;
+    case SCHED_WSD: {
+        long decay = (long)ceil(t->decay_frac * (double)total_steps), start = total_steps - decay;
+        if (step < start || decay <= 0) return peak;
+        double frac = (double)(step - start) / (double)decay; // linear towards the floor
+        return peak + (floor_lr - peak) * frac;
+    }
+    case SCHED_COSINE:
+    default: {
+        long span = total_steps - warm;
+        if (span <= 0) return peak;
+        double progress = (double)(step - warm) / (double)span; // 0 after warmup, → 1 at the end
+        return floor_lr + 0.5 * (peak - floor_lr) * (1.0 + cos(M_PI * progress));
+    }
+    }
+}
