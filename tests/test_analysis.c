@@ -56,6 +56,7 @@ typedef struct {
 
 static Fixture fx;
 
+#define VAL_SHIFT 0.25 // val_loss − answer_loss of every run
 static double law_loss(double N, double D) { return LAW_E + LAW_A / pow(N, LAW_ALPHA) + LAW_B / pow(D, LAW_BETA); }
 
 // Success probability of problem i for a model of loss L: a logistic in the loss, problems of
@@ -76,7 +77,9 @@ static void claim_done(Db *db, const DbRun *r, double loss) {
         rows[j] = (TrainLogRow){.step = j + 1, .tokens = r->train_tokens * (j + 1) / 4, .loss = loss + 0.5 / (j + 1),
                                 .lr = 1e-3, .grad_norm = 1, .wall_s = j};
     if (db_log_train(db, r->run_id, rows, 4) != 0) fail_msg("%s", err_msg());
-    if (db_finish_run(db, r->run_id, owner, DB_RUN_DONE, loss + 0.01, loss, 1.0, NULL) != 0) fail_msg("%s", err_msg());
+    // answer_loss on the law; val_loss (every scored token) a constant above it.
+    if (db_finish_run(db, r->run_id, owner, DB_RUN_DONE, loss + 0.01, loss + VAL_SHIFT, loss, 1.0, NULL) != 0)
+        fail_msg("%s", err_msg());
 }
 
 // Samples, gold and metrics of one run, stored as t2 eval stores them.
@@ -235,7 +238,8 @@ static void test_load(void **state) {
     Analysis an;
     load(fx.db, &db, &an);
     assert_int_equal(an.n_runs, 9);
-    assert_string_equal(an.loss_column, "val_loss");
+    assert_string_equal(an.loss_column, "answer_loss");
+    assert_string_equal(an.loss_note, "");
     assert_int_equal(an.n_k, 4);
     for (size_t i = 0; i < an.n_runs; i++) {
         const AnRun *r = &an.runs[i];
@@ -282,7 +286,7 @@ static char *points_csv(FitLaw law, const char *name) {
                 len += (size_t)snprintf(text + len, cap - len, "%.17g,%.17g,%ld,%.17g\n", r->N, r->D, an.k[j], nll);
             else if (law == FIT_T2_ACC)
                 len += (size_t)snprintf(text + len, cap - len, "%.17g,%.17g,%ld,%.17g,%.17g\n", r->N, r->D, an.k[j],
-                                        r->pass[j], r->gold_nll);
+                                        r->pass[j], r->loss); // stage 1 on the loss variable
             else if (r->pass[j] > 0)
                 len += (size_t)snprintf(text + len, cap - len, "run%d,%ld,%.17g\n", r->run_id, an.k[j], r->pass[j]);
         }
@@ -358,15 +362,67 @@ static void test_fit_db_recovers_law(void **state) {
     assert_true(fabs(num(p, "alpha") - LAW_ALPHA) < 1e-4);
     assert_true(fabs(num(p, "beta") - LAW_BETA) < 1e-4);
     const cJSON *data = cJSON_GetObjectItemCaseSensitive(j, "data");
-    assert_true(strstr(cJSON_GetObjectItemCaseSensitive(data, "description")->valuestring, "runs.val_loss"));
+    assert_true(strstr(cJSON_GetObjectItemCaseSensitive(data, "description")->valuestring, "runs.answer_loss"));
     cJSON_Delete(j);
     run_free(&r);
     // The table says which loss it fitted and where the fit went.
     r = run_t2("fit", "--db", fx.db, "--law", "chinchilla", NULL);
     assert_int_equal(r.status, 0);
-    assert_non_null(strstr(r.out, "loss = runs.val_loss"));
+    assert_non_null(strstr(r.out, "loss = runs.answer_loss"));
     assert_non_null(strstr(r.out, "stored as fit"));
     run_free(&r);
+    // --loss val fits val_loss: the same law shifted by a constant.
+    r = run_t2("fit", "--db", fx.db, "--law", "chinchilla", "--loss", "val", "--json", NULL);
+    assert_int_equal(r.status, 0);
+    j = parse_json(r.out);
+    p = cJSON_GetObjectItemCaseSensitive(j, "params");
+    assert_true(rel_diff(num(p, "E"), LAW_E + VAL_SHIFT, 0) < 1e-4);
+    assert_true(fabs(num(p, "alpha") - LAW_ALPHA) < 1e-3);
+    data = cJSON_GetObjectItemCaseSensitive(j, "data");
+    assert_true(strstr(cJSON_GetObjectItemCaseSensitive(data, "description")->valuestring, "runs.val_loss"));
+    cJSON_Delete(j);
+    run_free(&r);
+}
+
+// The loss variable: the spec's analysis.loss, --loss, and runs without an answer_loss (a database
+// of an older t2): the default falls back to val_loss and says why; --loss answer refuses.
+static void test_loss_variable(void **state) {
+    (void)state;
+    Db *db;
+    Analysis an;
+    load(fx.db, &db, &an);
+    assert_int_equal(analysis_use_loss(&an, "val", 1), 0);
+    assert_string_equal(an.loss_column, "val_loss");
+    for (size_t i = 0; i < an.n_runs; i++) assert_true(an.runs[i].loss == an.runs[i].val_loss);
+    assert_int_equal(analysis_use_loss(&an, "gold", 1), -1);
+    assert_string_equal(err_msg(), "must be \"answer\" or \"val\", got \"gold\"");
+    analysis_free(&an);
+    db_close(db);
+    RunResult r = run_t2("fit", "--db", fx.db, "--law", "chinchilla", "--loss", "final", NULL);
+    assert_one_line_error(&r, "--loss: must be \"answer\" or \"val\", got \"final\"");
+    run_free(&r);
+
+    char *old = xasprintf("%s/old.db", fx.dir);
+    char *cmd = xasprintf("cp '%s' '%s' && sqlite3 '%s' 'UPDATE runs SET answer_loss = NULL WHERE run_id IN (1, 4)'",
+                          fx.db, old, old);
+    assert_int_equal(system(cmd), 0);
+    load(old, &db, &an);
+    assert_string_equal(an.loss_column, "val_loss");
+    assert_string_equal(an.loss_note, "2 runs (1, 4) have no answer_loss (finished by a t2 that did not record it)");
+    assert_int_equal(analysis_use_loss(&an, "answer", 1), -1);
+    assert_non_null(strstr(err_msg(), "2 done runs (1, 4) have no answer_loss"));
+    analysis_free(&an);
+    db_close(db);
+    r = run_t2("report", "--db", old, "--bootstrap", "0", NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "T² stage 1: `runs.val_loss`"));
+    assert_non_null(strstr(r.out, "not the one asked for: 2 runs (1, 4) have no answer_loss"));
+    run_free(&r);
+    r = run_t2("optimize", "--db", old, "--loss", "answer", NULL);
+    assert_one_line_error(&r, "use --loss val");
+    run_free(&r);
+    free(cmd);
+    free(old);
 }
 
 static void test_fit_db_bootstrap_resamples_kept(void **state) {
@@ -698,15 +754,18 @@ static void test_report(void **state) {
         sql = xasprintf("SELECT val_loss FROM runs WHERE run_id = %d", run);
         assert_true(fabs(runs_table_cell(md, run, 7) - query_real(fx.db, sql)) <= 5e-5);
         free(sql);
+        sql = xasprintf("SELECT answer_loss FROM runs WHERE run_id = %d", run);
+        assert_true(fabs(runs_table_cell(md, run, 8) - query_real(fx.db, sql)) <= 5e-5);
+        free(sql);
         sql = xasprintf("SELECT m.value FROM metrics m JOIN evals e USING (eval_id) WHERE e.run_id = %d AND "
                         "m.metric = 'pass' AND m.k = 1",
                         run);
-        assert_true(fabs(runs_table_cell(md, run, 8) - query_real(fx.db, sql)) <= 5e-5);
+        assert_true(fabs(runs_table_cell(md, run, 9) - query_real(fx.db, sql)) <= 5e-5);
         free(sql);
         sql = xasprintf("SELECT m.value FROM metrics m JOIN evals e USING (eval_id) WHERE e.run_id = %d AND "
                         "m.metric = 'maj' AND m.k = 8",
                         run);
-        assert_true(fabs(runs_table_cell(md, run, 10) - query_real(fx.db, sql)) <= 5e-5);
+        assert_true(fabs(runs_table_cell(md, run, 11) - query_real(fx.db, sql)) <= 5e-5);
         free(sql);
     }
     run_free(&r);
@@ -777,6 +836,7 @@ int main(void) {
         cmocka_unit_test(test_fit_db_errors),
         cmocka_unit_test(test_optimize_chinchilla_closed_form),
         cmocka_unit_test(test_optimize_t2_loss),
+        cmocka_unit_test(test_loss_variable),
         cmocka_unit_test(test_optimize_spec_budgets),
         cmocka_unit_test(test_plot),
         cmocka_unit_test(test_plot_errors),

@@ -93,6 +93,50 @@ static void test_score_json_matches_gold(void **state) {
     run_free(&r);
 }
 
+// runs.answer_loss is the mean over every evaluation problem's answer tokens and EOS of their
+// negative log-probability after the whole prompt: recomputed here from `t2 score` of each
+// problem (a single unpadded sequence), and from the stored gold rows.
+static void test_answer_loss_matches_score(void **state) {
+    (void)state;
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(h, "SELECT answer_loss, val_loss FROM runs WHERE run_id = 0", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    double answer_loss = sqlite3_column_double(st, 0), val_loss = sqlite3_column_double(st, 1);
+    sqlite3_finalize(st);
+    assert_int_equal(sqlite3_prepare_v2(h,
+                                        "SELECT p.prompt, p.target, g.logprob, g.n_tokens FROM problems p JOIN gold g "
+                                        "ON g.problem_id = p.problem_id AND g.run_id = 0 ORDER BY p.problem_id",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    double nll_score = 0, nll_gold = 0;
+    long tokens_score = 0, tokens_gold = 0, problems = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *prompt = (const char *)sqlite3_column_text(st, 0), *target = (const char *)sqlite3_column_text(st, 1);
+        nll_gold -= sqlite3_column_double(st, 2);
+        tokens_gold += sqlite3_column_int(st, 3);
+        RunResult r = run_t2("score", "--ckpt", ckpt, "--prompt", prompt, "--completion", target, "--json", NULL);
+        assert_int_equal(r.status, 0);
+        cJSON *o = json_of(r.out);
+        nll_score -= cJSON_GetObjectItem(o, "logprob")->valuedouble;
+        tokens_score += cJSON_GetArraySize(cJSON_GetObjectItem(o, "token_logprobs"));
+        cJSON_Delete(o);
+        run_free(&r);
+        problems++;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    assert_int_equal(problems, 12);
+    assert_int_equal(tokens_score, tokens_gold);
+    print_message("answer_loss %.6f, from t2 score %.6f, from gold %.6f (val_loss %.6f)\n", answer_loss,
+                  nll_score / tokens_score, nll_gold / tokens_gold, val_loss);
+    assert_true(fabs(answer_loss - nll_score / (double)tokens_score) < 1e-5 * answer_loss);
+    assert_true(fabs(answer_loss - nll_gold / (double)tokens_gold) < 1e-5 * answer_loss);
+    assert_true(fabs(answer_loss - val_loss) > 1e-3); // a different quantity: val_loss also scores prompts
+}
+
 static void test_sample(void **state) {
     (void)state;
     RunResult a = run_t2("sample", "--ckpt", ckpt, "--prompt", "12+34=", "-k", "6", "--seed", "3", "--json", NULL);
@@ -370,6 +414,7 @@ int main(void) {
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_stale_temporary_removed),
         cmocka_unit_test(test_eval_after_no_eval),
+        cmocka_unit_test(test_answer_loss_matches_score),
         cmocka_unit_test(test_bench_commands),
         cmocka_unit_test(test_user_blas_core_kept),
         cmocka_unit_test(test_train_done_run_is_skipped),

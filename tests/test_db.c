@@ -182,6 +182,7 @@ static void test_create_and_reopen(void **state) {
         "runs.status",
         "runs.final_loss",
         "runs.val_loss",
+        "runs.answer_loss",
         "runs.wall_s",
         "runs.checkpoint",
         "train_log.run_id",
@@ -286,6 +287,31 @@ static void assert_refused_untouched(const char *path, const char *want) {
     assert_same_bytes(before, n0, after, n1);
     free(before);
     free(after);
+}
+
+// A database of schema version 1 (before runs.answer_loss) is migrated on open: its rows kept,
+// the new column NULL, the migration recorded in meta.
+static void test_migration_from_v1(void **state) {
+    (void)state;
+    char *dir = tmpdir_make("db");
+    Db *db = grid_db(dir, "v1.db", 2);
+    q_exec(db, "ALTER TABLE runs DROP COLUMN answer_loss; PRAGMA user_version = 1");
+    db_close(db);
+    char *path = xasprintf("%s/v1.db", dir);
+    if (db_open(&db, path) != 0) fail_msg("%s", err_msg());
+    assert_int_equal(q_int(db, "PRAGMA user_version"), DB_SCHEMA_VERSION);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'answer_loss'"), 1);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM runs"), 2);
+    char *by;
+    assert_int_equal(db_get_meta(db, "migrated_by", &by), 0);
+    free(by);
+    DbRun r;
+    assert_int_equal(db_get_run(db, 1, &r), 0);
+    assert_true(isnan(r.answer_loss));
+    db_run_free(&r);
+    db_close(db);
+    free(path);
+    tmpdir_remove(dir);
 }
 
 static void test_future_version_refused(void **state) {
@@ -394,22 +420,22 @@ static void test_claim_once(void **state) {
     assert_true(r.heartbeat > 1e9);
     db_run_free(&r);
     // Done runs are skipped.
-    assert_int_equal(db_finish_run(db, 0, me, DB_RUN_DONE, 1.25, 1.5, 12.0, NULL), 0);
+    assert_int_equal(db_finish_run(db, 0, me, DB_RUN_DONE, 1.25, 1.5, 1.75, 12.0, NULL), 0);
     claim_ok(db, 0, me, 1, &c);
     assert_int_equal(c.kind, DB_CLAIM_NONE);
     assert_int_equal(c.prev, DB_RUN_DONE);
     db_claim_free(&c);
     assert_int_equal(db_get_run(db, 0, &r), 0);
     assert_int_equal(r.status, DB_RUN_DONE);
-    assert_true(r.final_loss == 1.25 && r.val_loss == 1.5 && r.wall_s == 12.0);
+    assert_true(r.final_loss == 1.25 && r.val_loss == 1.5 && r.answer_loss == 1.75 && r.wall_s == 12.0);
     assert_non_null(r.finished_at);
     assert_int_equal(r.attempts, 1);
     db_run_free(&r);
     // A finished run cannot be finished again, nor can an unknown run be claimed.
-    assert_int_equal(db_finish_run(db, 0, me, DB_RUN_DONE, 1.0, 1.0, 1.0, NULL), -1);
+    assert_int_equal(db_finish_run(db, 0, me, DB_RUN_DONE, 1.0, 1.0, 1.0, 1.0, NULL), -1);
     assert_int_equal(db_claim_run(db, 42, me, 1, 0, &c), -1);
     assert_non_null(strstr(err_msg(), "no run 42"));
-    assert_int_equal(db_finish_run(db, 1, me, DB_RUN_PENDING, 1.0, 1.0, 1.0, NULL), -1);
+    assert_int_equal(db_finish_run(db, 1, me, DB_RUN_PENDING, 1.0, 1.0, 1.0, 1.0, NULL), -1);
     db_close(db);
     tmpdir_remove(dir);
 }
@@ -525,7 +551,7 @@ static void test_retry_failed_and_release(void **state) {
         claim_ok(db, run, me, 0, &c);
         db_claim_free(&c);
         assert_int_equal(db_set_checkpoint(db, run, me, "x.ckpt", 40), 0);
-        assert_int_equal(db_finish_run(db, run, me, bad[run], NAN, NAN, 3.0, "loss is nan"), 0);
+        assert_int_equal(db_finish_run(db, run, me, bad[run], NAN, NAN, NAN, 3.0, "loss is nan"), 0);
         claim_ok(db, run, me, 0, &c);
         assert_int_equal(c.kind, DB_CLAIM_NONE);
         assert_int_equal(c.prev, bad[run]);
@@ -591,7 +617,7 @@ static void race_child(const char *path, int go_fd, int report_fd) {
         if (cl.kind != DB_CLAIM_NONE) {
             unsigned char id = (unsigned char)i;
             if (write(report_fd, &id, 1) != 1) _exit(6);
-            if (db_finish_run(db, i, me, DB_RUN_DONE, 1.0, 1.0, 0.0, NULL) != 0) _exit(7);
+            if (db_finish_run(db, i, me, DB_RUN_DONE, 1.0, 1.0, 1.0, 0.0, NULL) != 0) _exit(7);
         }
         db_claim_free(&cl);
     }
@@ -775,7 +801,7 @@ static long finish_and_eval(Db *db, int run_id, double temp) {
         assert_int_equal(db_log_train(db, run_id, log, 5), 0);
         assert_int_equal(db_set_checkpoint(db, run_id, owner, "results/demo/run.ckpt", 100), 0);
         assert_int_equal(
-            db_finish_run(db, run_id, owner, DB_RUN_DONE, 2.5 - 0.01 * run_id, 2.6, 10.0 + run_id, NULL), 0);
+            db_finish_run(db, run_id, owner, DB_RUN_DONE, 2.5 - 0.01 * run_id, 2.6, 0.5 + 0.01 * run_id, 10.0 + run_id, NULL), 0);
     }
 
     DbSample s[N_PROB * N_SAMP];
@@ -899,7 +925,7 @@ static void test_eval_atomic(void **state) {
     db_owner_self(me);
     claim_ok(db, 0, me, 0, &c);
     db_claim_free(&c);
-    assert_int_equal(db_finish_run(db, 0, me, DB_RUN_DONE, 1.0, 1.0, 1.0, NULL), 0);
+    assert_int_equal(db_finish_run(db, 0, me, DB_RUN_DONE, 1.0, 1.0, 1.0, 1.0, NULL), 0);
     DbSample s[2] = {{0, 0, "3", "3", 1, 2, -0.1}, {0, 1, "4", "4", 0, 2, -0.2}};
     DbGold g[1] = {{0, -0.3, 2}};
     // The last metric violates the metric CHECK: the whole eval must vanish.
@@ -946,7 +972,7 @@ static void test_eval_claims(void **state) {
     DbClaim c;
     claim_ok(db, 0, me, 0, &c);
     db_claim_free(&c);
-    assert_int_equal(db_finish_run(db, 0, me, DB_RUN_DONE, 1.0, 1.0, 1.0, NULL), 0);
+    assert_int_equal(db_finish_run(db, 0, me, DB_RUN_DONE, 1.0, 1.0, 1.0, 1.0, NULL), 0);
 
     assert_int_equal(db_claim_eval(db, 0, &key, me), 0);
     assert_int_equal(db_claim_eval(db, 0, &key, me), 0);    // already ours
@@ -1259,6 +1285,7 @@ static void test_merge_refusals(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_create_and_reopen),
+        cmocka_unit_test(test_migration_from_v1),
         cmocka_unit_test(test_future_version_refused),
         cmocka_unit_test(test_foreign_sqlite_refused),
         cmocka_unit_test(test_not_a_database_refused),

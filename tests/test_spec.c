@@ -165,6 +165,8 @@ static const BadCase BAD[] = {
     {"{\"name\": \"x\", " TSK ", \"family\": [{\"n_layer\": 200, \"d_model\": 8192, \"n_head\": 64}], \"budgets\": {\"train_flops\": [1e20]}}",
      NULL}, // too large for memory: the message names family[0] and the machine's memory
     {"{\"name\": \"x\", " TSK ", " FAM ", " BUD ", \"analysis\": {\"c_inf\": [0]}}", "bad.json: analysis.c_inf[0]: must be in (0, 1e+40], got 0"},
+    {"{\"name\": \"x\", " TSK ", " FAM ", " BUD ", \"analysis\": {\"loss\": \"gold\"}}",
+     "bad.json: analysis.loss: must be \"answer\" (runs.answer_loss) or \"val\" (runs.val_loss)"},
 };
 
 static void test_bad_files(void **state) {

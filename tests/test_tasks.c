@@ -864,6 +864,39 @@ static void test_val_batches(void **state) {
     }
 }
 
+// The answer loss's rows: every evaluation problem once, in order, answer tokens and EOS only,
+// then rows of padding up to the last batch.
+static void test_answer_batches(void **state) {
+    (void)state;
+    for (size_t c = 0; c < ARRAY_LEN(GENERATED); c++) {
+        Task *t = make_task(GENERATED[c]);
+        const int B = 3;
+        int T = MAX(24, task_max_prompt_tokens(t) + task_max_answer_tokens(t));
+        uint64_t n_eval = (uint64_t)task_n_eval(t);
+        long n = task_answer_batches(t, B, T);
+        int *tok = xmalloc((size_t)B * (T + 1) * sizeof(int)), *pos = xmalloc((size_t)B * T * sizeof(int));
+        unsigned char *mask = xmalloc((size_t)B * T);
+        uint64_t next = 0;
+        long answer_tokens = 0, counted = 0;
+        for (uint64_t j = 0; j < n_eval; j++) {
+            char p[TASK_TEXT_MAX], a[TASK_TEXT_MAX];
+            task_eval_problem(t, (long)j, p, a);
+            answer_tokens += (long)strlen(a) + 1;
+        }
+        for (long i = 0; i < n; i++) {
+            task_answer_batch(t, i, tok, mask, pos, B, T);
+            for (int b = 0; b < B; b++)
+                next = check_row(t, next, n_eval, 1, 1, tok + b * (T + 1), mask + b * T, pos + b * T, T);
+            for (int k = 0; k < B * T; k++) counted += mask[k];
+            if (i < n - 1) assert_true(next < n_eval); // no batch of padding only
+        }
+        assert_int_equal(next, n_eval);
+        assert_int_equal(counted, answer_tokens);
+        free(tok), free(pos), free(mask);
+        task_free(t);
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Lengths
 
@@ -1074,6 +1107,7 @@ int main(void) {
         cmocka_unit_test(test_packing_and_masks),
         cmocka_unit_test(test_cursor_resume),
         cmocka_unit_test(test_val_batches),
+        cmocka_unit_test(test_answer_batches),
         cmocka_unit_test(test_lengths),
         cmocka_unit_test(test_text),
         cmocka_unit_test(test_recall),

@@ -13,10 +13,10 @@
 
 static const char FIT_DB_HELP[] =
     "\nfrom --db, the points of each law (done runs only):\n"
-    "  chinchilla  N = runs.n_params, D = runs.train_tokens, loss = runs.val_loss (final_loss when\n"
-    "              a run has no val_loss)\n"
+    "  chinchilla  N = runs.n_params, D = runs.train_tokens, loss = runs.answer_loss (--loss val:\n"
+    "              runs.val_loss; a loss some run lacks falls back to the next, down to final_loss)\n"
     "  t2-loss     per run and spec k: mean over problems of -log(1 - (1 - exp(gold.logprob))^k)\n"
-    "  t2-acc      stage 1 on the per-run mean gold NLL, stage 2 on sampled pass@k (metrics 'pass')\n"
+    "  t2-acc      stage 1 on the same loss as chinchilla, stage 2 on sampled pass@k (metrics 'pass')\n"
     "              at the spec's first eval temperature\n"
     "  coverage    per run (a[runID], b[runID]) on sampled pass@k > 0\n"
     "The fit is stored in the database's fits table; one that did not converge is stored with\n"
@@ -42,9 +42,9 @@ static void warn_fit(const FitResult *r) {
                 r->n_boot - r->n_boot_used, r->n_boot);
 }
 
-static int load_db(const char *path, FitLaw law, DbSource *src, FitData *data) {
+static int load_db(const char *path, const char *loss, FitLaw law, DbSource *src, FitData *data) {
     if (analysis_open_db(path, &src->db) != 0) return -1;
-    if (analysis_load(src->db, &src->an) != 0) return -1;
+    if (analysis_load_loss(src->db, &src->an, loss) != 0) return -1;
     if (analysis_fit_data(&src->an, law, data, &src->note) != 0) return -1;
     src->hash = fit_data_hash(law, data);
     return 0;
@@ -79,13 +79,16 @@ static void print_table(const FitResult *r, const DbSource *src, long fit_id) {
 }
 
 int cmd_fit(int argc, char **argv) {
-    char *csv = NULL, *db_file = NULL, *law_name = NULL;
+    char *csv = NULL, *db_file = NULL, *law_name = NULL, *loss = NULL;
     long bootstrap = 0, seed = 0, threads = 0;
     int json = 0;
     Opt opts[] = {
         {"--db", OPT_STR, &db_file, "PATH", "results database: fit its finished runs and store the fit"},
         {"--csv", OPT_STR, &csv, "FILE", "points, one per row, columns by law (below)"},
         {"--law", OPT_STR, &law_name, "LAW", "chinchilla, t2-loss, t2-acc or coverage", .required = 1},
+        {"--loss", OPT_STR, &loss, "answer|val",
+         "loss of the chinchilla law, the Chinchilla pick and T2 stage 1: runs.answer_loss or runs.val_loss "
+         "(default: the spec's analysis.loss, answer)"},
         {"--bootstrap", OPT_INT, &bootstrap, "B", "percentile intervals from B resamples (refits start at the fit's optimum)",
          .min = 0, .max = 1000000},
         {"--seed", OPT_INT, &seed, "S", "seed for the bootstrap and t2-loss's random restarts (default 0)", .min = 0,
@@ -113,7 +116,7 @@ int cmd_fit(int argc, char **argv) {
     FitResult r = {0};
     long fit_id = 0;
     int status = 1;
-    if (csv ? fit_csv_load(csv, law, &data) != 0 : load_db(db_file, law, &src, &data) != 0) goto done;
+    if (csv ? fit_csv_load(csv, law, &data) != 0 : load_db(db_file, loss, law, &src, &data) != 0) goto done;
     FitOptions o;
     fit_options_default(&o);
     o.bootstrap = bootstrap;

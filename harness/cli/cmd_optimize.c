@@ -104,7 +104,7 @@ static int inference_budgets(const Analysis *an, const Opt *c_inf_opt, double c_
 }
 
 int cmd_optimize(int argc, char **argv) {
-    char *db_file = NULL, *law_name = NULL;
+    char *db_file = NULL, *law_name = NULL, *loss = NULL;
     double c_train = 0, c_inf = 0, k_max = 0;
     long bootstrap = 0, seed = 0, threads = 0;
     int json = 0;
@@ -124,6 +124,9 @@ int cmd_optimize(int argc, char **argv) {
         {"--seed", OPT_INT, &seed, "S", "seed of such a fit (default 0)", .min = 0, .max = 9.2e18},
         {"--threads", OPT_INT, &threads, "T", "worker threads for such a fit (default: up to 2)", .min = 1, .max = 256},
         {"--json", OPT_FLAG, &json, NULL, "print one JSON object"},
+        {"--loss", OPT_STR, &loss, "answer|val",
+         "loss of the chinchilla law, the Chinchilla pick and T2 stage 1: runs.answer_loss or runs.val_loss "
+         "(default: the spec's analysis.loss, answer)"},
     };
     int rc = args_parse("optimize", argc, argv, opts, ARRAY_LEN(opts), NULL, NULL, 0, 0);
     if (rc == 1) return 0;
@@ -143,7 +146,7 @@ int cmd_optimize(int argc, char **argv) {
     double budgets[16], trains[16];
     int n_budgets = 0, n_trains = 1;
     trains[0] = c_train;
-    if (analysis_open_db(db_file, &db) != 0 || analysis_load(db, &an) != 0) goto done;
+    if (analysis_open_db(db_file, &db) != 0 || analysis_load_loss(db, &an, loss) != 0) goto done;
     if (!an.has_eval && !(explicit_law && laws[0].law == FIT_CHINCHILLA)) {
         err_set("%s: the sweep's task (%s) has no evaluation problems, so no T² law (t2-loss, t2-acc) can be fitted; "
                 "--law chinchilla gives the Chinchilla allocation",

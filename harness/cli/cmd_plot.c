@@ -9,10 +9,13 @@
 #include "util/util.h"
 
 int cmd_plot(int argc, char **argv) {
-    char *db_file = NULL, *out = NULL;
+    char *db_file = NULL, *out = NULL, *loss = NULL;
     int quiet = 0;
     Opt opts[] = {
         {"--db", OPT_STR, &db_file, "PATH", "results database with finished runs", .required = 1},
+        {"--loss", OPT_STR, &loss, "answer|val",
+         "loss of the chinchilla law, the Chinchilla pick and T2 stage 1: runs.answer_loss or runs.val_loss "
+         "(default: the spec's analysis.loss, answer)"},
         {"--out", OPT_STR, &out, "DIR", "directory for the figures (created)", .required = 1},
         {"--quiet", OPT_FLAG, &quiet, NULL, "do not list the figures and notes"},
     };
@@ -27,7 +30,7 @@ int cmd_plot(int argc, char **argv) {
     Analysis an = {0};
     PlotNotes notes;
     int status = 1;
-    if (analysis_open_db(db_file, &db) == 0 && analysis_load(db, &an) == 0 && plot_all(db, &an, out, &notes) == 0) {
+    if (analysis_open_db(db_file, &db) == 0 && analysis_load_loss(db, &an, loss) == 0 && plot_all(db, &an, out, &notes) == 0) {
         status = 0;
         for (int i = 0; i < notes.n && !quiet; i++) fprintf(stderr, "t2: note: %s\n", notes.line[i]);
         for (int i = 0; i < PLOT_N_FIGURES && !quiet; i++)

@@ -66,10 +66,13 @@ static int write_to(Db *db, const Analysis *an, const ReportOptions *ro, const c
 }
 
 int cmd_report(int argc, char **argv) {
-    char *db_file = NULL, *out = NULL, *plots = NULL;
+    char *db_file = NULL, *out = NULL, *plots = NULL, *loss = NULL;
     long bootstrap = 200, seed = 0, threads = 0;
     Opt opts[] = {
         {"--db", OPT_STR, &db_file, "PATH", "results database with finished runs", .required = 1},
+        {"--loss", OPT_STR, &loss, "answer|val",
+         "loss of the chinchilla law, the Chinchilla pick and T2 stage 1: runs.answer_loss or runs.val_loss "
+         "(default: the spec's analysis.loss, answer)"},
         {"--out", OPT_STR, &out, "FILE.md", "write the report here (default: stdout)"},
         {"--plots", OPT_STR, &plots, "DIR", "draw the figures into DIR (as t2 plot) and embed them"},
         {"--bootstrap", OPT_INT, &bootstrap, "B",
@@ -86,7 +89,7 @@ int cmd_report(int argc, char **argv) {
     PlotNotes notes = {0};
     char *report_dir = NULL, *link = NULL;
     int status = 1;
-    if (analysis_open_db(db_file, &db) != 0 || analysis_load(db, &an) != 0) goto done;
+    if (analysis_open_db(db_file, &db) != 0 || analysis_load_loss(db, &an, loss) != 0) goto done;
     if (out) {
         report_dir = dir_of(out);
         if (make_dirs(report_dir, 1) != 0) goto done;

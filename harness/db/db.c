@@ -76,7 +76,11 @@ static const char SCHEMA_V1[] =
     "  n_points INTEGER, objective REAL, converged INTEGER, source TEXT, options_json TEXT,\n"
     "  created_at TEXT);\n";
 
-static const char *const MIGRATIONS[] = {SCHEMA_V1};
+// Version 2: the held-out loss on answer tokens and EOS (docs/SPEC.md §4), what the loss laws fit
+// by default. Runs finished before it have NULL there.
+static const char SCHEMA_V2[] = "ALTER TABLE runs ADD COLUMN answer_loss REAL;\n";
+
+static const char *const MIGRATIONS[] = {SCHEMA_V1, SCHEMA_V2};
 _Static_assert(sizeof MIGRATIONS / sizeof MIGRATIONS[0] == DB_SCHEMA_VERSION,
                "one migration step per schema version");
 

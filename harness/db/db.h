@@ -21,7 +21,7 @@
 struct sqlite3;
 
 // Schema version stored in PRAGMA user_version; db_open migrates older t2 databases to it.
-#define DB_SCHEMA_VERSION 1
+#define DB_SCHEMA_VERSION 2
 // PRAGMA application_id of a t2 database ("t2db" in ASCII).
 #define DB_APPLICATION_ID 0x74326462
 // How long a writer waits for another process's transaction before failing.
@@ -110,6 +110,7 @@ typedef struct {
     long step;                                                   // last checkpointed step
     long progress;                                               // last step reported by a heartbeat
     double final_loss, val_loss, wall_s;                         // NAN when NULL
+    double answer_loss;                                          // NAN when NULL (text; older t2)
     char *checkpoint, *error, *owner, *started_at, *finished_at; // NULL when NULL
     double heartbeat;                                            // unix time, 0 when NULL
     int attempts;
@@ -165,8 +166,10 @@ int db_set_checkpoint(Db *db, int run_id, const char *owner, const char *path, l
 // Give the run back (e.g. on SIGINT): running -> pending; its checkpoint stays for a resume.
 int db_release_run(Db *db, int run_id, const char *owner);
 // The run ended: STATUS is done, diverged or failed. ERROR (may be NULL) says why it failed.
+// The losses (NAN: NULL): final_loss, the mean training loss of the last steps; val_loss, the
+// held-out loss on the validation rows; answer_loss, the held-out loss on answer tokens and EOS.
 int db_finish_run(Db *db, int run_id, const char *owner, DbRunStatus status, double final_loss,
-                  double val_loss, double wall_s, const char *error);
+                  double val_loss, double answer_loss, double wall_s, const char *error);
 
 // ---------------------------------------------------------------------------------------------
 // Training log.

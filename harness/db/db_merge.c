@@ -14,7 +14,7 @@
     "batch_size, vocab_size, n_params, n_params_nonembed, train_steps, train_tokens, train_flops, "          \
     "train_flops_6nd, budget_kind, budget, seed, family_idx, budget_idx, seed_idx, threads, "                \
     "lib_versions, status, step, progress, final_loss, val_loss, wall_s, checkpoint, error, "                \
-    "owner, heartbeat, started_at, finished_at, attempts"
+    "owner, heartbeat, started_at, finished_at, attempts, answer_loss"
 #define EVAL_COLUMNS                                                                                         \
     "run_id, temperature, top_p, n_samples, max_new_tokens, infer_flops, infer_flops_2nk, "                  \
     "prefill_flops, decode_flops, gen_tokens, n_problems, wall_s, created_at"

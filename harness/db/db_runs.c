@@ -212,7 +212,7 @@ fail:
     "d_model, n_head, d_ff, tied, seq_len, batch_size, vocab_size, n_params, n_params_nonembed, "            \
     "train_steps, train_tokens, train_flops, train_flops_6nd, budget, seed, family_idx, "                    \
     "budget_idx, seed_idx, threads, status, step, progress, final_loss, val_loss, wall_s, "                  \
-    "checkpoint, error, owner, started_at, finished_at, heartbeat, attempts"
+    "checkpoint, error, owner, started_at, finished_at, heartbeat, attempts, answer_loss"
 
 static int read_run(Db *db, sqlite3_stmt *st, DbRun *r) {
     int c = 0;
@@ -258,6 +258,7 @@ static int read_run(Db *db, sqlite3_stmt *st, DbRun *r) {
     r->heartbeat = sqlite3_column_type(st, c) == SQLITE_NULL ? 0.0 : sqlite3_column_double(st, c);
     c++;
     r->attempts = sqlite3_column_int(st, c++);
+    r->answer_loss = col_real(st, c++);
     // The CHECK constraint makes this impossible unless the file was edited by hand.
     if (db_status_parse(status, &r->status) != 0) {
         err_set("%s: run %d has an unknown status '%s'", db->path, r->run_id, status ? status : "NULL");
@@ -437,7 +438,7 @@ static int write_claim(Db *db, int run_id, const char *owner, int threads, DbCla
     static const char FRESH[] =
         "UPDATE runs SET status = 'running', owner = ?, heartbeat = ?, threads = ?, git_sha = ?, "
         "lib_versions = ?, attempts = attempts + 1, started_at = ?, step = 0, progress = 0, "
-        "checkpoint = NULL, final_loss = NULL, val_loss = NULL, wall_s = NULL, error = NULL, "
+        "checkpoint = NULL, final_loss = NULL, val_loss = NULL, answer_loss = NULL, wall_s = NULL, error = NULL, "
         "finished_at = NULL WHERE run_id = ?";
     static const char RESUME[] =
         "UPDATE runs SET status = 'running', owner = ?, heartbeat = ?, threads = ?, git_sha = ?, "
@@ -621,7 +622,7 @@ int db_release_run(Db *db, int run_id, const char *owner) {
 
 typedef struct {
     DbRunStatus status;
-    double final_loss, val_loss, wall_s;
+    double final_loss, val_loss, answer_loss, wall_s;
     const char *error;
 } FinishArgs;
 
@@ -632,6 +633,7 @@ static void bind_finish(Bind *b, const void *ctx) {
     bind_text(b, db_status_name(a->status));
     bind_real(b, a->final_loss);
     bind_real(b, a->val_loss);
+    bind_real(b, a->answer_loss);
     bind_real(b, a->wall_s);
     bind_text(b, a->error);
     bind_text(b, now);
@@ -639,7 +641,7 @@ static void bind_finish(Bind *b, const void *ctx) {
 }
 
 int db_finish_run(Db *db, int run_id, const char *owner, DbRunStatus status, double final_loss,
-                  double val_loss, double wall_s, const char *error) {
+                  double val_loss, double answer_loss, double wall_s, const char *error) {
     char op[64];
     snprintf(op, sizeof op, "finish run %d", run_id);
     if (status != DB_RUN_DONE && status != DB_RUN_DIVERGED && status != DB_RUN_FAILED) {
@@ -647,11 +649,11 @@ int db_finish_run(Db *db, int run_id, const char *owner, DbRunStatus status, dou
         return -1;
     }
     sqlite3_stmt *st = db_prepare(db,
-                                  "UPDATE runs SET status = ?, final_loss = ?, val_loss = ?, wall_s = ?, "
+                                  "UPDATE runs SET status = ?, final_loss = ?, val_loss = ?, answer_loss = ?, wall_s = ?, "
                                   "error = ?, finished_at = ?, heartbeat = ?" WHERE_OWNED,
                                   op);
     if (!st) return -1;
-    FinishArgs a = {status, final_loss, val_loss, wall_s, error};
+    FinishArgs a = {status, final_loss, val_loss, answer_loss, wall_s, error};
     int rc = update_owned(db, run_id, owner, st, bind_finish, &a, op);
     sqlite3_finalize(st);
     return rc;

@@ -257,6 +257,21 @@ double trainer_val_loss(Trainer *t, int n_batches) {
     return n_loss > 0 ? loss_sum / (double)n_loss : NAN;
 }
 
+double trainer_answer_loss(Trainer *t) {
+    long n = t->task ? task_answer_batches(t->task, t->B, t->T) : 0;
+    double loss_sum = 0;
+    long n_loss = 0;
+    t->forward_only = 1;
+    for (long i = 0; i < n; i++) {
+        task_answer_batch(t->task, i, t->batch_tokens, t->batch_mask, t->batch_pos, t->B, t->T);
+        n_loss += count_mask(t->batch_mask, (size_t)t->B * (size_t)t->T);
+        pool_run(t->pool, step_worker, t);
+        for (int w = 0; w < t->n_workers; w++) loss_sum += t->workers[w].loss_sum;
+    }
+    t->forward_only = 0;
+    return n_loss > 0 ? loss_sum / (double)n_loss : NAN;
+}
+
 // ---------------------------------------------------------------------------------------------
 int trainer_save(Trainer *t, const char *path, const char *config_json, double wall_s) {
     Checkpoint ck = {

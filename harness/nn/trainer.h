@@ -36,6 +36,10 @@ int trainer_step(Trainer *t, StepStats *out);
 double trainer_final_loss(const Trainer *t);
 // Mean masked loss over n_batches held-out batches (task_val_batch), forward only.
 double trainer_val_loss(Trainer *t, int n_batches);
+// The answer loss: mean cross-entropy over the answer tokens and EOS of every evaluation problem,
+// each once, teacher-forced after its whole prompt (task_answer_batch): nats per answer token.
+// NAN when the task has no evaluation problems (text).
+double trainer_answer_loss(Trainer *t);
 
 // Checkpoints (docs/SPEC.md §5). config_json is the run's canonical config; loading refuses a
 // checkpoint whose config differs, whose model shape differs, or that is damaged.

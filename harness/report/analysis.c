@@ -66,6 +66,7 @@ static void run_from_db(AnRun *r, const DbRun *d, int n_k) {
     r->budget = d->budget;
     r->final_loss = d->final_loss;
     r->val_loss = d->val_loss;
+    r->answer_loss = d->answer_loss;
     r->eval_id = -1;
     r->gold_nll = NAN;
     r->infer_flops = r->gen_tokens = NAN;
@@ -173,6 +174,16 @@ int analysis_open_db(const char *path, Db **db) {
     return db_open(db, path);
 }
 
+int analysis_load_loss(Db *db, Analysis *a, const char *loss) {
+    if (loss && strcmp(loss, "answer") != 0 && strcmp(loss, "val") != 0) {
+        memset(a, 0, sizeof *a);
+        err_set("--loss: must be \"answer\" or \"val\", got \"%s\"", loss);
+        return -1;
+    }
+    if (analysis_load(db, a) != 0) return -1;
+    return loss ? analysis_use_loss(a, loss, 1) : 0;
+}
+
 int analysis_load(Db *db, Analysis *a) {
     memset(a, 0, sizeof *a);
     a->path = xstrdup(db_path(db));
@@ -199,12 +210,66 @@ int analysis_load(Db *db, Analysis *a) {
     db_runs_free(runs, n);
     if (rc != 0) return -1;
     if (a->n_runs == 0) return no_finished_runs(a);
-    int all_val = 1;
-    for (size_t i = 0; i < a->n_runs; i++) all_val &= isfinite(a->runs[i].val_loss) && a->runs[i].val_loss > 0;
-    a->loss_column = all_val ? "val_loss" : "final_loss";
-    for (size_t i = 0; i < a->n_runs; i++)
-        a->runs[i].loss = all_val ? a->runs[i].val_loss : a->runs[i].final_loss;
-    return 0;
+    return analysis_use_loss(a, a->spec.analysis.loss, 0);
+}
+
+static double loss_of(const AnRun *r, const char *column) {
+    return strcmp(column, "answer_loss") == 0 ? r->answer_loss
+           : strcmp(column, "val_loss") == 0  ? r->val_loss
+                                              : r->final_loss;
+}
+
+// Runs without a usable COLUMN: 0 when none; else their count, and the first few ids in LIST.
+static size_t runs_lacking(const Analysis *a, const char *column, char *list, size_t n) {
+    size_t missing = 0;
+    list[0] = '\0';
+    for (size_t i = 0; i < a->n_runs; i++) {
+        double v = loss_of(&a->runs[i], column);
+        if (isfinite(v) && v > 0) continue;
+        size_t len = strlen(list);
+        if (missing < 5)
+            snprintf(list + len, n - len, "%s%d", missing ? ", " : "", a->runs[i].run_id);
+        else if (missing == 5)
+            snprintf(list + len, n - len, ", ...");
+        missing++;
+    }
+    return missing;
+}
+
+int analysis_use_loss(Analysis *a, const char *name, int strict) {
+    static const char *const chain[] = {"answer_loss", "val_loss", "final_loss"};
+    int first;
+    if (strcmp(name, "answer") == 0) {
+        first = 0;
+    } else if (strcmp(name, "val") == 0) {
+        first = 1;
+    } else {
+        err_set("must be \"answer\" or \"val\", got \"%s\"", name);
+        return -1;
+    }
+    a->loss_note[0] = '\0';
+    char list[64];
+    for (int c = first; c < 3; c++) {
+        size_t missing = runs_lacking(a, chain[c], list, sizeof list);
+        if (missing == 0) {
+            a->loss_column = chain[c];
+            for (size_t i = 0; i < a->n_runs; i++) a->runs[i].loss = loss_of(&a->runs[i], chain[c]);
+            return 0;
+        }
+        const char *why = c == 0 && !a->has_eval ? "the task has no answers"
+                          : c == 0               ? "finished by a t2 that did not record it"
+                                                 : "no held-out part";
+        if (strict) {
+            err_set("%s: %zu done run%s (%s) %s no %s (%s): use --loss %s", a->path, missing, missing == 1 ? "" : "s",
+                    list, missing == 1 ? "has" : "have", chain[c], why, c == 0 ? "val" : "answer");
+            return -1;
+        }
+        if (c == first)
+            snprintf(a->loss_note, sizeof a->loss_note, "%zu run%s (%s) %s no %s (%s)", missing, missing == 1 ? "" : "s",
+                     list, missing == 1 ? "has" : "have", chain[c], why);
+    }
+    err_set("%s: no loss is recorded for every done run", a->path); // final_loss is, for every done run
+    return -1;
 }
 
 void analysis_free(Analysis *a) {
@@ -288,7 +353,7 @@ static int per_k_points(const Analysis *a, FitLaw law, FitData *d, AnFitNote *no
                 d->nll[n] = r->nll_pass[j];
             } else {
                 d->pass[n] = r->pass[j];
-                d->nll[n] = r->gold_nll;
+                d->nll[n] = r->loss; // stage 1's target: the analysis's loss variable
             }
         }
         note->n_runs++;
@@ -306,9 +371,9 @@ static int per_k_points(const Analysis *a, FitLaw law, FitData *d, AnFitNote *no
                  note->n_runs, a->n_k);
     else
         snprintf(note->text, sizeof note->text,
-                 "t2-acc on %zu runs x %d k: stage 1 on the mean gold NLL per run, stage 2 on sampled pass@k "
+                 "t2-acc on %zu runs x %d k: stage 1 on runs.%s, stage 2 on sampled pass@k "
                  "(metrics 'pass', temperature %g, %ld samples)",
-                 note->n_runs, a->n_k, a->key.temperature, a->key.n_samples);
+                 note->n_runs, a->n_k, a->loss_column, a->key.temperature, a->key.n_samples);
     return 0;
 }
 

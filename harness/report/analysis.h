@@ -34,7 +34,9 @@ typedef struct {
     double train_flops_6nd; // 6 N D
     double budget;          // the spec's budget value of the run (FLOPs, tokens/param or tokens)
     double final_loss, val_loss; // NAN when NULL
-    double loss;            // the loss the Chinchilla fit uses: val_loss or final_loss (Analysis.loss_column)
+    double answer_loss;     // held-out loss on answer tokens and EOS; NAN when NULL
+    double loss;            // the loss variable of the loss laws, the Chinchilla pick and T² stage 1
+                            // (Analysis.loss_column)
     // Reference evaluation; eval_id < 0 when the run has none.
     long eval_id;
     long n_samples, n_problems;
@@ -58,7 +60,8 @@ typedef struct {
     AnRun *runs;          // (n_runs,) done runs, by run_id
     size_t n_grid;        // every run of the database
     size_t n_by_status[5]; // runs by DbRunStatus
-    const char *loss_column; // "val_loss" when every done run has one, else "final_loss"
+    const char *loss_column; // runs column behind AnRun.loss: answer_loss, val_loss or final_loss
+    char loss_note[256];     // why loss_column is not the loss asked for, or ""
 } Analysis;
 
 // Open an existing results database for reading and writing (fits are stored in it). A missing
@@ -67,7 +70,18 @@ int analysis_open_db(const char *path, Db **db);
 
 // Read the database's spec and its done runs. -1 + err_set when the database has no sweep or no
 // finished run ("PATH: no finished runs (9 pending, 0 running, ...): run t2 sweep first").
+// The loss variable is the spec's analysis.loss (default "answer"), as analysis_use_loss picks it
+// without STRICT.
 int analysis_load(Db *db, Analysis *a);
+// Choose the loss variable of the loss laws (chinchilla), the Chinchilla pick and T² stage 1:
+// "answer" (runs.answer_loss, the held-out loss on answer tokens and EOS) or "val"
+// (runs.val_loss, every scored token of the validation rows). When some done run lacks it —
+// answer_loss of a text task or of a run finished by a t2 before it was recorded; val_loss of a
+// task without a held-out part — STRICT makes that an error naming the runs; otherwise the next
+// one is used (answer -> val -> final_loss) and a->loss_note says why.
+int analysis_use_loss(Analysis *a, const char *name, int strict);
+// analysis_load, then the loss variable of a --loss option (NULL: the spec's, not strict).
+int analysis_load_loss(Db *db, Analysis *a, const char *loss);
 void analysis_free(Analysis *a);
 // The run with RUN_ID, or NULL.
 const AnRun *analysis_run(const Analysis *a, int run_id);

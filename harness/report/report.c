@@ -140,8 +140,12 @@ static void write_intro(Report *r) {
                 an->key.temperature, an->key.top_p, an->key.n_samples, an->key.max_new_tokens);
     for (int j = 0; j < an->n_k; j++) fprintf(out, "%s%ld", j ? ", " : "", an->k[j]);
     if (an->has_eval) fprintf(out, ".\n");
-    fprintf(out, "- Loss of the Chinchilla fits: `runs.%s`%s.\n\n", an->loss_column,
-            strcmp(an->loss_column, "val_loss") == 0 ? "" : " (some run has no val_loss)");
+    fprintf(out, "- Loss variable of the chinchilla law, the Chinchilla pick and T² stage 1: `runs.%s`, %s%s%s.\n\n",
+            an->loss_column,
+            strcmp(an->loss_column, "answer_loss") == 0 ? "the held-out loss on answer tokens and EOS"
+            : strcmp(an->loss_column, "val_loss") == 0  ? "the held-out loss on every scored token of the validation rows"
+                                                        : "the mean training loss of the last steps",
+            an->loss_note[0] ? "; not the one asked for: " : "", an->loss_note);
 }
 
 static void run_brief(const Analysis *an, int run_id, char *buf, size_t n) {
@@ -279,9 +283,9 @@ static void write_runs(Report *r) {
     const Analysis *an = r->an;
     FILE *out = r->out;
     long K = k_max_of(an);
-    fprintf(out, "## Runs\n\n| run | model | N | D | D/N | train FLOPs | final loss | val loss |");
+    fprintf(out, "## Runs\n\n| run | model | N | D | D/N | train FLOPs | final loss | val loss | answer loss |");
     if (an->has_eval) fprintf(out, " pass@1 | pass@%ld | maj@%ld | analytic pass@1 | gold NLL |", K, K);
-    fprintf(out, "\n|---|---|---|---|---|---|---|---|%s\n", an->has_eval ? "---|---|---|---|---|" : "");
+    fprintf(out, "\n|---|---|---|---|---|---|---|---|---|%s\n", an->has_eval ? "---|---|---|---|---|" : "");
     int j1 = -1, jK = -1;
     for (int j = 0; j < an->n_k; j++) {
         if (an->k[j] == 1) j1 = j;
@@ -292,8 +296,8 @@ static void write_runs(Report *r) {
         char model[64], flops[32], v[5][16];
         analysis_model_label(x, model, sizeof model);
         sci(x->train_flops, flops, sizeof flops);
-        fprintf(out, "| %d | %s | %.0f | %.0f | %.1f | %s | %.4f | %.4f |", x->run_id, model, x->N, x->D, x->D / x->N,
-                flops, x->final_loss, x->val_loss);
+        fprintf(out, "| %d | %s | %.0f | %.0f | %.1f | %s | %.4f | %.4f | %.4f |", x->run_id, model, x->N, x->D,
+                x->D / x->N, flops, x->final_loss, x->val_loss, x->answer_loss);
         if (an->has_eval) {
             prob(j1 >= 0 ? x->pass[j1] : NAN, v[0], 16);
             prob(jK >= 0 ? x->pass[jK] : NAN, v[1], 16);
@@ -308,7 +312,8 @@ static void write_runs(Report *r) {
         fprintf(out, "\n");
     }
     fprintf(out, "\nN = runs.n_params (embedding included), D = runs.train_tokens, train FLOPs = runs.train_flops (exact "
-                 "count)");
+                 "count); losses in nats per scored token: final = mean training loss of the last steps, val = "
+                 "held-out validation rows, answer = held-out answer tokens and EOS");
     if (an->has_eval)
         fprintf(out, "; pass and maj from `metrics` (sampled), analytic pass@1 = mean of exp(gold.logprob), gold NLL = "
                      "mean of −gold.logprob (nats per answer)");

@@ -348,11 +348,20 @@ static int parse_eval(Spec *s, const cJSON *root, const Task *task, int max_prom
 }
 
 static int parse_analysis(Spec *s, const cJSON *root) {
-    static const char *const keys[] = {"c_inf", "c_train"};
+    static const char *const keys[] = {"c_inf", "c_train", "loss"};
+    AnalysisSpec *a = &s->analysis;
+    strcpy(a->loss, "answer");
     const cJSON *an = item(root, "analysis");
     if (!an) return 0;
     if (check_keys(an, "analysis", keys, ARRAY_LEN(keys)) != 0) return -1;
-    AnalysisSpec *a = &s->analysis;
+    const cJSON *loss = item(an, "loss");
+    if (loss) {
+        if (!cJSON_IsString(loss) || (strcmp(loss->valuestring, "answer") != 0 && strcmp(loss->valuestring, "val") != 0)) {
+            err_set("analysis.loss: must be \"answer\" (runs.answer_loss) or \"val\" (runs.val_loss)");
+            return -1;
+        }
+        strcpy(a->loss, loss->valuestring);
+    }
     if (item(an, "c_inf") && get_num_array(an, "analysis", "c_inf", 16, 0, 1e40, 1, a->c_inf, &a->n_c_inf) != 0)
         return -1;
     if (item(an, "c_train") &&
@@ -544,6 +553,7 @@ static char *spec_json(const Spec *s) {
     cJSON *a = cJSON_AddObjectToObject(o, "analysis");
     if (s->analysis.n_c_inf) add_doubles(a, "c_inf", s->analysis.c_inf, s->analysis.n_c_inf);
     if (s->analysis.n_c_train) add_doubles(a, "c_train", s->analysis.c_train, s->analysis.n_c_train);
+    cJSON_AddStringToObject(a, "loss", s->analysis.loss);
     return print_free(o);
 }
 

@@ -47,6 +47,8 @@ typedef struct {
     double c_inf[16];
     int n_c_train;
     double c_train[16];    // budgets for `t2 optimize` tables and plots (default: the sweep's)
+    char loss[8];          // loss variable of the loss laws and the Chinchilla pick: "answer" (default)
+                           // or "val" (runs.answer_loss or runs.val_loss)
 } AnalysisSpec;
 
 typedef struct {

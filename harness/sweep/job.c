@@ -69,14 +69,15 @@ static DbRunStatus status_of(RunStatus s) {
 
 static int finish_line(const Job *j, const RunOutcome *o) {
     const RunSpec *r = &j->spec->runs[j->run_id];
-    char n[32], d[32], w[32], resumed[48] = "";
+    char n[32], d[32], w[32], resumed[48] = "", answer[32] = "";
     human_count((double)r->n_params, n, sizeof n);
     human_count((double)r->train_tokens, d, sizeof d);
     human_seconds(o->wall_s, w, sizeof w);
     if (o->resumed_from > 0) snprintf(resumed, sizeof resumed, " (resumed at step %ld)", o->resumed_from);
+    if (isfinite(o->answer_loss)) snprintf(answer, sizeof answer, ", answer %.4f", o->answer_loss);
     if (o->status == RUN_DONE)
-        progress_finish(j->progress, "run %d done: N %s, D %s, loss %.4f, val %.4f, %s%s", j->run_id, n, d,
-                        o->final_loss, o->val_loss, w, resumed);
+        progress_finish(j->progress, "run %d done: N %s, D %s, loss %.4f, val %.4f%s, %s%s", j->run_id, n, d,
+                        o->final_loss, o->val_loss, answer, w, resumed);
     else
         progress_finish(j->progress, "run %d %s: %s", j->run_id, o->status == RUN_DIVERGED ? "diverged" : "failed",
                         o->error);
@@ -103,7 +104,7 @@ static int train_claimed(const Job *j, const DbClaim *claim, const char *ckpt, H
     if (run_train(j->spec, r, ckpt, j->threads, &hooks, &o) != 0) {
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", err_msg());
-        if (!hc->lost) db_finish_run(j->db, j->run_id, hc->owner, DB_RUN_FAILED, NAN, NAN, 0, msg);
+        if (!hc->lost) db_finish_run(j->db, j->run_id, hc->owner, DB_RUN_FAILED, NAN, NAN, NAN, 0, msg);
         err_set("%s", msg);
         return JOB_ERROR;
     }
@@ -112,8 +113,8 @@ static int train_claimed(const Job *j, const DbClaim *claim, const char *ckpt, H
         err_set("run %d: %s%s", j->run_id, hc->lost ? "the claim was taken over by another process; " : "", o.error);
         return JOB_ERROR;
     }
-    if (db_finish_run(j->db, j->run_id, hc->owner, status_of(o.status), o.final_loss, o.val_loss, o.wall_s,
-                      o.status == RUN_DONE ? NULL : o.error) != 0)
+    if (db_finish_run(j->db, j->run_id, hc->owner, status_of(o.status), o.final_loss, o.val_loss, o.answer_loss,
+                      o.wall_s, o.status == RUN_DONE ? NULL : o.error) != 0)
         return JOB_ERROR;
     finish_line(j, &o);
     return o.status == RUN_DONE ? JOB_OK : JOB_NOT_OK;

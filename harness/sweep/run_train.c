@@ -121,6 +121,7 @@ int run_train(const Spec *s, const RunSpec *r, const char *ckpt_path, int thread
     if (save_checkpoint(tr, ckpt_path, cfg_json, out->wall_s, &lb, hooks) != 0) goto out;
     out->final_loss = trainer_final_loss(tr);
     out->val_loss = out->status == RUN_DONE ? trainer_val_loss(tr, ts->val_batches) : NAN;
+    out->answer_loss = out->status == RUN_DONE ? trainer_answer_loss(tr) : NAN;
     rc = 0;
 out:
     free(lb.rows);

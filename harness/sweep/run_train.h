@@ -26,6 +26,7 @@ typedef struct {
     long resumed_from;   // step the run resumed at (0 for a fresh start)
     double final_loss;   // mean training loss over the last steps (see trainer_final_loss)
     double val_loss;     // held-out loss at the end (NAN when the task has none)
+    double answer_loss;  // held-out loss on answer tokens and EOS (NAN when the task has no answers)
     double wall_s;       // training wall time over all sessions
     char error[512];     // why, when not RUN_DONE
 } RunOutcome;

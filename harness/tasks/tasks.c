@@ -324,6 +324,10 @@ static long val_rows(const Task *t, int T, long row, long *first) {
     return rows;
 }
 
+static void load_eval_answer(const Task *t, uint64_t j, Example *ex) {
+    make_example(t, eval_prompt(t, (long)j), eval_answer(t, (long)j), 1, ex);
+}
+
 // Rows i·B .. i·B + B − 1 of the packed evaluation problems, repeating after the last row.
 void task_val_batch(const Task *t, long i, int *tokens, unsigned char *mask, int *pos, int B, int T) {
     if (B < 1 || T < 1) return;
@@ -353,6 +357,26 @@ long task_val_batches(const Task *t, int B, int T) {
     if (!t->fam) return text_val_batches(t, B, T);
     long first, n = val_rows(t, T, 0, &first) / B;
     return n > 0 ? n : 1;
+}
+
+long task_answer_batches(const Task *t, int B, int T) {
+    if (B < 1 || T < 1 || !t->fam) return 0;
+    long first, rows = val_rows(t, T, 0, &first);
+    return (rows + B - 1) / B;
+}
+
+// Rows i·B .. of the packed evaluation problems, without repeating: rows past the last one are
+// padding only.
+void task_answer_batch(const Task *t, long i, int *tokens, unsigned char *mask, int *pos, int B, int T) {
+    if (B < 1 || T < 1 || !t->fam) return;
+    long first;
+    val_rows(t, T, i < 0 ? 0 : i * B, &first);
+    uint64_t next = (uint64_t)first;
+    Example ex = {0};
+    if (next < (uint64_t)t->n_eval) load_eval_answer(t, next, &ex);
+    for (int b = 0; b < B; b++)
+        fill_row(t, load_eval_answer, &next, (uint64_t)t->n_eval, &ex, tokens + (size_t)b * (size_t)(T + 1),
+                 mask + (size_t)b * (size_t)T, pos + (size_t)b * (size_t)T, T);
 }
 
 // ---------------------------------------------------------------------------------------------

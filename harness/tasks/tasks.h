@@ -104,6 +104,13 @@ void task_val_batch(const Task *t, long i, int *tokens /* (B, T+1) */, unsigned 
                     int *pos /* (B, T) */, int B, int T);
 // Number of distinct validation batches of size (B, T) before they repeat (at least 1).
 long task_val_batches(const Task *t, int B, int T);
+// The answer loss's rows: every evaluation problem exactly once, packed in order like the
+// validation rows, with only answer characters and EOS counting (whatever the task's loss
+// setting); rows past the last problem are padding. task_answer_batches is the number of batches
+// (0 for text, which has no answers).
+long task_answer_batches(const Task *t, int B, int T);
+void task_answer_batch(const Task *t, long i, int *tokens /* (B, T+1) */, unsigned char *mask /* (B, T) */,
+                       int *pos /* (B, T) */, int B, int T);
 
 // Answers. Extract the normalised answer from a completion (text generated after the prompt,
 // EOS excluded): 1 and ANSWER filled, or 0 (ANSWER empty) when the completion is malformed
