@@ -456,7 +456,7 @@ static int write_claim(Db *db, int run_id, const char *owner, int threads, DbCla
     if (!st) return -1;
     char now[32];
     iso_time_utc(now);
-    char *libs = lib_versions_json();
+    char *libs = lib_versions_json(sqlite3_libversion());
     Bind b = bind_start(st);
     bind_text(&b, owner);
     bind_real(&b, wall_clock_s());

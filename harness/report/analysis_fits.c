@@ -9,7 +9,6 @@
 // Fits that did not converge are stored too, with converged = 0, so the attempt is on record;
 // every reader here (optimize, plot, report) uses converged fits only.
 #include <math.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -130,28 +129,26 @@ static int row_result(const char *options, uint64_t data_hash, long min_boot, Fi
     return rc;
 }
 
+typedef struct {
+    uint64_t data_hash;
+    long min_boot;
+    FitResult *out;
+    long fit_id;
+} LatestFit;
+
+static int visit_fit(void *ctx, const DbFit *f) {
+    LatestFit *l = ctx;
+    if (row_result(f->options_json, l->data_hash, l->min_boot, l->out) != 0) return 1;
+    l->fit_id = f->fit_id;
+    return 0;
+}
+
 int fitdb_latest(Db *db, FitLaw law, uint64_t data_hash, long min_boot, FitResult *out, long *fit_id) {
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *st = NULL;
-    const char *sql = "SELECT fit_id, options_json FROM fits WHERE law = ? AND converged = 1 AND source = 'db' "
-                      "ORDER BY fit_id DESC";
-    if (sqlite3_prepare_v2(db_sqlite(db), sql, -1, &st, NULL) != SQLITE_OK) {
-        err_set("%s: read fits: %s", db_path(db), sqlite3_errmsg(db_sqlite(db)));
-        sqlite3_finalize(st);
-        return -1;
-    }
-    sqlite3_bind_text(st, 1, fit_law_name(law), -1, SQLITE_STATIC);
-    int rc, found = 1;
-    while (found == 1 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        found = row_result((const char *)sqlite3_column_text(st, 1), data_hash, min_boot, out);
-        if (found == 0 && fit_id) *fit_id = sqlite3_column_int64(st, 0);
-    }
-    if (found == 1 && rc != SQLITE_DONE) {
-        err_set("%s: read fits: %s", db_path(db), sqlite3_errmsg(db_sqlite(db)));
-        found = -1;
-    }
-    sqlite3_finalize(st);
-    return found;
+    LatestFit l = {data_hash, min_boot, out, -1};
+    int rc = db_find_fit(db, fit_law_name(law), "db", visit_fit, &l);
+    if (rc == 0 && fit_id) *fit_id = l.fit_id;
+    return rc;
 }
 
 int analysis_fit(Db *db, const Analysis *a, FitLaw law, const FitOptions *o, FitResult *out, long *fit_id,
