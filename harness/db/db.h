@@ -62,6 +62,7 @@ int db_get_meta(Db *db, const char *key, char **value);
 int db_register_sweep(Db *db, const char *name, const char *spec_json, const char *spec_hash);
 
 typedef enum { DB_RUN_PENDING, DB_RUN_RUNNING, DB_RUN_DONE, DB_RUN_DIVERGED, DB_RUN_FAILED } DbRunStatus;
+#define DB_RUN_N_STATUS (DB_RUN_FAILED + 1)
 const char *db_status_name(DbRunStatus s);
 // -1 when NAME is not a status.
 int db_status_parse(const char *name, DbRunStatus *out);

@@ -10,6 +10,7 @@
 #include "db/db_impl.h"
 
 static const char *const STATUS_NAMES[] = {"pending", "running", "done", "diverged", "failed"};
+_Static_assert(ARRAY_LEN(STATUS_NAMES) == DB_RUN_N_STATUS, "one name per run status");
 
 const char *db_status_name(DbRunStatus s) {
     return (unsigned)s < ARRAY_LEN(STATUS_NAMES) ? STATUS_NAMES[s] : "?";

@@ -115,7 +115,7 @@ static void budget_label(const Analysis *a, int b, char *out, size_t n) {
 }
 
 // The families that have done runs, in spec order; returns their count.
-static int present_models(const Analysis *a, int *fam) {
+static int present_models(const Analysis *a, int fam[SPEC_MAX_FAMILY]) {
     int n = 0;
     for (int m = 0; m < a->spec.n_family; m++)
         for (size_t i = 0; i < a->n_runs; i++)
@@ -312,7 +312,7 @@ static int write_frontier(Plot *p, const char *name, Span *x, Span *y) {
 
 int fig_loss_flops(Plot *p, const char *name) {
     const Analysis *a = p->an;
-    int fam[32], nm = present_models(a, fam);
+    int fam[SPEC_MAX_FAMILY], nm = present_models(a, fam);
     char *file = dat_name(name, "");
     FILE *f = plot_open(p, file);
     if (!f) {
@@ -364,7 +364,7 @@ int fig_loss_flops(Plot *p, const char *name) {
 
 int fig_pass_k(Plot *p, const char *name) {
     const Analysis *a = p->an;
-    int fam[32], nm = present_models(a, fam);
+    int fam[SPEC_MAX_FAMILY], nm = present_models(a, fam);
     char *file = dat_name(name, "");
     FILE *f = plot_open(p, file);
     if (!f) {

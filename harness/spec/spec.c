@@ -261,8 +261,8 @@ static int parse_train(Spec *s, const cJSON *root) {
     t->ckpt_every = (int)ckpt_every;
     t->val_batches = (int)val_batches;
     if (item(tr, "seeds")) {
-        double seeds[16];
-        if (get_num_array(tr, "train", "seeds", 16, 0, 9e15, 0, seeds, &t->n_seeds) != 0) return -1;
+        double seeds[SPEC_MAX_SEEDS];
+        if (get_num_array(tr, "train", "seeds", SPEC_MAX_SEEDS, 0, 9e15, 0, seeds, &t->n_seeds) != 0) return -1;
         for (int i = 0; i < t->n_seeds; i++) {
             if (seeds[i] != floor(seeds[i])) {
                 err_set("train.seeds[%d]: must be a non-negative integer", i);
@@ -316,8 +316,8 @@ static int parse_eval(Spec *s, const cJSON *root, const Task *task, int max_prom
         return -1;
     }
     if (item(ev, "k")) {
-        double k[32];
-        if (get_num_array(ev, "eval", "k", 32, 1, 1e9, 0, k, &e->n_k) != 0) return -1;
+        double k[SPEC_MAX_K];
+        if (get_num_array(ev, "eval", "k", SPEC_MAX_K, 1, 1e9, 0, k, &e->n_k) != 0) return -1;
         for (int i = 0; i < e->n_k; i++) {
             if (k[i] != floor(k[i])) {
                 err_set("eval.k[%d]: must be an integer", i);
@@ -335,11 +335,11 @@ static int parse_eval(Spec *s, const cJSON *root, const Task *task, int max_prom
         }
     } else {
         e->n_k = 0;
-        for (long k = 1; k <= n && e->n_k < 32; k *= 2) e->k[e->n_k++] = k;
-        if (e->k[e->n_k - 1] != n && e->n_k < 32) e->k[e->n_k++] = n;
+        for (long k = 1; k <= n && e->n_k < SPEC_MAX_K; k *= 2) e->k[e->n_k++] = k;
+        if (e->k[e->n_k - 1] != n && e->n_k < SPEC_MAX_K) e->k[e->n_k++] = n;
     }
     if (item(ev, "temperature")) {
-        if (get_num_array(ev, "eval", "temperature", 8, 0, 100, 1, e->temperature, &e->n_temperature) != 0) return -1;
+        if (get_num_array(ev, "eval", "temperature", SPEC_MAX_TEMPERATURES, 0, 100, 1, e->temperature, &e->n_temperature) != 0) return -1;
     } else {
         e->n_temperature = 1;
         e->temperature[0] = 1.0;
@@ -353,10 +353,10 @@ static int parse_analysis(Spec *s, const cJSON *root) {
     if (!an) return 0;
     if (check_keys(an, "analysis", keys, ARRAY_LEN(keys)) != 0) return -1;
     AnalysisSpec *a = &s->analysis;
-    if (item(an, "c_inf") && get_num_array(an, "analysis", "c_inf", 16, 0, 1e40, 1, a->c_inf, &a->n_c_inf) != 0)
+    if (item(an, "c_inf") && get_num_array(an, "analysis", "c_inf", SPEC_MAX_C_INF, 0, 1e40, 1, a->c_inf, &a->n_c_inf) != 0)
         return -1;
     if (item(an, "c_train") &&
-        get_num_array(an, "analysis", "c_train", 16, 0, 1e40, 1, a->c_train, &a->n_c_train) != 0)
+        get_num_array(an, "analysis", "c_train", SPEC_MAX_C_TRAIN, 0, 1e40, 1, a->c_train, &a->n_c_train) != 0)
         return -1;
     return 0;
 }

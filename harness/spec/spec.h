@@ -9,6 +9,18 @@
 #include "nn/model.h"
 #include "tasks/tasks.h"
 
+// The longest lists an experiment file may hold (docs/SPEC.md §3); arrays sized by them hold a
+// list of the spec, or a list made from one (analysis budgets, evals to claim).
+enum {
+    SPEC_MAX_FAMILY = 32,      // family
+    SPEC_MAX_BUDGETS = 64,     // budgets.train_flops / tokens_per_param / tokens
+    SPEC_MAX_SEEDS = 16,       // train.seeds
+    SPEC_MAX_K = 32,           // eval.k
+    SPEC_MAX_TEMPERATURES = 8, // eval.temperature
+    SPEC_MAX_C_INF = 16,       // analysis.c_inf
+    SPEC_MAX_C_TRAIN = 16,     // analysis.c_train
+};
+
 typedef enum { SCHED_COSINE, SCHED_CONSTANT, SCHED_WSD } Schedule;
 typedef enum { BUDGET_FLOPS, BUDGET_TOKENS_PER_PARAM, BUDGET_TOKENS } BudgetKind;
 
@@ -24,7 +36,7 @@ typedef struct {
     double beta1, beta2, eps;
     double grad_clip;      // ≤ 0 disables clipping
     int n_seeds;
-    long seeds[16];
+    long seeds[SPEC_MAX_SEEDS];
     int log_every;         // steps between train_log rows (default: ~200 rows per run)
     int ckpt_every;        // steps between checkpoints (0: by ckpt_seconds)
     double ckpt_seconds;   // default 60
@@ -34,9 +46,9 @@ typedef struct {
 typedef struct {
     long n_samples;
     int n_k;
-    long k[32];
+    long k[SPEC_MAX_K];
     int n_temperature;
-    double temperature[8];
+    double temperature[SPEC_MAX_TEMPERATURES];
     double top_p;
     int max_new_tokens;
     int batch_problems;    // problems scored together in the gold pass (default 16)
@@ -44,15 +56,15 @@ typedef struct {
 
 typedef struct {
     int n_c_inf;
-    double c_inf[16];
+    double c_inf[SPEC_MAX_C_INF];
     int n_c_train;
-    double c_train[16];    // budgets for `t2 optimize` tables and plots (default: the sweep's)
+    double c_train[SPEC_MAX_C_TRAIN]; // budgets for `t2 optimize` tables and plots (default: the sweep's)
 } AnalysisSpec;
 
 typedef struct {
     BudgetKind kind;
     int n;
-    double values[64];
+    double values[SPEC_MAX_BUDGETS];
 } BudgetSpec;
 
 // One run: a (model, budget, seed) cell of the grid, in `--dry-run` order (family outer, then
@@ -77,7 +89,7 @@ typedef struct Spec {
     char *path;             // where it was read from
     TaskConfig task;
     int n_family;
-    ModelConfig family[32];
+    ModelConfig family[SPEC_MAX_FAMILY];
     BudgetSpec budgets;
     TrainSpec train;
     EvalSpec eval;

@@ -232,7 +232,7 @@ int job_evaluate(const Job *j, const char *ckpt, int *n_held) {
     char owner[300];
     db_owner_self(owner);
     // Claim every missing eval first: another process may be evaluating this run already.
-    DbEvalKey todo[8];
+    DbEvalKey todo[SPEC_MAX_TEMPERATURES];
     int n_todo = 0;
     for (int t = 0; t < es->n_temperature; t++) {
         DbEvalKey key = {es->temperature[t], es->top_p, es->n_samples, es->max_new_tokens};
@@ -317,7 +317,7 @@ static int rescore_one(Db *db, const Task *task, const DbEval *ev, const long *k
         rows[i].correct = has && task_is_correct(task, rows[i].problem_id, answer);
     }
     int n_use = 0;
-    long use[32];
+    long use[SPEC_MAX_K];
     for (int q = 0; q < n_k; q++)
         if (ks[q] <= n_samples) use[n_use++] = ks[q];
     eval_metrics(&er, gold, (long)n_gold, use, n_use);
