@@ -14,6 +14,7 @@
 #include "nn/sampler.h"
 #include "spec/spec.h"
 #include "nn/trainer.h"
+#include "util/json.h"
 #include "util/util.h"
 
 // GFLOP/s of C = A·Bᵀ with A (m, k), B (n, k) — the layout of t2's linear layers — best of
@@ -83,9 +84,7 @@ static int bench_gemm(int argc, char **argv) {
     cJSON_AddNumberToObject(out, "threads", (double)threads);
     cJSON_AddStringToObject(out, "openblas", openblas_get_config());
     if (json) {
-        char *s = cJSON_PrintUnformatted(out);
-        printf("%s\n", s);
-        cJSON_free(s);
+        json_print(out);
     } else {
         printf("peak (square): %.1f GFLOP/s on %ld threads\n", peak, threads);
     }
@@ -198,9 +197,7 @@ diverged:
 
 void bench_print(cJSON *o, int json) {
     if (json) {
-        char *s = cJSON_PrintUnformatted(o);
-        printf("%s\n", s);
-        cJSON_free(s);
+        json_print(o);
     } else {
         for (cJSON *it = o->child; it; it = it->next) {
             if (cJSON_IsString(it))

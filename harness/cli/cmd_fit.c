@@ -9,6 +9,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "fit/fit.h"
+#include "util/json.h"
 #include "util/util.h"
 
 static const char FIT_DB_HELP[] =
@@ -60,11 +61,8 @@ static void print_json(const FitResult *r, const DbSource *src, long fit_id) {
         if (src->note.n_dropped) cJSON_AddStringToObject(data, "dropped", src->note.dropped);
         cJSON_AddNumberToObject(j, "fit_id", (double)fit_id);
     }
-    char *s = cJSON_PrintUnformatted(j);
+    json_print(j);
     cJSON_Delete(j);
-    if (!s) die("out of memory printing JSON");
-    printf("%s\n", s);
-    cJSON_free(s);
 }
 
 static void print_table(const FitResult *r, const DbSource *src, long fit_id) {

@@ -14,6 +14,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "fit/optimize.h"
+#include "util/json.h"
 #include "util/util.h"
 
 typedef struct {
@@ -198,12 +199,7 @@ int cmd_optimize(int argc, char **argv) {
                     cJSON_Delete(out);
                     goto done;
                 }
-    if (json) {
-        char *s = cJSON_PrintUnformatted(out);
-        if (!s) die("out of memory printing JSON");
-        printf("%s\n", s);
-        cJSON_free(s);
-    }
+    if (json) json_print(out);
     cJSON_Delete(out);
     if (fflush(stdout) != 0) {
         err_set("stdout: write error");

@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "nn/loaded.h"
 #include "nn/sampler.h"
+#include "util/json.h"
 
 int cmd_sample(int argc, char **argv) {
     char *ckpt = NULL, *prompt = NULL;
@@ -83,11 +84,7 @@ int cmd_sample(int argc, char **argv) {
             printf("%s%s\n", text, out.hit_eos[i] ? "" : "…");
         }
     }
-    if (json) {
-        char *s = cJSON_PrintUnformatted(o);
-        printf("%s\n", s);
-        cJSON_free(s);
-    }
+    if (json) json_print(o);
     cJSON_Delete(o);
     free(seeds);
     sample_out_free(&out);

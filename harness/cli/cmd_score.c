@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "kernels.h"
 #include "nn/loaded.h"
+#include "util/json.h"
 
 int cmd_score(int argc, char **argv) {
     char *ckpt = NULL, *prompt = NULL, *completion = NULL;
@@ -62,9 +63,7 @@ int cmd_score(int argc, char **argv) {
     }
     cJSON_AddNumberToObject(o, "logprob", total);
     if (json) {
-        char *s = cJSON_PrintUnformatted(o);
-        printf("%s\n", s);
-        cJSON_free(s);
+        json_print(o);
     } else {
         char buf[16];
         for (int i = 1 + np; i < n; i++)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "util/json.h"
 
 int default_d_ff(int d_model) { return 8 * ((d_model + 2) / 3); } // ceil(8d/3 / 8) · 8
 
@@ -54,6 +55,22 @@ int model_config_validate(const ModelConfig *c) {
         return -1;
     }
     return 0;
+}
+
+cJSON *model_config_cjson(const ModelConfig *c, int derived) {
+    cJSON *o = cJSON_CreateObject();
+    json_add_num(o, "n_layer", c->n_layer);
+    json_add_num(o, "d_model", c->d_model);
+    json_add_num(o, "n_head", c->n_head);
+    json_add_num(o, "d_ff", c->d_ff);
+    if (derived) {
+        json_add_num(o, "vocab_size", c->vocab_size);
+        json_add_num(o, "seq_len", c->seq_len);
+    }
+    cJSON_AddBoolToObject(o, "tied", c->tied);
+    cJSON_AddItemToObject(o, "rope_theta", json_exact_float(c->rope_theta));
+    cJSON_AddItemToObject(o, "norm_eps", json_exact_float(c->norm_eps));
+    return o;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@
 //
 // The reference evaluation of a run is the eval with the spec's first temperature and its
 // top_p, n_samples and max_new_tokens. Every number is read from the database or computed from
-// its rows with the same estimators `t2 eval` uses (score.h), so what a report prints can be
+// its rows with the same estimators `t2 eval` uses (sweep/estimators.h), so what a report prints can be
 // checked against the tables.
 //
 //   Analysis a;  if (analysis_load(db, &a) != 0) -> err_msg()

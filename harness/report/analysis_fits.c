@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "report/analysis.h"
+#include "util/json.h"
 #include "util/util.h"
 
 static cJSON *resamples_cjson(const FitResult *r) {
@@ -24,15 +25,6 @@ static cJSON *resamples_cjson(const FitResult *r) {
         cJSON_AddItemToArray(rows, row);
     }
     return rows;
-}
-
-static char *print_free(cJSON *j) {
-    char *s = cJSON_PrintUnformatted(j);
-    cJSON_Delete(j);
-    if (!s) die("out of memory printing JSON");
-    char *copy = xstrdup(s);
-    cJSON_free(s);
-    return copy;
 }
 
 static char *options_json(const FitResult *r, const FitOptions *o, uint64_t data_hash, const AnFitNote *note) {
@@ -49,12 +41,12 @@ static char *options_json(const FitResult *r, const FitOptions *o, uint64_t data
     if (note->n_dropped) cJSON_AddStringToObject(data, "dropped", note->dropped);
     cJSON_AddItemToObject(j, "fit", fit_result_cjson(r));
     if (r->boot && r->n_boot_used > 0) cJSON_AddItemToObject(j, "resamples", resamples_cjson(r));
-    return print_free(j);
+    return json_text_free(j);
 }
 
 static char *member_json(const cJSON *obj, const char *name) {
     cJSON *m = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(obj, name), 1);
-    return m ? print_free(m) : NULL;
+    return m ? json_text_free(m) : NULL;
 }
 
 int fitdb_store(Db *db, const FitResult *r, const FitOptions *o, uint64_t data_hash, const AnFitNote *note,
@@ -111,8 +103,7 @@ static int row_result(const char *options, uint64_t data_hash, long min_boot, Fi
     const cJSON *h = cJSON_GetObjectItemCaseSensitive(o, "data_hash");
     const cJSON *fit = cJSON_GetObjectItemCaseSensitive(o, "fit");
     if (cJSON_IsString(h) && strcmp(h->valuestring, hex) == 0 && cJSON_IsObject(fit)) {
-        char *text = cJSON_PrintUnformatted(fit);
-        if (!text) die("out of memory printing JSON");
+        char *text = json_text(fit);
         if (fit_result_from_json(text, out) == 0 && out->converged) {
             read_resamples(cJSON_GetObjectItemCaseSensitive(o, "resamples"), out);
             const cJSON *boot = cJSON_GetObjectItemCaseSensitive(fit, "bootstrap");
@@ -123,7 +114,7 @@ static int row_result(const char *options, uint64_t data_hash, long min_boot, Fi
         } else {
             fit_result_free(out);
         }
-        cJSON_free(text);
+        free(text);
     }
     cJSON_Delete(o);
     return rc;

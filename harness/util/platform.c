@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "util/json.h"
 #include "util/util.h"
 
 #ifndef T2_GIT_SHA
@@ -32,11 +33,7 @@ char *lib_versions_json(const char *sqlite_version) {
 #ifdef __VERSION__
     cJSON_AddStringToObject(o, "compiler", __VERSION__);
 #endif
-    char *s = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    char *out = xstrdup(s);
-    cJSON_free(s);
-    return out;
+    return json_text_free(o);
 }
 
 // OpenBLAS 0.3.21 does not know recent CPUs (e.g. Intel family 6 model 207) and falls back to
