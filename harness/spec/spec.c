@@ -341,7 +341,9 @@ static int parse_eval(Spec *s, const cJSON *root, const Task *task, int max_prom
         if (e->k[e->n_k - 1] != n && e->n_k < SPEC_MAX_K) e->k[e->n_k++] = n;
     }
     if (item(ev, "temperature")) {
-        if (get_num_array(ev, "eval", "temperature", SPEC_MAX_TEMPERATURES, 0, 100, 1, e->temperature, &e->n_temperature) != 0) return -1;
+        if (get_num_array(ev, "eval", "temperature", SPEC_MAX_TEMPERATURES, 0, 100, 1, e->temperature,
+                          &e->n_temperature) != 0)
+            return -1;
     } else {
         e->n_temperature = 1;
         e->temperature[0] = 1.0;
@@ -355,7 +357,8 @@ static int parse_analysis(Spec *s, const cJSON *root) {
     if (!an) return 0;
     if (check_keys(an, "analysis", keys, ARRAY_LEN(keys)) != 0) return -1;
     AnalysisSpec *a = &s->analysis;
-    if (item(an, "c_inf") && get_num_array(an, "analysis", "c_inf", SPEC_MAX_C_INF, 0, 1e40, 1, a->c_inf, &a->n_c_inf) != 0)
+    if (item(an, "c_inf") &&
+        get_num_array(an, "analysis", "c_inf", SPEC_MAX_C_INF, 0, 1e40, 1, a->c_inf, &a->n_c_inf) != 0)
         return -1;
     if (item(an, "c_train") &&
         get_num_array(an, "analysis", "c_train", SPEC_MAX_C_TRAIN, 0, 1e40, 1, a->c_train, &a->n_c_train) != 0)
