@@ -23,6 +23,11 @@ int cmd_plot(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 
+// The --loss option of the analysis commands (fit, optimize, plot, report).
+#define LOSS_OPTION_HELP                                                                                    \
+    "loss of the chinchilla law, the Chinchilla pick and T2 stage 1: runs.answer_loss (answer tokens and "  \
+    "EOS) or runs.val_loss (default: the spec's analysis.loss, answer)"
+
 // Print "t2: MESSAGE" from err_msg() and return 1: the common failure exit of a command.
 int cmd_fail(void);
 
