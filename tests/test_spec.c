@@ -10,18 +10,19 @@
 
 static const char *GOOD =
     "{\"name\": \"g\", \"task\": {\"name\": \"add\", \"digits\": 2, \"eval_problems\": 30},\n"
-    " \"family\": [{\"n_layer\": 1, \"d_model\": 32, \"n_head\": 2}, {\"n_layer\": 2, \"d_model\": 64, \"n_head\": 4, \"tied\": true}],\n"
+    " \"family\": [{\"n_layer\": 1, \"d_model\": 32, \"n_head\": 2}, {\"n_layer\": 2, \"d_model\": 64, \"n_head\": 4, \"tied\": true},\n"
+    "            {\"n_layer\": 2, \"d_model\": 128, \"n_head\": 4, \"lr\": 0.001}],\n"
     " \"budgets\": {\"train_flops\": [1e10, 3e10, 1e11]},\n"
-    " \"train\": {\"seq_len\": 32, \"batch_size\": 8, \"seeds\": [1, 2]},\n"
+    " \"train\": {\"seq_len\": 32, \"batch_size\": 8, \"seeds\": [1, 2], \"lr_rule\": \"inverse_sqrt_width\"},\n"
     " \"eval\": {\"n_samples\": 16, \"k\": [1, 4, 16]}}";
 
 static void test_grid_expansion(void **state) {
     (void)state;
     Spec s;
     assert_int_equal(spec_parse(&s, GOOD, "good.json"), 0);
-    assert_int_equal(s.n_runs, 2 * 3 * 2);
+    assert_int_equal(s.n_runs, 3 * 3 * 2);
     // Order: family outer, then budgets, then seeds.
-    for (int f = 0, id = 0; f < 2; f++)
+    for (int f = 0, id = 0; f < 3; f++)
         for (int b = 0; b < 3; b++)
             for (int k = 0; k < 2; k++, id++) {
                 const RunSpec *r = &s.runs[id];
@@ -41,6 +42,11 @@ static void test_grid_expansion(void **state) {
     assert_int_equal(s.family[1].tied, 1);
     assert_int_equal(s.family[0].vocab_size, 14); // "0123456789+=" plus BOS, EOS
     assert_int_equal(s.family[0].d_ff, 88);
+    // Learning rates: the rule from the smallest width (32), family[2]'s own.
+    assert_int_equal(s.lr_rule, LR_RULE_INVERSE_SQRT_WIDTH);
+    assert_int_equal(s.lr_ref_width, 32);
+    assert_true(s.model_lr[0] == 3e-3 && fabs(s.model_lr[1] - 3e-3 / sqrt(2.0)) < 1e-15 && s.model_lr[2] == 1e-3);
+    assert_true(s.runs[6].lr == s.model_lr[1] && s.runs[12].lr == 1e-3);
     // Defaults.
     assert_true(s.train.lr == 3e-3 && s.train.warmup == 0.05 && s.train.weight_decay == 0.1 && s.train.grad_clip == 1.0);
     assert_int_equal(s.eval.n_temperature, 1);
@@ -85,9 +91,10 @@ static void test_canonical_round_trip(void **state) {
     // Whitespace and key order do not change the hash; a value does.
     const char *reordered =
         "{\"task\": {\"eval_problems\": 30, \"digits\": 2, \"name\": \"add\"}, \"name\": \"g\",\n"
-        " \"family\": [{\"d_model\": 32, \"n_head\": 2, \"n_layer\": 1}, {\"n_layer\": 2, \"d_model\": 64, \"n_head\": 4, \"tied\": true}],\n"
+        " \"family\": [{\"d_model\": 32, \"n_head\": 2, \"n_layer\": 1}, {\"n_layer\": 2, \"d_model\": 64, \"n_head\": 4, \"tied\": true},\n"
+        "            {\"lr\": 0.001, \"n_layer\": 2, \"d_model\": 128, \"n_head\": 4}],\n"
         " \"budgets\": {\"train_flops\": [1e10, 3e10, 1e11]}, \"eval\": {\"k\": [1, 4, 16], \"n_samples\": 16},\n"
-        " \"train\": {\"seeds\": [1, 2], \"batch_size\": 8, \"seq_len\": 32}}";
+        " \"train\": {\"lr_rule\": \"inverse_sqrt_width\", \"seeds\": [1, 2], \"batch_size\": 8, \"seq_len\": 32}}";
     assert_int_equal(spec_parse(&a, GOOD, "a"), 0);
     assert_int_equal(spec_parse(&b, reordered, "b"), 0);
     assert_string_equal(a.hash, b.hash);
@@ -134,7 +141,7 @@ static const BadCase BAD[] = {
     {"{\"name\": \"x\", " TSK ", \"family\": [{\"n_layer\": 1, \"d_model\": 32}], " BUD "}",
      "bad.json: family[0].n_head: missing (an integer in [1, 65536])"},
     {"{\"name\": \"x\", " TSK ", \"family\": [{\"n_layer\": 1, \"d_model\": 32, \"n_head\": 2, \"heads\": 2}], " BUD "}",
-     "bad.json: family[0].heads: unknown key (known: n_layer, d_model, n_head, d_ff, tied, rope_theta, norm_eps)"},
+     "bad.json: family[0].heads: unknown key (known: n_layer, d_model, n_head, d_ff, tied, rope_theta, norm_eps, lr)"},
     {"{\"name\": \"x\", " TSK ", " FAM ", \"budgets\": {\"train_flops\": [1e10], \"tokens\": [5]}}",
      "bad.json: budgets: give exactly one of train_flops, tokens_per_param, tokens"},
     {"{\"name\": \"x\", " TSK ", " FAM ", \"budgets\": {\"train_flops\": [1e10, -3]}}",
@@ -165,6 +172,16 @@ static const BadCase BAD[] = {
     {"{\"name\": \"x\", " TSK ", \"family\": [{\"n_layer\": 200, \"d_model\": 8192, \"n_head\": 64}], \"budgets\": {\"train_flops\": [1e20]}}",
      NULL}, // too large for memory: the message names family[0] and the machine's memory
     {"{\"name\": \"x\", " TSK ", " FAM ", " BUD ", \"analysis\": {\"c_inf\": [0]}}", "bad.json: analysis.c_inf[0]: must be in (0, 1e+40], got 0"},
+    {"{\"name\": \"x\", " TSK ", \"family\": [{\"n_layer\": 1, \"d_model\": 32, \"n_head\": 2, \"lr\": 0}], " BUD "}",
+     "bad.json: family[0].lr: must be in (0, 10], got 0"},
+    {"{\"name\": \"x\", " TSK ", \"family\": [{\"n_layer\": 1, \"d_model\": 32, \"n_head\": 2, \"lr\": -0.001}], " BUD "}",
+     "bad.json: family[0].lr: must be in (0, 10], got -0.001"},
+    {"{\"name\": \"x\", " TSK ", " FAM ", " BUD ", \"train\": {\"lr_rule\": \"mup\"}}",
+     "bad.json: train.lr_rule: unknown rule \"mup\" (known: constant, inverse_width, inverse_sqrt_width)"},
+    {"{\"name\": \"x\", " TSK ", " FAM ", " BUD ", \"train\": {\"lr_rule\": 1}}",
+     "bad.json: train.lr_rule: must be a string: constant, inverse_width or inverse_sqrt_width"},
+    {"{\"name\": \"x\", " TSK ", " FAM ", " BUD ", \"train\": {\"lr_ref_width\": 0}}",
+     "bad.json: train.lr_ref_width: must be an integer in [1, 65536], got 0"},
     {"{\"name\": \"x\", " TSK ", " FAM ", " BUD ", \"analysis\": {\"loss\": \"gold\"}}",
      "bad.json: analysis.loss: must be \"answer\" (runs.answer_loss) or \"val\" (runs.val_loss)"},
 };

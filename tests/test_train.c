@@ -12,6 +12,7 @@
 #include "spec/spec.h"
 #include "testutil.h"
 #include "nn/trainer.h"
+#include "sweep/run_train.h"
 #include "util/util.h"
 
 static ModelConfig small_config(int tied) {
@@ -326,6 +327,59 @@ static void test_schedules(void **state) {
     for (long s = 1; s < 200; s++) assert_true(lr_at(&t, s, 200) <= lr_at(&t, s - 1, 200) || s <= 20);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Per-size learning rates: family[i].lr and train.lr_rule give each model its peak learning rate,
+// which is what the optimiser steps with. AdamW's first step (bias-corrected, no decay) moves a
+// parameter by lr · g / (|g| + eps), so the largest move of a run's first step is its lr.
+static const char LR_SPEC[] =
+    "{\"name\": \"lr\", \"task\": {\"name\": \"add\", \"digits\": 1, \"eval_problems\": 20},\n"
+    " \"family\": [{\"n_layer\": 1, \"d_model\": 16, \"n_head\": 2}, {\"n_layer\": 1, \"d_model\": 64, \"n_head\": 2},\n"
+    "            {\"n_layer\": 1, \"d_model\": 32, \"n_head\": 2, \"lr\": 0.007}],\n"
+    " \"budgets\": {\"tokens\": [128]},\n"
+    " \"train\": {\"seq_len\": 16, \"batch_size\": 8, \"lr\": 0.004, \"lr_rule\": \"inverse_width\", \"lr_ref_width\": 32,\n"
+    "           \"warmup\": 0, \"schedule\": \"constant\", \"weight_decay\": 0}}";
+
+static int capture_log(void *ctx, const TrainLogRow *rows, int n) {
+    double *lr = ctx;
+    for (int i = 0; i < n; i++) *lr = rows[i].lr;
+    return 0;
+}
+
+static void test_lr_per_size_reaches_optimizer(void **state) {
+    (void)state;
+    Spec s;
+    if (spec_parse(&s, LR_SPEC, "lr.json") != 0) fail_msg("%s", err_msg());
+    const double want[3] = {0.004 * 32 / 16, 0.004 * 32 / 64, 0.007}; // rule, rule, family[2].lr
+    char *dir = tmpdir_make("lr");
+    for (int i = 0; i < 3; i++) {
+        const RunSpec *r = &s.runs[i];
+        assert_true(r->lr == want[i] && s.model_lr[i] == want[i]);
+        assert_int_equal(r->steps, 1);
+        char *cfg = run_config_json(&s, r);
+        assert_true(strtod(strstr(cfg, "\"lr\":") + 5, NULL) == want[i]); // the run's config holds its lr
+        char *ckpt = xasprintf("%s/run-%d.ckpt", dir, i);
+        double logged = NAN;
+        RunHooks hooks = {.ctx = &logged, .on_log = capture_log};
+        RunOutcome out;
+        if (run_train(&s, r, ckpt, 1, &hooks, &out) != 0) fail_msg("%s", err_msg());
+        assert_true(logged == (double)(float)want[i]); // the optimiser steps in float
+        Checkpoint ck;
+        if (checkpoint_read(ckpt, &ck) != 0) fail_msg("%s", err_msg());
+        Model m;
+        model_build(&m, &r->model);
+        model_init_weights(&m, (uint64_t)r->seed);
+        double moved = 0;
+        for (size_t k = 0; k < ck.n_params; k++) moved = fmax(moved, fabs((double)ck.params[k] - m.params[k]));
+        print_message("d_model %d: lr %g, largest first-step move %.6g\n", r->model.d_model, want[i], moved);
+        assert_true(fabs(moved - want[i]) < 1e-3 * want[i]);
+        model_free(&m);
+        checkpoint_free(&ck);
+        free(ckpt), free(cfg);
+    }
+    tmpdir_remove(dir);
+    spec_free(&s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resume_bit_exact_1_thread),
@@ -336,6 +390,7 @@ int main(void) {
         cmocka_unit_test(test_damaged_checkpoints_refused),
         cmocka_unit_test(test_export_read_back),
         cmocka_unit_test(test_schedules),
+        cmocka_unit_test(test_lr_per_size_reaches_optimizer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

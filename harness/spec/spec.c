@@ -160,7 +160,7 @@ static int parse_name(Spec *s, const cJSON *root) {
 }
 
 static int parse_family(Spec *s, const cJSON *root, int vocab, int seq_len) {
-    static const char *const keys[] = {"n_layer", "d_model", "n_head", "d_ff", "tied", "rope_theta", "norm_eps"};
+    static const char *const keys[] = {"n_layer", "d_model", "n_head", "d_ff", "tied", "rope_theta", "norm_eps", "lr"};
     const cJSON *arr = item(root, "family");
     if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) < 1) {
         err_set("family: must be a non-empty array of models");
@@ -181,7 +181,7 @@ static int parse_family(Spec *s, const cJSON *root, int vocab, int seq_len) {
         if (get_int(f, path, "n_layer", 1, 256, 0, 1, &L) || get_int(f, path, "d_model", 2, 65536, 0, 1, &C) ||
             get_int(f, path, "n_head", 1, 65536, 0, 1, &H) || get_int(f, path, "d_ff", 1, 1 << 20, 0, 0, &Fh) ||
             get_bool(f, path, "tied", 0, &tied) || get_num(f, path, "rope_theta", 1, 1e9, 1, 10000, &theta) ||
-            get_num(f, path, "norm_eps", 0, 0.1, 1, 1e-5, &eps))
+            get_num(f, path, "norm_eps", 0, 0.1, 1, 1e-5, &eps) || get_num(f, path, "lr", 0, 10, 1, 0, &s->family_lr[i]))
             return -1;
         ModelConfig *c = &s->family[i];
         *c = (ModelConfig){(int)L, (int)C, (int)H, (int)Fh, vocab, seq_len, tied, (float)theta, (float)eps};
@@ -217,6 +217,48 @@ static int parse_budgets(Spec *s, const cJSON *root) {
                          &s->budgets.n);
 }
 
+const char *lr_rule_name(LrRule r) {
+    static const char *const names[LR_RULE_COUNT] = {"constant", "inverse_width", "inverse_sqrt_width"};
+    return r >= 0 && r < LR_RULE_COUNT ? names[r] : "?";
+}
+
+double lr_rule_apply(LrRule rule, double lr, int ref, int d) {
+    switch (rule) {
+    case LR_RULE_INVERSE_WIDTH: return lr * (double)ref / (double)d;
+    case LR_RULE_INVERSE_SQRT_WIDTH: return lr * sqrt((double)ref / (double)d);
+    default: return lr;
+    }
+}
+
+static int parse_lr_rule(Spec *s, const cJSON *tr) {
+    const cJSON *v = item(tr, "lr_rule");
+    s->lr_rule = LR_RULE_CONSTANT;
+    if (!v) return 0;
+    for (int r = 0; cJSON_IsString(v) && r < LR_RULE_COUNT; r++)
+        if (strcmp(v->valuestring, lr_rule_name((LrRule)r)) == 0) return (s->lr_rule = (LrRule)r), 0;
+    if (cJSON_IsString(v))
+        err_set("train.lr_rule: unknown rule \"%s\" (known: constant, inverse_width, inverse_sqrt_width)", v->valuestring);
+    else
+        err_set("train.lr_rule: must be a string: constant, inverse_width or inverse_sqrt_width");
+    return -1;
+}
+
+// Every model's peak learning rate: its own family[i].lr, else train.lr scaled by the rule from
+// train.lr_ref_width (default: the smallest d_model of the family).
+static int resolve_lrs(Spec *s, const cJSON *root) {
+    const cJSON *tr = item(root, "train");
+    long ref = 0;
+    int smallest = s->family[0].d_model;
+    for (int i = 1; i < s->n_family; i++) smallest = MIN(smallest, s->family[i].d_model);
+    if (get_int(tr, "train", "lr_ref_width", 1, 65536, smallest, 0, &ref) != 0) return -1;
+    s->lr_ref_width = (int)ref;
+    for (int i = 0; i < s->n_family; i++)
+        s->model_lr[i] = s->family_lr[i] > 0 ? s->family_lr[i]
+                                             : lr_rule_apply(s->lr_rule, s->train.lr, s->lr_ref_width,
+                                                             s->family[i].d_model);
+    return 0;
+}
+
 static int parse_schedule(const cJSON *tr, Schedule *out) {
     const cJSON *v = item(tr, "schedule");
     *out = SCHED_COSINE;
@@ -234,7 +276,7 @@ static int parse_train(Spec *s, const cJSON *root) {
     static const char *const keys[] = {"seq_len",      "batch_size", "lr",           "min_lr_ratio", "warmup",
                                        "schedule",     "decay_frac", "weight_decay", "beta1",        "beta2",
                                        "eps",          "grad_clip",  "seeds",        "log_every",    "ckpt_every",
-                                       "ckpt_seconds", "val_batches"};
+                                       "ckpt_seconds", "val_batches", "lr_rule",     "lr_ref_width"};
     static const cJSON empty = {.type = cJSON_Object};
     const cJSON *tr = item(root, "train");
     if (!tr) tr = &empty;
@@ -255,7 +297,7 @@ static int parse_train(Spec *s, const cJSON *root) {
         get_int(tr, "train", "log_every", 0, 1 << 30, 0, 0, &log_every) ||
         get_int(tr, "train", "ckpt_every", 0, 1L << 40, 0, 0, &ckpt_every) ||
         get_num(tr, "train", "ckpt_seconds", 0, 1e9, 1, 60, &t->ckpt_seconds) ||
-        get_int(tr, "train", "val_batches", 0, 10000, 4, 0, &val_batches))
+        get_int(tr, "train", "val_batches", 0, 10000, 4, 0, &val_batches) || parse_lr_rule(s, tr))
         return -1;
     t->seq_len = (int)seq;
     t->batch_size = (int)batch;
@@ -437,6 +479,7 @@ static int expand_grid(Spec *s) {
                 r->n_params_nonembed = count_params_nonembed(c);
                 r->train_flops = (double)r->steps * train_step_flops(c, t->batch_size, t->seq_len);
                 r->train_flops_6nd = 6.0 * N * (double)r->train_tokens;
+                r->lr = s->model_lr[f];
             }
     return 0;
 }
@@ -449,7 +492,9 @@ static const char *schedule_name(Schedule s) {
     return s == SCHED_COSINE ? "cosine" : s == SCHED_CONSTANT ? "constant" : "wsd";
 }
 
-static cJSON *train_json(const TrainSpec *t, int with_seeds) {
+// with_seeds: the spec's train object (seeds, logging, the learning-rate rule); else a run's
+// (T's lr is then the run's own).
+static cJSON *train_json(const Spec *s, const TrainSpec *t, int with_seeds) {
     cJSON *o = cJSON_CreateObject();
     json_add_num(o, "seq_len", t->seq_len);
     json_add_num(o, "batch_size", t->batch_size);
@@ -470,6 +515,8 @@ static cJSON *train_json(const TrainSpec *t, int with_seeds) {
         json_add_num(o, "ckpt_every", t->ckpt_every);
         json_add_num(o, "ckpt_seconds", t->ckpt_seconds);
         json_add_num(o, "val_batches", t->val_batches);
+        cJSON_AddStringToObject(o, "lr_rule", lr_rule_name(s->lr_rule));
+        json_add_num(o, "lr_ref_width", s->lr_ref_width);
     }
     return o;
 }
@@ -486,11 +533,15 @@ static char *spec_json(const Spec *s) {
     cJSON_AddStringToObject(o, "name", s->name);
     cJSON_AddItemToObject(o, "task", task_json(&s->task));
     cJSON *fam = cJSON_AddArrayToObject(o, "family");
-    for (int i = 0; i < s->n_family; i++) cJSON_AddItemToArray(fam, model_config_cjson(&s->family[i], 0));
+    for (int i = 0; i < s->n_family; i++) {
+        cJSON *m = model_config_cjson(&s->family[i], 0);
+        if (s->family_lr[i] > 0) json_add_num(m, "lr", s->family_lr[i]);
+        cJSON_AddItemToArray(fam, m);
+    }
     static const char *const names[] = {"train_flops", "tokens_per_param", "tokens"};
     cJSON *b = cJSON_AddObjectToObject(o, "budgets");
     json_add_doubles(b, names[s->budgets.kind], s->budgets.values, s->budgets.n);
-    cJSON_AddItemToObject(o, "train", train_json(&s->train, 1));
+    cJSON_AddItemToObject(o, "train", train_json(s, &s->train, 1));
     if (spec_has_eval(s)) {
         cJSON *e = cJSON_AddObjectToObject(o, "eval");
         json_add_num(e, "n_samples", (double)s->eval.n_samples);
@@ -513,7 +564,9 @@ char *run_config_json(const Spec *s, const RunSpec *r) {
     json_add_num(o, "run_id", r->run_id);
     cJSON_AddItemToObject(o, "model", model_config_cjson(&r->model, 1));
     cJSON_AddItemToObject(o, "task", task_json(&s->task));
-    cJSON_AddItemToObject(o, "train", train_json(&s->train, 0));
+    TrainSpec ts = s->train;
+    ts.lr = r->lr; // the run's own peak learning rate (family[i].lr or the rule's)
+    cJSON_AddItemToObject(o, "train", train_json(s, &ts, 0));
     json_add_num(o, "seed", (double)r->seed);
     json_add_num(o, "steps", (double)r->steps);
     // How rows are built (tasks.h): whole examples, positions and attention within each. Runs
@@ -556,6 +609,7 @@ static int spec_parse_root(Spec *s, const cJSON *root) {
     int max_prompt = task_max_prompt_tokens(t);
     int rc = task_check_seq_len(t, s->train.seq_len, "train.seq_len");
     if (rc == 0) rc = parse_family(s, root, task_vocab_size(t), s->train.seq_len);
+    if (rc == 0) rc = resolve_lrs(s, root);
     if (rc == 0) rc = parse_budgets(s, root);
     if (rc == 0) rc = parse_eval(s, root, t, max_prompt);
     task_free(t);

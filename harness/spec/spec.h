@@ -66,7 +66,16 @@ typedef struct {
     size_t n_params, n_params_nonembed;
     double train_flops;     // exact: steps · train_step_flops
     double train_flops_6nd; // 6 · N · D
+    double lr;              // peak learning rate of the run: its model's (Spec.model_lr)
 } RunSpec;
+
+// How train.lr scales with the model's width when a family member gives no lr of its own:
+// constant (every size train.lr), inverse_width (train.lr · ref/d_model, the μP rule for Adam's
+// hidden matrices), inverse_sqrt_width (train.lr · sqrt(ref/d_model)); ref = train.lr_ref_width.
+typedef enum { LR_RULE_CONSTANT, LR_RULE_INVERSE_WIDTH, LR_RULE_INVERSE_SQRT_WIDTH, LR_RULE_COUNT } LrRule;
+const char *lr_rule_name(LrRule r);
+// The peak learning rate train.lr scaled by RULE from width REF to width D.
+double lr_rule_apply(LrRule rule, double lr, int ref, int d);
 
 typedef struct Spec {
     char name[128];
@@ -76,6 +85,11 @@ typedef struct Spec {
     TaskConfig task;
     int n_family;
     ModelConfig family[SPEC_MAX_FAMILY];
+    double family_lr[SPEC_MAX_FAMILY]; // family[i].lr as written; 0 when not given
+    double model_lr[SPEC_MAX_FAMILY];  // the peak learning rate of each model: family[i].lr, else
+                                       // train.lr scaled by the rule
+    LrRule lr_rule;                    // train.lr_rule
+    int lr_ref_width;                  // train.lr_ref_width (default: the smallest d_model)
     BudgetSpec budgets;
     TrainSpec train;
     EvalSpec eval;

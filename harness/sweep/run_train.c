@@ -67,7 +67,9 @@ int run_train(const Spec *s, const RunSpec *r, const char *ckpt_path, int thread
     Task *task = task_create(&s->task);
     if (!task) return -1;
     char *cfg_json = run_config_json(s, r);
-    Trainer *tr = trainer_create(&r->model, &s->train, r->steps, (uint64_t)r->seed, task, threads);
+    TrainSpec ts_run = s->train;
+    ts_run.lr = r->lr; // the model's own peak learning rate (family[i].lr or train.lr_rule)
+    Trainer *tr = trainer_create(&r->model, &ts_run, r->steps, (uint64_t)r->seed, task, threads);
     LogBuffer lb = {0};
     int rc = -1;
     double wall_before = 0;
