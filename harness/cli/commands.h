@@ -22,6 +22,7 @@ int cmd_optimize(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
+int cmd_tune(int argc, char **argv);
 
 // The --loss option of the analysis commands (fit, optimize, plot, report).
 #define LOSS_OPTION_HELP                                                                                    \

@@ -1,0 +1,271 @@
+// cmd_tune.c — `t2 tune SPEC.json`: pick a peak learning rate per model size. A short pilot of
+// every model of the spec at each rate of a small grid (by default 1/4, 1/2, 1, 2 and 4 times the
+// model's rate under the spec) trains at the spec's smallest budget with its first seed; the rate
+// whose pilot ends with the lowest held-out loss (the analysis's loss variable) is chosen, and a
+// copy of the spec with those rates as family[i].lr is written (the spec itself is not touched).
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "spec/spec.h"
+#include "sweep/tune.h"
+#include "util/json.h"
+#include "util/util.h"
+
+#define TUNE_MAX_GRID 16
+
+// "a,b,c" -> values in (0, 10] (a learning rate as train.lr and family[i].lr accept).
+static int parse_grid(const char *opt, const char *text, double *v, int *n) {
+    *n = 0;
+    char *copy = xstrdup(text), *save = NULL;
+    int rc = 0;
+    for (char *tok = strtok_r(copy, ",", &save); tok && rc == 0; tok = strtok_r(NULL, ",", &save)) {
+        char *end;
+        double x = strtod(tok, &end);
+        while (*end == ' ') end++;
+        if (end == tok || *end || !(x > 0 && x <= 10)) {
+            err_set("%s: '%s' is not a learning rate in (0, 10]", opt, tok);
+            rc = -1;
+        } else if (*n == TUNE_MAX_GRID) {
+            err_set("%s: at most %d values", opt, TUNE_MAX_GRID);
+            rc = -1;
+        } else {
+            v[(*n)++] = x;
+        }
+    }
+    free(copy);
+    if (rc == 0 && *n == 0) {
+        err_set("%s: the grid is empty: give values separated by commas", opt);
+        rc = -1;
+    }
+    return rc;
+}
+
+// SPEC.json -> SPEC-tuned.json
+static char *default_out(const char *spec_path) {
+    size_t n = strlen(spec_path);
+    if (n > 5 && strcmp(spec_path + n - 5, ".json") == 0) return xasprintf("%.*s-tuned.json", (int)(n - 5), spec_path);
+    return xasprintf("%s-tuned.json", spec_path);
+}
+
+static int same_file(const char *a, const char *b) {
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+static void on_pilot(void *ctx, const TunePilot *p, int done, int total) {
+    const Spec *s = ctx;
+    const ModelConfig *c = &s->family[p->family_idx];
+    char w[32];
+    human_seconds(p->wall_s, w, sizeof w);
+    if (p->diverged)
+        fprintf(stderr, "t2: pilot %d/%d: family[%d] L%d d%d, lr %.3g: diverged (%s)\n", done, total, p->family_idx,
+                c->n_layer, c->d_model, p->lr, w);
+    else
+        fprintf(stderr, "t2: pilot %d/%d: family[%d] L%d d%d, lr %.3g: %s %.4f, clipped %.0f%% of steps (%s)\n", done,
+                total, p->family_idx, c->n_layer, c->d_model, p->lr, tune_loss_column(s), p->loss, 100 * p->clipped, w);
+}
+
+// Every number of a JSON tree in its shortest form that reads back exactly (3e+10, not
+// 30000000000 as cJSON prints it; 50, not 5e+01), so the tuned copy reads like its spec.
+static void shortest_numbers(cJSON *node) {
+    for (cJSON *it = node->child, *next; it; it = next) {
+        next = it->next;
+        if (!cJSON_IsNumber(it)) {
+            shortest_numbers(it);
+            continue;
+        }
+        char best[40] = "", buf[40];
+        for (int digits = 1; digits <= 17; digits++) {
+            snprintf(buf, sizeof buf, "%.*g", digits, it->valuedouble);
+            if (strtod(buf, NULL) == it->valuedouble && (!best[0] || strlen(buf) < strlen(best))) strcpy(best, buf);
+        }
+        if (it->string) // an object member keeps its key
+            cJSON_ReplaceItemInObjectCaseSensitive(node, it->string, cJSON_CreateRaw(best));
+        else
+            cJSON_ReplaceItemViaPointer(node, it, cJSON_CreateRaw(best));
+    }
+}
+
+// The spec file as written, with family[i].lr set to the chosen rates, into OUT (atomically).
+static int write_tuned(const char *spec_path, const char *out, const double *lr, int n_family) {
+    char *text = read_file(spec_path, NULL);
+    if (!text) return -1;
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    cJSON *fam = root ? cJSON_GetObjectItemCaseSensitive(root, "family") : NULL;
+    if (!cJSON_IsArray(fam) || cJSON_GetArraySize(fam) != n_family) { // it parsed a moment ago
+        err_set("%s: changed while tuning", spec_path);
+        cJSON_Delete(root);
+        return -1;
+    }
+    int i = 0;
+    for (cJSON *m = fam->child; m; m = m->next, i++) {
+        cJSON_DeleteItemFromObjectCaseSensitive(m, "lr");
+        cJSON_AddNumberToObject(m, "lr", lr[i]);
+    }
+    shortest_numbers(root);
+    char *json = cJSON_Print(root);
+    cJSON_Delete(root);
+    if (!json) die("out of memory printing JSON");
+    AtomicFile af;
+    int rc = atomic_open(&af, out);
+    if (rc == 0) rc = atomic_write(&af, json, strlen(json));
+    if (rc == 0) rc = atomic_write(&af, "\n", 1);
+    if (rc == 0)
+        rc = atomic_commit(&af);
+    else
+        atomic_abort(&af);
+    cJSON_free(json);
+    return rc;
+}
+
+// One line per model: every rate tried with its pilot loss (* the chosen one), the chosen rate
+// and how often its pilot clipped the gradient.
+static void print_table(const Spec *s, const TunePilot *p, int n, const int *chosen, const int *edge) {
+    printf("t2 tune %s: budget %g, seed %ld; pilot loss %s (lr: loss, * chosen)\n", s->path,
+           s->budgets.values[tune_budget_idx(s)], s->train.seeds[0], tune_loss_column(s));
+    for (int f = 0; f < s->n_family; f++) {
+        const ModelConfig *c = &s->family[f];
+        char label[32], N[16];
+        snprintf(label, sizeof label, "L%d d%d h%d", c->n_layer, c->d_model, c->n_head);
+        human_count((double)count_params(c), N, sizeof N);
+        printf("%-13s N %-6s", label, N);
+        for (int i = 0; i < n; i++) {
+            if (p[i].family_idx != f) continue;
+            char cell[40];
+            if (p[i].diverged)
+                snprintf(cell, sizeof cell, "%.3g: diverged", p[i].lr);
+            else
+                snprintf(cell, sizeof cell, "%.3g: %.4f%s", p[i].lr, p[i].loss, i == chosen[f] ? "*" : "");
+            printf("  %-17s", cell);
+        }
+        printf("  chosen %.3g, clipped %.0f%% of steps%s\n", p[chosen[f]].lr, 100 * p[chosen[f]].clipped,
+               edge[f] ? " (edge of the rates tried)" : "");
+    }
+}
+
+static void print_json(const Spec *s, const TunePilot *p, int n, const int *chosen, const int *edge, const char *out) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "spec", s->path);
+    cJSON_AddStringToObject(o, "out", out);
+    cJSON_AddStringToObject(o, "loss", tune_loss_column(s));
+    json_add_num(o, "budget", s->budgets.values[tune_budget_idx(s)]);
+    json_add_num(o, "seed", (double)s->train.seeds[0]);
+    cJSON *pilots = cJSON_AddArrayToObject(o, "pilots");
+    for (int i = 0; i < n; i++) {
+        cJSON *x = cJSON_CreateObject();
+        json_add_num(x, "family", p[i].family_idx);
+        json_add_num(x, "lr", p[i].lr);
+        json_add_num(x, "steps", (double)p[i].steps);
+        cJSON_AddBoolToObject(x, "diverged", p[i].diverged);
+        if (!p[i].diverged) {
+            json_add_num(x, "loss", p[i].loss);
+            json_add_num(x, "train_loss", p[i].train_loss);
+        }
+        json_add_num(x, "clipped", p[i].clipped);
+        cJSON_AddItemToArray(pilots, x);
+    }
+    cJSON *ch = cJSON_AddArrayToObject(o, "chosen");
+    for (int f = 0; f < s->n_family; f++) {
+        cJSON *x = cJSON_CreateObject();
+        json_add_num(x, "family", f);
+        json_add_num(x, "lr", p[chosen[f]].lr);
+        json_add_num(x, "loss", p[chosen[f]].loss);
+        json_add_num(x, "clipped", p[chosen[f]].clipped);
+        cJSON_AddBoolToObject(x, "at_edge", edge[f]);
+        cJSON_AddItemToArray(ch, x);
+    }
+    json_print(o);
+    cJSON_Delete(o);
+}
+
+int cmd_tune(int argc, char **argv) {
+    char *grid_text = NULL, *factors_text = NULL, *out_arg = NULL;
+    long jobs = 1, threads = cpu_count();
+    int json = 0, quiet = 0;
+    Opt opts[] = {
+        ARG_STR("--factors", &factors_text, "F,F,...",
+                "rates to try, as multiples of each model's rate under the spec (default 0.25,0.5,1,2,4)"),
+        ARG_STR("--grid", &grid_text, "LR,LR,...", "rates to try, the same for every model (instead of --factors)"),
+        ARG_STR("--out", &out_arg, "FILE", "the tuned copy of the spec (default SPEC-tuned.json beside it)"),
+        ARG_INT("--jobs", &jobs, "J", "pilots at once, as processes (default 1)", .min = 1, .max = 64),
+        ARG_INT("--threads", &threads, "T", "threads in all, split between the jobs (default: all cores)", .min = 1,
+                .max = 1024),
+        ARG_FLAG("--json", &json, "print one JSON object (pilots and choices)"),
+        ARG_FLAG("--quiet", &quiet, "no line per pilot on stderr"),
+    };
+    Positional pos;
+    int rc = args_parse("tune", argc, argv, opts, ARRAY_LEN(opts), &pos, "SPEC.json", 1, 1);
+    if (rc) return rc < 0 ? cmd_fail() : 0;
+    char *spec_path = pos.items[0];
+    free(pos.items);
+    double grid[TUNE_MAX_GRID];
+    int n_grid = 0, absolute = grid_text != NULL;
+    if (grid_text && factors_text) {
+        err_set("t2 tune: give --grid or --factors, not both");
+        return cmd_fail();
+    }
+    if (parse_grid(absolute ? "--grid" : "--factors", absolute ? grid_text : factors_text ? factors_text : "0.25,0.5,1,2,4",
+                   grid, &n_grid) != 0)
+        return cmd_fail();
+    Spec s;
+    if (spec_load(&s, spec_path) != 0) return cmd_fail();
+    char *out = out_arg ? xstrdup(out_arg) : default_out(spec_path);
+    int status = 1;
+    TunePilot *p = NULL;
+    if (same_file(out, spec_path)) {
+        err_set("--out: %s is the spec itself; the tuned copy needs another file", out);
+        goto done;
+    }
+    int n = s.n_family * n_grid, b = tune_budget_idx(&s);
+    p = xcalloc((size_t)n, sizeof *p);
+    for (int f = 0; f < s.n_family; f++)
+        for (int g = 0; g < n_grid; g++) {
+            const RunSpec *r = &s.runs[(f * s.budgets.n + b) * s.train.n_seeds]; // (f, b, first seed)
+            p[f * n_grid + g] = (TunePilot){.family_idx = f, .lr = absolute ? grid[g] : grid[g] * s.model_lr[f],
+                                            .steps = r->steps};
+        }
+    int per_job = (int)MAX(1, threads / jobs);
+    if (!quiet)
+        fprintf(stderr, "t2: tune %s: %d pilots (%d models x %d rates) at budget %g, %d jobs x %d threads\n", s.name, n,
+                s.n_family, n_grid, s.budgets.values[b], (int)MIN(jobs, n), per_job);
+    if (tune_run(&s, p, n, (int)jobs, per_job, quiet ? NULL : on_pilot, &s) != 0) goto done;
+    int chosen[SPEC_MAX_FAMILY], edge[SPEC_MAX_FAMILY];
+    double lr[SPEC_MAX_FAMILY];
+    for (int f = 0; f < s.n_family; f++) {
+        chosen[f] = tune_choose(p, n, f, &edge[f]);
+        if (chosen[f] < 0) {
+            double lo = INFINITY;
+            for (int g = 0; g < n_grid; g++) lo = fmin(lo, p[f * n_grid + g].lr);
+            err_set("family[%d]: every pilot diverged, the lowest rate tried was %.3g; try lower rates (--grid or "
+                    "--factors); nothing written",
+                    f, lo);
+            goto done;
+        }
+        lr[f] = p[chosen[f]].lr;
+    }
+    if (write_tuned(spec_path, out, lr, s.n_family) != 0) goto done;
+    if (json) {
+        print_json(&s, p, n, chosen, edge, out);
+    } else {
+        print_table(&s, p, n, chosen, edge);
+        printf("wrote %s\n", out);
+    }
+    for (int f = 0; f < s.n_family; f++)
+        if (edge[f])
+            fprintf(stderr, "t2: warning: family[%d]: the best rate %.3g is at the edge of the rates tried; the best may "
+                            "lie beyond it (widen --factors or --grid)\n",
+                    f, lr[f]);
+    status = 0;
+done:
+    if (status != 0) cmd_fail();
+    free(p);
+    free(out);
+    spec_free(&s);
+    return status;
+}

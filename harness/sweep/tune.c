@@ -1,0 +1,215 @@
+// tune.c — learning-rate pilots (see tune.h). Each of JOBS forked workers trains the pilots
+// i ≡ worker (mod JOBS) in order and writes one line per pilot to its pipe; the parent reads the
+// lines as they come and reports each pilot as it ends.
+#include "sweep/tune.h"
+
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "nn/trainer.h"
+#include "tasks/tasks.h"
+
+// Most workers at once.
+#define TUNE_MAX_JOBS 64
+
+const char *tune_loss_column(const Spec *s) {
+    return spec_has_eval(s) && strcmp(s->analysis.loss, "answer") == 0 ? "answer_loss" : "val_loss";
+}
+
+int tune_budget_idx(const Spec *s) {
+    int best = 0;
+    for (int b = 1; b < s->budgets.n; b++)
+        if (s->budgets.values[b] < s->budgets.values[best]) best = b;
+    return best;
+}
+
+// Train one pilot in this process.
+static void run_pilot(const Spec *s, const Task *task, TunePilot *p, int threads) {
+    TrainSpec ts = s->train;
+    ts.lr = p->lr;
+    double t0 = now_s();
+    Trainer *t = trainer_create(&s->family[p->family_idx], &ts, p->steps, (uint64_t)s->train.seeds[0], task, threads);
+    long done = 0, clipped = 0;
+    StepStats st;
+    p->diverged = 0;
+    for (; done < p->steps; done++) {
+        if (trainer_step(t, &st) != 0) {
+            p->diverged = 1;
+            break;
+        }
+        clipped += s->train.grad_clip > 0 && st.grad_norm > s->train.grad_clip;
+    }
+    p->clipped = done > 0 ? (double)clipped / (double)done : 0;
+    p->train_loss = p->diverged ? NAN : trainer_final_loss(t);
+    p->loss = INFINITY;
+    if (!p->diverged) {
+        p->loss = strcmp(tune_loss_column(s), "answer_loss") == 0 ? trainer_answer_loss(t)
+                                                                  : trainer_val_loss(t, MAX(1, s->train.val_batches));
+        if (!isfinite(p->loss)) p->diverged = 1, p->loss = INFINITY;
+    }
+    p->wall_s = now_s() - t0;
+    trainer_free(t);
+}
+
+// A worker: pilots w, w + jobs, ... one line each on FD ("E message" when it cannot start).
+static void worker(const Spec *s, TunePilot *pilots, int n, int w, int jobs, int threads, int fd) {
+    FILE *out = fdopen(fd, "w");
+    if (!out) _exit(1);
+    setvbuf(out, NULL, _IOLBF, 0);
+    Task *task = task_create(&s->task);
+    if (!task) {
+        fprintf(out, "E %s\n", err_msg());
+        _exit(1);
+    }
+    for (int i = w; i < n; i += jobs) {
+        TunePilot *p = &pilots[i];
+        run_pilot(s, task, p, threads);
+        fprintf(out, "%d %d %.17g %.17g %.17g %.17g\n", i, p->diverged, p->loss, p->train_loss, p->clipped, p->wall_s);
+    }
+    task_free(task);
+    fclose(out);
+    _exit(0);
+}
+
+typedef struct {
+    pid_t pid;
+    int fd;         // -1 at EOF
+    char buf[1024]; // partial line
+    size_t len;
+} Worker;
+
+// One line from a worker: a pilot's results, or a worker's error (-1).
+static int take_line(const char *line, TunePilot *pilots, int n, int *index) {
+    if (line[0] == 'E') {
+        err_set("%s", line + 2);
+        return -1;
+    }
+    int i, diverged;
+    double loss, train_loss, clipped, wall;
+    if (sscanf(line, "%d %d %lf %lf %lf %lf", &i, &diverged, &loss, &train_loss, &clipped, &wall) != 6 || i < 0 ||
+        i >= n) {
+        err_set("tune: a pilot worker wrote an unreadable line: %.80s", line);
+        return -1;
+    }
+    TunePilot *p = &pilots[i];
+    p->diverged = diverged;
+    p->loss = diverged ? INFINITY : loss;
+    p->train_loss = train_loss;
+    p->clipped = clipped;
+    p->wall_s = wall;
+    *index = i;
+    return 0;
+}
+
+// Read what a worker wrote; report every complete line. -1 on a worker's error.
+static int drain(Worker *wk, TunePilot *pilots, int n, int *done, TuneProgressFn progress, void *ctx) {
+    for (;;) {
+        ssize_t got = read(wk->fd, wk->buf + wk->len, sizeof wk->buf - 1 - wk->len);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) {
+            close(wk->fd);
+            wk->fd = -1;
+            return 0;
+        }
+        wk->len += (size_t)got;
+        wk->buf[wk->len] = '\0';
+        char *start = wk->buf, *nl;
+        while ((nl = strchr(start, '\n'))) {
+            *nl = '\0';
+            int i;
+            if (take_line(start, pilots, n, &i) != 0) return -1;
+            (*done)++;
+            if (progress) progress(ctx, &pilots[i], *done, n);
+            start = nl + 1;
+        }
+        wk->len = strlen(start);
+        memmove(wk->buf, start, wk->len + 1);
+        if (wk->len == sizeof wk->buf - 1) wk->len = 0; // an overlong line: drop it
+        return 0;
+    }
+}
+
+int tune_run(const Spec *s, TunePilot *pilots, int n, int jobs, int threads, TuneProgressFn progress, void *ctx) {
+    jobs = MAX(1, MIN(MIN(jobs, n), TUNE_MAX_JOBS));
+    Worker wk[TUNE_MAX_JOBS];
+    int started = 0, rc = 0, done = 0;
+    fflush(stdout);
+    fflush(stderr);
+    for (int w = 0; w < jobs; w++) {
+        int fds[2];
+        if (pipe(fds) != 0) {
+            err_set("tune: pipe: %s", strerror(errno));
+            rc = -1;
+            break;
+        }
+        pid_t pid = fork();
+        if (pid < 0) {
+            err_set("tune: fork: %s", strerror(errno));
+            close(fds[0]), close(fds[1]);
+            rc = -1;
+            break;
+        }
+        if (pid == 0) {
+            close(fds[0]);
+            for (int k = 0; k < started; k++) close(wk[k].fd);
+            worker(s, pilots, n, w, jobs, threads, fds[1]);
+        }
+        close(fds[1]);
+        wk[started++] = (Worker){.pid = pid, .fd = fds[0]};
+    }
+    for (int open = started; open > 0 && rc == 0;) {
+        struct pollfd pf[TUNE_MAX_JOBS];
+        int map[TUNE_MAX_JOBS], np = 0;
+        for (int k = 0; k < started; k++)
+            if (wk[k].fd >= 0) map[np] = k, pf[np++] = (struct pollfd){wk[k].fd, POLLIN, 0};
+        if (poll(pf, (nfds_t)np, -1) < 0 && errno != EINTR) {
+            err_set("tune: poll: %s", strerror(errno));
+            rc = -1;
+            break;
+        }
+        for (int q = 0; q < np && rc == 0; q++)
+            if (pf[q].revents) rc = drain(&wk[map[q]], pilots, n, &done, progress, ctx);
+        open = 0;
+        for (int k = 0; k < started; k++) open += wk[k].fd >= 0;
+    }
+    for (int k = 0; k < started; k++) {
+        if (wk[k].fd >= 0) {
+            kill(wk[k].pid, SIGTERM);
+            close(wk[k].fd);
+        }
+        int st;
+        while (waitpid(wk[k].pid, &st, 0) < 0 && errno == EINTR) {
+        }
+        if (rc == 0 && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+            err_set("tune: a pilot worker %s", WIFSIGNALED(st) ? "was killed by a signal" : "failed");
+            rc = -1;
+        }
+    }
+    if (rc == 0 && done != n) {
+        err_set("tune: %d of %d pilots reported", done, n);
+        rc = -1;
+    }
+    return rc;
+}
+
+int tune_choose(const TunePilot *pilots, int n, int family_idx, int *at_edge) {
+    int best = -1;
+    double lo = INFINITY, hi = 0;
+    for (int i = 0; i < n; i++) {
+        const TunePilot *p = &pilots[i];
+        if (p->family_idx != family_idx) continue;
+        lo = fmin(lo, p->lr);
+        hi = fmax(hi, p->lr);
+        if (p->diverged || !isfinite(p->loss)) continue;
+        if (best < 0 || p->loss < pilots[best].loss || (p->loss == pilots[best].loss && p->lr < pilots[best].lr))
+            best = i;
+    }
+    *at_edge = best >= 0 && lo < hi && (pilots[best].lr == lo || pilots[best].lr == hi);
+    return best;
+}

@@ -1,0 +1,156 @@
+// test_tune.c — `t2 tune`: on a tiny spec it picks, for every model, the learning rate whose pilot
+// ends with the lowest held-out loss, each pilot loss recomputed here by training the same pilot
+// through the library; the tuned copy is the spec with those rates as family[i].lr; the choice
+// rule (ties, divergence, the edge of the grid); bad options.
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/trainer.h"
+#include "spec/spec.h"
+#include "sweep/tune.h"
+#include "tasks/tasks.h"
+#include "testutil.h"
+#include "util/util.h"
+
+static const char SPEC[] =
+    "{\"name\": \"tiny\", \"task\": {\"name\": \"add\", \"digits\": 1, \"eval_problems\": 20, \"seed\": 2},\n"
+    " \"family\": [{\"n_layer\": 1, \"d_model\": 16, \"n_head\": 2}, {\"n_layer\": 1, \"d_model\": 32, \"n_head\": 2}],\n"
+    " \"budgets\": {\"tokens\": [40000, 20000]},\n"
+    " \"train\": {\"seq_len\": 16, \"batch_size\": 8, \"lr\": 0.003, \"seeds\": [4, 5]},\n"
+    " \"eval\": {\"n_samples\": 4, \"k\": [1, 4]}}\n";
+
+static const double GRID[] = {0.001, 0.01, 0.1};
+
+static double num(const cJSON *o, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsNumber(v)) fail_msg("no number %s", key);
+    return v->valuedouble;
+}
+
+// The pilot of model F at LR, trained here: the smallest budget (20000 tokens), the first seed,
+// one thread (what each of 2 jobs of 2 threads gets); its answer loss.
+static double pilot_loss(const Spec *s, int f, double lr) {
+    Task *task = task_create(&s->task);
+    TrainSpec ts = s->train;
+    ts.lr = lr;
+    long steps = s->runs[f * 4 + 2].steps; // (family f, budget 1, seed 4)
+    assert_int_equal(s->runs[f * 4 + 2].budget, 20000);
+    Trainer *t = trainer_create(&s->family[f], &ts, steps, 4, task, 1);
+    StepStats st;
+    for (long i = 0; i < steps; i++)
+        if (trainer_step(t, &st) != 0) fail_msg("%s", err_msg());
+    double loss = trainer_answer_loss(t);
+    trainer_free(t);
+    task_free(task);
+    return loss;
+}
+
+static void test_tune_picks_lowest_pilot_loss(void **state) {
+    (void)state;
+    char *dir = tmpdir_make("tune");
+    char *spec = write_text(dir, "tiny.json", SPEC), *out = xasprintf("%s/tiny-tuned.json", dir);
+    RunResult r = run_t2("tune", spec, "--grid", "0.001,0.01,0.1", "--jobs", "2", "--threads", "2", "--json", "--quiet",
+                         NULL);
+    if (r.status != 0) fail_msg("t2 tune: %s", r.err);
+    cJSON *o = cJSON_Parse(r.out);
+    assert_non_null(o);
+    assert_string_equal(cJSON_GetObjectItem(o, "out")->valuestring, out); // SPEC-tuned.json beside the spec
+    assert_string_equal(cJSON_GetObjectItem(o, "loss")->valuestring, "answer_loss");
+    assert_true(num(o, "budget") == 20000 && num(o, "seed") == 4);
+    Spec s;
+    if (spec_parse(&s, SPEC, "tiny.json") != 0) fail_msg("%s", err_msg());
+    const cJSON *pilots = cJSON_GetObjectItem(o, "pilots");
+    assert_int_equal(cJSON_GetArraySize(pilots), 6);
+    double want_lr[2];
+    for (int f = 0; f < 2; f++) {
+        double best = INFINITY;
+        for (int g = 0; g < 3; g++) {
+            const cJSON *p = cJSON_GetArrayItem(pilots, f * 3 + g);
+            assert_int_equal((int)num(p, "family"), f);
+            assert_true(num(p, "lr") == GRID[g]);
+            double loss = pilot_loss(&s, f, GRID[g]);
+            print_message("family[%d] lr %g: pilot loss %.6f (t2 tune %.6f)\n", f, GRID[g], loss, num(p, "loss"));
+            assert_true(num(p, "loss") == loss); // the same pilot, bit for bit
+            if (loss < best) best = loss, want_lr[f] = GRID[g];
+        }
+        const cJSON *c = cJSON_GetArrayItem(cJSON_GetObjectItem(o, "chosen"), f);
+        assert_true(num(c, "lr") == want_lr[f]);
+    }
+    // The tuned copy: the same experiment with the chosen rates as family[i].lr.
+    Spec t;
+    if (spec_load(&t, out) != 0) fail_msg("%s", err_msg());
+    assert_int_equal(t.n_runs, s.n_runs);
+    assert_true(t.budgets.values[0] == 40000 && t.train.seeds[1] == 5 && t.task.digits == 1);
+    for (int f = 0; f < 2; f++) assert_true(t.family_lr[f] == want_lr[f] && t.model_lr[f] == want_lr[f]);
+    spec_free(&t);
+    spec_free(&s);
+    cJSON_Delete(o);
+    run_free(&r);
+    free(spec), free(out);
+    tmpdir_remove(dir);
+}
+
+static void test_tune_choose(void **state) {
+    (void)state;
+    TunePilot p[] = {
+        {.family_idx = 0, .lr = 0.001, .loss = 2.0},  {.family_idx = 0, .lr = 0.01, .loss = 1.5},
+        {.family_idx = 0, .lr = 0.1, .loss = 1.5},    {.family_idx = 1, .lr = 0.001, .loss = 1.9},
+        {.family_idx = 1, .lr = 0.01, .loss = 1.2},   {.family_idx = 1, .lr = 0.1, .diverged = 1, .loss = INFINITY},
+        {.family_idx = 2, .lr = 0.01, .diverged = 1, .loss = INFINITY}, {.family_idx = 3, .lr = 0.01, .loss = 1.0},
+    };
+    int n = (int)ARRAY_LEN(p), edge;
+    assert_int_equal(tune_choose(p, n, 0, &edge), 1); // a tie goes to the lower rate
+    assert_false(edge);
+    assert_int_equal(tune_choose(p, n, 1, &edge), 4); // a diverged pilot is never chosen
+    assert_false(edge);
+    p[4].loss = 1.95;
+    assert_int_equal(tune_choose(p, n, 1, &edge), 3);
+    assert_true(edge); // the lowest rate tried
+    assert_int_equal(tune_choose(p, n, 2, &edge), -1); // every pilot diverged
+    assert_int_equal(tune_choose(p, n, 3, &edge), 7);
+    assert_false(edge); // one rate: no edge to widen
+}
+
+static void test_tune_errors(void **state) {
+    (void)state;
+    char *dir = tmpdir_make("tune");
+    char *spec = write_text(dir, "tiny.json", SPEC);
+    struct {
+        const char *args[4];
+        const char *want;
+    } cases[] = {
+        {{"--grid", ""}, "--grid: the grid is empty: give values separated by commas"},
+        {{"--grid", ","}, "--grid: the grid is empty: give values separated by commas"},
+        {{"--grid", "0.01,0"}, "--grid: '0' is not a learning rate in (0, 10]"},
+        {{"--factors", "1,x"}, "--factors: 'x' is not a learning rate in (0, 10]"},
+        {{"--grid", "0.01", "--factors", "1"}, "t2 tune: give --grid or --factors, not both"},
+        {{"--out", spec}, "is the spec itself; the tuned copy needs another file"},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        char *argv[8] = {"tune", spec};
+        int k = 2;
+        for (int j = 0; j < 4 && cases[i].args[j]; j++) argv[k++] = (char *)cases[i].args[j];
+        argv[k] = NULL;
+        RunResult r = run_t2v(argv);
+        if (r.status != 1 || !strstr(r.err, cases[i].want) || strchr(r.err, '\n') != r.err + strlen(r.err) - 1)
+            fail_msg("case %zu: exit %d, stderr: %s", i, r.status, r.err);
+        run_free(&r);
+    }
+    char *before = read_file(spec, NULL);
+    assert_string_equal(before, SPEC); // the spec is never touched
+    free(before);
+    free(spec);
+    tmpdir_remove(dir);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tune_picks_lowest_pilot_loss),
+        cmocka_unit_test(test_tune_choose),
+        cmocka_unit_test(test_tune_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
