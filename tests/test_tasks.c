@@ -95,14 +95,15 @@ static void test_config_defaults_and_json(void **state) {
     struct {
         const char *in, *json;
     } cases[] = {
-        {"{\"name\":\"add\"}", "{\"name\":\"add\",\"eval_problems\":200,\"seed\":1,\"loss\":\"all\",\"digits\":2,\"reversed\":false}"},
+        {"{\"name\":\"add\"}", "{\"name\":\"add\",\"eval_problems\":200,\"seed\":1,\"loss\":\"all\",\"digits\":2,\"reversed\":false,\"min_digits\":2}"},
+        {"{\"name\":\"add\",\"digits\":4,\"min_digits\":1}", "{\"name\":\"add\",\"eval_problems\":200,\"seed\":1,\"loss\":\"all\",\"digits\":4,\"reversed\":false,\"min_digits\":1}"},
         {"{\"name\":\"modarith\"}", "{\"name\":\"modarith\",\"eval_problems\":200,\"seed\":1,\"loss\":\"all\",\"modulus\":47,\"ops\":\"+\"}"},
         {"{\"name\":\"chain\"}", "{\"name\":\"chain\",\"eval_problems\":200,\"seed\":1,\"loss\":\"all\",\"steps\":6,\"digits\":1}"},
         {"{\"name\":\"sort\"}", "{\"name\":\"sort\",\"eval_problems\":200,\"seed\":1,\"loss\":\"all\",\"length\":12,\"alphabet\":20}"},
         {"{\"name\":\"recall\"}", "{\"name\":\"recall\",\"eval_problems\":200,\"seed\":1,\"loss\":\"all\",\"n_facts\":1000,\"zipf\":1}"},
         // Explicit knobs in any order come out in canonical order.
         {"{\"reversed\":true,\"seed\":9007199254740991,\"name\":\"add\",\"loss\":\"answer\",\"digits\":5}",
-         "{\"name\":\"add\",\"eval_problems\":200,\"seed\":9007199254740991,\"loss\":\"answer\",\"digits\":5,\"reversed\":true}"},
+         "{\"name\":\"add\",\"eval_problems\":200,\"seed\":9007199254740991,\"loss\":\"answer\",\"digits\":5,\"reversed\":true,\"min_digits\":5}"},
         {"{\"name\":\"modarith\",\"ops\":\"/*\",\"modulus\":113,\"eval_problems\":1000}",
          "{\"name\":\"modarith\",\"eval_problems\":1000,\"seed\":1,\"loss\":\"all\",\"modulus\":113,\"ops\":\"/*\"}"},
         {"{\"name\":\"recall\",\"zipf\":0.75,\"n_facts\":1000}",
@@ -152,8 +153,8 @@ static void test_config_errors(void **state) {
         {"{\"name\":\"add\",\"loss\":\"tokens\"}", "task.loss: must be \"all\" or \"answer\", got \"tokens\""},
         {"{\"name\":\"add\",\"loss\":true}", "task.loss: must be \"all\" or \"answer\", got true"},
         {"{\"name\":\"add\",\"modulus\":97}",
-         "task.modulus: not a knob of add (add takes: name, eval_problems, seed, loss, digits, reversed)"},
-        {"{\"name\":\"add\",\"colour\":1}", "task.colour: unknown key (add takes: name, eval_problems, seed, loss, digits, reversed)"},
+         "task.modulus: not a knob of add (add takes: name, eval_problems, seed, loss, digits, reversed, min_digits)"},
+        {"{\"name\":\"add\",\"colour\":1}", "task.colour: unknown key (add takes: name, eval_problems, seed, loss, digits, reversed, min_digits)"},
         {"{\"name\":\"add\",\"digits\":2,\"digits\":3}", "task.digits: given twice"},
         {"{\"name\":\"add\",\"digits\":1,\"eval_problems\":5000}",
          "task.eval_problems: 5000 exceeds the 100 distinct problems of add with digits 1"},
@@ -897,6 +898,52 @@ static void test_answer_batches(void **state) {
     }
 }
 
+// add with min_digits: every size of problem from min_digits to digits, about equally often, in
+// training and evaluation alike; without it (min_digits = digits) the problems are those of
+// digits alone, drawn exactly as before the knob existed.
+static void test_add_digit_mixture(void **state) {
+    (void)state;
+    Task *t = make_task("{\"name\":\"add\",\"digits\":4,\"min_digits\":2,\"eval_problems\":600,\"seed\":3}");
+    long count[5] = {0};
+    for (uint64_t j = 0; j < 6000; j++) {
+        char p[TASK_TEXT_MAX], a[TASK_TEXT_MAX];
+        task_train_example(t, j, p, a);
+        unsigned long x, y;
+        assert_int_equal(sscanf(p, "%lu+%lu=", &x, &y), 2);
+        assert_true(x < 10000 && y < 10000);
+        int d = MAX(x, y) >= 1000 ? 4 : MAX(x, y) >= 100 ? 3 : 2; // operands of up to d digits
+        count[d]++;
+    }
+    // d = 2 also covers larger-d draws with small operands (rare): about 1/3 each.
+    for (int d = 2; d <= 4; d++) assert_true(count[d] > 1700 && count[d] < 2300);
+    long eval_count[5] = {0};
+    for (long i = 0; i < task_n_eval(t); i++) {
+        char p[TASK_TEXT_MAX], a[TASK_TEXT_MAX];
+        task_eval_problem(t, i, p, a);
+        unsigned long x, y;
+        assert_int_equal(sscanf(p, "%lu+%lu=", &x, &y), 2);
+        eval_count[MAX(x, y) >= 1000 ? 4 : MAX(x, y) >= 100 ? 3 : 2]++;
+    }
+    for (int d = 2; d <= 4; d++) assert_true(eval_count[d] > 150 && eval_count[d] < 250);
+    task_free(t);
+    // One size: the same problems as a spec without the knob.
+    Task *a = make_task("{\"name\":\"add\",\"digits\":3,\"seed\":5}"),
+         *b = make_task("{\"name\":\"add\",\"digits\":3,\"min_digits\":3,\"seed\":5}");
+    for (uint64_t j = 0; j < 50; j++) {
+        char pa[TASK_TEXT_MAX], aa[TASK_TEXT_MAX], pb[TASK_TEXT_MAX], ab[TASK_TEXT_MAX];
+        task_train_example(a, j, pa, aa);
+        task_train_example(b, j, pb, ab);
+        assert_string_equal(pa, pb);
+    }
+    char p0[TASK_TEXT_MAX], t0[TASK_TEXT_MAX];
+    task_eval_problem(a, 0, p0, t0);
+    assert_string_equal(p0, "496+18="); // as t2 drew them before min_digits existed
+    task_train_example(a, 0, p0, t0);
+    assert_string_equal(p0, "276+727=");
+    task_free(a);
+    task_free(b);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Lengths
 
@@ -1108,6 +1155,7 @@ int main(void) {
         cmocka_unit_test(test_cursor_resume),
         cmocka_unit_test(test_val_batches),
         cmocka_unit_test(test_answer_batches),
+        cmocka_unit_test(test_add_digit_mixture),
         cmocka_unit_test(test_lengths),
         cmocka_unit_test(test_text),
         cmocka_unit_test(test_recall),

@@ -31,7 +31,9 @@ typedef struct {
     uint64_t seed;          // fixes the problems and the training stream
     int answer_loss_only;   // train on answer tokens (and EOS) only, not on prompts
     // Knobs; each task reads its own, the rest stay 0. Defaults are set by task_config_parse.
-    int digits;             // add: operand digits; chain: operand digits
+    int digits;             // add: operand digits (the most); chain: operand digits
+    int min_digits;         // add: the fewest operand digits: each problem draws d uniformly in
+                            // [min_digits, digits] (default digits: every problem has d = digits)
     int reversed;           // add: answer written least-significant digit first
     int modulus;            // modarith: p
     char ops[8];            // modarith: subset of "+-*/" ("/" needs a prime modulus)

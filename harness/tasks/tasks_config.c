@@ -63,6 +63,7 @@ static const Knob KNOBS[] = {
     {GENERATED, "loss", KNOB_LOSS, FIELD(answer_loss_only), 0, 1, 0, NULL},
     {KIND(TASK_ADD), "digits", KNOB_INT, FIELD(digits), 1, 9, 2, NULL},
     {KIND(TASK_ADD), "reversed", KNOB_BOOL, FIELD(reversed), 0, 1, 0, NULL},
+    {KIND(TASK_ADD), "min_digits", KNOB_INT, FIELD(min_digits), 0, 9, 0, NULL}, // 0: = digits
     {KIND(TASK_MODARITH), "modulus", KNOB_INT, FIELD(modulus), 2, 10000, 47, NULL},
     {KIND(TASK_MODARITH), "ops", KNOB_OPS, FIELD(ops), 0, 0, 0, "+"},
     {KIND(TASK_CHAIN), "steps", KNOB_INT, FIELD(steps), 1, 12, 6, NULL},
@@ -225,6 +226,10 @@ int task_config_check(const TaskConfig *c, const char *kp) {
     for (size_t i = 0; i < ARRAY_LEN(KNOBS); i++)
         if ((KNOBS[i].kinds & KIND(c->kind)) && check_numeric(c, &KNOBS[i], kp) != 0) return -1;
     if (c->kind == TASK_TEXT) return check_text_file(c, kp);
+    if (c->kind == TASK_ADD && c->min_digits > c->digits) {
+        err_set("%s.min_digits: must be at most digits (%d), got %d", kp, c->digits, c->min_digits);
+        return -1;
+    }
     if (c->kind == TASK_MODARITH) {
         if (check_ops(c->ops, kp) != 0) return -1;
         if (strchr(c->ops, '/') && !is_prime(c->modulus)) {
@@ -371,6 +376,7 @@ int task_config_parse(TaskConfig *tc, const struct cJSON *obj, const char *keypa
         }
         if (parse_knob(&c, k, v, kp) != 0) return -1;
     }
+    if (kind == TASK_ADD && c.min_digits == 0) c.min_digits = c.digits; // one size of problem
     if (task_config_check(&c, kp) != 0) return -1;
     *tc = c;
     return 0;

@@ -61,7 +61,9 @@ static int extract_digits(const Task *t, const char *completion, char answer[TAS
 }
 
 // ---------------------------------------------------------------------------------------------
-// add: "123+456=" → "579" (reversed: "975"); operands uniform in [0, 10^digits).
+// add: "123+456=" → "579" (reversed: "975"); operands uniform in [0, 10^d), d = digits, or with
+// min_digits < digits, d drawn uniformly from [min_digits, digits] for each problem (a mixture of
+// difficulties; the distinct problems are still those of d = digits, which hold the others).
 
 static const char *add_alphabet(const TaskConfig *c, char buf[64]) {
     (void)c;
@@ -70,13 +72,20 @@ static const char *add_alphabet(const TaskConfig *c, char buf[64]) {
 
 static uint64_t add_space(const TaskConfig *c) { return pow10_u64(2 * c->digits); }
 
-static void add_describe(const TaskConfig *c, char *buf, size_t n) { snprintf(buf, n, "add with digits %d", c->digits); }
+static void add_describe(const TaskConfig *c, char *buf, size_t n) {
+    if (c->min_digits > 0 && c->min_digits < c->digits)
+        snprintf(buf, n, "add with digits %d to %d", c->min_digits, c->digits);
+    else
+        snprintf(buf, n, "add with digits %d", c->digits);
+}
 
 static int add_max_prompt(const TaskConfig *c) { return 2 * c->digits + 2; }
 static int add_max_answer(const TaskConfig *c) { return c->digits + 1; }
 
 static void add_draw(const Task *t, Rng *r, char *prompt, char *answer) {
-    uint64_t top = pow10_u64(t->cfg.digits);
+    int lo = t->cfg.min_digits > 0 ? t->cfg.min_digits : t->cfg.digits, d = t->cfg.digits;
+    if (lo < d) d = lo + (int)rng_below(r, (uint64_t)(d - lo + 1)); // only then: one size draws as before
+    uint64_t top = pow10_u64(d);
     unsigned long long a = rng_below(r, top), b = rng_below(r, top);
     snprintf(prompt, TASK_TEXT_MAX, "%llu+%llu=", a, b);
     snprintf(answer, TASK_TEXT_MAX, "%llu", a + b);
