@@ -506,6 +506,10 @@ char *run_config_json(const Spec *s, const RunSpec *r) {
     cJSON_AddItemToObject(o, "train", train_json(&s->train, 0));
     json_add_num(o, "seed", (double)r->seed);
     json_add_num(o, "steps", (double)r->steps);
+    // How rows are built (tasks.h): whole examples, positions and attention within each. Runs
+    // trained on rows that cut examples (t2 before this key) have another config and hash.
+    // (text rows are windows of the file, as before.)
+    if (spec_has_eval(s)) cJSON_AddStringToObject(o, "rows", "whole_examples");
     return json_text_free(o);
 }
 
