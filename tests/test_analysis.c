@@ -273,14 +273,16 @@ static char *points_csv(FitLaw law, const char *name) {
     for (size_t i = 0; i < an.n_runs; i++) {
         const AnRun *r = &an.runs[i];
         if (law == FIT_CHINCHILLA) len += (size_t)snprintf(text + len, cap - len, "%.17g,%.17g,%.17g\n", r->N, r->D, r->loss);
-        for (int j = 0; law != FIT_CHINCHILLA && j < an.n_k; j++) {
-            // What the database holds, computed here from the gold rows and metrics.
-            double nll = 0;
-            for (int p = 0; p < N_PROBLEMS; p++) nll += neg_log_pass_analytic(log(success(r->loss, p)), (double)an.k[j]);
+        // t2-loss at k = 1, 2, 4, ... 1024 (the gold probability gives any k), the others at the spec's k.
+        for (int j = 0; law == FIT_T2_LOSS && j <= 10; j++) {
+            // What the database holds, computed here from the gold rows.
+            double nll = 0, k = pow(2, j);
+            for (int p = 0; p < N_PROBLEMS; p++) nll += neg_log_pass_analytic(log(success(r->loss, p)), k);
             nll /= N_PROBLEMS;
-            if (law == FIT_T2_LOSS)
-                len += (size_t)snprintf(text + len, cap - len, "%.17g,%.17g,%ld,%.17g\n", r->N, r->D, an.k[j], nll);
-            else if (law == FIT_T2_ACC)
+            len += (size_t)snprintf(text + len, cap - len, "%.17g,%.17g,%g,%.17g\n", r->N, r->D, k, nll);
+        }
+        for (int j = 0; law != FIT_CHINCHILLA && law != FIT_T2_LOSS && j < an.n_k; j++) {
+            if (law == FIT_T2_ACC)
                 len += (size_t)snprintf(text + len, cap - len, "%.17g,%.17g,%ld,%.17g,%.17g\n", r->N, r->D, an.k[j],
                                         r->pass[j], r->gold_nll);
             else if (r->pass[j] > 0)

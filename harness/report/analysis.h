@@ -45,6 +45,9 @@ typedef struct {
     long n_gold;
     double gold_nll;        // mean over problems of −gold.logprob (the answer's NLL in nats)
     double *nll_pass;       // (n_k,) E_i[−log pass@k_i], pass@k_i = 1 − (1 − exp(gold.logprob_i))^k
+    // Per problem, indexed by problem_id (Analysis.n_problems): what the bootstrap resamples.
+    double *gold_lp;        // (n_problems,) gold.logprob, NAN where missing
+    long *n_correct;        // (n_problems,) correct samples of the reference eval, −1 where missing
 } AnRun;
 
 typedef struct {
@@ -59,6 +62,8 @@ typedef struct {
     size_t n_grid;        // every run of the database
     size_t n_by_status[5]; // runs by DbRunStatus
     const char *loss_column; // "val_loss" when every done run has one, else "final_loss"
+    size_t n_problems;    // the task's evaluation problems: problem ids 0 .. n_problems − 1
+    int n_budgets;        // the spec's budgets (a run's cell is family_idx · n_budgets + budget_idx)
 } Analysis;
 
 // Open an existing results database for reading and writing (fits are stored in it). A missing
@@ -69,6 +74,15 @@ int analysis_open_db(const char *path, Db **db);
 // finished run ("PATH: no finished runs (9 pending, 0 running, ...): run t2 sweep first").
 int analysis_load(Db *db, Analysis *a);
 void analysis_free(Analysis *a);
+// The loss the chinchilla law and the Chinchilla pick use: "val" (runs.val_loss, or final_loss
+// for every run when some run has none). -1 + err_set naming --loss for anything else.
+int analysis_use_loss(Analysis *a, const char *which);
+// The (model, budget) cell of a run: runs of one cell differ only by seed.
+int analysis_cell(const Analysis *a, const AnRun *r);
+// The k values t2-loss is fitted at: 1, 2, 4, ... up to the spec's analysis.k_max. Returns the count.
+int analysis_loss_ks(const Analysis *a, double *k, int max);
+#define AN_MAX_LOSS_K 40
+
 // The run with RUN_ID, or NULL.
 const AnRun *analysis_run(const Analysis *a, int run_id);
 // "L2 d64 h4": the model of a run (its family member), for labels.
@@ -81,11 +95,14 @@ double neg_log_pass_analytic(double logprob, double k);
 // ---------------------------------------------------------------------------------------------
 // Fit data from the database (t2 fit --db).
 //   chinchilla  one point per done run: N = n_params, D = train_tokens, loss = loss_column
-//   t2-loss     per run with gold rows and per spec k: N, D, k, nll = E_i[−log pass@k_i]
+//   t2-loss     per run with gold rows and per k = 1, 2, 4, ... ≤ analysis.k_max (the gold
+//               probability gives pass@k at any k): N, D, k, nll = E_i[−log pass@k_i]
 //   t2-acc      per run with a reference eval and gold, per spec k: N, D, k, pass = metrics
 //               'pass' (sampled), nll = the run's mean gold NLL (stage 1's target)
 //   coverage    per run (model "run<ID>"), per spec k with sampled pass@k > 0; a run with fewer
 //               than 3 such points is left out (noted)
+// Every law's rows carry their run and (model, budget) cell, and the per-problem laws their
+// per-problem terms (FitData), so that the bootstrap resamples problems and seeds.
 typedef struct {
     char text[512];       // one human line: what was fitted and from which columns
     size_t n_runs;        // runs that contributed points
