@@ -539,7 +539,7 @@ static size_t draw_groups(FitLaw law, const FitData *d, size_t *group_of, size_t
             *strat_of = xmalloc(n_runs * sizeof(size_t));
             for (size_t i = 0; i < n; i++) (*strat_of)[group_of[i]] = cell_id[i];
             n_groups = n_runs;
-            *what = "runs within (model, budget)";
+            *what = "runs within their (model, budget) cell";
         }
         free(cell_id);
         if (n_groups) return n_groups;
@@ -548,13 +548,13 @@ static size_t draw_groups(FitLaw law, const FitData *d, size_t *group_of, size_t
     if (law == FIT_CHINCHILLA) {
         for (size_t i = 0; i < n; i++) group_of[i] = i;
         n_groups = n;
-        *what = "rows (each a run)";
+        *what = "rows, each one run";
     } else {
         char **names;
         n_groups = fit_group_models(d, group_of, &names);
         for (size_t j = 0; j < n_groups; j++) free(names[j]);
         free(names);
-        *what = "models (all rows of a model together)";
+        *what = "models, each with all its rows";
     }
     *strat_of = xcalloc(n_groups ? n_groups : 1, sizeof(size_t));
     return n_groups;

@@ -400,7 +400,7 @@ static void print_allocation(FILE *f, const char *label, const Allocation *a, co
 void opt_result_print(FILE *f, const OptResult *o) {
     char inf[64];
     if (o->c_inf > 0)
-        snprintf(inf, sizeof inf, "%.4g FLOPs per query", o->c_inf);
+        snprintf(inf, sizeof inf, "%.4g FLOPs per query token", o->c_inf);
     else
         snprintf(inf, sizeof inf, "none (k = 1)");
     fprintf(f, "law %s, C_train %.4g FLOPs, C_inf %s (%s %s)\n", fit_law_name(o->law), o->c_train, inf,

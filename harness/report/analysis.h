@@ -121,31 +121,75 @@ uint64_t fit_data_hash(FitLaw law, const FitData *d);
 int analysis_sampled_at(Db *db, const AnRun *r, long k, double *pass, double *maj);
 
 // ---------------------------------------------------------------------------------------------
-// Equal-compute comparison, in T²'s accounting (§3): the runs of one training budget level spent
-// the same C_train; each is served with the samples an inference budget of C_inf FLOPs per query
-// token affords, k = floor(C_inf / (2N)) (at most the eval's n_samples). Every run of a level then
-// costs the same total compute, whatever the number of queries served. Needs FLOP budgets
-// (budgets.train_flops), so that the runs of a level share C_train.
+// Equal-compute comparison (t2 compare, the report's headline, figures 5 and 7), in T²'s
+// accounting (§3): the runs of one training budget level spent the same C_train; each is served
+// with the samples an inference budget of C_inf FLOPs per query token affords, k = floor(C_inf /
+// (2N)) (at most the eval's n_samples). Every run of a level then costs the same total compute,
+// whatever the number of queries served. Needs FLOP budgets (budgets.train_flops), so that the
+// runs of a level share C_train.
+//
+// Per (level, seed): the T² pick is the run with the highest sampled pass@k at its affordable k;
+// the Chinchilla pick the run with the lowest loss (the Analysis's loss variable) at its
+// affordable k. Both are scored on the same problems (unbiased pass@k and exact expected maj@k
+// per problem, means over problems), and the paired difference T² − Chinchilla gets a
+// percentile interval from a bootstrap over problems. With several seeds, a pooled entry per
+// level picks models by their means over seeds and resamples seeds and problems jointly.
+#define AN_MAX_SEEDS 16
+
 typedef struct {
-    int run_id;       // -1: no run of the level affords one sample
-    long k;           // samples per query
-    int capped;       // the budget affords more than the eval's n_samples; k = n_samples
-    double pass, maj; // sampled pass@k and maj@k of the run at k (analysis_sampled_at)
+    int run_id;          // -1: no pick (see the entry's note); pooled: the first seed's run
+    int family_idx;      // the model
+    int n_runs;          // runs behind it: 1, or the seeds pooled
+    int run_ids[AN_MAX_SEEDS];
+    double n_params;
+    long k;              // samples per query
+    int capped;          // the budget affords more than the eval's n_samples; k = n_samples
+    double pass, maj;    // sampled pass@k and maj@k at k: means over problems (and seeds)
 } AnPick;
 
 typedef struct {
     int budget_idx;
     double c_train;      // the level's training budget (the spec's value, FLOPs)
     double c_inf;        // inference FLOPs per query token
-    int n_runs;          // runs of the level with a reference eval
+    int seed_idx;        // the seed's index in the spec, -1 for the pooled entry
+    long seed;
+    int summary;         // the entry that stands for its level: its only seed, or the pooled one
+    int n_runs;          // runs of the level (this seed) with a reference eval
+    int n_models;        // distinct models among them
     AnPick t2;           // the best sampled pass@k at its affordable k: small model plus sampling
     AnPick chinchilla;   // the lowest-loss run (the Chinchilla-style choice) at its affordable k
     AnPick chinchilla_1; // the lowest-loss run at k = 1 (train-only)
+    long n_problems;     // problems the paired difference is over
+    long n_resamples;    // bootstrap resamples behind the intervals (0: none)
+    double diff;         // pass@k: T² pick − Chinchilla pick
+    double ci95[2];
+    int significant;     // the interval excludes 0
+    double maj_diff, maj_ci95[2];
+    int maj_significant;
+    char note[200];      // why there is no comparison, or what limits it; "" otherwise
 } AnCompare;
 
-// One entry per budget level that has evaluated runs, by budget. -1 + err_set when the sweep's
-// budgets are not FLOP budgets or no run is evaluated.
-int analysis_compare(Db *db, const Analysis *a, double c_inf, AnCompare **out, size_t *n);
+typedef struct {
+    long bootstrap;  // resamples of problems (and seeds); at least AN_COMPARE_MIN_BOOT
+    uint64_t seed;
+} AnCompareOptions;
+#define AN_COMPARE_MIN_BOOT 1000
+void analysis_compare_defaults(AnCompareOptions *o); // 2000 resamples, seed 0
+
+// One entry per (budget level, seed), then the level's pooled entry when there are several seeds,
+// levels in the spec's order; a level without evaluated runs, with one model only, or whose runs
+// cannot afford one sample, is an entry with a note and no difference. -1 + err_set when the
+// sweep's budgets are not FLOP budgets or no run is evaluated.
+int analysis_compare(Db *db, const Analysis *a, double c_inf, const AnCompareOptions *o, AnCompare **out, size_t *n);
+// {"c_train", "c_inf", "seed" (number, or "pooled"), "t2": {run_id, n_params, k, pass, maj,
+//  capped[, run_ids]}, "chinchilla": {...}, "chinchilla_k1": {...}, "diff", "ci95", "significant",
+//  "maj_diff", "maj_ci95", "maj_significant", "n_problems", "resamples", "n_runs", "n_models"
+//  [, "note"]}: see docs/SPEC.md (t2 compare).
+cJSON *analysis_compare_cjson(const AnCompare *c);
+// Per problem of run R's reference eval (P = Analysis.n_problems entries, NAN where missing):
+// sampled pass@k and maj@k at k, from the stored samples.
+int analysis_problem_scores(Db *db, const Analysis *a, const AnRun *r, long k, double *pass, double *maj);
+
 // The inference budgets to compare at: the spec's analysis.c_inf, else one budget that lets the
 // smallest model draw the largest spec k (2 N_min k_max), described in WHY.
 int analysis_c_inf(const Analysis *a, double *c_inf, int max, char *why, size_t why_len);
