@@ -714,7 +714,7 @@ static void test_at_bound(void **state) {
     const cJSON *ab = cJSON_GetObjectItem(j, "at_bound");
     assert_true(cJSON_IsArray(ab) && cJSON_GetArraySize(ab) == 1);
     assert_string_equal(cJSON_GetArrayItem(ab, 0)->valuestring, "E");
-    assert_non_null(strstr(rr.err, "warning: the chinchilla fit drove E to a bound of its range"));
+    assert_non_null(strstr(rr.err, "warning: the chinchilla fit drove E to a bound of the range allowed"));
     // At its bound, E is not identified: no interval, and named.
     const cJSON *ni = cJSON_GetObjectItem(j, "not_identified");
     assert_true(cJSON_IsArray(ni) && cJSON_GetArraySize(ni) == 1);

@@ -35,7 +35,7 @@ static void warn_fit(const FitResult *r) {
         fprintf(stderr, "t2: warning: the %s fit did not converge (%s); the parameters are the best point found\n", law,
                 fit_lbfgs_reason(r->lbfgs_status));
     if (r->at_bound[0])
-        fprintf(stderr, "t2: warning: the %s fit drove %s to a bound of its range: the data favour no such term\n",
+        fprintf(stderr, "t2: warning: the %s fit drove %s to a bound of the range allowed: the data push past it\n",
                 law, r->at_bound);
     if (r->n_not_identified) {
         char names[256] = "";

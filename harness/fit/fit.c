@@ -849,7 +849,7 @@ void fit_result_print(FILE *f, const FitResult *r) {
         fprintf(f, "%s: largest gradient cosine %.2g (%s %g)", r->converged ? "converged" : "NOT converged", r->cosine,
                 r->converged ? "<=" : ">", FIT_ACCEPT);
     fprintf(f, "; L-BFGS stopped on: %s\n", fit_lbfgs_reason(r->lbfgs_status));
-    if (r->at_bound[0]) fprintf(f, "at a bound of its range (the data favour no such term): %s\n", r->at_bound);
+    if (r->at_bound[0]) fprintf(f, "at a bound of the range allowed (the data push past it): %s\n", r->at_bound);
     if (r->law == FIT_T2_ACC) fprintf(f, "stage 1 (loss law on the per-model NLL): SSE %.10g\n", r->objective_stage1);
     if (r->n_boot > 0) {
         fprintf(f, "bootstrap: %ld resamples of %s, %ld refits converged; 95%% percentile intervals\n", r->n_boot,

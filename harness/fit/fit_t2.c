@@ -440,6 +440,53 @@ static double stage1_profile_min(const Stage1Data *base, const Profile *prof, do
     return best;
 }
 
+// E between the grid's neighbours of the best profiled E (q), by golden section on the stage-1
+// SSE, each fit warm-started from the last: the grid finds the basin, this places E within it
+// continuously (so that E and its interval are not confined to grid values). x (4,) enters as
+// the optimum at the grid's E and leaves as the optimum at the refined E.
+#define REFINE_STEPS 30
+
+static double stage1_at(const Stage1Data *base, double E, double *x, const MinOptions *o, MinResult *m) {
+    Stage1Data d = *base;
+    d.E = E;
+    FitProblem p;
+    stage1_problem(&p, &d);
+    fit_minimize(&p, x, o, m);
+    return m->f;
+}
+
+static double stage1_refine(const Stage1Data *base, double L_min, int q, double *x, const MinOptions *o, MinResult *m) {
+    double a = profile_E(L_min, q > 0 ? q - 1 : 0), b = profile_E(L_min, q < N_PROFILE - 1 ? q + 1 : q);
+    const double inv_phi = (sqrt(5.0) - 1) / 2;
+    double best_E = profile_E(L_min, q), best_x[4];
+    memcpy(best_x, x, sizeof best_x);
+    double best_f = stage1_at(base, best_E, best_x, o, m);
+    MinResult best_m = *m;
+    double c = b - inv_phi * (b - a), d = a + inv_phi * (b - a), xc[4], xd[4];
+    memcpy(xc, best_x, sizeof xc);
+    memcpy(xd, best_x, sizeof xd);
+    MinResult mc, md;
+    double fc = stage1_at(base, c, xc, o, &mc), fd = stage1_at(base, d, xd, o, &md);
+    for (int it = 0; it < REFINE_STEPS; it++) {
+        if (fc <= fd) {
+            b = d, d = c, fd = fc, md = mc;
+            memcpy(xd, xc, sizeof xd);
+            c = b - inv_phi * (b - a);
+            fc = stage1_at(base, c, xc, o, &mc);
+        } else {
+            a = c, c = d, fc = fd, mc = md;
+            memcpy(xc, xd, sizeof xc);
+            d = a + inv_phi * (b - a);
+            fd = stage1_at(base, d, xd, o, &md);
+        }
+    }
+    if (fc < best_f) best_f = fc, best_E = c, best_m = mc, memcpy(best_x, xc, sizeof best_x);
+    if (fd < best_f) best_f = fd, best_E = d, best_m = md, memcpy(best_x, xd, sizeof best_x);
+    memcpy(x, best_x, sizeof best_x);
+    *m = best_m;
+    return best_E;
+}
+
 // =============================================================================================
 // t2-acc, stage 2: the Beta model of pass@k.
 typedef struct {
@@ -448,6 +495,9 @@ typedef struct {
     const double *w;          // (n,) multiplicities or NULL
     double L_c;               // centre of θ3 + θ4 L̂: x[3] = θ3 + θ4 L_c
 } Stage2Data;
+
+// theta2 this close to 1 is at accuracy's ceiling (u² ≤ 1e-9).
+#define THETA2_CEILING 1e-9
 
 // Smallest Beta shape used: keeps lgamma and digamma finite when μ or 1 − μ underflows.
 #define SHAPE_MIN 1e-300
@@ -458,7 +508,7 @@ static double stage2_eval(void *ctx, const double *x, double *grad, double *sc) 
     const Stage2Data *c = ctx;
     const double th0 = x[0], th1 = exp(fmin(x[1], EXP_CAP)), u = x[2], th3 = x[3], th4 = x[4];
     const double th2 = exp(-u * u), one_minus_th2 = -expm1(-u * u);
-    double f = 0, s[5] = {0}, rho2 = 0, j2[5] = {0};
+    double f = 0, s[5] = {0}, rho2 = 0, j2[5] = {0}, g_th2 = 0;
     for (size_t i = 0; i < c->n; i++) {
         double w = c->w ? c->w[i] : 1.0;
         if (w == 0) continue;
@@ -480,13 +530,19 @@ static double stage2_eval(void *ctx, const double *x, double *grad, double *sc) 
                          dP_dnu * nu, dP_dnu * nu * (L - c->L_c)};
         f += w * r * r;
         for (int j = 0; j < 5; j++) s[j] += 2 * w * r * jac[j];
+        g_th2 += 2 * w * r * dP_dmu * sg;
         if (sc) {
             rho2 += w * 4 * r * r;
             for (int j = 0; j < 5; j++) j2[j] += w * jac[j] * jac[j];
         }
     }
     memcpy(grad, s, sizeof s);
-    if (sc) finish_scale(rho2, j2, 5, sc);
+    if (sc) {
+        finish_scale(rho2, j2, 5, sc);
+        // theta2 = 1 (u = 0) with the data pushing the ceiling up: the bound of accuracy's range.
+        // exp(−u²) hides it (∂f/∂u → 0 there whatever the data), so it is settled here.
+        if (one_minus_th2 <= THETA2_CEILING && g_th2 < 0) sc[2] = INFINITY;
+    }
     return f;
 }
 
@@ -611,7 +667,9 @@ static int t2acc_refit(const void *ctx, const FitData *d, const double *w, doubl
             memcpy(best_x, x, sizeof x);
         }
     }
-    double E = profile_E(t->L_min, best);
+    MinResult m1;
+    double E = stage1_refine(&s1, t->L_min, best, best_x, &t->opt1, &m1);
+    conv1 = m1.converged;
     double *Lhat = xmalloc(rows * sizeof(double));
     rows_lhat(t, best_x, E, Lhat);
     Stage2Data s2 = {rows, Lhat, d->k, d->pass, w, t->L_c};
@@ -634,19 +692,14 @@ static int t2acc_refit(const void *ctx, const FitData *d, const double *w, doubl
     return ok;
 }
 
-// Stage 1's identification at the chosen E: bounds, flat profiles of a', b', alpha, beta (over
-// the E grid) and of E itself (E / 10 against the optimum; the grid's ends are its bounds).
-static void stage1_why(const T2Acc *t, const Profile *prof, double tol, unsigned *why) {
+// Stage 1's identification at the chosen E (optimum x, m): bounds, flat profiles of a', b', alpha,
+// beta (over the E grid) and of E itself (E / 10 against the optimum; the grid's ends are its
+// bounds).
+static void stage1_why(const T2Acc *t, double E, const double *x, const MinResult *m, double tol, unsigned *why) {
+    const Profile *prof = &t->prof;
     int q = prof->best;
-    const double *x = prof->x[q];
-    unsigned bound = prof->bound[q];
-    double f = prof->sse[q];
-    Stage1Data base = t->s1;
-    FitProblem p;
-    base.E = profile_E(t->L_min, q);
-    stage1_problem(&p, &base);
     for (int j = 0; j < 4; j++) {
-        if (bound >> j & 1) {
+        if (m->bound >> j & 1) {
             why[j] |= WHY_BOUND;
             continue;
         }
@@ -660,15 +713,13 @@ static void stage1_why(const T2Acc *t, const Profile *prof, double tol, unsigned
             at[1] = fmin(x[j] * FIT_IDENT_FACTOR, FIT_EXPONENT_MAX - inset);
         }
         for (int s = 0; s < 2; s++)
-            if (at[s] != x[j] && stage1_profile_min(&t->s1, prof, t->L_min, j, at[s], 0, &t->opt1) - f <= tol)
+            if (at[s] != x[j] && stage1_profile_min(&t->s1, prof, t->L_min, j, at[s], 0, &t->opt1) - m->f <= tol)
                 why[j] |= WHY_FLAT;
     }
     if (q == 0 || q == N_PROFILE - 1) {
         why[4] |= WHY_BOUND;
-    } else {
-        double E = profile_E(t->L_min, q);
-        if (stage1_profile_min(&t->s1, prof, t->L_min, -1, 0, E / FIT_IDENT_FACTOR, &t->opt1) - f <= tol)
-            why[4] |= WHY_FLAT;
+    } else if (stage1_profile_min(&t->s1, prof, t->L_min, -1, 0, E / FIT_IDENT_FACTOR, &t->opt1) - m->f <= tol) {
+        why[4] |= WHY_FLAT;
     }
 }
 
@@ -700,7 +751,10 @@ int fit_t2_acc(const FitData *d, const FitOptions *o, FitResult *r) {
     int threads = fit_threads(o);
     stage1_fit(&t.s1, t.L_min, mean_of(L, M), &t.opt1, threads, &t.prof);
     int q = t.prof.best;
-    double E = profile_E(t.L_min, q), *s1x = t.prof.x[q];
+    double s1x[4];
+    memcpy(s1x, t.prof.x[q], sizeof s1x);
+    MinResult m1;
+    double E = stage1_refine(&t.s1, t.L_min, q, s1x, &t.opt1, &m1);
     // Stage 2 on every row.
     double *Lhat = xmalloc(rows * sizeof(double)); // (rows,)
     rows_lhat(&t, s1x, E, Lhat);
@@ -723,15 +777,15 @@ int fit_t2_acc(const FitData *d, const FitOptions *o, FitResult *r) {
     at_E.E = E;
     stage1_problem(&p1, &at_E);
     static const char *const s1_names[4] = {"A", "B", "alpha", "beta"};
-    fit_note_bounds(r, fit_at_bound(&p1, s1x, t.prof.bound[q]), s1_names, 4);
+    fit_note_bounds(r, fit_at_bound(&p1, s1x, m1.bound), s1_names, 4);
     if (q == 0 || q == N_PROFILE - 1) fit_note_bounds(r, 1, (const char *const[]){"E"}, 1);
     fit_alloc_from_loss_law(r, est[0], est[1], est[3], est[4]);
     r->objective = m2.f;
-    r->objective_stage1 = t.prof.sse[q];
+    r->objective_stage1 = m1.f;
     r->n_points = rows;
-    r->converged = t.prof.converged[q] && m2.converged;
-    r->cosine = fmax(t.prof.cosine[q], m2.cosine);
-    r->lbfgs_status = t.prof.converged[q] ? m2.status : t.prof.status[q];
+    r->converged = m1.converged && m2.converged;
+    r->cosine = fmax(m1.cosine, m2.cosine);
+    r->lbfgs_status = m1.converged ? m2.status : m1.status;
     // Identification: stage 1's components, then stage 2's (natural scales: theta0 the spread of
     // L̂, u one unit, theta4 a tenfold change of nu across that spread).
     double L_range = quantile_of(Lhat, rows, 1) - quantile_of(Lhat, rows, 0);
@@ -742,8 +796,14 @@ int fit_t2_acc(const FitData *d, const FitOptions *o, FitResult *r) {
     memcpy(t.comp, comp, sizeof comp);
     unsigned why[T2ACC_COMPS] = {0};
     size_t units = fit_units(FIT_T2_ACC, d);
-    stage1_why(&t, &t.prof, fit_ridge_tol(t.prof.sse[q], t.opt1.f_floor, units, 5), why);
+    stage1_why(&t, E, s1x, &m1, fit_ridge_tol(m1.f, t.opt1.f_floor, units, 5), why);
     bound_and_flat(&ms.prob, best.x, &m2, fit_ridge_tol(m2.f, t.opt2.f_floor, units, 5), t.comp + 5, &ms.polish, why + 5);
+    // theta2 at 1 is the end of accuracy's range (a ceiling of 100%), not a term the data fail to
+    // support: reported at that bound, identified by its interval like any other parameter.
+    if (m2.bound >> 2 & 1) {
+        why[7] &= ~(unsigned)WHY_BOUND;
+        fit_note_bounds(r, 1, (const char *const[]){"theta2"}, 1);
+    }
     int rc = 0;
     if (o->bootstrap > 0) {
         // u = 0 (theta2 = 1) is a stationary point of exp(−u²) whatever the data: a refit started

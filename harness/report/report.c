@@ -455,7 +455,7 @@ static void write_fit(Report *r, const ReportFit *f) {
     const FitResult *x = &f->fit;
     fprintf(out, "Fit %ld in `fits`: %zu points, objective %.6g, converged", f->fit_id, x->n_points, x->objective);
     if (x->at_bound[0])
-        fprintf(out, " with %s at a bound of %s range (the data favour no such term)", x->at_bound,
+        fprintf(out, " with %s at a bound of %s range (the data push past it)", x->at_bound,
                 strchr(x->at_bound, ',') ? "their" : "its");
     if (x->n_boot > 0)
         fprintf(out, "; 95%% percentile intervals from the %ld of %ld bootstrap resamples (of %s) whose refits "
