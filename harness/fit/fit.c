@@ -106,6 +106,15 @@ static int check_col(const double *col, size_t n, const char *name, Range range,
     return 0;
 }
 
+// A column whose every value is the same gives a law nothing to fit its term on: -1 + err_set.
+static int one_value(const double *col, size_t n, FitLaw law, const char *what, const char *name) {
+    for (size_t i = 1; i < n; i++)
+        if (col[i] != col[0]) return 0;
+    err_set("%s cannot be fitted: every point has the same %s = %g, and the law needs at least 2 distinct %s",
+            fit_law_name(law), name, n ? col[0] : NAN, what);
+    return -1;
+}
+
 int fit_data_check(FitLaw law, const FitData *d) {
     size_t need = fit_min_points(law);
     switch (law) {
@@ -140,6 +149,11 @@ int fit_data_check(FitLaw law, const FitData *d) {
         err_set("%s needs at least %zu points, got %zu", fit_law_name(law), need, d->n);
         return -1;
     }
+    if (law != FIT_COVERAGE && (one_value(d->N, d->n, law, "N (model sizes)", "N") ||
+                                one_value(d->D, d->n, law, "D (training token counts)", "D")))
+        return -1;
+    if ((law == FIT_T2_ACC || law == FIT_COVERAGE) && one_value(d->pass, d->n, law, "pass@k values", "pass"))
+        return -1;
     if (law == FIT_T2_ACC || law == FIT_COVERAGE) {
         size_t *model_of = xmalloc((d->n ? d->n : 1) * sizeof(size_t));
         char **names = NULL;

@@ -444,7 +444,7 @@ static double stage1_profile_min(const Stage1Data *base, const Profile *prof, do
 // SSE, each fit warm-started from the last: the grid finds the basin, this places E within it
 // continuously (so that E and its interval are not confined to grid values). x (4,) enters as
 // the optimum at the grid's E and leaves as the optimum at the refined E.
-#define REFINE_STEPS 30
+#define REFINE_STEPS 24
 
 static double stage1_at(const Stage1Data *base, double E, double *x, const MinOptions *o, MinResult *m) {
     Stage1Data d = *base;
@@ -648,28 +648,31 @@ static int t2acc_refit(const void *ctx, const FitData *d, const double *w, doubl
     Stage1Data s1 = t->s1;
     s1.L = L;
     s1.w = mw;
-    int best = -1, conv1 = 0;
-    double best_x[4], best_f = HUGE_VAL, prev[4];
+    // Each profiled E from the full data's optimum there; at the best E, also from its
+    // neighbours' optima in this resample (a ridge moves instead of staying where the full data
+    // put it); then E is refined between the neighbours.
+    int best = -1;
+    double xq[N_PROFILE][4], fq[N_PROFILE], best_x[4];
+    FitProblem p;
+    stage1_problem(&p, &s1);
     for (int q = 0; q < N_PROFILE; q++) {
         s1.E = profile_E(t->L_min, q);
-        double starts[8], x[4];
-        memcpy(starts, t->prof.x[q], 4 * sizeof(double));
-        memcpy(starts + 4, q > 0 ? prev : t->prof.x[q], 4 * sizeof(double));
-        FitProblem p;
-        stage1_problem(&p, &s1);
+        memcpy(xq[q], t->prof.x[q], sizeof xq[q]);
         MinResult m;
-        fit_refit(&p, starts, q > 0 ? 2 : 1, &STAGE1_QUICK, &t->opt1, x, &m);
-        memcpy(prev, x, sizeof prev);
-        if (best < 0 || m.f < best_f) {
-            best = q;
-            best_f = m.f;
-            conv1 = m.converged;
-            memcpy(best_x, x, sizeof x);
-        }
+        fit_minimize(&p, xq[q], &STAGE1_QUICK, &m);
+        fq[q] = m.f;
+        if (best < 0 || m.f < fq[best]) best = q;
     }
+    s1.E = profile_E(t->L_min, best);
+    double starts[12];
+    int n_starts = 0;
+    for (int q = best - 1; q <= best + 1; q++)
+        if (q >= 0 && q < N_PROFILE) memcpy(starts + 4 * n_starts++, xq[q], 4 * sizeof(double));
+    MinResult m0;
+    fit_refit(&p, starts, n_starts, &STAGE1_QUICK, &t->opt1, best_x, &m0);
     MinResult m1;
     double E = stage1_refine(&s1, t->L_min, best, best_x, &t->opt1, &m1);
-    conv1 = m1.converged;
+    int conv1 = m1.converged;
     double *Lhat = xmalloc(rows * sizeof(double));
     rows_lhat(t, best_x, E, Lhat);
     Stage2Data s2 = {rows, Lhat, d->k, d->pass, w, t->L_c};
