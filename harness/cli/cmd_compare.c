@@ -107,7 +107,8 @@ int cmd_compare(int argc, char **argv) {
         if (analysis_compare(db, &an, budgets[c], &o, &cmp[c], &n_cmp[c]) != 0) goto done;
     int compared = 0;
     for (int c = 0; c < n_cinf; c++)
-        for (size_t i = 0; i < n_cmp[c]; i++) compared |= isfinite(cmp[c][i].diff);
+        for (size_t i = 0; i < n_cmp[c]; i++)
+            compared |= isfinite(cmp[c][i].diff) && cmp[c][i].t2.family_idx != cmp[c][i].chinchilla.family_idx;
     if (json) {
         cJSON *out = cJSON_CreateObject();
         cJSON_AddStringToObject(out, "db", an.path);
