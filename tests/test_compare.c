@@ -67,7 +67,7 @@ static void write_eval(Db *db, const DbRun *r, uint64_t seed) {
         for (int j = 0; j < S; j++) {
             int ok = rng_uniform(&rng) < p;
             const char *ans = ok ? "42" : wrong[rng_below(&rng, 3)];
-            ds[i * S + j] = (DbSample){i, j, ans, ans, ok, 3, -1.0};
+            ds[i * S + j] = (DbSample){i, j, (char *)ans, (char *)ans, ok, 3, -1.0};
         }
     }
     DbEval e = {.run_id = r->run_id,

@@ -11,9 +11,10 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "report/analysis.h"
+#include "util/json.h"
 #include "util/util.h"
 
-#define MAX_CINF 16
+#define MAX_CINF AN_MAX_C_INF
 
 static void pick_cell(const AnPick *p, char *buf, size_t n) {
     if (p->run_id < 0) {
@@ -56,28 +57,20 @@ int cmd_compare(int argc, char **argv) {
     long bootstrap = 0, seed = 0;
     int json = 0;
     Opt opts[] = {
-        {.name = "--db", .type = OPT_STR, .dst = &db_file, .metavar = "PATH", .help = "results database with evaluated runs",
-         .required = 1},
-        {.name = "--c-inf", .type = OPT_DOUBLE, .dst = &c_inf, .metavar = "C",
-         .help = "inference FLOPs per query token (k = floor(C / 2N)); default: every analysis.c_inf of the spec",
-         .min = 1, .max = 1e60},
-        {.name = "--loss", .type = OPT_STR, .dst = &loss, .metavar = "LOSS",
-         .help = "the loss the Chinchilla pick minimises: val (runs.val_loss; the default)"},
-        {.name = "--bootstrap", .type = OPT_INT, .dst = &bootstrap, .metavar = "B",
-         .help = "resamples of problems (and seeds) for the paired intervals (default 2000, at least 1000)",
-         .min = AN_COMPARE_MIN_BOOT, .max = 10000000},
-        {.name = "--seed", .type = OPT_INT, .dst = &seed, .metavar = "S", .help = "seed of the bootstrap (default 0)",
-         .min = 0, .max = 9.2e18},
-        {.name = "--json", .type = OPT_FLAG, .dst = &json, .help = "print one JSON object"},
+        ARG_STR("--db", &db_file, "PATH", "results database with evaluated runs", .required = 1),
+        ARG_DOUBLE("--c-inf", &c_inf, "C",
+                   "inference FLOPs per query token (k = floor(C / 2N)); default: every analysis.c_inf of the spec",
+                   .min = 1, .max = 1e60),
+        ARG_STR("--loss", &loss, "LOSS", "the loss the Chinchilla pick minimises: val (runs.val_loss; the default)"),
+        ARG_INT("--bootstrap", &bootstrap, "B",
+                "resamples of problems (and seeds) for the paired intervals (default 2000, at least 1000)",
+                .min = AN_COMPARE_MIN_BOOT, .max = 10000000),
+        ARG_INT("--seed", &seed, "S", "seed of the bootstrap (default 0)", .min = 0, .max = 9.2e18),
+        ARG_FLAG("--json", &json, "print one JSON object"),
     };
     int rc = args_parse("compare", argc, argv, opts, ARRAY_LEN(opts), NULL, NULL, 0, 0);
     if (rc == 1) return 0;
     if (rc != 0) return cmd_fail();
-    const Opt *c_inf_opt = NULL, *boot_opt = NULL;
-    for (size_t i = 0; i < ARRAY_LEN(opts); i++) {
-        if (strcmp(opts[i].name, "--c-inf") == 0) c_inf_opt = &opts[i];
-        if (strcmp(opts[i].name, "--bootstrap") == 0) boot_opt = &opts[i];
-    }
     Db *db = NULL;
     Analysis an = {0};
     AnCompare *cmp[MAX_CINF] = {0};
@@ -92,7 +85,7 @@ int cmd_compare(int argc, char **argv) {
         goto done;
     }
     char why[200];
-    if (c_inf_opt->seen) {
+    if (args_seen(opts, ARRAY_LEN(opts), "--c-inf")) {
         budgets[0] = c_inf;
         n_cinf = 1;
     } else {
@@ -101,7 +94,7 @@ int cmd_compare(int argc, char **argv) {
     }
     AnCompareOptions o;
     analysis_compare_defaults(&o);
-    if (boot_opt->seen) o.bootstrap = bootstrap;
+    if (args_seen(opts, ARRAY_LEN(opts), "--bootstrap")) o.bootstrap = bootstrap;
     o.seed = (uint64_t)seed;
     for (int c = 0; c < n_cinf; c++)
         if (analysis_compare(db, &an, budgets[c], &o, &cmp[c], &n_cmp[c]) != 0) goto done;
@@ -117,11 +110,8 @@ int cmd_compare(int argc, char **argv) {
         cJSON *list = cJSON_AddArrayToObject(out, "comparisons");
         for (int c = 0; c < n_cinf; c++)
             for (size_t i = 0; i < n_cmp[c]; i++) cJSON_AddItemToArray(list, analysis_compare_cjson(&cmp[c][i]));
-        char *s = cJSON_PrintUnformatted(out);
+        json_print(out);
         cJSON_Delete(out);
-        if (!s) die("out of memory printing JSON");
-        printf("%s\n", s);
-        cJSON_free(s);
     } else {
         print_table(&an, cmp, n_cmp, n_cinf);
     }
