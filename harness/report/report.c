@@ -152,19 +152,27 @@ static void run_brief(const Analysis *an, int run_id, char *buf, size_t n) {
     snprintf(buf, n, "run %d (%s, N = %.0f, D/N = %.1f)", run_id, model, x->N, x->D / x->N);
 }
 
-// Exact inference FLOPs per query at k samples: the eval's count per sample, times k.
-static double infer_per_query(const AnRun *x, long k) {
-    return x->infer_flops / (double)(x->n_problems * x->n_samples) * (double)k;
+// Measured inference cost of one query answered with k samples: the prompt is prefilled once
+// and shared by the k samples actually drawn (not by all n the eval drew), then each sample is
+// decoded. Per query token, the counterpart of the law's 2Nk: k times the decode FLOPs per
+// generated token.
+static double prefill_per_query(const AnRun *x) { return x->prefill_flops / (double)x->n_problems; }
+static double decode_per_query(const AnRun *x, long k) {
+    return x->decode_flops / (double)(x->n_problems * x->n_samples) * (double)k;
 }
+static double decode_per_query_token(const AnRun *x, long k) { return x->decode_flops / x->gen_tokens * (double)k; }
 
 static void compute_of(const AnRun *x, long k, FILE *out) {
-    char train[32], per_token[32], per_query[32];
+    char train[32], per_token[32], measured_token[32], per_query[32], prefill[32];
     sci(x->train_flops, train, sizeof train);
     sci(2 * x->N * (double)k, per_token, sizeof per_token);
-    sci(infer_per_query(x, k), per_query, sizeof per_query);
-    fprintf(out, "run %d trained on %s FLOPs (exact count) and spends 2Nk = %s FLOPs per query token (measured: %s FLOPs "
-                 "per query)",
-            x->run_id, train, per_token, per_query);
+    sci(decode_per_query_token(x, k), measured_token, sizeof measured_token);
+    sci(prefill_per_query(x) + decode_per_query(x, k), per_query, sizeof per_query);
+    sci(prefill_per_query(x), prefill, sizeof prefill);
+    fprintf(out, "run %d trained on %s FLOPs (exact count) and spends 2Nk = %s FLOPs per query token (measured: %s "
+                 "FLOPs per query token decoding its %ld samples; %s FLOPs per query with the prompt's prefill of %s "
+                 "shared by those %ld samples)",
+            x->run_id, train, per_token, measured_token, k, per_query, prefill, k);
 }
 
 static void write_compute(Report *r, const AnCompare *c) {
