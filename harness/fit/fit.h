@@ -104,6 +104,8 @@ typedef struct {
     double ci_level;   // central interval mass (default 0.95: percentiles 2.5 and 97.5)
 } FitOptions;
 void fit_options_default(FitOptions *o);
+// Threads a fit uses: o->threads, or min(2, cpu_count()) when 0.
+int fit_threads(const FitOptions *o);
 
 // ---------------------------------------------------------------------------------------------
 // Result.

@@ -139,8 +139,6 @@ double stage1_gradient_error(const FitData *d, double E, const double x[4]); // 
 double stage2_gradient_error(const FitData *d, const double *L_hat, double L_c, const double x[5]);
 double coverage_gradient_error(const FitData *d, const double x[2]);                     // all rows, one model
 
-// Threads to use: o->threads, or min(2, cpu_count()) when 0.
-int fit_threads(const FitOptions *o);
 
 // ---------------------------------------------------------------------------------------------
 // Identification. Each law's internal components (what the minimiser moves) have a kind, which
