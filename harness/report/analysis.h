@@ -147,6 +147,7 @@ typedef struct {
     long k;              // samples per query
     int capped;          // the budget affords more than the eval's n_samples; k = n_samples
     double pass, maj;    // sampled pass@k and maj@k at k: means over problems (and seeds)
+    double pass_ci[2];   // 95% bootstrap interval of pass over the same resamples as the entry's diff
 } AnPick;
 
 typedef struct {
@@ -188,6 +189,11 @@ int analysis_compare(Db *db, const Analysis *a, double c_inf, const AnCompareOpt
 //  "maj_diff", "maj_ci95", "maj_significant", "n_problems", "resamples", "n_runs", "n_models"
 //  [, "note"]}: see docs/SPEC.md (t2 compare).
 cJSON *analysis_compare_cjson(const AnCompare *c);
+// The mean of v (n,) over its finite values, and a 95% percentile interval from B bootstrap
+// resamples of its entries (seeded): the interval of a mean over problems.
+double analysis_mean_ci(const double *v, size_t n, long B, uint64_t seed, double ci[2]);
+// Sampled pass@k of run R at k with its interval over problems (from its per-problem counts).
+double analysis_pass_ci(const Analysis *a, const AnRun *r, long k, long B, uint64_t seed, double ci[2]);
 // Per problem of run R's reference eval (P = Analysis.n_problems entries, NAN where missing):
 // sampled pass@k and maj@k at k, from the stored samples.
 int analysis_problem_scores(Db *db, const Analysis *a, const AnRun *r, long k, double *pass, double *maj);

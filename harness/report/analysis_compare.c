@@ -157,6 +157,20 @@ static double paired(const double *d, int S, size_t P, int draw_seeds, long B, u
     return sum / (double)m;
 }
 
+double analysis_mean_ci(const double *v, size_t n, long B, uint64_t seed, double ci[2]) {
+    return paired(v, 1, n, 0, B, seed, ci);
+}
+
+double analysis_pass_ci(const Analysis *a, const AnRun *r, long k, long B, uint64_t seed, double ci[2]) {
+    size_t P = a->n_problems;
+    double *v = xmalloc((P ? P : 1) * sizeof(double));
+    for (size_t p = 0; p < P; p++)
+        v[p] = r->n_correct && r->n_correct[p] >= 0 && k <= r->n_samples ? pass_at_k(r->n_samples, r->n_correct[p], k) : NAN;
+    double m = paired(v, 1, P, 0, B, seed, ci);
+    free(v);
+    return m;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Picks.
 
@@ -179,7 +193,7 @@ static double pass_from_counts(const Analysis *a, const AnRun *r, long k) {
 static void no_pick(AnPick *p) {
     memset(p, 0, sizeof *p);
     p->run_id = p->family_idx = -1;
-    p->pass = p->maj = p->n_params = NAN;
+    p->pass = p->maj = p->n_params = p->pass_ci[0] = p->pass_ci[1] = NAN;
 }
 
 static void set_pick(AnPick *p, const AnRun *r, long k, int capped) {
@@ -263,6 +277,9 @@ static void finish_entry(AnCompare *c, const Analysis *a, Scores *sc, int S, con
     c->n_resamples = o->bootstrap;
     c->diff = paired(d, S, P, S > 1, o->bootstrap, seed, c->ci95);
     c->maj_diff = paired(dm, S, P, S > 1, o->bootstrap, seed, c->maj_ci95);
+    paired(sc->t2_pass, S, P, S > 1, o->bootstrap, seed, c->t2.pass_ci);
+    paired(sc->ch_pass, S, P, S > 1, o->bootstrap, seed, c->chinchilla.pass_ci);
+    paired(sc->ch1_pass, S, P, S > 1, o->bootstrap, seed, c->chinchilla_1.pass_ci);
     c->significant = c->ci95[0] > 0 || c->ci95[1] < 0;
     c->maj_significant = c->maj_ci95[0] > 0 || c->maj_ci95[1] < 0;
     free(d);
@@ -464,6 +481,8 @@ int analysis_compare(Db *db, const Analysis *a, double c_inf, const AnCompareOpt
 // ---------------------------------------------------------------------------------------------
 // JSON.
 
+static void add_ci(cJSON *o, const char *key, const double *ci);
+
 static cJSON *pick_cjson(const AnPick *p) {
     cJSON *o = cJSON_CreateObject();
     if (p->n_runs > 1) {
@@ -480,6 +499,7 @@ static cJSON *pick_cjson(const AnPick *p) {
     else cJSON_AddNullToObject(o, "k");
     cJSON_AddBoolToObject(o, "capped", p->capped);
     cJSON_AddItemToObject(o, "pass", fit_json_number(p->pass));
+    add_ci(o, "pass_ci95", p->pass_ci);
     cJSON_AddItemToObject(o, "maj", fit_json_number(p->maj));
     return o;
 }
