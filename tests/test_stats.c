@@ -122,6 +122,47 @@ static void test_chinchilla_coverage(void **state) {
     check_coverage(&c, 0.5);
 }
 
+
+// chinchilla with 3 seeds per (model, budget): each run's loss carries its own training noise, and
+// the bootstrap draws runs within their cell (the design stays fixed).
+static void chinchilla_seeds_sample(FitData *d, const double *truth, double noise, uint64_t seed) {
+    static const double tpp[4] = {2, 10, 50, 250};
+    fit_data_alloc(d, 6 * 4 * 3);
+    d->run = xmalloc(d->n * sizeof(int));
+    d->cell = xmalloc(d->n * sizeof(int));
+    Rng rng;
+    rng_seed(&rng, seed);
+    size_t i = 0;
+    for (int a = 0; a < 6; a++)
+        for (int b = 0; b < 4; b++)
+            for (int s = 0; s < 3; s++, i++) {
+                d->N[i] = 1e7 * pow(10, a * 0.5);
+                d->D[i] = d->N[i] * tpp[b];
+                d->loss[i] = chin_law(truth, d->N[i], d->D[i]) * exp(noise * rng_normal(&rng));
+                d->run[i] = (int)i;
+                d->cell[i] = a * 4 + b;
+            }
+}
+
+static void test_chinchilla_seeds_coverage(void **state) {
+    (void)state;
+    Coverage c = {.law = "chinchilla, 3 seeds", .n = 5};
+    for (int j = 0; j < 5; j++) c.names[j] = CH_NAMES[j], c.truth[j] = CH_TRUTH[j];
+    for (int s = 0; s < DATA_SETS; s++) {
+        FitData d;
+        chinchilla_seeds_sample(&d, CH_TRUTH, 0.01, 5000 + (uint64_t)s);
+        FitOptions o = boot_options(200, (uint64_t)s, 0);
+        FitResult r;
+        assert_int_equal(fit_run(FIT_CHINCHILLA, &d, &o, &r), 0);
+        assert_true(r.converged);
+        assert_string_equal(r.resample, "runs within their (model, budget) cell");
+        tally(&c, &r);
+        fit_result_free(&r);
+        fit_data_free(&d);
+    }
+    check_coverage(&c, 0.5);
+}
+
 // ---------------------------------------------------------------------------------------------
 // t2-loss: per (run, problem), the law's value times (1 + sigma z), z standard normal, the same
 // at every k of the run (a problem is hard or easy for a model at every k); the rows' targets are
@@ -454,6 +495,7 @@ int main(int argc, char **argv) {
     if (argc > 1) cmocka_set_test_filter(argv[1]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chinchilla_coverage),
+        cmocka_unit_test(test_chinchilla_seeds_coverage),
         cmocka_unit_test(test_t2loss_coverage),
         cmocka_unit_test(test_coverage_law_coverage),
         cmocka_unit_test(test_t2acc_coverage),

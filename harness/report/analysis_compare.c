@@ -121,7 +121,7 @@ static double percentile_sorted(const double *v, size_t n, double q) {
 }
 
 // The mean of d (S, P) over its finite cells and a 95% percentile interval over B resamples that
-// draw the P problems with replacement and, when draw_seeds, the S seeds too (jointly).
+// draw the P problems with replacement and, when draw_seeds, S − 1 of the S seeds too (jointly).
 static double paired(const double *d, int S, size_t P, int draw_seeds, long B, uint64_t seed, double ci[2]) {
     double sum = 0;
     size_t m = 0;
@@ -136,8 +136,10 @@ static double paired(const double *d, int S, size_t P, int draw_seeds, long B, u
         rng_seed(&rng, seed_derive(seed, 0xC0AE, (uint64_t)b, 0));
         memset(wp, 0, P * sizeof(double));
         for (size_t i = 0; i < P; i++) wp[rng_below(&rng, P)] += 1;
+        // Seeds: Rao and Wu's rescaled bootstrap, S − 1 draws (S draws of so few would shrink the
+        // spread between seeds by (S − 1) / S).
         for (int s = 0; s < S; s++) ws[s] = draw_seeds ? 0 : 1;
-        for (int s = 0; draw_seeds && s < S; s++) ws[rng_below(&rng, (uint64_t)S)] += 1;
+        for (int s = 0; draw_seeds && s + 1 < S; s++) ws[rng_below(&rng, (uint64_t)S)] += 1;
         double num = 0, den = 0;
         for (int s = 0; s < S; s++)
             for (size_t p = 0; ws[s] > 0 && p < P; p++) {
