@@ -552,6 +552,13 @@ static void test_optimize_spec_budgets(void **state) {
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "T2 vs Chinchilla"));
     run_free(&r);
+    // Without --force, a law whose allocation rests on parameters it does not identify gives none:
+    // t2-loss on nine runs is refused, naming the parameters and --force.
+    r = run_t2("optimize", "--db", fx.db, "--law", "t2-loss", "--c-train", "1e12", "--json", NULL);
+    assert_one_line_error(&r, "does not identify");
+    assert_non_null(strstr(r.err, "--force values it anyway"));
+    assert_string_equal(r.out, "");
+    run_free(&r);
     char *missing = xasprintf("%s/missing.db", fx.dir);
     r = run_t2("optimize", "--db", missing, "--c-train", "1e12", NULL);
     assert_one_line_error(&r, "no such database");

@@ -47,7 +47,11 @@ static void warn_fit(const FitResult *r) {
         fprintf(stderr, "t2: warning: the %s fit does not identify %s: these data do not pin %s down\n", law, names,
                 r->n_not_identified == 1 ? "it" : "them");
     }
-    if (r->n_boot > r->n_boot_used)
+    if (r->n_boot > r->n_boot_used && r->law == FIT_COVERAGE)
+        fprintf(stderr, "t2: warning: in %ld of %ld bootstrap resamples some model's refit did not converge; each "
+                        "model's intervals use the resamples whose refit of that model converged\n",
+                r->n_boot - r->n_boot_used, r->n_boot);
+    else if (r->n_boot > r->n_boot_used)
         fprintf(stderr, "t2: warning: %ld of %ld bootstrap refits did not converge and are left out of the intervals\n",
                 r->n_boot - r->n_boot_used, r->n_boot);
 }

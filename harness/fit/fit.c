@@ -284,6 +284,7 @@ void fit_note_bounds(FitResult *r, unsigned mask, const char *const *names, int 
 }
 
 static const char *why_text(unsigned why) {
+    if (why & WHY_NOT_CONVERGED) return "its fit did not converge";
     if (why & WHY_BOUND) return "at a bound of its range";
     if (why & WHY_FLAT) return "on a flat ridge: the objective barely changes along its profile";
     if (why & WHY_FAILED) return "most bootstrap refits failed";
@@ -519,13 +520,19 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-// Percentile with linear interpolation between order statistics (numpy's default).
 static double percentile_sorted(const double *v, size_t n, double q) {
     double pos = q * (double)(n - 1);
     size_t i = (size_t)floor(pos);
     if (i + 1 >= n) return v[n - 1];
     double t = pos - (double)i;
     return v[i] + t * (v[i + 1] - v[i]);
+}
+
+void fit_percentile_interval(double *v, size_t n, double level, double out[2]) {
+    qsort(v, n, sizeof(double), cmp_double);
+    double tail = (1 - level) / 2;
+    out[0] = percentile_sorted(v, n, tail);
+    out[1] = percentile_sorted(v, n, 1 - tail);
 }
 
 // Percentile interval of the finite values of column j of m (rows, width); returns their count.
@@ -538,10 +545,10 @@ static long column_interval(const double *m, long rows, size_t width, size_t j, 
     }
     *lo = *hi = NAN;
     if (n > 0) {
-        qsort(col, (size_t)n, sizeof(double), cmp_double);
-        double tail = (1 - level) / 2;
-        *lo = percentile_sorted(col, (size_t)n, tail);
-        *hi = percentile_sorted(col, (size_t)n, 1 - tail);
+        double ci[2];
+        fit_percentile_interval(col, (size_t)n, level, ci);
+        *lo = ci[0];
+        *hi = ci[1];
     }
     free(col);
     return n;
@@ -874,11 +881,19 @@ void fit_result_print(FILE *f, const FitResult *r) {
     if (r->at_bound[0]) fprintf(f, "at a bound of the range allowed (the data push past it): %s\n", r->at_bound);
     if (r->law == FIT_T2_ACC) fprintf(f, "stage 1 (loss law on the per-model NLL): SSE %.10g\n", r->objective_stage1);
     if (r->n_boot > 0) {
-        fprintf(f, "bootstrap: %ld resamples of %s, %ld refits converged; 95%% percentile intervals\n", r->n_boot,
-                r->resample[0] ? r->resample : "the data", r->n_boot_used);
-        if ((double)r->n_boot_used < FIT_BOOT_MIN_USED * (double)r->n_boot)
-            fprintf(f, "MOST BOOTSTRAP REFITS FAILED (%ld of %ld): these data do not support the law's intervals\n",
-                    r->n_boot - r->n_boot_used, r->n_boot);
+        if (r->law == FIT_COVERAGE) { // each model refitted on its own: its parameters' counts differ
+            long lo = r->n_boot, hi = 0;
+            for (size_t j = 0; j < r->n_params; j++) lo = MIN(lo, r->params[j].n_used), hi = MAX(hi, r->params[j].n_used);
+            fprintf(f, "bootstrap: %ld resamples of %s; per model, %ld to %ld refits converged (a model with fewer than "
+                       "half identifies nothing); 95%% percentile intervals\n",
+                    r->n_boot, r->resample[0] ? r->resample : "the data", lo, hi);
+        } else {
+            fprintf(f, "bootstrap: %ld resamples of %s, %ld refits converged; 95%% percentile intervals\n", r->n_boot,
+                    r->resample[0] ? r->resample : "the data", r->n_boot_used);
+            if ((double)r->n_boot_used < FIT_BOOT_MIN_USED * (double)r->n_boot)
+                fprintf(f, "MOST BOOTSTRAP REFITS FAILED (%ld of %ld): these data do not support the law's intervals\n",
+                        r->n_boot - r->n_boot_used, r->n_boot);
+        }
     }
     fprintf(f, "  %-16s %14s%s\n", "parameter", "value", r->n_boot > 0 ? "   interval" : "");
     print_rows(f, r->params, r->n_params);

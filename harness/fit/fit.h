@@ -106,6 +106,9 @@ typedef struct {
 void fit_options_default(FitOptions *o);
 // Threads a fit uses: o->threads, or min(2, cpu_count()) when 0.
 int fit_threads(const FitOptions *o);
+// The central LEVEL percentile interval of v (n > 0 values; sorted in place), with linear
+// interpolation between order statistics (numpy's default). Every bootstrap interval of t2.
+void fit_percentile_interval(double *v, size_t n, double level, double out[2]);
 
 // ---------------------------------------------------------------------------------------------
 // Result.

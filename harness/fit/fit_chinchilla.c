@@ -230,14 +230,10 @@ int fit_chinchilla(const FitData *d, const FitOptions *o, FitResult *r) {
     // Identification: bounds, profiles, then the bootstrap's intervals.
     unsigned why[5] = {0};
     double tol = fit_ridge_tol(m.f, cb.f_floor, fit_units(FIT_CHINCHILLA, d), 5);
-    unsigned flat = fit_flat_profiles(&ms.prob, best.x, m.f, tol, CHIN_COMP, m.bound, &ms.polish);
-    for (int j = 0; j < 5; j++) why[j] = (m.bound >> j & 1 ? WHY_BOUND : 0) | (flat >> j & 1 ? WHY_FLAT : 0);
+    fit_bound_and_flat(&ms.prob, best.x, &m, tol, CHIN_COMP, &ms.polish, why);
     int rc = 0;
     if (o->bootstrap > 0) {
-        memcpy(cb.starts, best.x, 5 * sizeof(double));
-        cb.n_starts = 1;
-        for (int t = 1; t < best.n_top && cb.n_starts < 1 + FIT_BOOT_EXTRA; t++)
-            fit_start_point(&ms, best.top[t], cb.starts + 5 * cb.n_starts++);
+        cb.n_starts = fit_boot_starts(&ms, &best, cb.starts, 1 + FIT_BOOT_EXTRA);
         double ci[10];
         long used[5];
         BootSpec bs = {chin_refit, &cb, 5, ci, used};

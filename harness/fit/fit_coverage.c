@@ -178,8 +178,8 @@ int fit_coverage(const FitData *d, const FitOptions *o, FitResult *r) {
     unsigned *why = xcalloc(2 * M, sizeof(unsigned));
     r->objective = 0;
     r->cosine = 0;
-    r->converged = 1;
-    r->lbfgs_status = 0;
+    size_t n_converged = 0;
+    int first_failure = 0;
     for (size_t j = 0; j < M; j++) {
         MinResult m;
         FitProblem p;
@@ -199,12 +199,20 @@ int fit_coverage(const FitData *d, const FitOptions *o, FitResult *r) {
         double tol = fit_ridge_tol(m.f, opt.f_floor, models[j].n, 2);
         unsigned flat = fit_flat_profiles(&p, x0 + 2 * j, m.f, tol, COV_COMP, m.bound, &opt);
         for (int c = 0; c < 2; c++)
-            why[2 * j + (size_t)c] = (m.bound >> c & 1 ? WHY_BOUND : 0) | (flat >> c & 1 ? WHY_FLAT : 0);
+            why[2 * j + (size_t)c] = (m.bound >> c & 1 ? WHY_BOUND : 0) | (flat >> c & 1 ? WHY_FLAT : 0) |
+                                     (m.converged ? 0 : WHY_NOT_CONVERGED);
         r->objective += m.f;
-        r->cosine = fmax(r->cosine, m.cosine);
-        if (!m.converged && r->converged) r->lbfgs_status = m.status; // the first failing model
-        r->converged &= m.converged;
+        if (m.converged) {
+            r->cosine = fmax(r->cosine, m.cosine);
+            n_converged++;
+        } else if (!first_failure) {
+            first_failure = m.status;
+        }
     }
+    // A model whose fit did not converge identifies nothing; the others stand on their own. The
+    // law converged when any model did.
+    r->converged = n_converged > 0;
+    r->lbfgs_status = r->converged ? 0 : first_failure;
     r->n_points = n;
     int rc = 0;
     if (o->bootstrap > 0) {

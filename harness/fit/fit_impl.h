@@ -127,6 +127,9 @@ void fit_refit(const FitProblem *p, const double *starts, int n_starts, const Mi
                const MinOptions *polish, double *x, MinResult *m);
 // Extra starts for bootstrap refits besides the full-data optimum.
 #define FIT_BOOT_EXTRA 3
+// The starts of a bootstrap refit (max of them, rows of ms->prob.n): the full-data optimum, then
+// the start points of the next best starts of the full fit. Returns how many.
+int fit_boot_starts(const MultiStart *ms, const StartBest *best, double *starts, int max);
 
 // Largest |central difference − analytic gradient| over the components, relative to ||g||:
 // the check of every law's hand-written gradient (tests).
@@ -167,7 +170,7 @@ typedef struct {
 } CompSpec;
 
 // Why a component is not identified, as bits: FIT_WHY_* (first set bit is the reason shown).
-enum { WHY_BOUND = 1, WHY_FLAT = 2, WHY_WIDE = 4, WHY_FAILED = 8 };
+enum { WHY_BOUND = 1, WHY_FLAT = 2, WHY_WIDE = 4, WHY_FAILED = 8, WHY_NOT_CONVERGED = 16 };
 
 // The Δf that counts as flat at optimum f with `units` independent units and `free` parameters.
 double fit_ridge_tol(double f, double f_floor, size_t units, int free);
@@ -176,6 +179,10 @@ double fit_ridge_tol(double f, double f_floor, size_t units, int free);
 // with o.
 unsigned fit_flat_profiles(const FitProblem *p, const double *x, double f, double tol, const CompSpec *comp,
                            unsigned skip, const MinOptions *o);
+// Add to why (p->n,) WHY_BOUND for the components the verdict m settled at a bound and WHY_FLAT for
+// those whose profile is flat (fit_flat_profiles with tolerance tol).
+void fit_bound_and_flat(const FitProblem *p, const double *x, const MinResult *m, double tol, const CompSpec *comp,
+                        const MinOptions *o, unsigned *why);
 // Components whose bootstrap interval (ci (n, 2) of internal values) is wider than its kind allows.
 unsigned fit_wide_intervals(const double *ci, const CompSpec *comp, int n);
 // Add to why (n,) WHY_WIDE for the components fit_wide_intervals finds and WHY_FAILED for those

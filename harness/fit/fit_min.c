@@ -326,6 +326,14 @@ void fit_refit(const FitProblem *p, const double *starts, int n_starts, const Mi
     fit_minimize(p, x, polish, m);
 }
 
+int fit_boot_starts(const MultiStart *ms, const StartBest *best, double *starts, int max) {
+    int n = ms->prob.n, k = 0;
+    memcpy(starts, best->x, sizeof(double) * (size_t)n);
+    k++;
+    for (int t = 1; t < best->n_top && k < max; t++) fit_start_point(ms, best->top[t], starts + (size_t)(n * k++));
+    return k;
+}
+
 double fit_gradient_error(FitEval eval, void *ctx, const double *x, int n) {
     double g[FIT_MAX_X], gp[FIT_MAX_X], xs[FIT_MAX_X], err = 0, gn;
     eval(ctx, x, g, NULL);
@@ -394,6 +402,12 @@ unsigned fit_flat_profiles(const FitProblem *p, const double *x, double f, doubl
         }
     }
     return flat;
+}
+
+void fit_bound_and_flat(const FitProblem *p, const double *x, const MinResult *m, double tol, const CompSpec *comp,
+                        const MinOptions *o, unsigned *why) {
+    unsigned flat = fit_flat_profiles(p, x, m->f, tol, comp, m->bound, o);
+    for (int j = 0; j < p->n; j++) why[j] |= (m->bound >> j & 1 ? WHY_BOUND : 0) | (flat >> j & 1 ? WHY_FLAT : 0);
 }
 
 unsigned fit_wide_intervals(const double *ci, const CompSpec *comp, int n) {

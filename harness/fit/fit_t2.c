@@ -239,13 +239,6 @@ double t2loss_gradient_error(const FitData *d, const double x[7]) {
     return err;
 }
 
-// Bound and flat-profile reasons of the components of a fitted problem.
-static void bound_and_flat(const FitProblem *p, const double *x, const MinResult *m, double tol, const CompSpec *comp,
-                           const MinOptions *o, unsigned *why) {
-    unsigned flat = fit_flat_profiles(p, x, m->f, tol, comp, m->bound, o);
-    for (int j = 0; j < p->n; j++) why[j] |= (m->bound >> j & 1 ? WHY_BOUND : 0) | (flat >> j & 1 ? WHY_FLAT : 0);
-}
-
 int fit_t2_loss(const FitData *d, const FitOptions *o, FitResult *r) {
     fit_result_init(r, FIT_T2_LOSS, 7, 3);
     if (fit_data_check(FIT_T2_LOSS, d) != 0 || distinct_k_check(d, "t2-loss") != 0) return -1;
@@ -284,13 +277,10 @@ int fit_t2_loss(const FitData *d, const FitOptions *o, FitResult *r) {
     r->lbfgs_status = m.status;
     unsigned why[7] = {0};
     double tol = fit_ridge_tol(m.f, f_floor, fit_units(FIT_T2_LOSS, d), 7);
-    bound_and_flat(&ms.prob, best.x, &m, tol, T2LOSS_COMP, &ms.polish, why);
+    fit_bound_and_flat(&ms.prob, best.x, &m, tol, T2LOSS_COMP, &ms.polish, why);
     int rc = 0;
     if (o->bootstrap > 0) {
-        memcpy(tb.starts, best.x, 7 * sizeof(double));
-        tb.n_starts = 1;
-        for (int t = 1; t < best.n_top && tb.n_starts < 1 + FIT_BOOT_EXTRA; t++)
-            fit_start_point(&ms, best.top[t], tb.starts + 7 * tb.n_starts++);
+        tb.n_starts = fit_boot_starts(&ms, &best, tb.starts, 1 + FIT_BOOT_EXTRA);
         double ci[14];
         long used[7];
         BootSpec bs = {t2loss_refit, &tb, 7, ci, used};
@@ -415,28 +405,29 @@ static void stage1_fit(const Stage1Data *base, double L_min, double L_mean, cons
     }
 }
 
-// The lowest stage-1 SSE over the E grid (and at E itself when E_extra > 0) with component j
-// (≥ 0) held at v, each fit warm-started from the full-data profile.
-static double stage1_profile_min(const Stage1Data *base, const Profile *prof, double L_min, int j, double v,
-                                 double E_extra, const MinOptions *o) {
-    double best = HUGE_VAL;
-    for (int q = 0; q <= N_PROFILE; q++) {
-        if (q == N_PROFILE && !(E_extra > 0)) break;
-        Stage1Data d = *base;
-        d.E = q < N_PROFILE ? profile_E(L_min, q) : E_extra;
-        if (E_extra > 0 && q < N_PROFILE) continue; // E held: only E_extra
-        FitProblem p;
-        stage1_problem(&p, &d);
-        double x[4];
-        memcpy(x, prof->x[q < N_PROFILE ? q : prof->best], sizeof x);
-        if (j >= 0) {
-            p.fixed = 1u << j;
-            x[j] = v;
-        }
-        MinResult m;
-        fit_minimize(&p, x, o, &m);
-        best = fmin(best, m.f);
+// Stage 1's SSE at E, minimised from x (4,) with component j (≥ 0) held at v.
+static double stage1_held(const Stage1Data *base, double E, const double *x0, int j, double v, const MinOptions *o) {
+    Stage1Data d = *base;
+    d.E = E;
+    FitProblem p;
+    stage1_problem(&p, &d);
+    double x[4];
+    memcpy(x, x0, sizeof x);
+    if (j >= 0) {
+        p.fixed = 1u << j;
+        x[j] = v;
     }
+    MinResult m;
+    fit_minimize(&p, x, o, &m);
+    return m.f;
+}
+
+// The profile of component j at v: the lowest stage-1 SSE over the E grid with j held at v, each
+// fit warm-started from the full data's optimum at that E.
+static double stage1_profile_min(const Stage1Data *base, const Profile *prof, double L_min, int j, double v,
+                                 const MinOptions *o) {
+    double best = HUGE_VAL;
+    for (int q = 0; q < N_PROFILE; q++) best = fmin(best, stage1_held(base, profile_E(L_min, q), prof->x[q], j, v, o));
     return best;
 }
 
@@ -590,8 +581,8 @@ typedef struct {
     double L_min;             // lowest model NLL: the E profile's scale
     double L_c;               // stage 2's centre of L̂
     Profile prof;             // full-data optimum at each profiled E: the refits start there
-    double starts2[(2 + FIT_BOOT_EXTRA) * 5]; // stage-2 refit starts: the full-data optimum, the same with
-                                              // u moved off 0, then the best grid starts
+    double starts2[(2 + FIT_BOOT_EXTRA) * 5]; // stage-2 refit starts: the full-data optimum with u moved off 0,
+                                              // the optimum itself, then the best grid starts
     int n_starts2;
     MinOptions opt1, opt2, quick2;
     CompSpec comp[T2ACC_COMPS];
@@ -716,12 +707,12 @@ static void stage1_why(const T2Acc *t, double E, const double *x, const MinResul
             at[1] = fmin(x[j] * FIT_IDENT_FACTOR, FIT_EXPONENT_MAX - inset);
         }
         for (int s = 0; s < 2; s++)
-            if (at[s] != x[j] && stage1_profile_min(&t->s1, prof, t->L_min, j, at[s], 0, &t->opt1) - m->f <= tol)
+            if (at[s] != x[j] && stage1_profile_min(&t->s1, prof, t->L_min, j, at[s], &t->opt1) - m->f <= tol)
                 why[j] |= WHY_FLAT;
     }
     if (q == 0 || q == N_PROFILE - 1) {
         why[4] |= WHY_BOUND;
-    } else if (stage1_profile_min(&t->s1, prof, t->L_min, -1, 0, E / FIT_IDENT_FACTOR, &t->opt1) - m->f <= tol) {
+    } else if (stage1_held(&t->s1, E / FIT_IDENT_FACTOR, x, -1, 0, &t->opt1) - m->f <= tol) {
         why[4] |= WHY_FLAT;
     }
 }
@@ -800,7 +791,7 @@ int fit_t2_acc(const FitData *d, const FitOptions *o, FitResult *r) {
     unsigned why[T2ACC_COMPS] = {0};
     size_t units = fit_units(FIT_T2_ACC, d);
     stage1_why(&t, E, s1x, &m1, fit_ridge_tol(m1.f, t.opt1.f_floor, units, 5), why);
-    bound_and_flat(&ms.prob, best.x, &m2, fit_ridge_tol(m2.f, t.opt2.f_floor, units, 5), t.comp + 5, &ms.polish, why + 5);
+    fit_bound_and_flat(&ms.prob, best.x, &m2, fit_ridge_tol(m2.f, t.opt2.f_floor, units, 5), t.comp + 5, &ms.polish, why + 5);
     // theta2 at 1 is the end of accuracy's range (a ceiling of 100%), not a term the data fail to
     // support: reported at that bound, identified by its interval like any other parameter.
     if (m2.bound >> 2 & 1) {
@@ -811,12 +802,9 @@ int fit_t2_acc(const FitData *d, const FitOptions *o, FitResult *r) {
     if (o->bootstrap > 0) {
         // u = 0 (theta2 = 1) is a stationary point of exp(−u²) whatever the data: a refit started
         // only there could never lower the ceiling.
+        t.n_starts2 = fit_boot_starts(&ms, &best, t.starts2 + 5, 1 + FIT_BOOT_EXTRA) + 1;
         memcpy(t.starts2, best.x, 5 * sizeof(double));
-        memcpy(t.starts2 + 5, best.x, 5 * sizeof(double));
-        t.starts2[5 + 2] = fabs(best.x[2]) < 0.25 ? 0.5 : best.x[2];
-        t.n_starts2 = 2;
-        for (int s = 1; s < best.n_top && t.n_starts2 < 2 + FIT_BOOT_EXTRA; s++)
-            fit_start_point(&ms, best.top[s], t.starts2 + 5 * t.n_starts2++);
+        t.starts2[2] = fabs(best.x[2]) < 0.25 ? 0.5 : best.x[2];
         double ci[2 * T2ACC_COMPS];
         long used[T2ACC_COMPS];
         BootSpec bs = {t2acc_refit, &t, T2ACC_COMPS, ci, used};

@@ -108,18 +108,6 @@ static double finite_mean(const double *v, size_t n) {
 // ---------------------------------------------------------------------------------------------
 // Paired bootstrap.
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double percentile_sorted(const double *v, size_t n, double q) {
-    double pos = q * (double)(n - 1);
-    size_t i = (size_t)floor(pos);
-    if (i + 1 >= n) return v[n - 1];
-    return v[i] + (pos - (double)i) * (v[i + 1] - v[i]);
-}
-
 // The mean of d (S, P) over its finite cells and a 95% percentile interval over B resamples that
 // draw the P problems with replacement and, when draw_seeds, S − 1 of the S seeds too (jointly).
 static double paired(const double *d, int S, size_t P, int draw_seeds, long B, uint64_t seed, double ci[2]) {
@@ -148,11 +136,7 @@ static double paired(const double *d, int S, size_t P, int draw_seeds, long B, u
             }
         if (den > 0) est[used++] = num / den;
     }
-    if (used > 0) {
-        qsort(est, (size_t)used, sizeof(double), cmp_double);
-        ci[0] = percentile_sorted(est, (size_t)used, 0.025);
-        ci[1] = percentile_sorted(est, (size_t)used, 0.975);
-    }
+    if (used > 0) fit_percentile_interval(est, (size_t)used, 0.95, ci);
     free(wp);
     free(ws);
     free(est);

@@ -463,13 +463,17 @@ static void write_fit(Report *r, const ReportFit *f) {
     if (x->at_bound[0])
         fprintf(out, " with %s at a bound of %s range (the data push past it)", x->at_bound,
                 strchr(x->at_bound, ',') ? "their" : "its");
-    if (x->n_boot > 0)
+    if (x->n_boot > 0 && x->law == FIT_COVERAGE)
+        fprintf(out, "; 95%% percentile intervals from %ld bootstrap resamples (of %s), each run refitted on its own "
+                     "(a run's interval uses the resamples whose refit of that run converged).\n\n",
+                x->n_boot, x->resample[0] ? x->resample : "the data");
+    else if (x->n_boot > 0)
         fprintf(out, "; 95%% percentile intervals from the %ld of %ld bootstrap resamples (of %s) whose refits "
                      "converged.\n\n",
                 x->n_boot_used, x->n_boot, x->resample[0] ? x->resample : "the data");
     else
         fprintf(out, "; no bootstrap (t2 report --bootstrap B or t2 fit --db ... --bootstrap B adds intervals).\n\n");
-    if (x->n_boot > 0 && (double)x->n_boot_used < 0.5 * (double)x->n_boot)
+    if (x->n_boot > 0 && x->law != FIT_COVERAGE && (double)x->n_boot_used < 0.5 * (double)x->n_boot)
         fprintf(out, "**Most bootstrap refits failed (%ld of %ld): these data do not support this law's intervals, and "
                      "its parameters count as not identified.**\n\n",
                 x->n_boot - x->n_boot_used, x->n_boot);
