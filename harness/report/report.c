@@ -187,14 +187,30 @@ static void write_compute(Report *r, const AnCompare *c) {
     fprintf(r->out, ".\n");
 }
 
+// A signed difference of probabilities: 4 decimals, or 2 significant digits below 5e-5 (a real
+// difference that small must not print as +0.0000 next to an interval that excludes 0).
+static void signed_prob(double v, char *buf, size_t n) {
+    if (v != 0 && fabs(v) < 5e-5)
+        snprintf(buf, n, "%+.1e", v);
+    else
+        snprintf(buf, n, "%+.4f", v);
+}
+
 // "+0.0412 [+0.0123, +0.0710]": a paired difference with its interval.
 static void diff_text(double d, const double *ci, char *buf, size_t n) {
-    if (!isfinite(d))
+    char a[16], b[16], c[16];
+    if (!isfinite(d)) {
         snprintf(buf, n, "–");
-    else if (!isfinite(ci[0]))
-        snprintf(buf, n, "%+.4f", d);
-    else
-        snprintf(buf, n, "%+.4f [%+.4f, %+.4f]", d, ci[0], ci[1]);
+        return;
+    }
+    signed_prob(d, a, sizeof a);
+    if (!isfinite(ci[0])) {
+        snprintf(buf, n, "%s", a);
+        return;
+    }
+    signed_prob(ci[0], b, sizeof b);
+    signed_prob(ci[1], c, sizeof c);
+    snprintf(buf, n, "%s [%s, %s]", a, b, c);
 }
 
 static int has_diff(const AnCompare *c) { return isfinite(c->diff) && isfinite(c->ci95[0]); }
@@ -340,7 +356,9 @@ static void write_answer(Report *r) {
             char ct[32], ci[32];
             sci(x->c_train, ct, sizeof ct);
             sci(x->c_inf, ci, sizeof ci);
-            if (len + 64 < cap) snprintf(list + len, cap - len, "%s(%s, %s: %+.3f)", len ? ", " : "", ct, ci, x->diff);
+            char d[16];
+            signed_prob(x->diff, d, sizeof d);
+            if (len + 64 < cap) snprintf(list + len, cap - len, "%s(%s, %s: %s)", len ? ", " : "", ct, ci, d);
             if (x->diff > 0) ahead++;
             else behind++;
         }
