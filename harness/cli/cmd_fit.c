@@ -36,9 +36,22 @@ static void warn_fit(const FitResult *r) {
         fprintf(stderr, "t2: warning: the %s fit did not converge (%s); the parameters are the best point found\n", law,
                 fit_lbfgs_reason(r->lbfgs_status));
     if (r->at_bound[0])
-        fprintf(stderr, "t2: warning: the %s fit drove %s to 0, the edge of its range: the data favour no such term\n",
+        fprintf(stderr, "t2: warning: the %s fit drove %s to a bound of the range allowed: the data push past it\n",
                 law, r->at_bound);
-    if (r->n_boot > r->n_boot_used)
+    if (r->n_not_identified) {
+        char names[256] = "";
+        size_t len = 0;
+        for (size_t j = 0; j < r->n_params && len < sizeof names; j++)
+            if (!r->params[j].identified)
+                len += (size_t)snprintf(names + len, sizeof names - len, "%s%s", len ? ", " : "", r->params[j].name);
+        fprintf(stderr, "t2: warning: the %s fit does not identify %s: these data do not pin %s down\n", law, names,
+                r->n_not_identified == 1 ? "it" : "them");
+    }
+    if (r->n_boot > r->n_boot_used && r->law == FIT_COVERAGE)
+        fprintf(stderr, "t2: warning: in %ld of %ld bootstrap resamples some model's refit did not converge; each "
+                        "model's intervals use the resamples whose refit of that model converged\n",
+                r->n_boot - r->n_boot_used, r->n_boot);
+    else if (r->n_boot > r->n_boot_used)
         fprintf(stderr, "t2: warning: %ld of %ld bootstrap refits did not converge and are left out of the intervals\n",
                 r->n_boot - r->n_boot_used, r->n_boot);
 }

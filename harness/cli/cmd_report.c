@@ -77,7 +77,8 @@ int cmd_report(int argc, char **argv) {
             "--bootstrap", &bootstrap, "B",
             "resamples for the intervals of fits made now; a stored fit is reused when it has as many (default 200)",
             .min = 0, .max = 1000000),
-        ARG_INT("--seed", &seed, "S", "seed of fits made now (default 0)", .min = 0, .max = 9.2e18),
+        ARG_INT("--seed", &seed, "S", "seed of fits made now and of the comparisons' bootstrap (default 0)", .min = 0,
+                .max = 9.2e18),
         ARG_INT("--threads", &threads, "T", "worker threads for fits (default: up to 2)", .min = 1, .max = 256),
     };
     int rc = args_parse("report", argc, argv, opts, ARRAY_LEN(opts), NULL, NULL, 0, 0);
