@@ -640,8 +640,8 @@ static int has_prefix_bytes(const char *path, const void *magic, size_t n) {
     return got == n && memcmp(buf, magic, n) == 0;
 }
 
-static const char *const FIGS[] = {"fig1-train-loss", "fig2-isoflop", "fig3-loss-flops",
-                                   "fig4-pass-k",     "fig5-frontier", "fig6-allocation"};
+static const char *const FIGS[] = {"fig1-train-loss", "fig2-isoflop",    "fig3-loss-flops", "fig4-pass-k",
+                                   "fig5-frontier",   "fig6-allocation", "fig7-compare"};
 
 static void assert_figures(const char *dir) {
     static const unsigned char png[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
@@ -685,6 +685,31 @@ static void test_plot(void **state) {
     assert_true(fabs(alpha - LAW_ALPHA) < 1e-4);
     free(gp);
     free(gp_path);
+    // Figure 7 draws t2 compare's answer: every summary comparison with a difference, by budget
+    // level (one block each) and inference budget, with its interval.
+    RunResult c = run_t2("compare", "--db", fx.db, "--json", NULL);
+    if (c.status != 0) fail_msg("%s", c.err);
+    cJSON *j = parse_json(c.out);
+    char *dat_path = xasprintf("%s/fig7-compare.dat", out), *dat = read_file(dat_path, NULL);
+    assert_non_null(dat);
+    int checked = 0;
+    const cJSON *row;
+    cJSON_ArrayForEach(row, cJSON_GetObjectItemCaseSensitive(j, "comparisons")) {
+        const cJSON *diff = cJSON_GetObjectItemCaseSensitive(row, "diff");
+        if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(row, "summary")) || !cJSON_IsNumber(diff)) continue;
+        const cJSON *ci = cJSON_GetObjectItemCaseSensitive(row, "ci95");
+        char want[200];
+        snprintf(want, sizeof want, "%.17g %.17g %.17g %.17g %d ", num(row, "c_inf"), diff->valuedouble,
+                 cJSON_IsArray(ci) ? cJSON_GetArrayItem(ci, 0)->valuedouble : diff->valuedouble,
+                 cJSON_IsArray(ci) ? cJSON_GetArrayItem(ci, 1)->valuedouble : diff->valuedouble,
+                 cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(row, "significant")));
+        if (!strstr(dat, want)) fail_msg("figure 7 lacks the comparison '%s'", want);
+        checked++;
+    }
+    assert_true(checked >= 3); // 3 budgets x 2 inference budgets, some with a difference
+    cJSON_Delete(j);
+    run_free(&c);
+    free(dat), free(dat_path);
     run_free(&r);
     free(out);
 }

@@ -1,4 +1,4 @@
-// cmd_plot.c — `t2 plot --db PATH --out DIR`: the six figures of docs/SPEC.md §7 as PNG and SVG, with
+// cmd_plot.c — `t2 plot --db PATH --out DIR`: the seven figures of docs/SPEC.md §7 as PNG and SVG, with
 // the data files and gnuplot script of each beside its images (see plot.h).
 #include <stdio.h>
 

@@ -29,11 +29,14 @@ const PlotFigure plot_figures[PLOT_N_FIGURES] = {
                       "t2-acc fit's curves."},
     {"fig6-allocation", "Compute-optimal model size and tokens per parameter against the training budget: Chinchilla "
                         "beside the T² optima of the t2-acc and t2-loss laws."},
+    {"fig7-compare", "The answer at equal total compute: pass@k of the T² pick minus the Chinchilla pick against the "
+                     "inference budget, one colour per training budget, with 95% intervals from a bootstrap over "
+                     "problems (and seeds) and the zero line; filled points exclude 0."},
 };
 
 typedef int (*FigureFn)(Plot *p, const char *name);
-static const FigureFn FIGURE_FNS[PLOT_N_FIGURES] = {fig_train_loss, fig_isoflop,  fig_loss_flops,
-                                                    fig_pass_k,     fig_frontier, fig_allocation};
+static const FigureFn FIGURE_FNS[PLOT_N_FIGURES] = {fig_train_loss, fig_isoflop,    fig_loss_flops, fig_pass_k,
+                                                    fig_frontier,   fig_allocation, fig_compare};
 
 const char *plot_template(const char *name) {
     for (size_t i = 0; i < plot_n_templates; i++)

@@ -1,4 +1,4 @@
-// plot.h — the six figures of docs/SPEC.md §7 drawn with gnuplot, as PNG (pngcairo) and SVG.
+// plot.h — the seven figures of docs/SPEC.md §7 drawn with gnuplot, as PNG (pngcairo) and SVG.
 //
 // Each figure NAME is written to the output directory as NAME.png, NAME.svg, the data files it
 // plots (NAME.dat, NAME-*.dat) and the script NAME.gp that drew them: a header of variables (the
@@ -28,7 +28,7 @@ typedef struct {
     const char *caption; // one sentence for the report
 } PlotFigure;
 
-#define PLOT_N_FIGURES 6
+#define PLOT_N_FIGURES 7
 extern const PlotFigure plot_figures[PLOT_N_FIGURES];
 
 // What the figures had to leave out and why (a law that could not be fitted, no equal-compute

@@ -656,3 +656,76 @@ int fig_allocation(Plot *p, const char *name) {
     free_strings(label, (size_t)p->n_cinf);
     return end_script(p, g, name);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Figure 7: the answer — the paired difference T² pick − Chinchilla pick (pass@k) against the
+// inference budget, one colour per training budget, with its 95% interval and a zero line.
+
+// One row per inference budget for level B: the level's summary comparison (its only seed, or
+// the seeds pooled). Budgets without a difference (one model, no affordable sample) are left out.
+static void write_compare_level(const Plot *p, FILE *f, int b, double jitter, Span *y, int *n_sig, int *n_diff) {
+    int rows = 0;
+    for (int c = 0; c < p->n_cinf; c++)
+        for (size_t i = 0; i < p->n_cmp[c]; i++) {
+            const AnCompare *x = &p->cmp[c][i];
+            if (x->budget_idx != b || !x->summary || !isfinite(x->diff)) continue;
+            int has_ci = x->n_resamples > 0 && isfinite(x->ci95[0]) && isfinite(x->ci95[1]);
+            double lo = has_ci ? x->ci95[0] : x->diff, hi = has_ci ? x->ci95[1] : x->diff;
+            // C_inf, difference, interval, significant, x drawn (C_inf shifted per level so the
+            // intervals of different levels do not cover each other), the picks' models and k
+            fprintf(f, "%.17g %.17g %.17g %.17g %d %.17g \"N %.3g k %ld / N %.3g k %ld\"\n", x->c_inf, x->diff, lo, hi,
+                    x->significant, x->c_inf * jitter, x->t2.n_params, x->t2.k, x->chinchilla.n_params,
+                    x->chinchilla.k);
+            span_add(y, lo, 0);
+            span_add(y, hi, 0);
+            *n_sig += x->significant;
+            (*n_diff)++;
+            rows++;
+        }
+    dat_end_block(f, rows, 7);
+}
+
+int fig_compare(Plot *p, const char *name) {
+    const Analysis *a = p->an;
+    int nb = a->spec.budgets.kind == BUDGET_FLOPS ? a->spec.budgets.n : 0, n_sig = 0, n_diff = 0;
+    Span x = span_empty(), y = (Span){0, 0};
+    for (int c = 0; c < p->n_cinf; c++) span_add(&x, p->c_inf[c], 1);
+    char *file = dat_name(name, "");
+    FILE *f = plot_open(p, file);
+    if (!f) {
+        free(file);
+        return -1;
+    }
+    for (int b = 0; b < nb; b++)
+        write_compare_level(p, f, b, pow(1.08, b - (nb - 1) / 2.0), &y, &n_sig, &n_diff);
+    int rc = plot_close(p, f, file);
+    free(file);
+    FILE *g = rc == 0 ? begin_script(p, name, 1100, 680) : NULL;
+    if (!g) return -1;
+    char **label = xcalloc((size_t)nb + 1, sizeof(char *));
+    for (int b = 0; b < nb; b++) {
+        char buf[64];
+        sci_label(a->spec.budgets.values[b], buf, sizeof buf);
+        label[b] = xstrdup(buf);
+    }
+    fprintf(g, "n_train = %d\n", nb);
+    gp_strings(g, "train_label", label, (size_t)nb);
+    gp_string(g, "loss_column", a->loss_column);
+    gp_number(g, "n_problems", (double)a->n_problems);
+    gp_number(g, "seeds", a->spec.train.n_seeds);
+    char summary[160];
+    snprintf(summary, sizeof summary, "%d of %d differences significant", n_sig, n_diff);
+    gp_string(g, "summary", summary);
+    const char *empty = "";
+    if (!a->has_eval)
+        empty = "no pass@k: the sweep's task has no evaluation problems";
+    else if (nb == 0)
+        empty = "no equal-compute comparison: the sweep's budgets are not FLOP budgets";
+    else if (n_diff == 0)
+        empty = "no budget holds two evaluated models that each afford a sample";
+    gp_string(g, "empty_note", empty);
+    gp_log_tics(g, "x_tics", gp_span(g, "x_min", "x_max", x, 1, 1.5));
+    gp_span(g, "y_min", "y_max", y, 0, 0.1);
+    free_strings(label, (size_t)nb);
+    return end_script(p, g, name);
+}

@@ -57,5 +57,6 @@ int fig_loss_flops(Plot *p, const char *name);
 int fig_pass_k(Plot *p, const char *name);
 int fig_frontier(Plot *p, const char *name);
 int fig_allocation(Plot *p, const char *name);
+int fig_compare(Plot *p, const char *name);
 
 #endif
