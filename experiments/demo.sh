@@ -1,6 +1,6 @@
 #!/bin/sh
 # make demo: the whole T² pipeline on the demo experiment — sweep (resumable: a re-run skips the
-# runs that are done), fit every law with bootstrap intervals, optimize, plot, report.
+# runs that are done), fit every law with bootstrap intervals, optimize, compare, plot, report.
 #   DEMO_SPEC=FILE make demo   runs another experiment file (default experiments/demo.json, else
 #                               the small experiments/quick.json)
 #   T2=PATH                    the binary (default build/t2)
@@ -35,6 +35,9 @@ if [ -n "$K_MAX" ]; then
     echo "== optimize, k capped at the $K_MAX samples measured"
     "$T2" optimize --db "$DB" --k-max "$K_MAX" || echo "demo: optimize failed (above); continuing"
 fi
+
+echo "== compare: T² pick against Chinchilla pick at equal total compute"
+"$T2" compare --db "$DB" || echo "demo: compare failed (above); continuing"
 
 echo "== plot -> $PLOTS"
 "$T2" plot --db "$DB" --out "$PLOTS"
