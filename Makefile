@@ -29,7 +29,7 @@ TEST_SRC    := $(wildcard tests/test_*.c)
 TEST_BIN    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 TEST_LIB    := $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(TEST_SRC),$(wildcard tests/*.c)))
 
-.PHONY: all deps test-deps test demo bench clean
+.PHONY: all deps test-deps test demo bench clean .FORCE
 all: $(BUILD)/t2
 
 # Install missing packages when root; otherwise print the exact command and stop.
