@@ -13,6 +13,7 @@
 #define T2_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 // ---------------------------------------------------------------------------------------------
 // Token embedding.
@@ -157,5 +158,34 @@ void adamw_update(float *params, const float *grads, float *m, float *v, size_t 
 // Gradient clipping factor: min(1, max_norm / norm) (1 when max_norm <= 0 or norm == 0; NaN for
 // a NaN norm when clipping is on, so that a broken gradient is not silently scaled).
 float clip_scale(double norm, float max_norm);
+
+// ---------------------------------------------------------------------------------------------
+// bf16 products for mixed-precision training (matmul_bf16.c): bf16 operands, float32 sums.
+// Compiled for AVX512-BF16 whatever -march says; call them only when the CPU has it
+// (util/cpu.h). bf16 values are raw bits; a K-pair is two consecutive bf16 of one row of A or of
+// one column of B, read as one 32-bit word.
+#if defined(__x86_64__) && (defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 10))
+#define T2_BF16_KERNELS 1
+#else
+#define T2_BF16_KERNELS 0
+#endif
+typedef uint16_t bf16;
+
+// bf16 elements of B packed in panels: (ceil(N/32), ceil(K/2), 32, 2).
+size_t bf16_panels_size(int N, int K);
+// A operand, row-major: dst (rows, ldd), ldd even and ≥ cols; columns cols..ldd−1 are zero.
+void bf16_from_rows(bf16 *dst, size_t ldd, const float *src, size_t lds, size_t rows, int cols);
+// A operand, pair-major, from a (K, N) matrix: dst (ceil(K/2), ldd, 2) with pair (kp, j) =
+// (src[2kp][j], src[2kp+1][j]); a missing row 2kp+1 (odd K) and columns j ≥ N are zero.
+void bf16_pairs_from_rows(bf16 *dst, size_t ldd, const float *src, size_t lds, int K, int N);
+// B operand in panels, from a (K, N) matrix (pairs from consecutive rows) ...
+void bf16_pack_kn(bf16 *bp, const float *src, size_t lds, int K, int N);
+// ... or from an (N, K) matrix (pairs within a row), e.g. a weight (OC, IC) for x·Wᵀ.
+void bf16_pack_nk(bf16 *bp, const float *src, size_t lds, int N, int K);
+// C (M, N) = A·B, or += with accumulate. A holds M rows of ceil(K/2) pairs; a_rs and a_ks are the
+// distances, in pairs, between rows and between pairs (row-major A from bf16_from_rows: a_rs =
+// ldd/2, a_ks = 1; pair-major from bf16_pairs_from_rows: a_rs = 1, a_ks = ldd). B is packed.
+void bf16_gemm(float *C, size_t ldc, const bf16 *A, size_t a_rs, size_t a_ks, const bf16 *bp, int M, int N,
+               int K, int accumulate);
 
 #endif

@@ -145,14 +145,15 @@ typedef struct {
 } DbClaim;
 
 // Claim RUN_ID for OWNER ("host:pid", see db_owner_self), recording THREADS, the git revision
-// and the library versions of this binary:
+// and LIB_VERSIONS (JSON text: the libraries, CPU and kernels of this run; NULL: lib_versions_json()):
 //   pending                        -> running (fresh, or resume when a checkpoint is recorded);
 //   running, owner stale           -> running (resume). Stale: the owner is a dead pid on this
 //                                     host, or its heartbeat is older than the stale timeout;
 //   done                           -> not claimed;
 //   failed / diverged              -> running (fresh) only with RETRY_FAILED.
 // Every claim adds one to attempts. A run id that is not in the database is an error.
-int db_claim_run(Db *db, int run_id, const char *owner, int threads, int retry_failed, DbClaim *claim);
+int db_claim_run(Db *db, int run_id, const char *owner, int threads, const char *lib_versions, int retry_failed,
+                 DbClaim *claim);
 void db_claim_free(DbClaim *claim);
 
 // The following act only while OWNER holds the run (status running, owner matches); otherwise

@@ -431,7 +431,8 @@ static DbClaimKind claim_decision(const Db *db, const ClaimState *s, int retry_f
     return DB_CLAIM_NONE;
 }
 
-static int write_claim(Db *db, int run_id, const char *owner, int threads, DbClaimKind kind, const char *op) {
+static int write_claim(Db *db, int run_id, const char *owner, int threads, const char *lib_versions, DbClaimKind kind,
+                       const char *op) {
     // A fresh start forgets everything of earlier attempts; a resume keeps the checkpoint,
     // step and train_log (steps after the checkpoint are logged again, INSERT OR REPLACE).
     static const char FRESH[] =
@@ -456,7 +457,7 @@ static int write_claim(Db *db, int run_id, const char *owner, int threads, DbCla
     if (!st) return -1;
     char now[32];
     iso_time_utc(now);
-    char *libs = lib_versions_json();
+    char *libs = lib_versions ? xstrdup(lib_versions) : lib_versions_json();
     Bind b = bind_start(st);
     bind_text(&b, owner);
     bind_real(&b, wall_clock_s());
@@ -471,7 +472,8 @@ static int write_claim(Db *db, int run_id, const char *owner, int threads, DbCla
     return rc;
 }
 
-int db_claim_run(Db *db, int run_id, const char *owner, int threads, int retry_failed, DbClaim *claim) {
+int db_claim_run(Db *db, int run_id, const char *owner, int threads, const char *lib_versions, int retry_failed,
+                 DbClaim *claim) {
     char op[64];
     snprintf(op, sizeof op, "claim run %d", run_id);
     memset(claim, 0, sizeof *claim);
@@ -483,7 +485,7 @@ int db_claim_run(Db *db, int run_id, const char *owner, int threads, int retry_f
     ClaimState s;
     if (read_claim_state(db, run_id, &s, op) != 0) goto fail;
     DbClaimKind kind = claim_decision(db, &s, retry_failed);
-    if (kind != DB_CLAIM_NONE && write_claim(db, run_id, owner, threads, kind, op) != 0) goto fail;
+    if (kind != DB_CLAIM_NONE && write_claim(db, run_id, owner, threads, lib_versions, kind, op) != 0) goto fail;
     if (db_commit(db, op) != 0) goto fail_committed;
     claim->kind = kind;
     claim->prev = s.status;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "nn/mixed.h"
 
 int default_d_ff(int d_model) { return 8 * ((d_model + 2) / 3); } // ceil(8d/3 / 8) · 8
 
@@ -220,12 +221,40 @@ void acts_free(Activations *a) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// A linear layer in the pass's precision: float32 sgemm, or bf16 through mx.
+static void linear_forward(MixedWorker *mx, int id, float *out, const float *x, const float *w, size_t n, int IC,
+                           int OC) {
+    if (mx)
+        mixed_forward(mx, id, out, x, n);
+    else
+        matmul_forward(out, x, w, n, IC, OC);
+}
+
+static void linear_backward(MixedWorker *mx, int id, float *dx, float *dw, const float *dout, const float *x,
+                            const float *w, size_t n, int IC, int OC) {
+    if (mx)
+        mixed_backward(mx, id, dx, dw, dout, x, n);
+    else
+        matmul_backward(dx, dw, dout, x, w, n, IC, OC);
+}
+
+static void forward_hidden(const Model *m, Activations *a, const int *tokens, size_t B, int T, MixedWorker *mx);
+
+static void forward(const Model *m, Activations *a, const int *tokens, size_t B, int T, MixedWorker *mx) {
+    forward_hidden(m, a, tokens, B, T, mx);
+    linear_forward(mx, lin_head(&m->cfg), a->logits, a->lnf, m->w.lm_head, B * (size_t)T, m->cfg.d_model,
+                   m->cfg.vocab_size);
+}
+
 void model_forward(const Model *m, Activations *a, const int *tokens, size_t B, int T) {
-    model_forward_hidden(m, a, tokens, B, T);
-    matmul_forward(a->logits, a->lnf, m->w.lm_head, B * (size_t)T, m->cfg.d_model, m->cfg.vocab_size);
+    forward(m, a, tokens, B, T, NULL);
 }
 
 void model_forward_hidden(const Model *m, Activations *a, const int *tokens, size_t B, int T) {
+    forward_hidden(m, a, tokens, B, T, NULL);
+}
+
+static void forward_hidden(const Model *m, Activations *a, const int *tokens, size_t B, int T, MixedWorker *mx) {
     const ModelConfig *c = &m->cfg;
     const ParamViews *w = &m->w;
     size_t C = (size_t)c->d_model, F = (size_t)c->d_ff, H = (size_t)c->n_head;
@@ -246,16 +275,17 @@ void model_forward_hidden(const Model *m, Activations *a, const int *tokens, siz
         float *out = a->resid + (l + 1) * BT * C;        // (B, T, C) next layer input
 
         rmsnorm_forward(ln1, ln1_rstd, x, w->ln1 + l * C, BT, (int)C, c->norm_eps);
-        matmul_forward(qkv, ln1, w->wqkv + l * 3 * C * C, BT, (int)C, (int)(3 * C));
+        int L = (int)l;
+        linear_forward(mx, lin_id(L, LIN_QKV), qkv, ln1, w->wqkv + l * 3 * C * C, BT, (int)C, (int)(3 * C));
         rope_forward(qkv, m->rope_cos, m->rope_sin, BT, T, 0, (int)H, (int)hd, (int)(3 * C));
         rope_forward(qkv + C, m->rope_cos, m->rope_sin, BT, T, 0, (int)H, (int)hd, (int)(3 * C));
         attention_forward(atty, att, qkv, B, T, (int)C, (int)H);
-        matmul_forward(mid, atty, w->wo + l * C * C, BT, (int)C, (int)C);
+        linear_forward(mx, lin_id(L, LIN_O), mid, atty, w->wo + l * C * C, BT, (int)C, (int)C);
         residual_forward(mid, mid, x, BT * C);
         rmsnorm_forward(ln2, ln2_rstd, mid, w->ln2 + l * C, BT, (int)C, c->norm_eps);
-        matmul_forward(gu, ln2, w->wgu + l * 2 * F * C, BT, (int)C, (int)(2 * F));
+        linear_forward(mx, lin_id(L, LIN_GU), gu, ln2, w->wgu + l * 2 * F * C, BT, (int)C, (int)(2 * F));
         swiglu_forward(h, gu, BT, (int)F);
-        matmul_forward(out, h, w->wdown + l * C * F, BT, (int)F, (int)C);
+        linear_forward(mx, lin_id(L, LIN_DOWN), out, h, w->wdown + l * C * F, BT, (int)F, (int)C);
         residual_forward(out, out, mid, BT * C);
     }
     float *xf = a->resid + (size_t)c->n_layer * BT * C;
@@ -272,14 +302,15 @@ double model_forward_backward(const Model *m, Activations *a, float *grads, cons
     size_t C = (size_t)c->d_model, F = (size_t)c->d_ff, H = (size_t)c->n_head, V = (size_t)c->vocab_size;
     size_t BT = B * (size_t)T, hd = C / H, L = (size_t)c->n_layer;
 
-    model_forward(m, a, tokens, B, T);
+    MixedWorker *mx = a->mixed;
+    forward(m, a, tokens, B, T, mx);
     crossentropy_forward_backward(a->losses, a->logits, targets, mask, BT, (int)V, loss_scale);
     double loss_sum = 0.0;
     for (size_t i = 0; i < BT; i++) loss_sum += a->losses[i]; // masked rows hold 0
 
     // Head and final norm. dresid accumulates the residual stream's gradient from here down.
     float *xf = a->resid + L * BT * C;
-    matmul_backward(a->dln, g.lm_head, a->logits, a->lnf, w->lm_head, BT, (int)C, (int)V);
+    linear_backward(mx, lin_head(c), a->dln, g.lm_head, a->logits, a->lnf, w->lm_head, BT, (int)C, (int)V);
     memset(a->dresid, 0, BT * C * sizeof(float));
     rmsnorm_backward(a->dresid, g.lnf, a->dln, xf, w->lnf, a->lnf_rstd, BT, (int)C);
 
@@ -297,19 +328,22 @@ double model_forward_backward(const Model *m, Activations *a, float *grads, cons
         float *h = a->h + l * BT * F;
 
         // MLP: out = mid + down(swiglu(gu(ln2(mid)))); dresid is d(out) and d(mid) so far.
-        matmul_backward(a->dh, g.wdown + l * C * F, a->dresid, h, w->wdown + l * C * F, BT, (int)F, (int)C);
+        int Li = (int)l;
+        linear_backward(mx, lin_id(Li, LIN_DOWN), a->dh, g.wdown + l * C * F, a->dresid, h, w->wdown + l * C * F, BT,
+                        (int)F, (int)C);
         swiglu_backward(a->dgu, a->dh, gu, BT, (int)F);
-        matmul_backward(a->dln, g.wgu + l * 2 * F * C, a->dgu, ln2, w->wgu + l * 2 * F * C, BT, (int)C,
-                        (int)(2 * F));
+        linear_backward(mx, lin_id(Li, LIN_GU), a->dln, g.wgu + l * 2 * F * C, a->dgu, ln2, w->wgu + l * 2 * F * C,
+                        BT, (int)C, (int)(2 * F));
         rmsnorm_backward(a->dresid, g.ln2 + l * C, a->dln, mid, w->ln2 + l * C, ln2_rstd, BT, (int)C);
 
         // Attention: mid = x + o(attn(rope(qkv(ln1(x))))).
-        matmul_backward(a->datty, g.wo + l * C * C, a->dresid, atty, w->wo + l * C * C, BT, (int)C, (int)C);
+        linear_backward(mx, lin_id(Li, LIN_O), a->datty, g.wo + l * C * C, a->dresid, atty, w->wo + l * C * C, BT,
+                        (int)C, (int)C);
         attention_backward(a->dqkv, a->att_scratch, a->datty, qkv, att, B, T, (int)C, (int)H);
         rope_backward(a->dqkv, m->rope_cos, m->rope_sin, BT, T, 0, (int)H, (int)hd, (int)(3 * C));
         rope_backward(a->dqkv + C, m->rope_cos, m->rope_sin, BT, T, 0, (int)H, (int)hd, (int)(3 * C));
-        matmul_backward(a->dln, g.wqkv + l * 3 * C * C, a->dqkv, ln1, w->wqkv + l * 3 * C * C, BT, (int)C,
-                        (int)(3 * C));
+        linear_backward(mx, lin_id(Li, LIN_QKV), a->dln, g.wqkv + l * 3 * C * C, a->dqkv, ln1,
+                        w->wqkv + l * 3 * C * C, BT, (int)C, (int)(3 * C));
         rmsnorm_backward(a->dresid, g.ln1 + l * C, a->dln, x, w->ln1 + l * C, ln1_rstd, BT, (int)C);
     }
     embedding_backward(g.wte, a->dresid, tokens, BT, (int)C);

@@ -4,6 +4,7 @@
 #ifndef T2_TRAIN_H
 #define T2_TRAIN_H
 
+#include "nn/mixed.h"
 #include "nn/model.h"
 #include "spec/spec.h"
 #include "tasks/tasks.h"
@@ -18,7 +19,8 @@ typedef struct {
     long tokens;      // training tokens processed so far
 } StepStats;
 
-// task may be NULL: uniformly random tokens (benchmarks). threads ≥ 1.
+// task may be NULL: uniformly random tokens (benchmarks). threads ≥ 1. NULL + err_set when this
+// machine cannot train in ts->precision (bf16 without AVX512-BF16, see nn/mixed.h).
 Trainer *trainer_create(const ModelConfig *cfg, const TrainSpec *ts, long total_steps, uint64_t seed,
                         const Task *task, int threads);
 void trainer_free(Trainer *t);
@@ -27,6 +29,10 @@ long trainer_step_count(const Trainer *t);
 int trainer_threads(const Trainer *t);
 // Bytes held: parameters, gradients (one buffer per worker), Adam moments, activations.
 size_t trainer_bytes(const Trainer *t);
+// The precision of the training products and the kernels that compute them ("openblas-sgemm",
+// "t2-avx512bf16", "onednn-2.6.3-avx512_core_amx-omp1").
+Precision trainer_precision(const Trainer *t);
+const char *trainer_gemm_path(const Trainer *t);
 
 // One optimisation step. Returns 0, or -1 with err_set when the loss or gradient is NaN/inf
 // (the run diverged; the weights are left as they were before the step).

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nn/mixed.h"
 #include "nn/model.h"
 #include "tasks/tasks.h"
 
@@ -29,6 +30,7 @@ typedef struct {
     int ckpt_every;        // steps between checkpoints (0: by ckpt_seconds)
     double ckpt_seconds;   // default 60
     int val_batches;       // validation batches for val_loss at the end (default 4)
+    Precision precision;   // of the training products (default float32; evaluation is float32)
 } TrainSpec;
 
 typedef struct {
@@ -100,6 +102,10 @@ struct cJSON *model_config_cjson(const ModelConfig *c, int derived);
 // Canonical JSON of one run: the model, training settings, task, seed and budget; its hash is
 // the run's config_hash. Caller frees.
 char *run_config_json(const Spec *s, const RunSpec *r);
+
+// Can this machine train the spec's runs (train.precision bf16 needs AVX512-BF16)? 0, or -1 +
+// err_set naming the file, the key and the missing CPU feature.
+int spec_check_machine(const Spec *s);
 
 // Does the spec's task have evaluation problems (every task but `text`)?
 int spec_has_eval(const Spec *s);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "util/cpu.h"
 #include "util/util.h"
 
 #ifndef T2_GIT_SHA
@@ -33,6 +34,11 @@ char *lib_versions_json(void) {
 #ifdef __VERSION__
     cJSON_AddStringToObject(o, "compiler", __VERSION__);
 #endif
+    const CpuInfo *cpu = cpu_info();
+    char features[128];
+    cpu_features_string(cpu, features, sizeof features);
+    cJSON_AddStringToObject(o, "cpu", cpu->brand[0] ? cpu->brand : cpu->vendor);
+    cJSON_AddStringToObject(o, "cpu_features", features);
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     char *out = xstrdup(s);
