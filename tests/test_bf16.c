@@ -9,6 +9,9 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "nn/mixed.h"
+#include "nn/model.h"
+#include "nn/trainer.h"
 #include "util/cpu.h"
 #include "util/util.h"
 #include "vecmath.h"
@@ -193,11 +196,184 @@ static void test_gemm(void **state) {
         for (int acc = 0; acc < 2; acc++) check_gemm(&r, shapes[s][0], shapes[s][1], shapes[s][2], acc);
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// The model in bf16 against the model in float32: the same weights and batch, every parameter
+// tensor's gradient within a relative error (‖g_bf16 − g_f32‖ / ‖g_f32‖) that bf16's 8-bit
+// significand explains, through each kernel path this machine has.
+
+typedef struct {
+    char name[32];
+    size_t offset, n;
+} Tensor;
+
+static int model_tensors(const Model *m, Tensor *out) {
+    const ModelConfig *c = &m->cfg;
+    size_t L = (size_t)c->n_layer, C = (size_t)c->d_model, F = (size_t)c->d_ff;
+    const ParamViews *w = &m->w;
+    int k = 0;
+    for (size_t l = 0; l < L; l++) {
+        struct {
+            const char *what;
+            const float *p;
+            size_t n;
+        } t[] = {{"wqkv", w->wqkv + l * 3 * C * C, 3 * C * C}, {"wo", w->wo + l * C * C, C * C},
+                 {"wgu", w->wgu + l * 2 * F * C, 2 * F * C},     {"wdown", w->wdown + l * C * F, C * F},
+                 {"ln1", w->ln1 + l * C, C},                     {"ln2", w->ln2 + l * C, C}};
+        for (size_t i = 0; i < ARRAY_LEN(t); i++, k++) {
+            snprintf(out[k].name, sizeof out[k].name, "layer %zu %s", l, t[i].what);
+            out[k].offset = (size_t)(t[i].p - m->params);
+            out[k].n = t[i].n;
+        }
+    }
+    out[k++] = (Tensor){"wte", (size_t)(w->wte - m->params), (size_t)c->vocab_size * C};
+    if (!c->tied) out[k++] = (Tensor){"lm_head", (size_t)(w->lm_head - m->params), (size_t)c->vocab_size * C};
+    out[k++] = (Tensor){"lnf", (size_t)(w->lnf - m->params), C};
+    return k;
+}
+
+static double rel_error(const float *got, const float *want, size_t n) {
+    double d = 0, w = 0;
+    for (size_t i = 0; i < n; i++) {
+        d += ((double)got[i] - want[i]) * ((double)got[i] - want[i]);
+        w += (double)want[i] * want[i];
+    }
+    return sqrt(d / fmax(w, 1e-300));
+}
+
+#define GRAD_RTOL 0.02
+
+static void check_model_gradients(GemmPath path, int tied) {
+    ModelConfig c = {.n_layer = 2, .d_model = 48, .n_head = 3, .vocab_size = 37, .seq_len = 24, .tied = tied};
+    model_config_defaults(&c);
+    Model m;
+    model_build(&m, &c);
+    model_init_weights(&m, 11);
+    // Norm scales away from 1 so that their gradients are not special.
+    Rng r;
+    rng_seed(&r, 5);
+    for (size_t i = m.layout.matrices; i < m.layout.total; i++) m.params[i] = (float)(1.0 + 0.3 * rng_normal(&r));
+    size_t B = 3, T = 24, n = B * T;
+    int *tokens = xmalloc(n * sizeof(int)), *targets = xmalloc(n * sizeof(int));
+    for (size_t i = 0; i < n; i++) {
+        tokens[i] = (int)rng_below(&r, (uint64_t)c.vocab_size);
+        targets[i] = (int)rng_below(&r, (uint64_t)c.vocab_size);
+    }
+    size_t N = m.layout.total;
+    float *g32 = xcalloc(N, sizeof(float)), *g16 = xcalloc(N, sizeof(float));
+    Activations a;
+    acts_build(&a, &c, B, (int)T);
+    double loss32 = model_forward_backward(&m, &a, g32, tokens, targets, NULL, B, (int)T, 1.0f / (float)n);
+    MixedWeights *mw = mixed_weights_create(&m, path);
+    mixed_refresh(mw, 0, 2); // in two halves, as two threads would
+    mixed_refresh(mw, 1, 2);
+    a.mixed = mixed_worker_create(mw, n);
+    if (!a.mixed) fail_msg("%s", err_msg());
+    double loss16 = model_forward_backward(&m, &a, g16, tokens, targets, NULL, B, (int)T, 1.0f / (float)n);
+    print_message("%s, tied %d: loss float32 %.6f, bf16 %.6f\n", gemm_path_name(path), tied, loss32 / n, loss16 / n);
+    assert_true(fabs(loss16 - loss32) / loss32 < 2e-3);
+    Tensor t[64];
+    int nt = model_tensors(&m, t);
+    double worst = 0;
+    for (int i = 0; i < nt; i++) {
+        double e = rel_error(g16 + t[i].offset, g32 + t[i].offset, t[i].n);
+        if (getenv("T2_TEST_VERBOSE")) print_message("  %-14s relative error %.4f\n", t[i].name, e);
+        if (!(e < GRAD_RTOL))
+            fail_msg("%s: gradient of %s differs from float32 by %.4f (relative)", gemm_path_name(path), t[i].name, e);
+        worst = fmax(worst, e);
+    }
+    // bf16 must really have been used: a float32 pass would agree to ~1e-6.
+    assert_true(worst > 1e-4);
+    print_message("  worst relative gradient error over %d tensors: %.4f\n", nt, worst);
+    mixed_worker_free(a.mixed);
+    mixed_weights_free(mw);
+    acts_free(&a);
+    free(g32), free(g16), free(tokens), free(targets);
+    model_free(&m);
+}
+
+static void test_model_gradients_t2(void **state) {
+    (void)state;
+    SKIP_WITHOUT_BF16();
+    check_model_gradients(GEMM_T2_BF16, 0);
+    check_model_gradients(GEMM_T2_BF16, 1);
+}
+
+static void test_model_gradients_onednn(void **state) {
+    (void)state;
+    SKIP_WITHOUT_BF16();
+    setenv("T2_BF16_GEMM", "onednn", 1);
+    GemmPath g;
+    int rc = gemm_path_for(PRECISION_BF16, &g);
+    unsetenv("T2_BF16_GEMM");
+    if (rc != 0) {
+        print_message("skipped: %s\n", err_msg());
+        skip();
+    }
+    check_model_gradients(GEMM_ONEDNN, 0);
+    check_model_gradients(GEMM_ONEDNN, 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Training in bf16: same seed, precision and thread count → bit-identical weights, close to
+// float32's.
+
+static Trainer *train_steps(Precision p, int threads, long steps, double *loss) {
+    ModelConfig c = {.n_layer = 2, .d_model = 64, .n_head = 4, .vocab_size = 50, .seq_len = 32};
+    model_config_defaults(&c);
+    TrainSpec ts = {.seq_len = 32, .batch_size = 6, .lr = 3e-3, .warmup = 0.1, .schedule = SCHED_COSINE,
+                    .weight_decay = 0.1, .beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8, .grad_clip = 1.0, .precision = p};
+    Trainer *t = trainer_create(&c, &ts, steps, 42, NULL, threads);
+    if (!t) fail_msg("%s", err_msg());
+    StepStats st;
+    for (long i = 0; i < steps; i++)
+        if (trainer_step(t, &st) != 0) fail_msg("%s", err_msg());
+    *loss = st.loss;
+    return t;
+}
+
+static void test_training_reproducible(void **state) {
+    (void)state;
+    SKIP_WITHOUT_BF16();
+    for (int threads = 1; threads <= 2; threads++) {
+        double la, lb, lf;
+        Trainer *a = train_steps(PRECISION_BF16, threads, 12, &la), *b = train_steps(PRECISION_BF16, threads, 12, &lb);
+        Trainer *f = train_steps(PRECISION_FLOAT32, threads, 12, &lf);
+        assert_string_equal(trainer_gemm_path(f), "openblas-sgemm");
+        assert_int_equal(trainer_precision(a), PRECISION_BF16);
+        size_t n = trainer_model(a)->layout.total;
+        assert_memory_equal(trainer_model(a)->params, trainer_model(b)->params, n * sizeof(float));
+        assert_true(la == lb);
+        assert_memory_not_equal(trainer_model(a)->params, trainer_model(f)->params, n * sizeof(float));
+        print_message("%d thread(s), 12 steps: loss float32 %.5f, bf16 %.5f (%s)\n", threads, lf, la,
+                      trainer_gemm_path(a));
+        assert_true(fabs(la - lf) / lf < 0.01);
+        trainer_free(a), trainer_free(b), trainer_free(f);
+    }
+}
+
+// A bad T2_BF16_GEMM is named; without AVX512-BF16 the message names the CPU feature; float32
+// never needs anything.
+static void test_bad_path_refused(void **state) {
+    (void)state;
+    setenv("T2_BF16_GEMM", "fast", 1);
+    GemmPath g;
+    assert_int_equal(gemm_path_for(PRECISION_BF16, &g), -1);
+    assert_non_null(strstr(err_msg(), cpu_info()->avx512_bf16 ? "T2_BF16_GEMM" : "AVX512_BF16"));
+    unsetenv("T2_BF16_GEMM");
+    assert_int_equal(gemm_path_for(PRECISION_FLOAT32, &g), 0);
+    assert_int_equal(g, GEMM_SGEMM);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_convert_rows),
         cmocka_unit_test(test_pairs_and_panels),
         cmocka_unit_test(test_gemm),
+        cmocka_unit_test(test_model_gradients_t2),
+        cmocka_unit_test(test_model_gradients_onednn),
+        cmocka_unit_test(test_training_reproducible),
+        cmocka_unit_test(test_bad_path_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -43,6 +44,20 @@ static int request_amx(void) {
 #endif
 }
 
+// T2_CPU_DISABLE="amx_bf16 avx512_bf16": act as if the CPU lacked these features (to run and
+// test the other kernel paths on a machine that has them).
+static void disable_from_env(void) {
+    const char *e = getenv("T2_CPU_DISABLE");
+    while (e && *e) {
+        size_t n = strcspn(e, " ,");
+        if (n == 6 && strncmp(e, "avx512", n) == 0) info.avx512 = info.avx512_bf16 = info.amx_bf16 = 0;
+        if (n == 11 && strncmp(e, "avx512_bf16", n) == 0) info.avx512_bf16 = 0;
+        if (n == 8 && strncmp(e, "amx_bf16", n) == 0) info.amx_bf16 = 0;
+        e += n;
+        e += strspn(e, " ,");
+    }
+}
+
 static void detect(void) {
     unsigned a, b, c, d, max_leaf = __get_cpuid_max(0, NULL);
     if (max_leaf == 0) return;
@@ -51,9 +66,10 @@ static void detect(void) {
     memcpy(info.vendor + 4, &d, 4);
     memcpy(info.vendor + 8, &c, 4);
     __cpuid(1, a, b, c, d);
-    int base_family = (a >> 8) & 0xf, base_model = (a >> 4) & 0xf;
-    info.family = base_family == 0xf ? base_family + ((a >> 20) & 0xff) : base_family;
-    info.model = base_family == 0x6 || base_family == 0xf ? base_model | (((a >> 16) & 0xf) << 4) : base_model;
+    int base_family = (int)((a >> 8) & 0xf), base_model = (int)((a >> 4) & 0xf);
+    int ext_family = (int)((a >> 20) & 0xff), ext_model = (int)((a >> 16) & 0xf);
+    info.family = base_family == 0xf ? base_family + ext_family : base_family;
+    info.model = base_family == 0x6 || base_family == 0xf ? base_model | (ext_model << 4) : base_model;
     int osxsave = (c >> 27) & 1;
     unsigned long long xcr0 = osxsave ? xgetbv0() : 0;
     int os_zmm = (xcr0 & 0xe6) == 0xe6;                  // SSE, AVX, opmask, ZMM_Hi256, Hi16_ZMM
@@ -80,6 +96,7 @@ static void detect(void) {
         memmove(info.brand, s, strlen(s) + 1);
         for (size_t n = strlen(info.brand); n > 0 && info.brand[n - 1] == ' ';) info.brand[--n] = '\0';
     }
+    disable_from_env();
     if (info.amx_bf16) info.amx_permitted = request_amx();
 }
 #else

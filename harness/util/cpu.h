@@ -14,6 +14,8 @@ typedef struct {
 } CpuInfo;
 
 // Read once (thread-safe); AMX permission is requested from the kernel on the first call.
+// T2_CPU_DISABLE="amx_bf16 avx512_bf16 avx512" (any of them) makes t2 act as if the CPU lacked
+// those features: to run or test the other kernel paths on a machine that has them.
 const CpuInfo *cpu_info(void);
 // Space-separated list of the features above that this CPU has ("avx512 avx512_bf16 amx_bf16").
 void cpu_features_string(const CpuInfo *c, char *out, unsigned long n);
