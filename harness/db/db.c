@@ -457,7 +457,6 @@ fail:
 }
 
 const char *db_path(const Db *db) { return db->path; }
-sqlite3 *db_sqlite(Db *db) { return db->h; }
 int db_set_busy_timeout(Db *db, int ms) {
     return sqlite3_busy_timeout(db->h, ms) == SQLITE_OK ? 0 : db_fail(db, "set busy timeout");
 }

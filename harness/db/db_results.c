@@ -414,8 +414,8 @@ int db_read_samples(Db *db, long eval_id, DbSample **out, size_t *n) {
 
 void db_samples_free(DbSample *s, size_t n) {
     for (size_t i = 0; s && i < n; i++) {
-        free((char *)s[i].completion);
-        free((char *)s[i].answer);
+        free(s[i].completion);
+        free(s[i].answer);
     }
     free(s);
 }

@@ -1,6 +1,5 @@
 // db_spec.c — a database and the spec it holds: open (creating) the database of a spec with its
 // sweep and grid of runs, and read back the spec a database was created from (its sweeps row).
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,25 +8,16 @@
 
 int spec_from_db(Db *db, Spec *s) {
     memset(s, 0, sizeof *s);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db_sqlite(db), "SELECT name, spec_json FROM sweeps ORDER BY name", -1, &st, NULL) != SQLITE_OK) {
-        err_set("%s: read sweeps: %s", db_path(db), sqlite3_errmsg(db_sqlite(db)));
+    char *name, *json;
+    int rc = db_get_sweep(db, &name, &json);
+    if (rc != 0) {
+        if (rc == 1) err_set("%s: no sweep recorded in this database (run t2 sweep first)", db_path(db));
         return -1;
     }
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        if (rc == SQLITE_DONE)
-            err_set("%s: no sweep recorded in this database (run t2 sweep first)", db_path(db));
-        else
-            err_set("%s: read sweeps: %s", db_path(db), sqlite3_errmsg(db_sqlite(db)));
-        sqlite3_finalize(st);
-        return -1;
-    }
-    char *where = xasprintf("%s (sweep %s)", db_path(db), (const char *)sqlite3_column_text(st, 0));
-    char *json = xstrdup((const char *)sqlite3_column_text(st, 1));
-    sqlite3_finalize(st);
-    rc = spec_parse(s, json, where);
+    char *where = xasprintf("%s (sweep %s)", db_path(db), name);
+    rc = spec_parse(s, json ? json : "", where);
     free(json);
+    free(name);
     free(where);
     return rc;
 }

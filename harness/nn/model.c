@@ -7,6 +7,7 @@
 
 #include "kernels.h"
 #include "nn/mixed.h"
+#include "util/json.h"
 
 int default_d_ff(int d_model) { return 8 * ((d_model + 2) / 3); } // ceil(8d/3 / 8) · 8
 
@@ -55,6 +56,22 @@ int model_config_validate(const ModelConfig *c) {
         return -1;
     }
     return 0;
+}
+
+cJSON *model_config_cjson(const ModelConfig *c, int derived) {
+    cJSON *o = cJSON_CreateObject();
+    json_add_num(o, "n_layer", c->n_layer);
+    json_add_num(o, "d_model", c->d_model);
+    json_add_num(o, "n_head", c->n_head);
+    json_add_num(o, "d_ff", c->d_ff);
+    if (derived) {
+        json_add_num(o, "vocab_size", c->vocab_size);
+        json_add_num(o, "seq_len", c->seq_len);
+    }
+    cJSON_AddBoolToObject(o, "tied", c->tied);
+    cJSON_AddItemToObject(o, "rope_theta", json_exact_float(c->rope_theta));
+    cJSON_AddItemToObject(o, "norm_eps", json_exact_float(c->norm_eps));
+    return o;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -171,6 +188,9 @@ typedef struct {
     size_t n;
 } ActBuf;
 
+// Room for every buffer act_bufs lists (checked there).
+#define ACT_MAX_BUFS 32
+
 static int act_bufs(Activations *a, const ModelConfig *c, size_t B, int T, ActBuf *out) {
     size_t L = (size_t)c->n_layer, C = (size_t)c->d_model, F = (size_t)c->d_ff, V = (size_t)c->vocab_size;
     size_t H = (size_t)c->n_head, BT = B * (size_t)T, TT = (size_t)T * (size_t)T;
@@ -184,6 +204,7 @@ static int act_bufs(Activations *a, const ModelConfig *c, size_t B, int T, ActBu
         {&a->datty, BT * C},           {&a->dgu, BT * 2 * F},      {&a->dh, BT * F},
         {&a->att_scratch, TT},
     };
+    _Static_assert(ARRAY_LEN(bufs) <= ACT_MAX_BUFS, "acts_bytes and acts_build hold every buffer");
     int n = (int)ARRAY_LEN(bufs);
     if (out) memcpy(out, bufs, sizeof bufs);
     return n;
@@ -194,7 +215,7 @@ static size_t round16(size_t n) { return (n + 15) / 16 * 16; }
 
 size_t acts_bytes(const ModelConfig *c, size_t B, int T) {
     Activations tmp;
-    ActBuf bufs[32];
+    ActBuf bufs[ACT_MAX_BUFS];
     int n = act_bufs(&tmp, c, B, T, bufs);
     size_t total = 0;
     for (int i = 0; i < n; i++) total += round16(bufs[i].n);
@@ -203,7 +224,7 @@ size_t acts_bytes(const ModelConfig *c, size_t B, int T) {
 
 void acts_build(Activations *a, const ModelConfig *c, size_t B, int T) {
     memset(a, 0, sizeof *a);
-    ActBuf bufs[32];
+    ActBuf bufs[ACT_MAX_BUFS];
     int n = act_bufs(a, c, B, T, bufs);
     a->bytes = acts_bytes(c, B, T);
     float *base = xmalloc_aligned(a->bytes), *p = base;

@@ -25,6 +25,10 @@ int default_d_ff(int d_model);
 void model_config_defaults(ModelConfig *c);
 // -1 + err_set naming the field ("n_head: d_model 100 is not divisible by n_head 3").
 int model_config_validate(const ModelConfig *c);
+// A model config as JSON: a family entry of a spec, or with derived = 1 also vocab_size and
+// seq_len (a run's model, the `config` of an export). Numbers are written exactly.
+struct cJSON;
+struct cJSON *model_config_cjson(const ModelConfig *c, int derived);
 
 // The flat parameter buffer holds the matrices first (weight decay applies to them), then the
 // RMSNorm scales. With a tied head, lm_head points at wte and takes no space.

@@ -320,3 +320,34 @@ int trainer_load(Trainer *t, const char *path, const char *config_json, double *
     checkpoint_free(&ck);
     return rc;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Learning-rate schedules.
+
+long warmup_steps(const TrainSpec *t, long total_steps) {
+    long w = t->warmup < 1.0 ? (long)round(t->warmup * (double)total_steps) : (long)t->warmup;
+    return MIN(w, total_steps);
+}
+
+double lr_at(const TrainSpec *t, long step, long total_steps) {
+    long warm = warmup_steps(t, total_steps);
+    double peak = t->lr, floor_lr = t->lr * t->min_lr_ratio;
+    if (step < warm) return peak * (double)(step + 1) / (double)warm;
+    switch (t->schedule) {
+    case SCHED_CONSTANT:
+        return peak;
+    case SCHED_WSD: {
+        long decay = (long)ceil(t->decay_frac * (double)total_steps), start = total_steps - decay;
+        if (step < start || decay <= 0) return peak;
+        double frac = (double)(step - start) / (double)decay; // linear towards the floor
+        return peak + (floor_lr - peak) * frac;
+    }
+    case SCHED_COSINE:
+    default: {
+        long span = total_steps - warm;
+        if (span <= 0) return peak;
+        double progress = (double)(step - warm) / (double)span; // 0 after warmup, → 1 at the end
+        return floor_lr + 0.5 * (peak - floor_lr) * (1.0 + cos(M_PI * progress));
+    }
+    }
+}
