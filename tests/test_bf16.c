@@ -259,17 +259,20 @@ static void check_model_gradients(GemmPath path, int tied) {
         tokens[i] = (int)rng_below(&r, (uint64_t)c.vocab_size);
         targets[i] = (int)rng_below(&r, (uint64_t)c.vocab_size);
     }
+    // Packed rows: each holds two examples, positions restart at t = 10.
+    int *pos = xmalloc(n * sizeof(int));
+    for (size_t i = 0; i < n; i++) pos[i] = (int)(i % T < 10 ? i % T : i % T - 10);
     size_t N = m.layout.total;
     float *g32 = xcalloc(N, sizeof(float)), *g16 = xcalloc(N, sizeof(float));
     Activations a;
     acts_build(&a, &c, B, (int)T);
-    double loss32 = model_forward_backward(&m, &a, g32, tokens, targets, NULL, B, (int)T, 1.0f / (float)n);
+    double loss32 = model_forward_backward(&m, &a, g32, tokens, targets, NULL, pos, B, (int)T, 1.0f / (float)n);
     MixedWeights *mw = mixed_weights_create(&m, path);
     mixed_refresh(mw, 0, 2); // in two halves, as two threads would
     mixed_refresh(mw, 1, 2);
     a.mixed = mixed_worker_create(mw, n);
     if (!a.mixed) fail_msg("%s", err_msg());
-    double loss16 = model_forward_backward(&m, &a, g16, tokens, targets, NULL, B, (int)T, 1.0f / (float)n);
+    double loss16 = model_forward_backward(&m, &a, g16, tokens, targets, NULL, pos, B, (int)T, 1.0f / (float)n);
     print_message("%s, tied %d: loss float32 %.6f, bf16 %.6f\n", gemm_path_name(path), tied, loss32 / n, loss16 / n);
     assert_true(fabs(loss16 - loss32) / loss32 < 2e-3);
     Tensor t[64];
@@ -288,7 +291,7 @@ static void check_model_gradients(GemmPath path, int tied) {
     mixed_worker_free(a.mixed);
     mixed_weights_free(mw);
     acts_free(&a);
-    free(g32), free(g16), free(tokens), free(targets);
+    free(g32), free(g16), free(tokens), free(targets), free(pos);
     model_free(&m);
 }
 

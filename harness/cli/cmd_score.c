@@ -49,7 +49,7 @@ int cmd_score(int argc, char **argv) {
     }
     Activations a;
     acts_build(&a, c, 1, n);
-    model_forward(&lr.model, &a, ids, 1, n);
+    model_forward(&lr.model, &a, ids, NULL, 1, n);
     log_softmax_rows(a.logits, (size_t)n, V);
     double total = 0;
     cJSON *o = cJSON_CreateObject(), *toks = cJSON_AddArrayToObject(o, "tokens");

@@ -120,6 +120,33 @@ int db_list_evals(Db *db, int run_id, DbEval **out, size_t *n) {
                      sizeof **out, read_eval_row, NULL, (void **)out, n, "list evals");
 }
 
+static void read_sample_row(sqlite3_stmt *st, void *row) {
+    *(DbSample *)row = (DbSample){.problem_id = (long)sqlite3_column_int64(st, 0),
+                                  .sample_idx = (long)sqlite3_column_int64(st, 1),
+                                  .completion = col_text_dup(st, 2),
+                                  .answer = col_text_dup(st, 3),
+                                  .correct = sqlite3_column_int(st, 4),
+                                  .n_tokens = sqlite3_column_int(st, 5),
+                                  .logprob = col_real(st, 6)};
+}
+
+void db_samples_free(DbSample *s, size_t n) {
+    for (size_t i = 0; s && i < n; i++) {
+        free(s[i].completion);
+        free(s[i].answer);
+    }
+    free(s);
+}
+
+static void release_samples(void *rows, size_t n) { db_samples_free(rows, n); }
+
+int db_read_samples(Db *db, long eval_id, DbSample **out, size_t *n) {
+    return read_rows(db,
+                     "SELECT problem_id, sample_idx, completion, answer, correct, n_tokens, logprob "
+                     "FROM samples WHERE eval_id = ? ORDER BY problem_id, sample_idx",
+                     eval_id, sizeof **out, read_sample_row, release_samples, (void **)out, n, "read samples");
+}
+
 static void read_metric_row(sqlite3_stmt *st, void *row) {
     *(DbMetric *)row = (DbMetric){col_text_dup(st, 0), (long)sqlite3_column_int64(st, 1), col_real(st, 2)};
 }

@@ -259,23 +259,26 @@ static void linear_backward(MixedWorker *mx, int id, float *dx, float *dw, const
         matmul_backward(dx, dw, dout, x, w, n, IC, OC);
 }
 
-static void forward_hidden(const Model *m, Activations *a, const int *tokens, size_t B, int T, MixedWorker *mx);
+static void forward_hidden(const Model *m, Activations *a, const int *tokens, const int *pos, size_t B, int T,
+                           MixedWorker *mx);
 
-static void forward(const Model *m, Activations *a, const int *tokens, size_t B, int T, MixedWorker *mx) {
-    forward_hidden(m, a, tokens, B, T, mx);
+static void forward(const Model *m, Activations *a, const int *tokens, const int *pos, size_t B, int T,
+                    MixedWorker *mx) {
+    forward_hidden(m, a, tokens, pos, B, T, mx);
     linear_forward(mx, lin_head(&m->cfg), a->logits, a->lnf, m->w.lm_head, B * (size_t)T, m->cfg.d_model,
                    m->cfg.vocab_size);
 }
 
-void model_forward(const Model *m, Activations *a, const int *tokens, size_t B, int T) {
-    forward(m, a, tokens, B, T, NULL);
+void model_forward(const Model *m, Activations *a, const int *tokens, const int *pos, size_t B, int T) {
+    forward(m, a, tokens, pos, B, T, NULL);
 }
 
-void model_forward_hidden(const Model *m, Activations *a, const int *tokens, size_t B, int T) {
-    forward_hidden(m, a, tokens, B, T, NULL);
+void model_forward_hidden(const Model *m, Activations *a, const int *tokens, const int *pos, size_t B, int T) {
+    forward_hidden(m, a, tokens, pos, B, T, NULL);
 }
 
-static void forward_hidden(const Model *m, Activations *a, const int *tokens, size_t B, int T, MixedWorker *mx) {
+static void forward_hidden(const Model *m, Activations *a, const int *tokens, const int *pos, size_t B, int T,
+                           MixedWorker *mx) {
     const ModelConfig *c = &m->cfg;
     const ParamViews *w = &m->w;
     size_t C = (size_t)c->d_model, F = (size_t)c->d_ff, H = (size_t)c->n_head;
@@ -298,9 +301,9 @@ static void forward_hidden(const Model *m, Activations *a, const int *tokens, si
         rmsnorm_forward(ln1, ln1_rstd, x, w->ln1 + l * C, BT, (int)C, c->norm_eps);
         int L = (int)l;
         linear_forward(mx, lin_id(L, LIN_QKV), qkv, ln1, w->wqkv + l * 3 * C * C, BT, (int)C, (int)(3 * C));
-        rope_forward(qkv, m->rope_cos, m->rope_sin, BT, T, 0, (int)H, (int)hd, (int)(3 * C));
-        rope_forward(qkv + C, m->rope_cos, m->rope_sin, BT, T, 0, (int)H, (int)hd, (int)(3 * C));
-        attention_forward(atty, att, qkv, B, T, (int)C, (int)H);
+        rope_forward(qkv, m->rope_cos, m->rope_sin, pos, BT, T, 0, (int)H, (int)hd, (int)(3 * C));
+        rope_forward(qkv + C, m->rope_cos, m->rope_sin, pos, BT, T, 0, (int)H, (int)hd, (int)(3 * C));
+        attention_forward(atty, att, qkv, pos, B, T, (int)C, (int)H);
         linear_forward(mx, lin_id(L, LIN_O), mid, atty, w->wo + l * C * C, BT, (int)C, (int)C);
         residual_forward(mid, mid, x, BT * C);
         rmsnorm_forward(ln2, ln2_rstd, mid, w->ln2 + l * C, BT, (int)C, c->norm_eps);
@@ -314,8 +317,8 @@ static void forward_hidden(const Model *m, Activations *a, const int *tokens, si
 }
 
 double model_forward_backward(const Model *m, Activations *a, float *grads, const int *tokens,
-                              const int *targets, const unsigned char *mask, size_t B, int T,
-                              float loss_scale) {
+                              const int *targets, const unsigned char *mask, const int *pos, size_t B,
+                              int T, float loss_scale) {
     const ModelConfig *c = &m->cfg;
     const ParamViews *w = &m->w;
     ParamViews g;
@@ -324,7 +327,7 @@ double model_forward_backward(const Model *m, Activations *a, float *grads, cons
     size_t BT = B * (size_t)T, hd = C / H, L = (size_t)c->n_layer;
 
     MixedWorker *mx = a->mixed;
-    forward(m, a, tokens, B, T, mx);
+    forward(m, a, tokens, pos, B, T, mx);
     crossentropy_forward_backward(a->losses, a->logits, targets, mask, BT, (int)V, loss_scale);
     double loss_sum = 0.0;
     for (size_t i = 0; i < BT; i++) loss_sum += a->losses[i]; // masked rows hold 0
@@ -360,9 +363,9 @@ double model_forward_backward(const Model *m, Activations *a, float *grads, cons
         // Attention: mid = x + o(attn(rope(qkv(ln1(x))))).
         linear_backward(mx, lin_id(Li, LIN_O), a->datty, g.wo + l * C * C, a->dresid, atty, w->wo + l * C * C, BT,
                         (int)C, (int)C);
-        attention_backward(a->dqkv, a->att_scratch, a->datty, qkv, att, B, T, (int)C, (int)H);
-        rope_backward(a->dqkv, m->rope_cos, m->rope_sin, BT, T, 0, (int)H, (int)hd, (int)(3 * C));
-        rope_backward(a->dqkv + C, m->rope_cos, m->rope_sin, BT, T, 0, (int)H, (int)hd, (int)(3 * C));
+        attention_backward(a->dqkv, a->att_scratch, a->datty, qkv, att, pos, B, T, (int)C, (int)H);
+        rope_backward(a->dqkv, m->rope_cos, m->rope_sin, pos, BT, T, 0, (int)H, (int)hd, (int)(3 * C));
+        rope_backward(a->dqkv + C, m->rope_cos, m->rope_sin, pos, BT, T, 0, (int)H, (int)hd, (int)(3 * C));
         linear_backward(mx, lin_id(Li, LIN_QKV), a->dln, g.wqkv + l * 3 * C * C, a->dqkv, ln1,
                         w->wqkv + l * 3 * C * C, BT, (int)C, (int)(3 * C));
         rmsnorm_backward(a->dresid, g.ln1 + l * C, a->dln, x, w->ln1 + l * C, ln1_rstd, BT, (int)C);

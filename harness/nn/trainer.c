@@ -22,6 +22,7 @@ typedef struct {
     int *inputs, *targets;  // (nb, T)
     unsigned char *mask;    // (nb, T)
     MixedWorker *mixed;     // bf16 products (NULL in float32)
+    int *pos;               // (nb, T) positions inside the examples; NULL without a task
     long b0, b1;            // rows [b0, b1) of the batch
     double loss_sum;        // Σ mask · loss over the slice
     double sumsq;           // partial Σ g² of this thread's parameter range
@@ -42,6 +43,7 @@ struct Trainer {
     int B, T;
     int *batch_tokens;   // (B, T+1)
     unsigned char *batch_mask; // (B, T)
+    int *batch_pos;      // (B, T) positions inside the examples (task batches)
     int n_workers;
     Worker *workers;
     ThreadPool *pool;
@@ -76,6 +78,7 @@ Trainer *trainer_create(const ModelConfig *cfg, const TrainSpec *ts, long total_
     t->v = xmalloc_aligned(n * sizeof(float));
     t->batch_tokens = xcalloc((size_t)t->B * (size_t)(t->T + 1), sizeof(int));
     t->batch_mask = xcalloc((size_t)t->B * (size_t)t->T, 1);
+    t->batch_pos = xcalloc((size_t)t->B * (size_t)t->T, sizeof(int));
     t->n_workers = MAX(1, MIN(threads, t->B));
     t->workers = xcalloc((size_t)t->n_workers, sizeof(Worker));
     if (gemm != GEMM_SGEMM) t->mixed = mixed_weights_create(&t->model, gemm);
@@ -88,6 +91,7 @@ Trainer *trainer_create(const ModelConfig *cfg, const TrainSpec *ts, long total_
         wk->inputs = xcalloc(nt, sizeof(int));
         wk->targets = xcalloc(nt, sizeof(int));
         wk->mask = xcalloc(nt, 1);
+        wk->pos = task ? xcalloc(nt, sizeof(int)) : NULL; // random tokens: plain causal rows
         if (t->mixed && !(wk->mixed = mixed_worker_create(t->mixed, nt))) {
             trainer_free(t);
             return NULL;
@@ -109,10 +113,12 @@ void trainer_free(Trainer *t) {
         free(wk->inputs);
         free(wk->targets);
         free(wk->mask);
+        free(wk->pos);
     }
     free(t->workers);
     free(t->batch_tokens);
     free(t->batch_mask);
+    free(t->batch_pos);
     free(t->m);
     free(t->v);
     mixed_weights_free(t->mixed);
@@ -138,7 +144,8 @@ static void fill_random_batch(Trainer *t) {
     memset(t->batch_mask, 1, (size_t)t->B * (size_t)t->T);
 }
 
-// Copy the worker's rows of the (B, T+1) batch into inputs (tokens 0..T-1) and targets (1..T).
+// Copy the worker's rows of the (B, T+1) batch into inputs (tokens 0..T-1) and targets (1..T),
+// with their masks and positions.
 static void worker_load_rows(const Trainer *t, Worker *wk) {
     int T = t->T;
     for (long b = wk->b0; b < wk->b1; b++) {
@@ -147,6 +154,7 @@ static void worker_load_rows(const Trainer *t, Worker *wk) {
         memcpy(wk->inputs + o, row, (size_t)T * sizeof(int));
         memcpy(wk->targets + o, row + 1, (size_t)T * sizeof(int));
         memcpy(wk->mask + o, t->batch_mask + (size_t)b * (size_t)T, (size_t)T);
+        if (wk->pos) memcpy(wk->pos + o, t->batch_pos + (size_t)b * (size_t)T, (size_t)T * sizeof(int));
     }
 }
 
@@ -158,7 +166,7 @@ static void step_worker(void *ctx, int tid, int n_threads) {
     worker_load_rows(t, wk);
     if (t->forward_only) { // evaluation: float32 whatever the training precision
         Activations *a = &wk->acts;
-        model_forward(&t->model, a, wk->inputs, nb, t->T);
+        model_forward(&t->model, a, wk->inputs, wk->pos, nb, t->T);
         size_t nt = nb * (size_t)t->T;
         crossentropy_forward(a->losses, a->logits, wk->targets, wk->mask, nt, t->model.cfg.vocab_size);
         double s = 0;
@@ -168,7 +176,7 @@ static void step_worker(void *ctx, int tid, int n_threads) {
     }
     memset(wk->grads, 0, t->model.layout.total * sizeof(float));
     wk->loss_sum = model_forward_backward(&t->model, &wk->acts, wk->grads, wk->inputs, wk->targets, wk->mask,
-                                          nb, t->T, t->loss_scale);
+                                          wk->pos, nb, t->T, t->loss_scale);
 }
 
 // Sum the workers' gradients into worker 0's buffer over this thread's range, in worker order.
@@ -221,7 +229,7 @@ static long count_mask(const unsigned char *mask, size_t n) {
 
 int trainer_step(Trainer *t, StepStats *out) {
     if (t->task)
-        task_train_batch(t->task, &t->cursor, t->batch_tokens, t->batch_mask, t->B, t->T);
+        task_train_batch(t->task, &t->cursor, t->batch_tokens, t->batch_mask, t->batch_pos, t->B, t->T);
     else
         fill_random_batch(t);
     long n_loss = count_mask(t->batch_mask, (size_t)t->B * (size_t)t->T);
@@ -266,7 +274,7 @@ double trainer_val_loss(Trainer *t, int n_batches) {
     long n_loss = 0;
     t->forward_only = 1;
     for (long i = 0; i < MIN((long)n_batches, avail); i++) {
-        task_val_batch(t->task, i, t->batch_tokens, t->batch_mask, t->B, t->T);
+        task_val_batch(t->task, i, t->batch_tokens, t->batch_mask, t->batch_pos, t->B, t->T);
         n_loss += count_mask(t->batch_mask, (size_t)t->B * (size_t)t->T);
         pool_run(t->pool, step_worker, t);
         for (int w = 0; w < t->n_workers; w++) loss_sum += t->workers[w].loss_sum;

@@ -350,7 +350,9 @@ static int parse_eval(Spec *s, const cJSON *root, const Task *task, int max_prom
         if (e->k[e->n_k - 1] != n && e->n_k < SPEC_MAX_K) e->k[e->n_k++] = n;
     }
     if (item(ev, "temperature")) {
-        if (get_num_array(ev, "eval", "temperature", SPEC_MAX_TEMPERATURES, 0, 100, 1, e->temperature, &e->n_temperature) != 0) return -1;
+        if (get_num_array(ev, "eval", "temperature", SPEC_MAX_TEMPERATURES, 0, 100, 1, e->temperature,
+                          &e->n_temperature) != 0)
+            return -1;
     } else {
         e->n_temperature = 1;
         e->temperature[0] = 1.0;
@@ -364,7 +366,8 @@ static int parse_analysis(Spec *s, const cJSON *root) {
     if (!an) return 0;
     if (check_keys(an, "analysis", keys, ARRAY_LEN(keys)) != 0) return -1;
     AnalysisSpec *a = &s->analysis;
-    if (item(an, "c_inf") && get_num_array(an, "analysis", "c_inf", SPEC_MAX_C_INF, 0, 1e40, 1, a->c_inf, &a->n_c_inf) != 0)
+    if (item(an, "c_inf") &&
+        get_num_array(an, "analysis", "c_inf", SPEC_MAX_C_INF, 0, 1e40, 1, a->c_inf, &a->n_c_inf) != 0)
         return -1;
     if (item(an, "c_train") &&
         get_num_array(an, "analysis", "c_train", SPEC_MAX_C_TRAIN, 0, 1e40, 1, a->c_train, &a->n_c_train) != 0)
@@ -515,6 +518,10 @@ char *run_config_json(const Spec *s, const RunSpec *r) {
     cJSON_AddItemToObject(o, "train", train_json(&s->train, 0));
     json_add_num(o, "seed", (double)r->seed);
     json_add_num(o, "steps", (double)r->steps);
+    // How rows are built (tasks.h): whole examples, positions and attention within each. Runs
+    // trained on rows that cut examples (t2 before this key) have another config and hash.
+    // (text rows are windows of the file, as before.)
+    if (spec_has_eval(s)) cJSON_AddStringToObject(o, "rows", "whole_examples");
     return json_text_free(o);
 }
 

@@ -47,7 +47,7 @@ void eval_gold(const Model *m, const Task *task, int batch_problems, DbGold *gol
             for (int t = len[b]; t < Tb; t++) row[t] = TOKEN_EOS;
             if (b > 0) memmove(tokens + (size_t)b * Tb, row, (size_t)Tb * sizeof(int));
         }
-        model_forward(m, &a, tokens, (size_t)nb, Tb);
+        model_forward(m, &a, tokens, NULL, (size_t)nb, Tb);
         log_softmax_rows(a.logits, (size_t)nb * (size_t)Tb, V);
         for (int b = 0; b < nb; b++) {
             const int *row = tokens + (size_t)b * Tb;
