@@ -191,7 +191,10 @@ static void test_bf16_tracks_float32(void **state) {
         long steps;
     } runs[] = {
         {"text", "{\"name\": \"text\", \"path\": \"" TEXT_PATH "\"}", 2, 64, 4, 64, 16, 3e-3, TEXT_STEPS},
-        {"add", "{\"name\": \"add\", \"digits\": 2, \"eval_problems\": 100, \"seed\": 7}", 2, 64, 4, 32, 32, 3e-3, 600},
+        // add's loss falls in steps early on (at 600 steps two float32 runs on different BLAS
+        // kernels ended 4.6% apart), so it is compared once settled: at 1500 steps they agree
+        // within 0.1%.
+        {"add", "{\"name\": \"add\", \"digits\": 2, \"eval_problems\": 100, \"seed\": 7}", 2, 64, 4, 32, 32, 3e-3, 1500},
     };
     for (size_t i = 0; i < ARRAY_LEN(runs); i++) {
         const char *p32, *p16;
