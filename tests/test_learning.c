@@ -190,7 +190,9 @@ static void test_bf16_tracks_float32(void **state) {
         double lr;
         long steps;
     } runs[] = {
-        {"text", "{\"name\": \"text\", \"path\": \"" TEXT_PATH "\"}", 2, 64, 4, 64, 16, 3e-3, TEXT_STEPS},
+        // At lr 3e-3 the text run is in a noisy regime (bf16 runs on two BLAS cores for attention
+        // ended 0.9% apart); at 1e-3 float32 on both cores and bf16 agree within 0.1%.
+        {"text", "{\"name\": \"text\", \"path\": \"" TEXT_PATH "\"}", 2, 64, 4, 64, 16, 1e-3, TEXT_STEPS},
         // add's loss falls in steps early on (at 600 steps two float32 runs on different BLAS
         // kernels ended 4.6% apart), so it is compared once settled: at 1500 steps they agree
         // within 0.1%.
