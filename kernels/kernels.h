@@ -170,6 +170,33 @@ void adamw_update(float *params, const float *grads, float *m, float *v, size_t 
 float clip_scale(double norm, float max_norm);
 
 // ---------------------------------------------------------------------------------------------
+// float32 products of a training step on AVX-512 (matmul_f32.c), with the residual add and SwiGLU
+// fused into them. Compiled for AVX-512 whatever -march says; call them only when the CPU has it
+// (util/cpu.h). B operands: a packed weight (panels of 32 columns, (ceil(N/32), K, 32): b_ks = 32,
+// b_ps = 32·K) or any row-major (K, N) matrix read in place (b_ks = its row stride, b_ps = 32).
+// A element (i, k) is at A[i·a_rs + k·a_ks]. K ≥ 1.
+#if defined(__x86_64__) && (defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 10))
+#define T2_F32_KERNELS 1
+#else
+#define T2_F32_KERNELS 0
+#endif
+size_t f32_panels_size(int N, int K);
+// Panels of the rows of an (N, K) matrix, e.g. a weight (OC, IC) for x·Wᵀ.
+void f32_pack_nk(float *bp, const float *src, size_t lds, int N, int K);
+// SwiGLU's gate-up weight (2N, K): panel p holds gate rows 16p..16p+15, then the up rows `second`
+// further (second = N = d_ff); for f32_gemm_swiglu.
+void f32_pack_nk_pairs(float *bp, const float *src, size_t lds, int N, int K, size_t second);
+// C (M, N) = A·B, + add (M, N) when add is not NULL (add may be C: accumulate).
+void f32_gemm(float *C, size_t ldc, const float *A, size_t a_rs, size_t a_ks, const float *B, size_t b_ks,
+              size_t b_ps, int M, int N, int K, const float *add, size_t ld_add);
+// gu (M, 2F) = A·Wguᵀ with Wgu packed by f32_pack_nk_pairs, and h (M, F) = silu(gate)·up.
+void f32_gemm_swiglu(float *gu, float *h, const float *A, size_t a_rs, size_t a_ks, const float *bp, int M, int F,
+                     int K);
+// dh = A·B (M, F), never stored: dgu (M, 2F) = SwiGLU's backward of dh at the forward's gu (M, 2F).
+void f32_gemm_swiglu_backward(float *dgu, const float *gu, const float *A, size_t a_rs, size_t a_ks,
+                              const float *B, size_t b_ks, size_t b_ps, int M, int F, int K);
+
+// ---------------------------------------------------------------------------------------------
 // bf16 products for mixed-precision training (matmul_bf16.c): bf16 operands, float32 sums.
 // Compiled for AVX512-BF16 whatever -march says; call them only when the CPU has it
 // (util/cpu.h). bf16 values are raw bits; a K-pair is two consecutive bf16 of one row of A or of

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "kernels.h"
-#include "nn/mixed.h"
+#include "nn/linear.h"
 #include "nn/model.h"
 #include "nn/trainer.h"
 #include "util/cpu.h"
@@ -243,7 +243,8 @@ static double rel_error(const float *got, const float *want, size_t n) {
 
 #define GRAD_RTOL 0.02
 
-static void check_model_gradients(GemmPath path, int tied) {
+// tol: the largest relative error allowed; bf16 must differ from float32 by more than floor.
+static void check_model_gradients(GemmPath path, int tied, double tol, double floor) {
     ModelConfig c = {.n_layer = 2, .d_model = 48, .n_head = 3, .vocab_size = 37, .seq_len = 24, .tied = tied};
     model_config_defaults(&c);
     Model m;
@@ -267,29 +268,29 @@ static void check_model_gradients(GemmPath path, int tied) {
     Activations a;
     acts_build(&a, &c, B, (int)T);
     double loss32 = model_forward_backward(&m, &a, g32, tokens, targets, NULL, pos, B, (int)T, 1.0f / (float)n);
-    MixedWeights *mw = mixed_weights_create(&m, path);
-    mixed_refresh(mw, 0, 2); // in two halves, as two threads would
-    mixed_refresh(mw, 1, 2);
-    a.mixed = mixed_worker_create(mw, n);
-    if (!a.mixed) fail_msg("%s", err_msg());
+    LinearWeights *mw = linear_weights_create(&m, path);
+    linear_refresh(mw, 0, 2); // in two halves, as two threads would
+    linear_refresh(mw, 1, 2);
+    a.linear = linear_worker_create(mw, n);
+    if (!a.linear) fail_msg("%s", err_msg());
     double loss16 = model_forward_backward(&m, &a, g16, tokens, targets, NULL, pos, B, (int)T, 1.0f / (float)n);
     print_message("%s, tied %d: loss float32 %.6f, bf16 %.6f\n", gemm_path_name(path), tied, loss32 / n, loss16 / n);
-    assert_true(fabs(loss16 - loss32) / loss32 < 2e-3);
+    assert_true(fabs(loss16 - loss32) / loss32 < tol / 10);
     Tensor t[64];
     int nt = model_tensors(&m, t);
     double worst = 0;
     for (int i = 0; i < nt; i++) {
         double e = rel_error(g16 + t[i].offset, g32 + t[i].offset, t[i].n);
         if (getenv("T2_TEST_VERBOSE")) print_message("  %-14s relative error %.4f\n", t[i].name, e);
-        if (!(e < GRAD_RTOL))
+        if (!(e < tol))
             fail_msg("%s: gradient of %s differs from float32 by %.4f (relative)", gemm_path_name(path), t[i].name, e);
         worst = fmax(worst, e);
     }
-    // bf16 must really have been used: a float32 pass would agree to ~1e-6.
-    assert_true(worst > 1e-4);
+    // bf16 must really have been used: a float32 pass agrees to ~1e-6.
+    assert_true(worst > floor);
     print_message("  worst relative gradient error over %d tensors: %.4f\n", nt, worst);
-    mixed_worker_free(a.mixed);
-    mixed_weights_free(mw);
+    linear_worker_free(a.linear);
+    linear_weights_free(mw);
     acts_free(&a);
     free(g32), free(g16), free(tokens), free(targets), free(pos);
     model_free(&m);
@@ -298,8 +299,19 @@ static void check_model_gradients(GemmPath path, int tied) {
 static void test_model_gradients_t2(void **state) {
     (void)state;
     SKIP_WITHOUT_BF16();
-    check_model_gradients(GEMM_T2_BF16, 0);
-    check_model_gradients(GEMM_T2_BF16, 1);
+    check_model_gradients(GEMM_T2_BF16, 0, GRAD_RTOL, 1e-4);
+    check_model_gradients(GEMM_T2_BF16, 1, GRAD_RTOL, 1e-4);
+}
+
+// t2's float32 products (with the residual add and SwiGLU fused) against sgemm's: float32 rounding.
+static void test_model_gradients_f32(void **state) {
+    (void)state;
+    if (!T2_F32_KERNELS || !cpu_info()->avx512) {
+        print_message("skipped: this CPU has no AVX-512\n");
+        skip();
+    }
+    check_model_gradients(GEMM_T2_F32, 0, 1e-5, 0);
+    check_model_gradients(GEMM_T2_F32, 1, 1e-5, 0);
 }
 
 static void test_model_gradients_onednn(void **state) {
@@ -313,8 +325,8 @@ static void test_model_gradients_onednn(void **state) {
         print_message("skipped: %s\n", err_msg());
         skip();
     }
-    check_model_gradients(GEMM_ONEDNN, 0);
-    check_model_gradients(GEMM_ONEDNN, 1);
+    check_model_gradients(GEMM_ONEDNN, 0, GRAD_RTOL, 1e-4);
+    check_model_gradients(GEMM_ONEDNN, 1, GRAD_RTOL, 1e-4);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -342,7 +354,7 @@ static void test_training_reproducible(void **state) {
         double la, lb, lf;
         Trainer *a = train_steps(PRECISION_BF16, threads, 12, &la), *b = train_steps(PRECISION_BF16, threads, 12, &lb);
         Trainer *f = train_steps(PRECISION_FLOAT32, threads, 12, &lf);
-        assert_string_equal(trainer_gemm_path(f), "openblas-sgemm");
+        assert_string_equal(trainer_gemm_path(f), cpu_info()->avx512 ? "t2-avx512" : "openblas-sgemm");
         assert_int_equal(trainer_precision(a), PRECISION_BF16);
         size_t n = trainer_model(a)->layout.total;
         assert_memory_equal(trainer_model(a)->params, trainer_model(b)->params, n * sizeof(float));
@@ -364,8 +376,16 @@ static void test_bad_path_refused(void **state) {
     assert_int_equal(gemm_path_for(PRECISION_BF16, &g), -1);
     assert_non_null(strstr(err_msg(), cpu_info()->avx512_bf16 ? "T2_BF16_GEMM" : "AVX512_BF16"));
     unsetenv("T2_BF16_GEMM");
+    // float32: t2's products with AVX-512, else sgemm; T2_F32_GEMM=openblas forces sgemm.
+    assert_int_equal(gemm_path_for(PRECISION_FLOAT32, &g), 0);
+    assert_int_equal(g, cpu_info()->avx512 ? GEMM_T2_F32 : GEMM_SGEMM);
+    setenv("T2_F32_GEMM", "openblas", 1);
     assert_int_equal(gemm_path_for(PRECISION_FLOAT32, &g), 0);
     assert_int_equal(g, GEMM_SGEMM);
+    setenv("T2_F32_GEMM", "mkl", 1);
+    assert_int_equal(gemm_path_for(PRECISION_FLOAT32, &g), -1);
+    assert_non_null(strstr(err_msg(), "T2_F32_GEMM: expected t2 or openblas, got 'mkl'"));
+    unsetenv("T2_F32_GEMM");
 }
 
 int main(void) {
@@ -374,6 +394,7 @@ int main(void) {
         cmocka_unit_test(test_pairs_and_panels),
         cmocka_unit_test(test_gemm),
         cmocka_unit_test(test_model_gradients_t2),
+        cmocka_unit_test(test_model_gradients_f32),
         cmocka_unit_test(test_model_gradients_onednn),
         cmocka_unit_test(test_training_reproducible),
         cmocka_unit_test(test_bad_path_refused),

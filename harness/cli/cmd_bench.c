@@ -65,9 +65,10 @@ static int bench_precision(const char *name, Precision *p, GemmPath *g) {
     return 0;
 }
 
-// The peak MFU is measured against: sgemm for float32, the bf16 path's own products for bf16.
-static double precision_peak(GemmPath g, int threads) {
-    return g == GEMM_SGEMM ? sgemm_peak_gflops(threads) : mixed_peak_gflops(g, threads);
+// The peak MFU is measured against: sgemm for float32 (whatever kernels train), the bf16 path's
+// own products for bf16.
+static double precision_peak(Precision p, GemmPath g, int threads) {
+    return p == PRECISION_FLOAT32 ? sgemm_peak_gflops(threads) : linear_peak_gflops(g, threads);
 }
 
 static int bench_gemm(int argc, char **argv) {
@@ -95,8 +96,8 @@ static int bench_gemm(int argc, char **argv) {
     if (!json) printf("%6s %6s %6s  %9s\n", "m", "n", "k", "GFLOP/s");
     for (size_t i = 0; i < ARRAY_LEN(shapes); i++) {
         int m = shapes[i][0], n = shapes[i][1], k = shapes[i][2];
-        double g = gemm == GEMM_SGEMM ? sgemm_gflops(m, n, k, (int)threads, 5)
-                                      : mixed_gemm_gflops(gemm, m, n, k, (int)threads, 5);
+        double g = prec == PRECISION_FLOAT32 ? sgemm_gflops(m, n, k, (int)threads, 5)
+                                      : linear_gemm_gflops(gemm, m, n, k, (int)threads, 5);
         if (g < 0) {
             cJSON_Delete(out);
             return cmd_fail();
@@ -194,7 +195,7 @@ static int bench_train(int argc, char **argv) {
     TrainSpec ts = {.seq_len = (int)T, .batch_size = (int)B, .lr = 1e-3, .warmup = 0, .schedule = SCHED_CONSTANT,
                     .weight_decay = 0.1, .beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8, .grad_clip = 1.0,
                     .precision = prec};
-    double peak = precision_peak(gemm, (int)threads);
+    double peak = precision_peak(prec, gemm, (int)threads);
     Trainer *tr = trainer_create(&cfg, &ts, warm + steps, 1, NULL, (int)threads);
     if (!tr) return cmd_fail();
     StepStats st = {0};
@@ -209,7 +210,7 @@ static int bench_train(int argc, char **argv) {
     double secs = now_s() - t0, cpu_secs = cpu_time_s() - c0;
     // The peak again after the timed steps; the higher of the two keeps MFU conservative on a
     // machine whose speed drifts.
-    peak = MAX(peak, precision_peak(gemm, (int)threads));
+    peak = MAX(peak, precision_peak(prec, gemm, (int)threads));
     double tok_s = (double)B * T * steps / secs;
     double gflops = train_step_flops(&cfg, (int)B, (int)T) * steps / secs / 1e9;
     cJSON *o = bench_result("train", &cfg);

@@ -111,9 +111,10 @@ typedef struct {
     float *dh;        // (B, T, F)
     float *att_scratch; // (T, T)
     size_t bytes;     // total allocated
-    // The products of model_forward_backward in bf16 (nn/mixed.h); NULL: float32 through sgemm.
-    // Set by the trainer; forward-only passes (evaluation, scoring) are always float32.
-    struct MixedWorker *mixed;
+    // The linear layers of model_forward_backward (nn/linear.h: t2's float32 or bf16 kernels, with
+    // the residual add and SwiGLU fused); NULL: float32 through sgemm. Set by the trainer;
+    // forward-only passes (evaluation, scoring) always use sgemm in float32.
+    struct LinearWorker *linear;
 } Activations;
 
 void acts_build(Activations *a, const ModelConfig *c, size_t B, int T);

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "nn/checkpoint.h"
-#include "nn/mixed.h"
+#include "nn/linear.h"
 #include "kernels.h"
 #include "util/threadpool.h"
 
@@ -21,7 +21,7 @@ typedef struct {
     float *grads;           // (n_params,) worker 0's is the trainer's gradient
     int *inputs, *targets;  // (nb, T)
     unsigned char *mask;    // (nb, T)
-    MixedWorker *mixed;     // bf16 products (NULL in float32)
+    LinearWorker *linear;   // t2's products (NULL: sgemm)
     int *pos;               // (nb, T) positions inside the examples; NULL without a task
     long b0, b1;            // rows [b0, b1) of the batch
     double loss_sum;        // Σ mask · loss over the slice
@@ -48,7 +48,7 @@ struct Trainer {
     Worker *workers;
     ThreadPool *pool;
     GemmPath gemm;        // the kernels of the training products
-    MixedWeights *mixed;  // bf16 copies of the weights (bf16 only)
+    LinearWeights *linear;  // the weights as t2's products read them (NULL: sgemm)
     // per-step values read by the workers
     float loss_scale, lr, grad_scale;
     int forward_only;
@@ -81,7 +81,7 @@ Trainer *trainer_create(const ModelConfig *cfg, const TrainSpec *ts, long total_
     t->batch_pos = xcalloc((size_t)t->B * (size_t)t->T, sizeof(int));
     t->n_workers = MAX(1, MIN(threads, t->B));
     t->workers = xcalloc((size_t)t->n_workers, sizeof(Worker));
-    if (gemm != GEMM_SGEMM) t->mixed = mixed_weights_create(&t->model, gemm);
+    if (gemm != GEMM_SGEMM) t->linear = linear_weights_create(&t->model, gemm);
     for (int w = 0; w < t->n_workers; w++) {
         Worker *wk = &t->workers[w];
         split_range(t->B, t->n_workers, w, &wk->b0, &wk->b1);
@@ -92,11 +92,11 @@ Trainer *trainer_create(const ModelConfig *cfg, const TrainSpec *ts, long total_
         wk->targets = xcalloc(nt, sizeof(int));
         wk->mask = xcalloc(nt, 1);
         wk->pos = task ? xcalloc(nt, sizeof(int)) : NULL; // random tokens: plain causal rows
-        if (t->mixed && !(wk->mixed = mixed_worker_create(t->mixed, nt))) {
+        if (t->linear && !(wk->linear = linear_worker_create(t->linear, nt))) {
             trainer_free(t);
             return NULL;
         }
-        wk->acts.mixed = wk->mixed;
+        wk->acts.linear = wk->linear;
     }
     t->pool = pool_create(t->n_workers);
     return t;
@@ -107,7 +107,7 @@ void trainer_free(Trainer *t) {
     if (t->pool) pool_free(t->pool);
     for (int w = 0; w < t->n_workers; w++) {
         Worker *wk = &t->workers[w];
-        mixed_worker_free(wk->mixed);
+        linear_worker_free(wk->linear);
         acts_free(&wk->acts);
         free(wk->grads);
         free(wk->inputs);
@@ -121,7 +121,7 @@ void trainer_free(Trainer *t) {
     free(t->batch_pos);
     free(t->m);
     free(t->v);
-    mixed_weights_free(t->mixed);
+    linear_weights_free(t->linear);
     model_free(&t->model);
     free(t);
 }
@@ -130,8 +130,8 @@ size_t trainer_bytes(const Trainer *t) {
     size_t n = t->model.layout.total * sizeof(float);
     size_t bytes = 3 * n; // parameters and two moments
     for (int w = 0; w < t->n_workers; w++)
-        bytes += n + t->workers[w].acts.bytes + mixed_worker_bytes(t->workers[w].mixed);
-    return bytes + mixed_weights_bytes(t->mixed);
+        bytes += n + t->workers[w].acts.bytes + linear_worker_bytes(t->workers[w].linear);
+    return bytes + linear_weights_bytes(t->linear);
 }
 
 Precision trainer_precision(const Trainer *t) { return t->ts.precision; }
@@ -212,7 +212,7 @@ static void adam_worker(void *ctx, int tid, int n_threads) {
 // The bf16 copies of the weights, from the float32 values the step is about to use.
 static void refresh_worker(void *ctx, int tid, int n_threads) {
     Trainer *t = ctx;
-    mixed_refresh(t->mixed, tid, n_threads);
+    linear_refresh(t->linear, tid, n_threads);
 }
 
 static long final_window(long total_steps) { return MAX(1, MIN(100, total_steps / 10)); }
@@ -235,7 +235,7 @@ int trainer_step(Trainer *t, StepStats *out) {
     long n_loss = count_mask(t->batch_mask, (size_t)t->B * (size_t)t->T);
     t->loss_scale = n_loss > 0 ? 1.0f / (float)n_loss : 0.0f;
     t->forward_only = 0;
-    if (t->mixed) pool_run(t->pool, refresh_worker, t);
+    if (t->linear) pool_run(t->pool, refresh_worker, t);
     pool_run(t->pool, step_worker, t);
     pool_run(t->pool, reduce_worker, t);
     double loss_sum = 0, sumsq = 0;

@@ -4,7 +4,7 @@
 #ifndef T2_TRAIN_H
 #define T2_TRAIN_H
 
-#include "nn/mixed.h"
+#include "nn/linear.h"
 #include "nn/model.h"
 #include "tasks/tasks.h"
 
@@ -52,7 +52,7 @@ typedef struct {
 } StepStats;
 
 // task may be NULL: uniformly random tokens (benchmarks). threads ≥ 1. NULL + err_set when this
-// machine cannot train in ts->precision (bf16 without AVX512-BF16, see nn/mixed.h).
+// machine cannot train in ts->precision (bf16 without AVX512-BF16, see nn/linear.h).
 Trainer *trainer_create(const ModelConfig *cfg, const TrainSpec *ts, long total_steps, uint64_t seed,
                         const Task *task, int threads);
 void trainer_free(Trainer *t);

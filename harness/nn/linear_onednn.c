@@ -1,4 +1,4 @@
-// mixed_onednn.c — the bf16 products through oneDNN's matmul primitive (AMX on Xeons that have
+// linear_onednn.c — the bf16 products through oneDNN's matmul primitive (AMX on Xeons that have
 // it), with libdnnl.so.2 opened on first use so that float32 runs never load it or its OpenMP.
 //
 // Threads. Debian's oneDNN runs its own OpenMP threads. t2 already runs one worker per core, each
@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nn/mixed_impl.h"
+#include "nn/linear_impl.h"
 #include "util/util.h"
 
 // The oneDNN (and OpenMP) functions t2 calls, looked up in the library.
@@ -209,19 +209,19 @@ fail:
     return -1;
 }
 
-int onednn_worker_init(MixedWorker *w) {
+int onednn_worker_init(LinearWorker *w) {
     if (onednn_load() != 0) return -1;
-    const MixedWeights *mw = w->mw;
+    const LinearWeights *lw = w->lw;
     OnednnWorker *o = xcalloc(1, sizeof *o);
     w->onednn = o;
-    o->shapes = xcalloc((size_t)mw->n, sizeof(ShapePrims));
-    o->shape_of = xcalloc((size_t)mw->n, sizeof(int));
+    o->shapes = xcalloc((size_t)lw->n, sizeof(ShapePrims));
+    o->shape_of = xcalloc((size_t)lw->n, sizeof(int));
     if (dnnl.dnnl_stream_create(&o->stream, dnnl.engine, dnnl_stream_default_flags) != dnnl_success) {
         err_set("oneDNN: cannot create a stream");
         return -1;
     }
-    for (int i = 0; i < mw->n; i++) {
-        const MixedLinear *L = &mw->lin[i];
+    for (int i = 0; i < lw->n; i++) {
+        const LinearWeight *L = &lw->lin[i];
         int s = 0;
         while (s < o->n_shapes && !(o->shapes[s].IC == L->IC && o->shapes[s].OC == L->OC)) s++;
         o->shape_of[i] = s;
@@ -236,7 +236,7 @@ int onednn_worker_init(MixedWorker *w) {
     return 0;
 }
 
-void onednn_worker_free(MixedWorker *w) {
+void onednn_worker_free(LinearWorker *w) {
     OnednnWorker *o = w->onednn;
     if (!o) return;
     for (int s = 0; s < o->n_shapes; s++)
@@ -272,20 +272,20 @@ static void run(OnednnWorker *o, Prim *p, const void *src, const void *wei, floa
         die("oneDNN: a matmul primitive failed to execute");
 }
 
-static void check_rows(const MixedWorker *w, size_t n) {
+static void check_rows(const LinearWorker *w, size_t n) {
     if (n != w->rows) die("oneDNN: products were built for %zu rows, called with %zu", w->rows, n);
 }
 
-void onednn_forward(MixedWorker *w, int id, float *out, size_t n) {
+void onednn_forward(LinearWorker *w, int id, float *out, size_t n) {
     check_rows(w, n);
     OnednnWorker *o = w->onednn;
-    run(o, &o->shapes[o->shape_of[id]].p[P_FWD], w->a, w->mw->lin[id].fwd, out);
+    run(o, &o->shapes[o->shape_of[id]].p[P_FWD], w->a, w->lw->lin[id].fwd, out);
 }
 
-void onednn_backward(MixedWorker *w, int id, float *dx, float *dw, size_t n) {
+void onednn_backward(LinearWorker *w, int id, float *dx, float *dw, size_t n) {
     check_rows(w, n);
     OnednnWorker *o = w->onednn;
     ShapePrims *s = &o->shapes[o->shape_of[id]];
-    if (dx) run(o, &s->p[P_BWD_DATA], w->a, w->mw->lin[id].fwd, dx);
+    if (dx) run(o, &s->p[P_BWD_DATA], w->a, w->lw->lin[id].fwd, dx);
     run(o, &s->p[P_BWD_WEIGHTS], w->a, w->b, dw);
 }
