@@ -95,13 +95,18 @@ void rope_backward(float *dx, const float *cos_t, const float *sin_t,
 // [t − pos[t], t] only — its own example, never across an example boundary — and the
 // probabilities outside that range are exact zeros. pos restarts at 0 where an example starts and
 // counts up by one inside it (the rope positions of the same tokens).
+// pack: NULL (products through sgemm), or attention_pack_floats(T, C/H) floats of scratch: the
+// products then run on t2's AVX-512 kernels (matmul_f32.c; only on a CPU with AVX-512).
+size_t attention_pack_floats(int T, int hd);
 void attention_forward(float *out,         // (B, T, C)
                        float *att,         // (B, H, T, T) softmax probabilities, saved for backward
+                       float *pack,        // NULL or scratch, see above
                        const float *qkv,   // (B, T, 3C)
                        const int *pos,     // (B, T) or NULL
                        size_t B, int T, int C, int H);
 void attention_backward(float *dqkv,         // (B, T, 3C) overwritten
                         float *scratch,      // (T, T) scratch
+                        float *pack,         // NULL or scratch, as in the forward pass
                         const float *dout,   // (B, T, C)
                         const float *qkv,    // (B, T, 3C)
                         const float *att,    // (B, H, T, T)
@@ -189,6 +194,9 @@ void f32_pack_nk_pairs(float *bp, const float *src, size_t lds, int N, int K, si
 // C (M, N) = A·B, + add (M, N) when add is not NULL (add may be C: accumulate).
 void f32_gemm(float *C, size_t ldc, const float *A, size_t a_rs, size_t a_ks, const float *B, size_t b_ks,
               size_t b_ps, int M, int N, int K, const float *add, size_t ld_add);
+// C = alpha·A·B (+ add); alpha scales each K block's sums (alpha = 1 is exactly f32_gemm).
+void f32_gemm_scaled(float *C, size_t ldc, float alpha, const float *A, size_t a_rs, size_t a_ks, const float *B,
+                     size_t b_ks, size_t b_ps, int M, int N, int K, const float *add, size_t ld_add);
 // gu (M, 2F) = A·Wguᵀ with Wgu packed by f32_pack_nk_pairs, and h (M, F) = silu(gate)·up.
 void f32_gemm_swiglu(float *gu, float *h, const float *A, size_t a_rs, size_t a_ks, const float *bp, int M, int F,
                      int K);

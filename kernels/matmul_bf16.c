@@ -113,17 +113,21 @@ static inline __attribute__((always_inline)) void tile(int mr, float *C, size_t 
                                                        size_t a_ks, const bf16 *B, int kp, int ncol, int accumulate) {
     __m512 c0[MR], c1[MR];
     for (int r = 0; r < mr; r++) c0[r] = c1[r] = _mm512_setzero_ps();
+    // Row r's pair is read at base[r / 3] + 2·(r % 3)·a_rs: four base pointers and one stride, where
+    // twelve row pointers would not fit the general registers (they were spilled and reloaded).
+    const bf16 *a0 = A, *a3 = A + 6 * a_rs, *a6 = A + 12 * a_rs, *a9 = A + 18 * a_rs;
     for (int k = 0; k < kp; k++) {
         __m512bh b0 = (__m512bh)_mm512_loadu_si512(B + (size_t)k * 2 * NR);
         __m512bh b1 = (__m512bh)_mm512_loadu_si512(B + (size_t)k * 2 * NR + NR);
-        const bf16 *ak = A + 2 * (size_t)k * a_ks;
+#pragma GCC unroll 12
         for (int r = 0; r < mr; r++) {
             int32_t pair;
-            memcpy(&pair, ak + 2 * (size_t)r * a_rs, 4);
+            memcpy(&pair, (r < 3 ? a0 : r < 6 ? a3 : r < 9 ? a6 : a9) + 2 * (size_t)(r % 3) * a_rs, 4);
             __m512bh a = (__m512bh)_mm512_set1_epi32(pair);
             c0[r] = _mm512_dpbf16_ps(c0[r], a, b0);
             c1[r] = _mm512_dpbf16_ps(c1[r], a, b1);
         }
+        a0 += 2 * a_ks, a3 += 2 * a_ks, a6 += 2 * a_ks, a9 += 2 * a_ks;
     }
     __mmask16 m0 = mask16(ncol), m1 = mask16(ncol - 16);
     for (int r = 0; r < mr; r++) {

@@ -32,15 +32,6 @@ static inline int imin(int a, int b) { return a < b ? a : b; }
 
 size_t f32_panels_size(int N, int K) { return (size_t)((N + NR - 1) / NR) * NR * (size_t)K; }
 
-void f32_pack_nk(float *bp, const float *src, size_t lds, int N, int K) {
-    for (int p = 0; p * NR < N; p++) {
-        float *panel = bp + (size_t)p * NR * (size_t)K; // (K, 32)
-        int rows = imin(NR, N - p * NR);
-        for (int k = 0; k < K; k++)
-            for (int j = 0; j < NR; j++) panel[(size_t)k * NR + j] = j < rows ? src[(size_t)(p * NR + j) * lds + k] : 0.0f;
-    }
-}
-
 void f32_pack_nk_pairs(float *bp, const float *src, size_t lds, int N, int K, size_t second) {
     for (int p = 0; p * 16 < N; p++) {
         float *panel = bp + (size_t)p * NR * (size_t)K; // (K, 16 + 16)
@@ -63,6 +54,53 @@ void f32_pack_nk_pairs(float *bp, const float *src, size_t lds, int N, int K, si
 
 static inline __mmask16 mask16(int n) { return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
 
+// In-register transpose of a 16 × 16 block: r[i] holds row i on entry, column i on return.
+static inline void transpose16(__m512 r[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
+        __m512d c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
+        r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+        r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+        r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+        r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+    }
+    for (int i = 0; i < 4; i++) {
+        t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+        t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xdd);
+        t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+        t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xdd);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+        r[i + 4] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0x88);
+        r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
+        r[i + 12] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0xdd);
+    }
+}
+
+// Panels by 16 × 16 blocks transposed in registers: rows past N and columns past K are zero.
+void f32_pack_nk(float *bp, const float *src, size_t lds, int N, int K) {
+    for (int p = 0; p * NR < N; p++) {
+        float *panel = bp + (size_t)p * NR * (size_t)K; // (K, 32)
+        for (int half = 0; half < 2; half++) {
+            int j0 = p * NR + half * 16, rows = imin(16, N - j0);
+            for (int k0 = 0; k0 < K; k0 += 16) {
+                __m512 r[16];
+                __mmask16 mk = mask16(K - k0);
+                for (int i = 0; i < 16; i++)
+                    r[i] = i < rows ? _mm512_maskz_loadu_ps(mk, src + (size_t)(j0 + i) * lds + k0) : _mm512_setzero_ps();
+                transpose16(r);
+                for (int i = 0; i < 16 && k0 + i < K; i++) _mm512_storeu_ps(panel + (size_t)(k0 + i) * NR + half * 16, r[i]);
+            }
+        }
+    }
+}
+
 // What happens to a finished tile.
 enum { EPI_STORE, EPI_ADD, EPI_SWIGLU, EPI_SWIGLU_BWD };
 
@@ -74,6 +112,7 @@ typedef struct {
     float *h;          // EPI_SWIGLU: h = silu(gate)·up, (M, F)
     const float *gu;   // EPI_SWIGLU_BWD: the forward's gate and up, (M, 2F)
     int F;             // EPI_SWIGLU*: the hidden size
+    float alpha;       // EPI_STORE, EPI_ADD: C = alpha·A·B (+ add)
 } Epilogue;
 
 // Rows [m, m + mr) × columns j0.. of a finished tile, its sums (K-block partial sums unless last)
@@ -104,7 +143,8 @@ static inline __attribute__((always_inline)) void finish(int epi, const Epilogue
             swiglu_grad_row(cr, cr + e->F, acc[r], g, g + e->F, ncol);
             continue;
         }
-        __m512 v0 = _mm512_loadu_ps(acc[r]), v1 = _mm512_loadu_ps(acc[r] + 16);
+        __m512 al = _mm512_set1_ps(e->alpha);
+        __m512 v0 = _mm512_mul_ps(al, _mm512_loadu_ps(acc[r])), v1 = _mm512_mul_ps(al, _mm512_loadu_ps(acc[r] + 16));
         if (!first) { // a later K block: add to what the earlier ones stored
             v0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, cr), v0);
             v1 = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, cr + 16), v1);
@@ -130,26 +170,31 @@ static inline __attribute__((always_inline)) void tile(int epi, const Epilogue *
     for (int r = 0; r < mr; r++) c0[r] = c1[r] = _mm512_setzero_ps();
     int full = epi == EPI_SWIGLU || ncol > 16;
     __mmask16 m0 = mask16(epi == EPI_SWIGLU ? 16 : ncol), m1 = mask16(epi == EPI_SWIGLU ? 16 : ncol - 16);
+    // Row r of A is read as base[r / 3][(r % 3)·a_rs]: four base pointers and one stride, where
+    // twelve row pointers would not fit the general registers (they were spilled and reloaded).
+    const float *a0 = A, *a3 = A + 3 * a_rs, *a6 = A + 6 * a_rs, *a9 = A + 9 * a_rs;
+#define A_ROW(r) ((r) < 3 ? a0 : (r) < 6 ? a3 : (r) < 9 ? a6 : a9)[((r) % 3) * a_rs]
     if (full) {
         for (int k = 0; k < kc; k++) {
             __m512 b0 = _mm512_maskz_loadu_ps(m0, B + (size_t)k * b_ks);
             __m512 b1 = _mm512_maskz_loadu_ps(m1, B + (size_t)k * b_ks + 16);
-            const float *ak = A + (size_t)k * a_ks;
 #pragma GCC unroll 12
             for (int r = 0; r < mr; r++) {
-                __m512 a = _mm512_set1_ps(ak[(size_t)r * a_rs]);
+                __m512 a = _mm512_set1_ps(A_ROW(r));
                 c0[r] = _mm512_fmadd_ps(a, b0, c0[r]);
                 c1[r] = _mm512_fmadd_ps(a, b1, c1[r]);
             }
+            a0 += a_ks, a3 += a_ks, a6 += a_ks, a9 += a_ks;
         }
     } else { // at most 16 columns: half the work
         for (int k = 0; k < kc; k++) {
             __m512 b0 = _mm512_maskz_loadu_ps(m0, B + (size_t)k * b_ks);
-            const float *ak = A + (size_t)k * a_ks;
 #pragma GCC unroll 12
-            for (int r = 0; r < mr; r++) c0[r] = _mm512_fmadd_ps(_mm512_set1_ps(ak[(size_t)r * a_rs]), b0, c0[r]);
+            for (int r = 0; r < mr; r++) c0[r] = _mm512_fmadd_ps(_mm512_set1_ps(A_ROW(r)), b0, c0[r]);
+            a0 += a_ks, a3 += a_ks, a6 += a_ks, a9 += a_ks;
         }
     }
+#undef A_ROW
 #pragma GCC unroll 12
     for (int r = 0; r < mr; r++) {
         _mm512_storeu_ps(acc[r], c0[r]);
@@ -208,10 +253,15 @@ static void run(TileFn fn, const Epilogue *e, const float *A, size_t a_rs, size_
     }
 }
 
+void f32_gemm_scaled(float *C, size_t ldc, float alpha, const float *A, size_t a_rs, size_t a_ks, const float *B,
+                     size_t b_ks, size_t b_ps, int M, int N, int K, const float *add, size_t ld_add) {
+    Epilogue e = {.C = C, .ldc = ldc, .add = add, .ld_add = ld_add, .alpha = alpha};
+    run(add ? tiles_add : tiles_store, &e, A, a_rs, a_ks, B, b_ks, b_ps, M, N, K, NR);
+}
+
 void f32_gemm(float *C, size_t ldc, const float *A, size_t a_rs, size_t a_ks, const float *B, size_t b_ks,
               size_t b_ps, int M, int N, int K, const float *add, size_t ld_add) {
-    Epilogue e = {.C = C, .ldc = ldc, .add = add, .ld_add = ld_add};
-    run(add ? tiles_add : tiles_store, &e, A, a_rs, a_ks, B, b_ks, b_ps, M, N, K, NR);
+    f32_gemm_scaled(C, ldc, 1.0f, A, a_rs, a_ks, B, b_ks, b_ps, M, N, K, add, ld_add);
 }
 
 void f32_gemm_swiglu(float *gu, float *h, const float *A, size_t a_rs, size_t a_ks, const float *bp, int M, int F,

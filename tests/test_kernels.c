@@ -521,12 +521,14 @@ static double att_objective(const void *p) {
 
 // Forward against the reference, backward against finite differences on every fd_stride-th
 // element of qkv. pos (B, T) or NULL: positions inside packed examples.
-static void check_attention_pos(size_t B, int T, int C, int H, const int *pos, size_t fd_stride, uint64_t seed) {
+// pack: NULL (sgemm's products) or scratch for t2's AVX-512 products.
+static void check_attention_path(size_t B, int T, int C, int H, const int *pos, size_t fd_stride, uint64_t seed,
+                                 float *pack) {
     Rng rng;
     rng_seed(&rng, seed);
     size_t nqkv = B * T * 3 * C, nout = B * T * C, natt = B * H * T * T;
     float *qkv = randn(&rng, nqkv, 1.0), *out = filled(nout, NAN), *att = filled(natt, NAN);
-    attention_forward(out, att, qkv, pos, B, T, C, H);
+    attention_forward(out, att, pack, qkv, pos, B, T, C, H);
     double *dqkv = widen(qkv, nqkv), *dout = dvec(nout), *datt = dvec(natt);
     float *r = randn(&rng, nout, 1.0);
     double *dr = widen(r, nout);
@@ -547,17 +549,27 @@ static void check_attention_pos(size_t B, int T, int C, int H, const int *pos, s
                                      (size_t)(i - pos[b * T + i]));
 
     float *g = filled(nqkv, NAN), *scratch = filled((size_t)T * T, NAN);
-    attention_backward(g, scratch, r, qkv, att, pos, B, T, C, H);
+    attention_backward(g, scratch, pack, r, qkv, att, pos, B, T, C, H);
     expect_grad("attention dqkv", g, dqkv, nqkv, fd_stride, att_objective, &ctx);
 
     // Deterministic: a second run gives the same bits.
     float *out2 = filled(nout, NAN), *att2 = filled(natt, NAN), *g2 = filled(nqkv, NAN);
-    attention_forward(out2, att2, qkv, pos, B, T, C, H);
-    attention_backward(g2, scratch, r, qkv, att2, pos, B, T, C, H);
+    attention_forward(out2, att2, pack, qkv, pos, B, T, C, H);
+    attention_backward(g2, scratch, pack, r, qkv, att2, pos, B, T, C, H);
     assert_memory_equal(out2, out, nout * sizeof(float));
     assert_memory_equal(g2, g, nqkv * sizeof(float));
     free(qkv), free(out), free(att), free(dqkv), free(dout), free(datt), free(r), free(dr),
         free(g), free(scratch), free(out2), free(att2), free(g2);
+}
+
+// Through sgemm, and through t2's AVX-512 products where the CPU has them.
+static void check_attention_pos(size_t B, int T, int C, int H, const int *pos, size_t fd_stride, uint64_t seed) {
+    check_attention_path(B, T, C, H, pos, fd_stride, seed, NULL);
+    if (T2_F32_KERNELS && cpu_info()->avx512) {
+        float *pack = filled(attention_pack_floats(T, C / H), NAN);
+        check_attention_path(B, T, C, H, pos, fd_stride, seed, pack);
+        free(pack);
+    }
 }
 
 static void check_attention(size_t B, int T, int C, int H, size_t fd_stride, uint64_t seed) {
@@ -607,16 +619,16 @@ static void test_attention_packed_isolated(void **state) {
     int pos[T];
     for (int t = 0; t < T; t++) pos[t] = t < S0 ? t : t < S0 + LEN ? t - S0 : t - S0 - LEN;
     float *qkv = randn(&rng, nqkv, 1.0), *out = fvec((size_t)T * C), *att = fvec((size_t)H * T * T);
-    attention_forward(out, att, qkv, pos, 1, T, C, H);
+    attention_forward(out, att, NULL, qkv, pos, 1, T, C, H);
     float *alone = fvec((size_t)LEN * row), *out1 = fvec((size_t)LEN * C), *att1 = fvec((size_t)H * LEN * LEN);
     memcpy(alone, qkv + (size_t)S0 * row, (size_t)LEN * row * sizeof(float));
-    attention_forward(out1, att1, alone, NULL, 1, LEN, C, H);
+    attention_forward(out1, att1, NULL, alone, NULL, 1, LEN, C, H);
     double *want = widen(out1, (size_t)LEN * C);
     expect_close("packed example against itself alone", out + (size_t)S0 * C, want, (size_t)LEN * C, 1e-6, 1e-7);
     float *other = fcopy(qkv, nqkv), *out2 = fvec((size_t)T * C);
     for (size_t i = 0; i < nqkv; i++)
         if (i / row < S0 || i / row >= S0 + LEN) other[i] = (float)(5.0 * rng_normal(&rng));
-    attention_forward(out2, att, other, pos, 1, T, C, H);
+    attention_forward(out2, att, NULL, other, pos, 1, T, C, H);
     assert_memory_equal(out2 + (size_t)S0 * C, out + (size_t)S0 * C, (size_t)LEN * C * sizeof(float));
     free(qkv), free(out), free(att), free(alone), free(out1), free(att1), free(want), free(other), free(out2);
 }
@@ -643,7 +655,7 @@ static void check_decode(size_t S, int P, int g, int G_max, int C, int H, uint64
     for (size_t s = 1; s < S; s++) // the prompt positions are shared by all sequences
         memcpy(qkv + s * T * row, qkv, (size_t)P * row * sizeof(float));
     float *full = fvec(S * T * C), *att = fvec(S * H * T * T);
-    attention_forward(full, att, qkv, NULL, S, T, C, H);
+    attention_forward(full, att, NULL, qkv, NULL, S, T, C, H);
 
     float *q = fvec(S * C), *kp = fvec((size_t)P * C), *vp = fvec((size_t)P * C);
     float *kg = filled(S * G_max * C, NAN), *vg = filled(S * G_max * C, NAN); // unused slots NaN

@@ -202,7 +202,7 @@ static int act_bufs(Activations *a, const ModelConfig *c, size_t B, int T, ActBu
         {&a->lnf_rstd, BT},            {&a->logits, BT * V},       {&a->losses, BT},
         {&a->dresid, BT * C},          {&a->dln, BT * C},          {&a->dqkv, BT * 3 * C},
         {&a->datty, BT * C},           {&a->dgu, BT * 2 * F},      {&a->dh, BT * F},
-        {&a->att_scratch, TT},
+        {&a->att_scratch, TT},         {&a->att_pack, attention_pack_floats(T, (int)(C / H))},
     };
     _Static_assert(ARRAY_LEN(bufs) <= ACT_MAX_BUFS, "acts_bytes and acts_build hold every buffer");
     int n = (int)ARRAY_LEN(bufs);
@@ -328,7 +328,7 @@ static void forward_hidden(const Model *m, Activations *a, const int *tokens, co
         lin_forward(mx, lin_id(L, LIN_QKV), qkv, ln1, NULL, w->wqkv + l * 3 * C * C, BT, (int)C, (int)(3 * C));
         rope_forward(qkv, m->rope_cos, m->rope_sin, pos, BT, T, 0, (int)H, (int)hd, (int)(3 * C));
         rope_forward(qkv + C, m->rope_cos, m->rope_sin, pos, BT, T, 0, (int)H, (int)hd, (int)(3 * C));
-        attention_forward(atty, att, qkv, pos, B, T, (int)C, (int)H);
+        attention_forward(atty, att, mx ? a->att_pack : NULL, qkv, pos, B, T, (int)C, (int)H);
         lin_forward(mx, lin_id(L, LIN_O), mid, atty, x, w->wo + l * C * C, BT, (int)C, (int)C); // + residual
         rmsnorm_forward(ln2, ln2_rstd, mid, w->ln2 + l * C, BT, (int)C, c->norm_eps);
         lin_forward_swiglu(mx, lin_id(L, LIN_GU), gu, h, ln2, w->wgu + l * 2 * F * C, BT, (int)C, (int)F);
@@ -384,7 +384,8 @@ double model_forward_backward(const Model *m, Activations *a, float *grads, cons
         // Attention: mid = x + o(attn(rope(qkv(ln1(x))))).
         lin_backward(mx, lin_id(Li, LIN_O), a->datty, g.wo + l * C * C, a->dresid, atty, w->wo + l * C * C, BT,
                      (int)C, (int)C);
-        attention_backward(a->dqkv, a->att_scratch, a->datty, qkv, att, pos, B, T, (int)C, (int)H);
+        attention_backward(a->dqkv, a->att_scratch, mx ? a->att_pack : NULL, a->datty, qkv, att, pos, B, T, (int)C,
+                           (int)H);
         rope_backward(a->dqkv, m->rope_cos, m->rope_sin, pos, BT, T, 0, (int)H, (int)hd, (int)(3 * C));
         rope_backward(a->dqkv + C, m->rope_cos, m->rope_sin, pos, BT, T, 0, (int)H, (int)hd, (int)(3 * C));
         lin_backward(mx, lin_id(Li, LIN_QKV), a->dln, g.wqkv + l * 3 * C * C, a->dqkv, ln1, w->wqkv + l * 3 * C * C,
