@@ -112,6 +112,7 @@ void bf16_pack_nk(bf16 *bp, const float *src, size_t lds, int N, int K) {
 static inline __attribute__((always_inline)) void tile(int mr, float *C, size_t ldc, const bf16 *A, size_t a_rs,
                                                        size_t a_ks, const bf16 *B, int kp, int ncol, int accumulate) {
     __m512 c0[MR], c1[MR];
+#pragma GCC unroll 12
     for (int r = 0; r < mr; r++) c0[r] = c1[r] = _mm512_setzero_ps();
     // Row r's pair is read at base[r / 3] + 2·(r % 3)·a_rs: four base pointers and one stride, where
     // twelve row pointers would not fit the general registers (they were spilled and reloaded).
@@ -130,6 +131,7 @@ static inline __attribute__((always_inline)) void tile(int mr, float *C, size_t 
         a0 += 2 * a_ks, a3 += 2 * a_ks, a6 += 2 * a_ks, a9 += 2 * a_ks;
     }
     __mmask16 m0 = mask16(ncol), m1 = mask16(ncol - 16);
+#pragma GCC unroll 12
     for (int r = 0; r < mr; r++) {
         float *cr = C + (size_t)r * ldc;
         if (accumulate) {
