@@ -114,7 +114,7 @@ static int bench_gemm(int argc, char **argv) {
     cJSON_AddNumberToObject(out, "peak_gflops", peak);
     cJSON_AddNumberToObject(out, "threads", (double)threads);
     cJSON_AddStringToObject(out, "precision", precision_name(prec));
-    cJSON_AddStringToObject(out, "gemm", gemm_path_name(gemm));
+    cJSON_AddStringToObject(out, "gemm", prec == PRECISION_FLOAT32 ? "openblas-sgemm" : gemm_path_name(gemm));
     cJSON_AddStringToObject(out, "openblas", openblas_get_config());
     if (json) {
         json_print(out);
