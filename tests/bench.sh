@@ -53,6 +53,8 @@ if [ $BF16 = 1 ]; then
     add train-c-bf16-2 "$T2 bench train $C --steps 8 --threads 2 --precision bf16"
     add train-d-bf16-2 "$T2 bench train $D --steps 4 --threads 2 --precision bf16"
 fi
+add fit-chinchilla-2 "$T2 bench fit --law chinchilla --bootstrap 1000 --threads 2"
+add fit-t2-loss-2 "$T2 bench fit --law t2-loss --bootstrap 1000 --threads 2"
 if [ $have_peer = 1 ]; then
     add torch-train-a-2 "$P train-bench $A --steps 63 --threads 2"
     add torch-train-c-2 "$P train-bench $C --steps 11 --threads 2"
@@ -94,11 +96,16 @@ def med(label, key):
     return statistics.median(v) if v else float("nan")
 print(f"{'measurement':<24}{'tokens/s':>11}{'tok/cpu-s':>11}{'GFLOP/s':>9}{'peak':>7}{'MFU':>6}  kernels")
 for label in rows:
+    if label.startswith("fit-"):
+        continue
     tok = med(label, "tokens_per_s")
     gf = med(label, "gflops") if "gflops" in rows[label][0] else med(label, "gflops_6n")
     peak, mfu, cpu = med(label, "peak_gflops"), med(label, "mfu"), med(label, "tokens_per_cpu_s")
     gemm = rows[label][0].get("gemm", rows[label][0].get("autocast", ""))
     print(f"{label:<24}{tok:>11.0f}{cpu:>11.0f}{gf:>9.1f}{peak:>7.0f}{mfu:>6.2f}  {gemm}")
+for label in [l for l in rows if l.startswith("fit-")]:
+    goal = 5 if "chinchilla" in label else 30
+    print(f"{label:<24}{med(label, 'seconds'):>8.2f} s for 1000 bootstrap resamples (target < {goal} s)")
 def ratio(a, b, what):
     x = med(a, "tokens_per_s") / med(b, "tokens_per_s")
     if not math.isnan(x):
