@@ -4,6 +4,7 @@
 // AVX512-BF16.
 #include "testutil.h"
 
+#include <malloc.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -333,18 +334,23 @@ static void test_model_gradients_onednn(void **state) {
 // Training in bf16: same seed, precision and thread count → bit-identical weights, close to
 // float32's.
 
-static Trainer *train_steps(Precision p, int threads, long steps, double *loss) {
+// A trainer of `total` steps that has run `steps` of them.
+static Trainer *train_part(Precision p, int threads, long steps, long total, double *loss) {
     ModelConfig c = {.n_layer = 2, .d_model = 64, .n_head = 4, .vocab_size = 50, .seq_len = 32};
     model_config_defaults(&c);
     TrainSpec ts = {.seq_len = 32, .batch_size = 6, .lr = 3e-3, .warmup = 0.1, .schedule = SCHED_COSINE,
                     .weight_decay = 0.1, .beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8, .grad_clip = 1.0, .precision = p};
-    Trainer *t = trainer_create(&c, &ts, steps, 42, NULL, threads);
+    Trainer *t = trainer_create(&c, &ts, total, 42, NULL, threads);
     if (!t) fail_msg("%s", err_msg());
-    StepStats st;
+    StepStats st = {0};
     for (long i = 0; i < steps; i++)
         if (trainer_step(t, &st) != 0) fail_msg("%s", err_msg());
     *loss = st.loss;
     return t;
+}
+
+static Trainer *train_steps(Precision p, int threads, long steps, double *loss) {
+    return train_part(p, threads, steps, steps, loss);
 }
 
 static void test_training_reproducible(void **state) {
@@ -364,6 +370,26 @@ static void test_training_reproducible(void **state) {
                       trainer_gemm_path(a));
         assert_true(fabs(la - lf) / lf < 0.01);
         trainer_free(a), trainer_free(b), trainer_free(f);
+    }
+}
+
+// Nothing is allocated inside a bf16 step, on either path (oneDNN gets a user-managed scratchpad).
+static void test_no_allocation_in_step(void **state) {
+    (void)state;
+    SKIP_WITHOUT_BF16();
+    const char *paths[] = {"t2", "onednn"};
+    for (size_t i = 0; i < ARRAY_LEN(paths); i++) {
+        setenv("T2_BF16_GEMM", paths[i], 1);
+        double loss;
+        Trainer *t = train_part(PRECISION_BF16, 2, 2, 12, &loss); // warm-up steps: buffers settle
+        unsetenv("T2_BF16_GEMM");
+        StepStats st;
+        struct mallinfo2 before = mallinfo2();
+        for (int s = 0; s < 10; s++) assert_int_equal(trainer_step(t, &st), 0);
+        struct mallinfo2 after = mallinfo2();
+        if (before.uordblks != after.uordblks)
+            fail_msg("%s: %zu bytes allocated in 10 steps", trainer_gemm_path(t), after.uordblks - before.uordblks);
+        trainer_free(t);
     }
 }
 
@@ -397,6 +423,7 @@ int main(void) {
         cmocka_unit_test(test_model_gradients_f32),
         cmocka_unit_test(test_model_gradients_onednn),
         cmocka_unit_test(test_training_reproducible),
+        cmocka_unit_test(test_no_allocation_in_step),
         cmocka_unit_test(test_bad_path_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
