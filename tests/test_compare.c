@@ -6,7 +6,10 @@
 //   - its percentile interval is within a factor 1.5 of the normal-approximation paired interval
 //     (large problem sets: 1,500 problems);
 //   - the report's headline is built from significant comparisons only;
-//   - a budget with a single model, or with no evaluated run, says so; bad options are refused.
+//   - a budget with a single model, or with no evaluated run, says so; bad options are refused;
+//   - under the null (every model equally good at the k it is served), the cross-fitted
+//     difference is centred on 0 and called significant about 5% of the time, while the pick's
+//     in-sample pass shows the winner's curse that cross-fitting removes.
 #include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -49,7 +52,7 @@ static void claim_done(Db *db, const DbRun *r, double loss) {
     char owner[300];
     db_owner_self(owner);
     DbClaim c;
-    if (db_claim_run(db, r->run_id, owner, 1, 0, &c) != 0) fail_msg("%s", err_msg());
+    if (db_claim_run(db, r->run_id, owner, 1, NULL, 0, &c) != 0) fail_msg("%s", err_msg());
     db_claim_free(&c);
     // The Chinchilla pick's loss: answer_loss (the default loss variable) and val_loss alike.
     if (db_finish_run(db, r->run_id, owner, DB_RUN_DONE, loss + 0.01, loss, loss, 1.0, NULL) != 0)
@@ -164,22 +167,35 @@ static void pass_from_samples(const char *path, int run, long k, double *out) {
     sqlite3_close(h);
 }
 
-// The difference of an entry recomputed from the samples: mean over seeds and problems.
+// Run ids of a pick at each seed row (one, or the pooled seeds).
+static int pick_run(const cJSON *pick, int s) {
+    const cJSON *ids = cJSON_GetObjectItem(pick, "run_ids");
+    return ids ? cJSON_GetArrayItem(ids, s)->valueint : (int)num(pick, "run_id");
+}
+
+// The difference of an entry recomputed from the samples: mean over seeds and problems, each
+// problem scored with the T² pick made on the other half (fold_picks[1 - fold]).
 static double recompute(const cJSON *e, double *sd) {
-    const cJSON *t = cJSON_GetObjectItem(e, "t2"), *c = cJSON_GetObjectItem(e, "chinchilla");
-    const cJSON *tr = cJSON_GetObjectItem(t, "run_ids"), *cr = cJSON_GetObjectItem(c, "run_ids");
-    int n = tr ? cJSON_GetArraySize(tr) : 1;
-    double *a = xmalloc(P * sizeof(double)), *b = xmalloc(P * sizeof(double)), sum = 0, sum2 = 0;
+    const cJSON *c = cJSON_GetObjectItem(e, "chinchilla"), *folds = cJSON_GetObjectItem(e, "fold_picks");
+    assert_int_equal(cJSON_GetArraySize(folds), 2);
+    const cJSON *f0 = cJSON_GetArrayItem(folds, 0), *f1 = cJSON_GetArrayItem(folds, 1);
+    const cJSON *cr = cJSON_GetObjectItem(c, "run_ids");
+    int n = cr ? cJSON_GetArraySize(cr) : 1;
+    double *a0 = xmalloc(P * sizeof(double)), *a1 = xmalloc(P * sizeof(double)), *b = xmalloc(P * sizeof(double));
+    double sum = 0, sum2 = 0;
     for (int s = 0; s < n; s++) {
-        int rt = tr ? cJSON_GetArrayItem(tr, s)->valueint : (int)num(t, "run_id");
-        int rc = cr ? cJSON_GetArrayItem(cr, s)->valueint : (int)num(c, "run_id");
-        pass_from_samples(cdb_path, rt, (long)num(t, "k"), a);
-        pass_from_samples(cdb_path, rc, (long)num(c, "k"), b);
-        for (int p = 0; p < P; p++) sum += a[p] - b[p], sum2 += (a[p] - b[p]) * (a[p] - b[p]);
+        pass_from_samples(cdb_path, pick_run(f0, s), (long)num(f0, "k"), a0);
+        pass_from_samples(cdb_path, pick_run(f1, s), (long)num(f1, "k"), a1);
+        pass_from_samples(cdb_path, pick_run(c, s), (long)num(c, "k"), b);
+        for (int p = 0; p < P; p++) {
+            double t = analysis_problem_fold(p) == 0 ? a1[p] : a0[p]; // picked on the other half
+            sum += t - b[p], sum2 += (t - b[p]) * (t - b[p]);
+        }
     }
     double m = sum / (n * P);
     *sd = sqrt(fmax(sum2 / (n * P) - m * m, 0));
-    free(a);
+    free(a0);
+    free(a1);
     free(b);
     return m;
 }
@@ -320,12 +336,111 @@ static void test_notes_and_errors(void **state) {
     run_free(&r);
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// The null: three models with the same per-problem success rates, every one served k = n = 8
+// samples (C_inf caps them all), so no pick is better than another; only the losses differ.
+
+#define NULL_P 300
+#define NULL_SETS 40
+
+static const char NULL_SPEC[] =
+    "{\"name\": \"cnull\",\n"
+    " \"task\": {\"name\": \"add\", \"digits\": 3, \"eval_problems\": 300, \"seed\": 5},\n"
+    " \"family\": [{\"n_layer\": 1, \"d_model\": 16, \"n_head\": 2}, {\"n_layer\": 2, \"d_model\": 32, \"n_head\": 2},\n"
+    "            {\"n_layer\": 2, \"d_model\": 64, \"n_head\": 4}],\n"
+    " \"budgets\": {\"train_flops\": [1e11]},\n"
+    " \"train\": {\"seq_len\": 32, \"batch_size\": 16, \"lr\": 3e-3, \"seeds\": [1]},\n"
+    " \"eval\": {\"n_samples\": 8, \"k\": [1, 2, 4, 8], \"max_new_tokens\": 6},\n"
+    " \"analysis\": {\"c_inf\": [1e12]}}\n";
+
+// One null data set: per-problem rates shared by the models, samples drawn independently.
+static char *make_null_db(int set) {
+    Spec s;
+    if (spec_parse(&s, NULL_SPEC, "cnull.json") != 0) fail_msg("%s", err_msg());
+    char *path = xasprintf("%s/null-%d.db", dir, set);
+    Db *db;
+    if (open_spec_db(&db, &s, path) != 0) fail_msg("%s", err_msg());
+    DbRun *runs;
+    size_t n;
+    if (db_get_runs(db, &runs, &n) != 0) fail_msg("%s", err_msg());
+    double rate[NULL_P];
+    Rng rng;
+    rng_seed(&rng, seed_derive(77, (uint64_t)set, 0, 0));
+    for (int i = 0; i < NULL_P; i++) rate[i] = 0.02 + 0.3 * rng_uniform(&rng);
+    DbSample *ds = xcalloc(NULL_P * S, sizeof(DbSample));
+    DbGold *gold = xcalloc(NULL_P, sizeof(DbGold));
+    for (size_t r = 0; r < n; r++) {
+        claim_done(db, &runs[r], 2.0 - 0.1 * runs[r].family_idx);
+        for (int i = 0; i < NULL_P; i++) {
+            gold[i] = (DbGold){i, log(rate[i]), 3};
+            for (int j = 0; j < S; j++) {
+                int ok = rng_uniform(&rng) < rate[i];
+                const char *ans = ok ? "42" : "41";
+                ds[i * S + j] = (DbSample){i, j, (char *)ans, (char *)ans, ok, 3, -1.0};
+            }
+        }
+        DbEval e = {.run_id = runs[r].run_id, .key = {1.0, 1.0, S, 6}, .infer_flops = 1, .infer_flops_2nk = 1,
+                    .gen_tokens = 3L * NULL_P * S, .n_problems = NULL_P, .wall_s = 0.1};
+        DbMetric m[1] = {{"pass", 1, 0.5}};
+        if (db_write_eval(db, &e, ds, NULL_P * S, gold, NULL_P, m, 1, NULL) != 0) fail_msg("%s", err_msg());
+    }
+    free(ds);
+    free(gold);
+    db_runs_free(runs, n);
+    db_close(db);
+    spec_free(&s);
+    return path;
+}
+
+static void test_null_not_significant(void **state) {
+    (void)state;
+    int significant = 0, differ = 0;
+    double sum_diff = 0, sum_in_sample = 0;
+    for (int set = 0; set < NULL_SETS; set++) {
+        char *path = make_null_db(set);
+        Db *db;
+        Analysis an;
+        if (analysis_open_db(path, &db) != 0 || analysis_load(db, &an) != 0) fail_msg("%s", err_msg());
+        AnCompareOptions o;
+        analysis_compare_defaults(&o);
+        o.bootstrap = 1000;
+        o.seed = (uint64_t)set;
+        AnCompare *c;
+        size_t n;
+        if (analysis_compare(db, &an, 1e12, &o, &c, &n) != 0) fail_msg("%s", err_msg());
+        assert_int_equal(n, 1);
+        assert_int_equal(c[0].t2.k, S);
+        assert_int_equal(c[0].chinchilla.k, S);
+        assert_true(c[0].ci95[0] <= c[0].diff && c[0].diff <= c[0].ci95[1]);
+        significant += c[0].significant;
+        differ += c[0].t2.run_id != c[0].chinchilla.run_id;
+        sum_diff += c[0].diff;
+        sum_in_sample += c[0].t2_in_sample_pass - c[0].chinchilla.pass;
+        free(c);
+        analysis_free(&an);
+        db_close(db);
+        free(path);
+    }
+    printf("null: %d of %d significant; mean cross-fitted diff %+.4f; mean in-sample advantage of the pick %+.4f "
+           "(picks differ from Chinchilla's in %d)\n",
+           significant, NULL_SETS, sum_diff / NULL_SETS, sum_in_sample / NULL_SETS, differ);
+    // 5% of 40 is 2; more than 5 would say the interval is too narrow or the estimate biased.
+    assert_true(significant <= 5);
+    assert_true(differ >= NULL_SETS / 4); // the max of three noisy candidates is often another model
+    // In-sample, the winner's curse: the chosen pick looks better than the Chinchilla pick by a
+    // clear margin although no model is better; cross-fitted, the mean difference is near 0.
+    assert_true(sum_in_sample / NULL_SETS > 0.005);
+    assert_true(fabs(sum_diff / NULL_SETS) < 0.5 * sum_in_sample / NULL_SETS);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_difference_recomputed),
         cmocka_unit_test(test_interval_vs_normal),
         cmocka_unit_test(test_report_headline_significant),
         cmocka_unit_test(test_notes_and_errors),
+        cmocka_unit_test(test_null_not_significant),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -142,11 +142,15 @@ int analysis_sampled_at(Db *db, const AnRun *r, long k, double *pass, double *ma
 // runs of a level share C_train.
 //
 // Per (level, seed): the T² pick is the run with the highest sampled pass@k at its affordable k;
-// the Chinchilla pick the run with the lowest loss (the Analysis's loss variable) at its
-// affordable k. Both are scored on the same problems (unbiased pass@k and exact expected maj@k
-// per problem, means over problems), and the paired difference T² − Chinchilla gets a
-// percentile interval from a bootstrap over problems. With several seeds, a pooled entry per
-// level picks models by their means over seeds and resamples seeds and problems jointly.
+// the Chinchilla pick the run with the lowest loss (the Analysis's loss variable, held out: it
+// never looks at the problems) at its affordable k. Choosing the T² pick on the problems it is
+// then scored on would favour it by chance (the winner's curse), so the difference is
+// cross-fitted: the problems are split into two fixed halves, each half is scored with the pick
+// made on the other half, and every bootstrap resample (over problems, and seeds when pooled)
+// makes both picks again. Scores are the unbiased pass@k and exact expected maj@k per problem;
+// the paired difference T² − Chinchilla gets a 95% percentile interval. With several seeds, a
+// pooled entry per level picks models by their means over seeds and resamples seeds and
+// problems jointly.
 #define AN_MAX_SEEDS 16
 
 typedef struct {
@@ -173,6 +177,11 @@ typedef struct {
     AnPick t2;           // the best sampled pass@k at its affordable k: small model plus sampling
     AnPick chinchilla;   // the lowest-loss run (the Chinchilla-style choice) at its affordable k
     AnPick chinchilla_1; // the lowest-loss run at k = 1 (train-only)
+    // Cross-fitting: the T² pick made on each half (fold) of the problems, scoring the other
+    // half; t2.pass and diff are over those scores. t2 itself names the pick on all problems.
+    int fold_pick[2];        // candidate index (internal), -1: none
+    AnPick fold[2];          // the pick made on fold f; its pass and maj: on the other fold
+    double t2_in_sample_pass; // the full-data pick's pass on the problems it was chosen on (biased up)
     long n_problems;     // problems the paired difference is over
     long n_resamples;    // bootstrap resamples behind the intervals (0: none)
     double diff;         // pass@k: T² pick − Chinchilla pick
@@ -194,6 +203,8 @@ void analysis_compare_defaults(AnCompareOptions *o); // 2000 resamples, seed 0
 // levels in the spec's order; a level without evaluated runs, with one model only, or whose runs
 // cannot afford one sample, is an entry with a note and no difference. -1 + err_set when the
 // sweep's budgets are not FLOP budgets or no run is evaluated.
+// The half (0 or 1) problem_id falls in for cross-fitting: a fixed hash of the id.
+int analysis_problem_fold(long problem_id);
 int analysis_compare(Db *db, const Analysis *a, double c_inf, const AnCompareOptions *o, AnCompare **out, size_t *n);
 // {"c_train", "c_inf", "seed" (number, or "pooled"), "t2": {run_id, n_params, k, pass, maj,
 //  capped[, run_ids]}, "chinchilla": {...}, "chinchilla_k1": {...}, "diff", "ci95", "significant",

@@ -167,15 +167,6 @@ static long affordable_k(const AnRun *r, double c_inf, int *capped) {
     return *capped ? r->n_samples : (long)k;
 }
 
-// Mean sampled pass@k of R from its per-problem correct counts (what the T² pick maximises).
-static double pass_from_counts(const Analysis *a, const AnRun *r, long k) {
-    double s = 0;
-    size_t m = 0;
-    for (size_t p = 0; r->n_correct && p < a->n_problems; p++)
-        if (r->n_correct[p] >= 0) s += pass_at_k(r->n_samples, r->n_correct[p], k), m++;
-    return m ? s / (double)m : NAN;
-}
-
 static void no_pick(AnPick *p) {
     memset(p, 0, sizeof *p);
     p->run_id = p->family_idx = -1;
@@ -201,75 +192,216 @@ static void entry_init(AnCompare *c, const Analysis *a, int b, double c_inf, int
     no_pick(&c->t2);
     no_pick(&c->chinchilla);
     no_pick(&c->chinchilla_1);
-    c->diff = c->maj_diff = NAN;
+    c->diff = c->maj_diff = c->t2_in_sample_pass = NAN;
     c->ci95[0] = c->ci95[1] = c->maj_ci95[0] = c->maj_ci95[1] = NAN;
+    for (int f = 0; f < 2; f++) c->fold_pick[f] = -1, no_pick(&c->fold[f]);
 }
 
-// Scores of the picks at the seeds behind them: per seed s and problem p, rows of (S, P).
+// ---------------------------------------------------------------------------------------------
+// Cross-fitted selection. The T² pick is the candidate with the best sampled pass@k; chosen and
+// scored on the same problems it would win by chance whenever candidates are close (the winner's
+// curse), and the paired difference would lean towards T². So the problems are split into two
+// fixed folds: each problem is scored with the pick made on the other fold, and every bootstrap
+// resample makes both picks again on its own draw, so the interval carries the selection's
+// uncertainty too. The Chinchilla pick (lowest held-out loss) does not look at the problems.
+
+int analysis_problem_fold(long problem_id) { return (int)(seed_derive(0xF01D, (uint64_t)problem_id, 0, 0) & 1); }
+static int problem_fold(size_t p) { return analysis_problem_fold((long)p); }
+
+// The candidates of an entry: models that afford a sample, each with its runs at the S seed rows
+// and its per-problem scores at its affordable k.
 typedef struct {
-    double *t2_pass, *t2_maj, *ch_pass, *ch_maj, *ch1_pass, *ch1_maj; // (S, P) each
-} Scores;
+    int n, S;
+    size_t P;
+    const AnRun **run;  // (n, S)
+    long *k;            // (n,)
+    int *capped;        // (n,)
+    double *pass, *maj; // (n, S·P) each, NAN where a problem is missing
+} Cands;
 
-static void scores_alloc(Scores *sc, int S, size_t P) {
-    double **cols[] = {&sc->t2_pass, &sc->t2_maj, &sc->ch_pass, &sc->ch_maj, &sc->ch1_pass, &sc->ch1_maj};
-    for (size_t c = 0; c < ARRAY_LEN(cols); c++) *cols[c] = xmalloc(((size_t)S * P + 1) * sizeof(double));
+static void cands_init(Cands *c, int max, int S, size_t P) {
+    memset(c, 0, sizeof *c);
+    c->S = S;
+    c->P = P;
+    c->run = xcalloc((size_t)(max * S) + 1, sizeof *c->run);
+    c->k = xcalloc((size_t)max + 1, sizeof *c->k);
+    c->capped = xcalloc((size_t)max + 1, sizeof *c->capped);
+    c->pass = xmalloc(((size_t)max * (size_t)S * P + 1) * sizeof(double));
+    c->maj = xmalloc(((size_t)max * (size_t)S * P + 1) * sizeof(double));
 }
 
-static void scores_free(Scores *sc) {
-    free(sc->t2_pass);
-    free(sc->t2_maj);
-    free(sc->ch_pass);
-    free(sc->ch_maj);
-    free(sc->ch1_pass);
-    free(sc->ch1_maj);
+static void cands_free(Cands *c) {
+    free(c->run);
+    free(c->k);
+    free(c->capped);
+    free(c->pass);
+    free(c->maj);
 }
 
-// Per-problem scores of the picks at seed row s: T² pick T, Chinchilla pick H (both at their k).
-static int score_row(Db *db, const Analysis *a, const AnRun *t, long kt, const AnRun *h, long kh, Scores *sc, int s) {
-    size_t P = a->n_problems, o = (size_t)s * P;
-    if (analysis_problem_scores(db, a, t, kt, sc->t2_pass + o, sc->t2_maj + o) != 0) return -1;
-    if (h == t && kh == kt) {
-        memcpy(sc->ch_pass + o, sc->t2_pass + o, P * sizeof(double));
-        memcpy(sc->ch_maj + o, sc->t2_maj + o, P * sizeof(double));
-    } else if (analysis_problem_scores(db, a, h, kh, sc->ch_pass + o, sc->ch_maj + o) != 0) {
-        return -1;
+// Add a candidate from its runs (S,) at k: its per-problem scores from the stored samples.
+static int cands_add(Db *db, const Analysis *a, Cands *c, const AnRun *const *runs, long k, int capped) {
+    size_t SP = (size_t)c->S * c->P, o = (size_t)c->n * SP;
+    for (int s = 0; s < c->S; s++) {
+        c->run[c->n * c->S + s] = runs[s];
+        if (analysis_problem_scores(db, a, runs[s], k, c->pass + o + (size_t)s * c->P, c->maj + o + (size_t)s * c->P) != 0)
+            return -1;
     }
-    return analysis_problem_scores(db, a, h, 1, sc->ch1_pass + o, sc->ch1_maj + o);
+    c->k[c->n] = k;
+    c->capped[c->n] = capped;
+    c->n++;
+    return 0;
 }
 
-// Means, differences and intervals of an entry from its scores (S seed rows).
-static void finish_entry(AnCompare *c, const Analysis *a, Scores *sc, int S, const AnCompareOptions *o) {
-    size_t P = a->n_problems, cells = (size_t)S * P;
-    c->t2.pass = finite_mean(sc->t2_pass, cells);
-    c->t2.maj = finite_mean(sc->t2_maj, cells);
-    c->chinchilla.pass = finite_mean(sc->ch_pass, cells);
-    c->chinchilla.maj = finite_mean(sc->ch_maj, cells);
-    c->chinchilla_1.pass = finite_mean(sc->ch1_pass, cells);
-    c->chinchilla_1.maj = finite_mean(sc->ch1_maj, cells);
-    double *d = xmalloc((cells + 1) * sizeof(double)), *dm = xmalloc((cells + 1) * sizeof(double));
+// The candidate with the best weighted mean pass over the cells of FOLD (-1: both folds), with
+// problem weights wp (P,) and seed weights ws (S,) (NULL: all 1). Ties go to the earlier one.
+static int select_best(const Cands *c, const double *wp, const double *ws, int fold) {
+    int best = -1;
+    double best_mean = -1;
+    for (int i = 0; i < c->n; i++) {
+        const double *v = c->pass + (size_t)i * (size_t)c->S * c->P;
+        double num = 0, den = 0;
+        for (int s = 0; s < c->S; s++)
+            for (size_t p = 0; p < c->P; p++) {
+                double w = (wp ? wp[p] : 1) * (ws ? ws[s] : 1), x = v[(size_t)s * c->P + p];
+                if (w > 0 && isfinite(x) && (fold < 0 || problem_fold(p) == fold)) num += w * x, den += w;
+            }
+        if (den > 0 && num / den > best_mean) best = i, best_mean = num / den;
+    }
+    return best;
+}
+
+// The cross-fitted T² score of every cell given the picks of the two folds: problem p is scored
+// by pick[1 − fold(p)] (a fold with no pick falls back on the other's). OUT (S·P,).
+static void crossfit(const Cands *c, const double *scores, const int pick[2], double *out) {
+    size_t SP = (size_t)c->S * c->P;
+    for (int s = 0; s < c->S; s++)
+        for (size_t p = 0; p < c->P; p++) {
+            int other = pick[1 - problem_fold(p)];
+            if (other < 0) other = pick[problem_fold(p)];
+            out[(size_t)s * c->P + p] = other < 0 ? NAN : scores[(size_t)other * SP + (size_t)s * c->P + p];
+        }
+}
+
+// Weighted mean of v (S·P,) over finite cells; NAN when none has weight.
+static double weighted_mean(const double *v, int S, size_t P, const double *wp, const double *ws) {
+    double num = 0, den = 0;
+    for (int s = 0; s < S; s++)
+        for (size_t p = 0; p < P; p++) {
+            double w = wp[p] * ws[s], x = v[(size_t)s * P + p];
+            if (w > 0 && isfinite(x)) num += w * x, den += w;
+        }
+    return den > 0 ? num / den : NAN;
+}
+
+// Bootstrap of the whole procedure: each resample draws the problems (and S − 1 of S seeds, Rao
+// and Wu's rescaling) and picks again on each fold. Fills the 95% intervals of the cross-fitted
+// T² pass, the pass and maj differences against the Chinchilla candidate h.
+static void bootstrap_entry(const Cands *c, int h, long B, uint64_t seed, AnCompare *e) {
+    int S = c->S;
+    size_t P = c->P, SP = (size_t)S * P;
+    double *wp = xmalloc((P + 1) * sizeof(double)), ws[AN_MAX_SEEDS];
+    double *t = xmalloc((SP + 1) * sizeof(double)), *tm = xmalloc((SP + 1) * sizeof(double));
+    double *est[3];
+    for (int i = 0; i < 3; i++) est[i] = xmalloc(((size_t)B + 1) * sizeof(double));
+    const double *hp = c->pass + (size_t)h * SP, *hm = c->maj + (size_t)h * SP;
+    long used[3] = {0, 0, 0};
+    for (long b = 0; b < B; b++) {
+        Rng rng;
+        rng_seed(&rng, seed_derive(seed, 0xC0AE, (uint64_t)b, 0));
+        memset(wp, 0, P * sizeof(double));
+        for (size_t i = 0; i < P; i++) wp[rng_below(&rng, P)] += 1;
+        for (int s = 0; s < S; s++) ws[s] = S > 1 ? 0 : 1;
+        for (int s = 0; S > 1 && s + 1 < S; s++) ws[rng_below(&rng, (uint64_t)S)] += 1;
+        int pick[2] = {select_best(c, wp, ws, 0), select_best(c, wp, ws, 1)};
+        crossfit(c, c->pass, pick, t);
+        crossfit(c, c->maj, pick, tm);
+        double tp = weighted_mean(t, S, P, wp, ws);
+        for (size_t i = 0; i < SP; i++) t[i] -= hp[i], tm[i] -= hm[i];
+        double v[3] = {tp, weighted_mean(t, S, P, wp, ws), weighted_mean(tm, S, P, wp, ws)};
+        for (int i = 0; i < 3; i++)
+            if (isfinite(v[i])) est[i][used[i]++] = v[i];
+    }
+    double *ci[3] = {e->t2.pass_ci, e->ci95, e->maj_ci95};
+    for (int i = 0; i < 3; i++)
+        if (used[i] > 0) fit_percentile_interval(est[i], (size_t)used[i], 0.95, ci[i]);
+    for (int i = 0; i < 3; i++) free(est[i]);
+    free(wp);
+    free(t);
+    free(tm);
+}
+
+// The bootstrap stream of an entry: every interval of the entry uses the same resamples.
+static uint64_t entry_seed(const AnCompare *e, const AnCompareOptions *o) {
+    return seed_derive(o->seed, (uint64_t)e->budget_idx, (uint64_t)(e->seed_idx + 1), fnv1a64(&e->c_inf, sizeof e->c_inf));
+}
+
+static void set_cand_pick(AnPick *p, const Cands *c, int i, int S) {
+    for (int s = 0; s < S; s++) set_pick(p, c->run[i * c->S + s], c->k[i], c->capped[i]);
+}
+
+// Picks, cross-fitted means, differences and intervals of an entry whose candidates are C and
+// whose Chinchilla candidate is h.
+static void finish_entry(AnCompare *e, const Cands *c, int h, const AnCompareOptions *o) {
+    int S = c->S;
+    size_t P = c->P, SP = (size_t)S * P;
+    int full = select_best(c, NULL, NULL, -1);
+    e->fold_pick[0] = select_best(c, NULL, NULL, 0);
+    e->fold_pick[1] = select_best(c, NULL, NULL, 1);
+    set_cand_pick(&e->t2, c, full, S);
+    set_cand_pick(&e->chinchilla, c, h, S);
+    double *t = xmalloc((SP + 1) * sizeof(double)), *tm = xmalloc((SP + 1) * sizeof(double));
+    crossfit(c, c->pass, e->fold_pick, t);
+    crossfit(c, c->maj, e->fold_pick, tm);
+    for (int f = 0; f < 2; f++) { // the pick made on fold f, with its scores on the other fold
+        if (e->fold_pick[f] < 0) continue;
+        set_cand_pick(&e->fold[f], c, e->fold_pick[f], S);
+        double sp = 0, sm = 0;
+        long m = 0;
+        for (size_t i = 0; i < SP; i++)
+            if (problem_fold(i % P) != f && isfinite(t[i])) sp += t[i], sm += tm[i], m++;
+        e->fold[f].pass = m ? sp / (double)m : NAN;
+        e->fold[f].maj = m ? sm / (double)m : NAN;
+    }
+    const double *hp = c->pass + (size_t)h * SP, *hm = c->maj + (size_t)h * SP;
+    e->t2.pass = finite_mean(t, SP);
+    e->t2.maj = finite_mean(tm, SP);
+    e->t2_in_sample_pass = finite_mean(c->pass + (size_t)full * SP, SP);
+    e->chinchilla.pass = finite_mean(hp, SP);
+    e->chinchilla.maj = finite_mean(hm, SP);
     long n_prob = 0;
-    for (size_t i = 0; i < cells; i++) {
-        d[i] = sc->t2_pass[i] - sc->ch_pass[i]; // NAN where either lacks the problem
-        dm[i] = sc->t2_maj[i] - sc->ch_maj[i];
-    }
+    for (size_t i = 0; i < SP; i++) t[i] -= hp[i], tm[i] -= hm[i]; // NAN where either lacks the problem
     for (size_t p = 0; p < P; p++) {
         int any = 0;
-        for (int s = 0; s < S; s++) any |= isfinite(d[(size_t)s * P + p]);
+        for (int s = 0; s < S; s++) any |= isfinite(t[(size_t)s * P + p]);
         n_prob += any;
     }
-    c->n_problems = n_prob;
-    uint64_t seed = seed_derive(o->seed, (uint64_t)c->budget_idx, (uint64_t)(c->seed_idx + 1),
-                                fnv1a64(&c->c_inf, sizeof c->c_inf));
-    c->n_resamples = o->bootstrap;
-    c->diff = paired(d, S, P, S > 1, o->bootstrap, seed, c->ci95);
-    c->maj_diff = paired(dm, S, P, S > 1, o->bootstrap, seed, c->maj_ci95);
-    paired(sc->t2_pass, S, P, S > 1, o->bootstrap, seed, c->t2.pass_ci);
-    paired(sc->ch_pass, S, P, S > 1, o->bootstrap, seed, c->chinchilla.pass_ci);
-    paired(sc->ch1_pass, S, P, S > 1, o->bootstrap, seed, c->chinchilla_1.pass_ci);
-    c->significant = c->ci95[0] > 0 || c->ci95[1] < 0;
-    c->maj_significant = c->maj_ci95[0] > 0 || c->maj_ci95[1] < 0;
-    free(d);
-    free(dm);
+    e->n_problems = n_prob;
+    e->diff = finite_mean(t, SP);
+    e->maj_diff = finite_mean(tm, SP);
+    uint64_t seed = entry_seed(e, o);
+    e->n_resamples = o->bootstrap;
+    bootstrap_entry(c, h, o->bootstrap, seed, e);
+    paired(hp, S, P, S > 1, o->bootstrap, seed, e->chinchilla.pass_ci);
+    e->significant = e->ci95[0] > 0 || e->ci95[1] < 0;
+    e->maj_significant = e->maj_ci95[0] > 0 || e->maj_ci95[1] < 0;
+    free(t);
+    free(tm);
+}
+
+// The train-only reference: the lowest-loss runs at k = 1.
+static int score_k1(Db *db, const Analysis *a, const AnRun *const *runs, int S, const AnCompareOptions *o, AnCompare *e) {
+    size_t P = a->n_problems;
+    double *v = xmalloc(((size_t)S * P + 1) * sizeof(double)), *m = xmalloc(((size_t)S * P + 1) * sizeof(double));
+    int rc = 0;
+    for (int s = 0; s < S && rc == 0; s++) rc = analysis_problem_scores(db, a, runs[s], 1, v + (size_t)s * P, m + (size_t)s * P);
+    if (rc == 0) {
+        e->chinchilla_1.pass = finite_mean(v, (size_t)S * P);
+        e->chinchilla_1.maj = finite_mean(m, (size_t)S * P);
+        paired(v, S, P, S > 1, o->bootstrap, entry_seed(e, o), e->chinchilla_1.pass_ci);
+    }
+    free(v);
+    free(m);
+    return rc;
 }
 
 static int n_distinct_models(const AnRun *const *runs, int n) {
@@ -282,6 +414,43 @@ static int n_distinct_models(const AnRun *const *runs, int n) {
     return m;
 }
 
+// An entry from its models' runs GRID (F, S) (NULL where a model lacks a seed; models without
+// every seed are left out) and the Chinchilla model LOWEST; S = 1 for a single seed.
+static int compare_models(Db *db, const Analysis *a, const AnRun **grid, int F, int S, int lowest,
+                          const AnCompareOptions *o, AnCompare *e) {
+    for (int s = 0; s < S; s++) set_pick(&e->chinchilla_1, grid[lowest * S + s], 1, 0);
+    if (score_k1(db, a, grid + lowest * S, S, o, e) != 0) return -1;
+    Cands c;
+    cands_init(&c, F, S, a->n_problems);
+    int h = -1, rc = 0;
+    for (int f = 0; f < F && rc == 0; f++) {
+        int capped, complete = 1;
+        for (int s = 0; s < S; s++) complete &= grid[f * S + s] != NULL;
+        long k = complete ? affordable_k(grid[f * S], e->c_inf, &capped) : 0;
+        if (k < 1) continue;
+        if (f == lowest) h = c.n;
+        rc = cands_add(db, a, &c, grid + f * S, k, capped);
+    }
+    if (rc == 0) {
+        if (c.n == 0) {
+            snprintf(e->note, sizeof e->note, "no run of this budget affords one sample (2N > C_inf for every model)");
+        } else if (h < 0) {
+            set_cand_pick(&e->t2, &c, select_best(&c, NULL, NULL, -1), S);
+            snprintf(e->note, sizeof e->note, "the lowest-loss model cannot afford one sample (2N > C_inf)");
+        } else {
+            finish_entry(e, &c, h, o);
+            if (e->n_models < 2)
+                snprintf(e->note, sizeof e->note, "a single model at this budget: both picks are the same");
+            else if (e->fold_pick[0] == h && e->fold_pick[1] == h)
+                snprintf(e->note, sizeof e->note, "the same model: at this budget sampling does not favour another model");
+            else if (e->fold_pick[0] != e->fold_pick[1])
+                snprintf(e->note, sizeof e->note, "the two halves of the problems pick different models (see fold_picks)");
+        }
+    }
+    cands_free(&c);
+    return rc;
+}
+
 // One (level, seed): runs (n,) are the level's evaluated runs of that seed.
 static int compare_seed(Db *db, const Analysis *a, const AnRun *const *runs, int n, const AnCompareOptions *o,
                         AnCompare *c) {
@@ -291,41 +460,14 @@ static int compare_seed(Db *db, const Analysis *a, const AnRun *const *runs, int
         snprintf(c->note, sizeof c->note, "no run of this budget has a reference eval");
         return 0;
     }
-    const AnRun *best = NULL, *lowest = NULL;
-    long best_k = 0;
-    int best_capped = 0;
-    double best_pass = -1;
+    int F = a->spec.n_family, lowest = -1;
+    const AnRun **grid = xcalloc((size_t)F + 1, sizeof *grid); // (F, 1)
     for (int i = 0; i < n; i++) {
-        const AnRun *r = runs[i];
-        if (!lowest || r->loss < lowest->loss) lowest = r;
-        int capped;
-        long k = affordable_k(r, c->c_inf, &capped);
-        if (k < 1) continue;
-        double pass = pass_from_counts(a, r, k);
-        if (!best || pass > best_pass) best = r, best_k = k, best_capped = capped, best_pass = pass;
+        grid[runs[i]->family_idx] = runs[i];
+        if (lowest < 0 || runs[i]->loss < grid[lowest]->loss) lowest = runs[i]->family_idx;
     }
-    set_pick(&c->chinchilla_1, lowest, 1, 0);
-    if (!best) {
-        snprintf(c->note, sizeof c->note, "no run of this budget affords one sample (2N > C_inf for every model)");
-        return 0;
-    }
-    int capped;
-    long k = affordable_k(lowest, c->c_inf, &capped);
-    set_pick(&c->t2, best, best_k, best_capped);
-    if (k < 1) {
-        snprintf(c->note, sizeof c->note, "the lowest-loss run %d cannot afford one sample (2N > C_inf)", lowest->run_id);
-        return 0;
-    }
-    set_pick(&c->chinchilla, lowest, k, capped);
-    if (c->n_models < 2)
-        snprintf(c->note, sizeof c->note, "a single model at this budget: both picks are the same run");
-    else if (best == lowest)
-        snprintf(c->note, sizeof c->note, "the same run: at this budget sampling does not favour another model");
-    Scores sc;
-    scores_alloc(&sc, 1, a->n_problems);
-    int rc = score_row(db, a, best, best_k, lowest, k, &sc, 0);
-    if (rc == 0) finish_entry(c, a, &sc, 1, o);
-    scores_free(&sc);
+    int rc = compare_models(db, a, grid, F, 1, lowest, o, c);
+    free(grid);
     return rc;
 }
 
@@ -339,53 +481,20 @@ static int compare_pooled(Db *db, const Analysis *a, const AnRun *const *runs, i
         for (int s = 0; s < S; s++)
             if (runs[i]->seed_idx == seeds[s]) grid[runs[i]->family_idx * S + s] = runs[i];
     c->n_runs = n;
-    int best = -1, lowest = -1, models = 0;
-    long best_k = 0;
-    int best_capped = 0;
-    double best_pass = -1, low_loss = INFINITY;
+    int lowest = -1, models = 0, rc = 0;
+    double low_loss = INFINITY;
     for (int f = 0; f < F; f++) {
         int complete = 1;
-        double loss = 0, pass = 0;
+        double loss = 0;
         for (int s = 0; s < S; s++) complete &= grid[f * S + s] != NULL;
         if (!complete) continue;
         models++;
-        int capped;
-        long k = affordable_k(grid[f * S], c->c_inf, &capped);
-        for (int s = 0; s < S; s++) {
-            loss += grid[f * S + s]->loss / S;
-            if (k >= 1) pass += pass_from_counts(a, grid[f * S + s], k) / S;
-        }
+        for (int s = 0; s < S; s++) loss += grid[f * S + s]->loss / S;
         if (loss < low_loss) low_loss = loss, lowest = f;
-        if (k >= 1 && (best < 0 || pass > best_pass)) best = f, best_k = k, best_capped = capped, best_pass = pass;
     }
     c->n_models = models;
-    int rc = 0;
-    if (models == 0) {
-        snprintf(c->note, sizeof c->note, "no model has an evaluated run at every seed of this budget");
-    } else {
-        for (int s = 0; s < S; s++) set_pick(&c->chinchilla_1, grid[lowest * S + s], 1, 0);
-        int capped;
-        long k = affordable_k(grid[lowest * S], c->c_inf, &capped);
-        if (best < 0) {
-            snprintf(c->note, sizeof c->note, "no run of this budget affords one sample (2N > C_inf for every model)");
-        } else if (k < 1) {
-            for (int s = 0; s < S; s++) set_pick(&c->t2, grid[best * S + s], best_k, best_capped);
-            snprintf(c->note, sizeof c->note, "the lowest-loss model cannot afford one sample (2N > C_inf)");
-        } else {
-            if (models < 2) snprintf(c->note, sizeof c->note, "a single model at this budget: both picks are the same");
-            else if (best == lowest)
-                snprintf(c->note, sizeof c->note, "the same model: at this budget sampling does not favour another model");
-            Scores sc;
-            scores_alloc(&sc, S, a->n_problems);
-            for (int s = 0; s < S && rc == 0; s++) {
-                set_pick(&c->t2, grid[best * S + s], best_k, best_capped);
-                set_pick(&c->chinchilla, grid[lowest * S + s], k, capped);
-                rc = score_row(db, a, grid[best * S + s], best_k, grid[lowest * S + s], k, &sc, s);
-            }
-            if (rc == 0) finish_entry(c, a, &sc, S, o);
-            scores_free(&sc);
-        }
-    }
+    if (models == 0) snprintf(c->note, sizeof c->note, "no model has an evaluated run at every seed of this budget");
+    else rc = compare_models(db, a, grid, F, S, lowest, o, c);
     free(grid);
     return rc;
 }
@@ -507,6 +616,9 @@ cJSON *analysis_compare_cjson(const AnCompare *c) {
     if (c->seed_idx >= 0) cJSON_AddNumberToObject(o, "seed", (double)c->seed);
     else cJSON_AddStringToObject(o, "seed", "pooled");
     cJSON_AddItemToObject(o, "t2", pick_cjson(&c->t2));
+    cJSON_AddItemToObject(o, "t2_in_sample_pass", fit_json_number(c->t2_in_sample_pass));
+    cJSON *folds = cJSON_AddArrayToObject(o, "fold_picks");
+    for (int f = 0; f < 2 && c->fold[f].run_id >= 0; f++) cJSON_AddItemToArray(folds, pick_cjson(&c->fold[f]));
     cJSON_AddItemToObject(o, "chinchilla", pick_cjson(&c->chinchilla));
     cJSON_AddItemToObject(o, "chinchilla_k1", pick_cjson(&c->chinchilla_1));
     cJSON_AddItemToObject(o, "diff", fit_json_number(c->diff));
