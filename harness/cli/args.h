@@ -12,12 +12,14 @@
 #ifndef T2_ARGS_H
 #define T2_ARGS_H
 
-typedef enum { OPT_STR, OPT_INT, OPT_DOUBLE, OPT_FLAG } OptType;
+// OPT_STR is a non-empty string (a path, a name: an empty one is an error, never "/" or "here");
+// OPT_TEXT is free text that may be empty (a prompt).
+typedef enum { OPT_STR, OPT_TEXT, OPT_INT, OPT_DOUBLE, OPT_FLAG } OptType;
 
 typedef struct {
     const char *name;  // "--db"; a short alias may follow after '|': "-k|--k"
     OptType type;
-    void *dst;         // char **, long *, double *, int *
+    void *dst;         // char ** (STR, TEXT), long *, double *, int *
     const char *metavar;
     const char *help;
     int required;

@@ -15,7 +15,7 @@ int cmd_sample(int argc, char **argv) {
     int json = 0;
     Opt opts[] = {
         {"--ckpt", OPT_STR, &ckpt, "PATH", "checkpoint", 1},
-        {"--prompt", OPT_STR, &prompt, "P", "prompt text (fed after BOS)", 1},
+        {"--prompt", OPT_TEXT, &prompt, "P", "prompt text (fed after BOS)", 1},
         {"-k|--k", OPT_INT, &k, "K", "number of completions (default 1)", 0, 1, 1 << 16},
         {"--temperature", OPT_DOUBLE, &temperature, "T", "sampling temperature > 0 (default 1)"},
         {"--top-p", OPT_DOUBLE, &top_p, "P", "nucleus mass in (0, 1] (default 1)"},

@@ -15,8 +15,8 @@ int cmd_score(int argc, char **argv) {
     int json = 0, no_eos = 0;
     Opt opts[] = {
         {"--ckpt", OPT_STR, &ckpt, "PATH", "checkpoint", 1},
-        {"--prompt", OPT_STR, &prompt, "P", "prompt text (fed after BOS)", 1},
-        {"--completion", OPT_STR, &completion, "C", "completion text to score", 1},
+        {"--prompt", OPT_TEXT, &prompt, "P", "prompt text (fed after BOS)", 1},
+        {"--completion", OPT_TEXT, &completion, "C", "completion text to score", 1},
         {"--no-eos", OPT_FLAG, &no_eos, NULL, "score C alone, without the EOS that ends an answer"},
         {"--json", OPT_FLAG, &json, NULL, "print {tokens, n_prompt, token_logprobs, logprob}"},
     };

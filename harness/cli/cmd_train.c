@@ -1,6 +1,7 @@
 // cmd_train.c — `t2 train SPEC.json --run ID`: one run of a sweep, what a job-array task calls.
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "cli/args.h"
@@ -22,7 +23,7 @@ static int check_progress_fd(long fd) {
 }
 
 int cmd_train(int argc, char **argv) {
-    char *db_path = NULL, *ckpt = NULL;
+    char *db_path = NULL, *ckpt = NULL, *spec_hash = NULL;
     long run = -1, threads = cpu_count(), progress_fd = -1;
     int retry = 0, no_eval = 0, quiet = 0;
     Opt opts[] = {
@@ -34,6 +35,7 @@ int cmd_train(int argc, char **argv) {
         {"--no-eval", OPT_FLAG, &no_eval, NULL, "train only; `t2 eval` evaluates later"},
         {"--quiet", OPT_FLAG, &quiet, NULL, "no live progress line"},
         {"--progress-fd", OPT_INT, &progress_fd, "FD", "report progress to this pipe (used by t2 sweep)", 0, 0, 1 << 20},
+        {"--spec-hash", OPT_STR, &spec_hash, "HASH", "exit 6 at once, silently, unless SPEC loads to this hash (used by t2 sweep)"},
     };
     Positional pos;
     int rc = args_parse("train", argc, argv, opts, ARRAY_LEN(opts), &pos, "SPEC.json", 1, 1);
@@ -45,18 +47,26 @@ int cmd_train(int argc, char **argv) {
     Spec spec;
     if (spec_load(&spec, pos.items[0]) != 0) {
         free(pos.items);
-        return cmd_fail();
+        return spec_hash ? JOB_SPEC_CHANGED : cmd_fail(); // the sweep that started us says why, once
     }
     free(pos.items);
+    if (spec_hash && strcmp(spec_hash, spec.hash) != 0) {
+        spec_free(&spec);
+        return JOB_SPEC_CHANGED;
+    }
     if (run >= spec.n_runs) {
         err_set("--run: %ld is not a run of %s (runs 0..%d)", run, spec.path, spec.n_runs - 1);
         spec_free(&spec);
         return cmd_fail();
     }
     char *def_db = db_path ? NULL : default_db_path(&spec);
+    const char *db_file = db_path ? db_path : def_db;
     Db *db = NULL;
     rc = JOB_ERROR;
-    if (open_spec_db(&db, &spec, db_path ? db_path : def_db) == 0) {
+    // The checkpoint is written over and removed on a fresh start: never one of the inputs.
+    int ckpt_ok = !ckpt || (refuse_input_as_output("--ckpt", ckpt, "SPEC", spec.path) == 0 &&
+                            refuse_input_as_output("--ckpt", ckpt, "--db", db_file) == 0);
+    if (ckpt_ok && open_spec_db(&db, &spec, db_file) == 0) {
         job_install_signal_handlers();
         Progress prog;
         progress_init(&prog, (int)run, quiet, (int)progress_fd);

@@ -4,6 +4,7 @@
 #ifndef T2_TRAIN_H
 #define T2_TRAIN_H
 
+#include "nn/checkpoint.h"
 #include "nn/model.h"
 #include "spec/spec.h"
 #include "tasks/tasks.h"
@@ -37,9 +38,10 @@ double trainer_final_loss(const Trainer *t);
 // Mean masked loss over n_batches held-out batches (task_val_batch), forward only.
 double trainer_val_loss(Trainer *t, int n_batches);
 
-// Checkpoints (docs/SPEC.md §5). config_json is the run's canonical config; loading refuses a
-// checkpoint whose config differs, whose model shape differs, or that is damaged.
-int trainer_save(Trainer *t, const char *path, const char *config_json, double wall_s);
-int trainer_load(Trainer *t, const char *path, const char *config_json, double *wall_s);
+// Checkpoints (docs/SPEC.md §5). config_json is the run's canonical config and id the run it
+// belongs to (NULL: none); loading refuses a checkpoint of another run (identity), whose config
+// differs, whose model shape differs, or that is damaged.
+int trainer_save(Trainer *t, const char *path, const char *config_json, const CkptIdentity *id, double wall_s);
+int trainer_load(Trainer *t, const char *path, const char *config_json, const CkptIdentity *id, double *wall_s);
 
 #endif
