@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <malloc.h>
+#include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,8 @@
 #include <unistd.h>
 
 #include "db/db.h"
+#include "nn/export.h"
+#include "nn/loaded.h"
 #include "spec/spec.h"
 #include "sweeputil.h"
 #include "testutil.h"
@@ -667,6 +670,47 @@ static void test_eval_independent_of_threads_haswell(void **state) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The safetensors reader the fuzzer drives: an export reads back bit for bit; a damaged file is one
+// error line, never a read past its end.
+
+static void test_safetensors_read_back(void **state) {
+    (void)state;
+    ModelConfig c = {.n_layer = 2, .d_model = 8, .n_head = 2, .d_ff = 12, .vocab_size = 5, .seq_len = 6,
+                     .tied = 0, .rope_theta = 10000.0f, .norm_eps = 1e-5f};
+    Model m;
+    model_build(&m, &c);
+    model_init_weights(&m, 3);
+    m.params[1] = NAN;
+    m.params[2] = -0.0f;
+    const char *vocab[] = {"<bos>", "<eos>", "\"q\"", "a\nb", "\xc3\xa9"};
+    char *path = xasprintf("%s/m.safetensors", root);
+    assert_int_equal(export_safetensors(&m, vocab, path), 0);
+    size_t len;
+    char *bytes = file_bytes(path, &len);
+    Model back;
+    char **vocab_back;
+    if (safetensors_parse(bytes, len, path, &back, &vocab_back) != 0) fail_msg("%s", err_msg());
+    assert_memory_equal(&back.cfg, &c, sizeof c);
+    assert_memory_equal(back.params, m.params, m.layout.total * sizeof(float));
+    for (int i = 0; i < 5; i++) assert_string_equal(vocab_back[i], vocab[i]);
+    free_vocab(vocab_back, 5);
+    model_free(&back);
+    size_t cuts[] = {0, 7, 8, 100, len / 2, len - 1};
+    for (size_t i = 0; i < ARRAY_LEN(cuts); i++) {
+        char *part = xmalloc(cuts[i] + 1);
+        memcpy(part, bytes, cuts[i]);
+        assert_int_equal(safetensors_parse(part, cuts[i], "cut.safetensors", &back, &vocab_back), -1);
+        assert_non_null(strstr(err_msg(), "cut.safetensors: "));
+        free(part);
+    }
+    bytes[3] ^= 0x40; // a header length far past the end
+    assert_int_equal(safetensors_parse(bytes, len, "long.safetensors", &back, &vocab_back), -1);
+    assert_non_null(strstr(err_msg(), "header length runs past the end"));
+    free(bytes), free(path);
+    model_free(&m);
+}
+
+// ---------------------------------------------------------------------------------------------
 
 static int setup(void **state) {
     (void)state;
@@ -696,6 +740,7 @@ int main(void) {
         cmocka_unit_test(test_spec_errors_leak_nothing),
         cmocka_unit_test(test_text_path_from_spec_directory),
         cmocka_unit_test(test_eval_independent_of_threads_haswell),
+        cmocka_unit_test(test_safetensors_read_back),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

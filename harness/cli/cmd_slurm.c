@@ -39,27 +39,13 @@ static char *shell_quote(const char *s) {
     return out;
 }
 
-// S for an error message on one line: control characters as \n, \t or \xNN.
-static void printable(const char *s, char *out, size_t n) {
-    size_t len = 0;
-    for (const unsigned char *c = (const unsigned char *)s; *c && len + 5 < n; c++) {
-        if (*c == '\n') len += (size_t)snprintf(out + len, n - len, "\\n");
-        else if (*c == '\t') len += (size_t)snprintf(out + len, n - len, "\\t");
-        else if (*c < 0x20 || *c == 0x7f) len += (size_t)snprintf(out + len, n - len, "\\x%02x", *c);
-        else out[len++] = (char)*c;
-    }
-    out[len] = '\0';
-}
-
 // Slurm partition names: letters, digits, '_', '-', '.', several separated by commas.
 static int check_partition(const char *p) {
     int ok = *p && *p != ',' && p[strlen(p) - 1] != ',' && !strstr(p, ",,");
     for (const char *c = p; *c && ok; c++)
         ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || strchr("_-.,", *c);
-    char shown[600];
-    printable(p, shown, sizeof shown);
     if (!ok) err_set("--partition: '%s' is not a Slurm partition name (letters, digits, '_', '-', '.'; a list "
-                     "separated by commas)", shown);
+                     "separated by commas)", p); // err_set writes control characters escaped
     return ok ? 0 : -1;
 }
 
@@ -86,9 +72,7 @@ static int check_time(const char *t) {
         fields++;
     }
     ok = ok && *p == '\0' && !(days && fields > 3);
-    char shown[600];
-    printable(t, shown, sizeof shown);
-    if (!ok) err_set("--time: '%s' is not a Slurm time limit (MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS)", shown);
+    if (!ok) err_set("--time: '%s' is not a Slurm time limit (MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS)", t);
     return ok ? 0 : -1;
 }
 
@@ -97,10 +81,8 @@ static int check_time(const char *t) {
 static int check_workdir(const char *dir) {
     for (const unsigned char *c = (const unsigned char *)dir; *c; c++)
         if (*c < 0x20 || *c == 0x7f) {
-            char shown[PATH_MAX * 4];
-            printable(dir, shown, sizeof shown);
             err_set("the working directory '%s' holds a control character, which a #SBATCH line cannot hold; run t2 "
-                    "slurm from another directory", shown);
+                    "slurm from another directory", dir);
             return -1;
         }
     return 0;

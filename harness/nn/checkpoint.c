@@ -141,6 +141,13 @@ int checkpoint_read(const char *path, Checkpoint *ck) {
     size_t len;
     char *buf = read_file(path, &len);
     if (!buf) return -1;
+    int rc = checkpoint_parse(buf, len, path, ck);
+    free(buf);
+    return rc;
+}
+
+int checkpoint_parse(const char *buf, size_t len, const char *path, Checkpoint *ck) {
+    memset(ck, 0, sizeof *ck);
     int rc = -1;
     CkptPrefix pre;
     CkptHeader h;
@@ -220,8 +227,35 @@ int checkpoint_read(const char *path, Checkpoint *ck) {
     }
     rc = 0;
 out:
-    free(buf);
+    if (rc != 0) checkpoint_free(ck);
     return rc;
+}
+
+int checkpoint_parse_identity(const char *buf, size_t len, const char *path, CkptIdentity *id) {
+    memset(id, 0, sizeof *id);
+    CkptPrefix pre;
+    CkptHeader h;
+    if (len < sizeof pre || memcmp(buf, CKPT_MAGIC, 8) != 0) {
+        fail(path, "not a t2 checkpoint (bad magic)");
+        return 1;
+    }
+    memcpy(&pre, buf, sizeof pre);
+    if (pre.version < 1 || pre.version > CKPT_VERSION || pre.header_bytes != header_bytes_of(pre.version) ||
+        len < sizeof pre + sizeof h)
+        return fail(path, "truncated or damaged checkpoint header");
+    memcpy(&h, buf + sizeof pre, sizeof h);
+    const char *p = buf + sizeof pre + sizeof h;
+    size_t left = len - sizeof pre - sizeof h;
+    if (pre.version >= 2) {
+        CkptIdBlock idb;
+        if (left < sizeof idb) return fail(path, "truncated or damaged checkpoint header");
+        memcpy(&idb, p, sizeof idb);
+        if (id_from_block(&idb, id) != 0) return fail(path, "damaged checkpoint identity");
+        return 0;
+    }
+    if (left < h.config_json_len) return fail(path, "truncated or damaged checkpoint header");
+    id_from_config(p, h.config_json_len, id);
+    return 0;
 }
 
 int checkpoint_peek_identity(const char *path, CkptIdentity *id) {
@@ -231,32 +265,23 @@ int checkpoint_peek_identity(const char *path, CkptIdentity *id) {
         err_set("%s: cannot open: %s", path, strerror(errno));
         return -1;
     }
+    // The header; for a version 1 file also its run config (up to 16 MiB of it).
+    size_t fixed = sizeof(CkptPrefix) + sizeof(CkptHeader), len = 0;
+    char *buf = xmalloc(fixed + sizeof(CkptIdBlock));
+    len = fread(buf, 1, fixed + sizeof(CkptIdBlock), f);
     CkptPrefix pre;
     CkptHeader h;
-    int rc = -1;
-    if (fread(&pre, 1, sizeof pre, f) != sizeof pre || memcmp(pre.magic, CKPT_MAGIC, 8) != 0) {
-        fail(path, "not a t2 checkpoint (bad magic)");
-        rc = 1;
-    } else if (pre.version < 1 || pre.version > CKPT_VERSION || pre.header_bytes != header_bytes_of(pre.version) ||
-               fread(&h, 1, sizeof h, f) != sizeof h) {
-        fail(path, "truncated or damaged checkpoint header");
-    } else if (pre.version >= 2) {
-        CkptIdBlock idb;
-        if (fread(&idb, 1, sizeof idb, f) != sizeof idb || id_from_block(&idb, id) != 0)
-            fail(path, "damaged checkpoint identity");
-        else
-            rc = 0;
-    } else {
-        char *json = h.config_json_len < (1u << 24) ? xmalloc((size_t)h.config_json_len + 1) : NULL;
-        if (!json || fread(json, 1, h.config_json_len, f) != h.config_json_len) {
-            fail(path, "truncated or damaged checkpoint header");
-        } else {
-            id_from_config(json, h.config_json_len, id);
-            rc = 0;
+    if (len >= fixed) {
+        memcpy(&pre, buf, sizeof pre);
+        memcpy(&h, buf + sizeof pre, sizeof h);
+        if (pre.version == 1 && h.config_json_len < (1u << 24) && fixed + h.config_json_len > len) {
+            buf = xrealloc(buf, fixed + h.config_json_len);
+            len += fread(buf + len, 1, fixed + h.config_json_len - len, f);
         }
-        free(json);
     }
     fclose(f);
+    int rc = checkpoint_parse_identity(buf, len, path, id);
+    free(buf);
     return rc;
 }
 

@@ -53,12 +53,17 @@ int checkpoint_write(const char *path, const Checkpoint *ck);
 // Allocates the arrays; refuses truncated, corrupted (checksum), foreign (magic) or
 // incompatible (version, sizes) files with one clear message naming the file.
 int checkpoint_read(const char *path, Checkpoint *ck);
+// The same from the LEN bytes of a file in memory (PATH names it in messages). On failure *ck
+// holds nothing to free.
+int checkpoint_parse(const char *buf, size_t len, const char *path, Checkpoint *ck);
 void checkpoint_free(Checkpoint *ck);
 
 // The identity of the checkpoint at PATH from its header alone (no checksum: the file may be
 // damaged). 0 and *id; 1 when PATH is not a t2 checkpoint (no magic), with err_set; -1 + err_set
 // when it cannot be read or its header is cut short.
 int checkpoint_peek_identity(const char *path, CkptIdentity *id);
+// The same from the first LEN bytes of a file in memory.
+int checkpoint_parse_identity(const char *buf, size_t len, const char *path, CkptIdentity *id);
 // Does HAVE (the checkpoint at PATH) belong to the run WANT? 0, or -1 + err_set naming both runs.
 // An unknown spec hash (a version 1 file) is not held against it.
 int checkpoint_check_identity(const char *path, const CkptIdentity *have, const CkptIdentity *want);

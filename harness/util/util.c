@@ -16,11 +16,31 @@
 // ---------------------------------------------------------------------------------------------
 static _Thread_local char err_buf[1024];
 
+// A message is one line, whatever it quotes (a key of a hostile spec may hold a newline): control
+// characters are written as \n, \t or \xNN.
+static void one_line(char *buf, size_t cap) {
+    char tmp[sizeof err_buf];
+    size_t n = 0;
+    for (const unsigned char *c = (const unsigned char *)buf; *c && n + 5 < sizeof tmp; c++) {
+        if (*c == '\n')
+            n += (size_t)snprintf(tmp + n, sizeof tmp - n, "\\n");
+        else if (*c == '\t')
+            n += (size_t)snprintf(tmp + n, sizeof tmp - n, "\\t");
+        else if (*c < 0x20 || *c == 0x7f)
+            n += (size_t)snprintf(tmp + n, sizeof tmp - n, "\\x%02x", *c);
+        else
+            tmp[n++] = (char)*c;
+    }
+    tmp[n] = '\0';
+    snprintf(buf, cap, "%s", tmp);
+}
+
 void err_set(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err_buf, sizeof err_buf, fmt, ap);
     va_end(ap);
+    one_line(err_buf, sizeof err_buf);
 }
 
 const char *err_msg(void) { return err_buf[0] ? err_buf : "unknown error"; }
@@ -40,6 +60,7 @@ void err_prefix(const char *fmt, ...) {
     if (rest > sizeof err_buf - 1 - len) rest = sizeof err_buf - 1 - len;
     memcpy(err_buf + len, old, rest);
     err_buf[len + rest] = '\0';
+    one_line(err_buf, sizeof err_buf);
 }
 
 void die(const char *fmt, ...) {
@@ -266,7 +287,7 @@ static void atomic_free(AtomicFile *af) {
 
 int atomic_commit(AtomicFile *af) {
     int rc = af->failed ? -1 : 0;
-    if (rc == 0 && fflush(af->f) != 0) {
+    if (rc == 0 && (fflush(af->f) != 0 || ferror(af->f))) { // also a write made with fwrite on af->f
         err_set("%s: write failed: %s", af->tmp, strerror(errno));
         rc = -1;
     }
