@@ -18,112 +18,152 @@ static int causal_row_len(int i, int T) {
     return len < T ? len : T;
 }
 
-// Row i of the causal softmax: p_j = exp(s_j − max) / Σ for j <= i, p_j = 0 for j > i.
-static void causal_softmax_row(float *s, int i, int T) {
+// First key query t may see: the start of its example, t − pos[t], or 0 without positions.
+// Clamped to [0, t], so malformed positions can narrow the mask but never read outside the row.
+static int first_key(const int *pos, int t) {
+    if (!pos) return 0;
+    int s = t - pos[t];
+    return s < 0 ? 0 : s > t ? t : s;
+}
+
+// Row i of the masked causal softmax over the columns [lo, len) the scores were computed for:
+// p_j = exp(s_j − max) / Σ for start <= j <= i, and p_j = 0 for every other column of the row.
+static void causal_softmax_row(float *s, int lo, int start, int i, int T) {
     int len = causal_row_len(i, T);
-    for (int j = i + 1; j < len; j++) s[j] = -INFINITY; // exp(−inf) = 0 exactly
-    float m = vmax(s, len);
-    float inv = 1.0f / vexp_shift(s, len, m);
-    for (int j = 0; j < len; j++) s[j] *= inv;
+    for (int j = lo; j < start; j++) s[j] = -INFINITY; // exp(−inf) = 0 exactly
+    for (int j = i + 1; j < len; j++) s[j] = -INFINITY;
+    float m = vmax(s + lo, len - lo);
+    float inv = 1.0f / vexp_shift(s + lo, len - lo, m);
+    for (int j = lo; j < len; j++) s[j] *= inv;
+    memset(s, 0, (size_t)lo * sizeof(float));
     memset(s + len, 0, (size_t)(T - len) * sizeof(float));
 }
 
 // Query rows are taken in blocks of ATT_ROW_BLOCK: block [r0, r0 + rows) only sees keys
 // [0, r0 + rows), so the products skip most of the zero upper triangle ((nb + 1)/(2·nb) of the
 // full-square work with nb blocks) while each sgemm stays large enough to run well. 32 measured
-// best against 64 at T = 64 and 128, hd = 32.
+// best against 64 at T = 64 and 128, hd = 32. With positions (packed examples) a block also
+// skips the keys before the first example any of its rows belongs to.
 #define ATT_ROW_BLOCK 32
 // A block ends on a VLANES boundary, so causal_row_len never reaches past the block's keys.
 _Static_assert(ATT_ROW_BLOCK % VLANES == 0, "row blocks must be whole lane blocks");
 
-// One (sequence, head): q, k, v (T, hd) with leading dimension ld; p (T, T); y (T, hd) ld C.
+// The keys block [r0, r0 + rows) needs: [*lo, r0 + rows), lo the earliest first key of its rows.
+static int block_first_key(const int *pos, int r0, int rows) {
+    int lo = r0;
+    for (int i = 0; i < rows; i++) {
+        int s = first_key(pos, r0 + i);
+        lo = s < lo ? s : lo;
+    }
+    return lo;
+}
+
+// One (sequence, head): q, k, v (T, hd) with leading dimension ld; p (T, T); y (T, hd) ld C;
+// pos (T,) or NULL.
 static void attention_head_forward(float *y, float *p, const float *q, const float *k,
-                                   const float *v, int T, int hd, int ld, int C, float scale) {
+                                   const float *v, const int *pos, int T, int hd, int ld, int C,
+                                   float scale) {
     for (int r0 = 0; r0 < T; r0 += ATT_ROW_BLOCK) {
         int rows = T - r0 < ATT_ROW_BLOCK ? T - r0 : ATT_ROW_BLOCK;
-        int keys = r0 + rows;
+        int keys = r0 + rows, lo = block_first_key(pos, r0, rows);
         float *pr = p + (size_t)r0 * T; // (rows, T)
-        // scores (rows, keys) = scale · q_r · k[:keys]ᵀ, then the causal softmax row by row
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, keys, hd, scale,
-                    q + (size_t)r0 * ld, ld, k, ld, 0.0f, pr, T);
-        for (int i = 0; i < rows; i++) causal_softmax_row(pr + (size_t)i * T, r0 + i, T);
-        // y_r (rows, hd) = p_r (rows, keys) · v[:keys] (keys, hd)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, keys, 1.0f, pr, T, v,
-                    ld, 0.0f, y + (size_t)r0 * C, C);
+        // scores (rows, keys − lo) = scale · q_r · k[lo:keys]ᵀ, then the softmax row by row
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, keys - lo, hd, scale,
+                    q + (size_t)r0 * ld, ld, k + (size_t)lo * ld, ld, 0.0f, pr + lo, T);
+        for (int i = 0; i < rows; i++)
+            causal_softmax_row(pr + (size_t)i * T, lo, first_key(pos, r0 + i), r0 + i, T);
+        // y_r (rows, hd) = p_r[:, lo:keys] · v[lo:keys] (keys − lo, hd)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, keys - lo, 1.0f, pr + lo,
+                    T, v + (size_t)lo * ld, ld, 0.0f, y + (size_t)r0 * C, C);
     }
 }
 
-void attention_forward(float *out, float *att, const float *qkv, size_t B, int T, int C, int H) {
+void attention_forward(float *out, float *att, const float *qkv, const int *pos, size_t B, int T,
+                       int C, int H) {
     int hd = C / H;
     int ld = 3 * C;
     float scale = 1.0f / sqrtf((float)hd);
     for (size_t b = 0; b < B; b++) {
+        const int *pb = pos ? pos + b * (size_t)T : NULL; // (T,)
         for (int h = 0; h < H; h++) {
             const float *q = qkv + b * (size_t)T * ld + (size_t)h * hd; // (T, hd) ld 3C
             attention_head_forward(out + b * (size_t)T * C + (size_t)h * hd,
-                                   att + (b * H + h) * (size_t)T * T, q, q + C, q + 2 * C, T, hd,
-                                   ld, C, scale);
+                                   att + (b * H + h) * (size_t)T * T, q, q + C, q + 2 * C, pb, T,
+                                   hd, ld, C, scale);
         }
     }
 }
 
-// dS = P ⊙ (dP − rowsum(dP ⊙ P)) in place of dP, for the rows of one block.
-static void softmax_backward_rows(float *ds, const float *p, int r0, int rows, int T) {
+// dS = P ⊙ (dP − rowsum(dP ⊙ P)) in place of dP, for the rows of one block, over the columns
+// [lo, len) that were computed (P is zero outside them).
+static void softmax_backward_rows(float *ds, const float *p, int r0, int rows, int lo, int T) {
     for (int i = 0; i < rows; i++) {
         const float *pi = p + (size_t)i * T; // (T,)
         float *di = ds + (size_t)i * T;      // (T,)
         int len = causal_row_len(r0 + i, T); // P is zero beyond the diagonal
-        float r = vdot(di, pi, len);
-        for (int j = 0; j < len; j++) di[j] = pi[j] * (di[j] - r);
+        float r = vdot(di + lo, pi + lo, len - lo);
+        for (int j = lo; j < len; j++) di[j] = pi[j] * (di[j] - r);
         memset(di + len, 0, (size_t)(T - len) * sizeof(float));
     }
 }
 
-// One (sequence, head), row blocks from the last: the last block covers every key, so its
-// products initialise dk and dv (beta 0) and the earlier blocks add into their first rows.
+// Zero rows [0, T) of one head's hd columns of dk and dv (leading dimension ld).
+static void zero_head_rows(float *dk, float *dv, int T, int hd, int ld) {
+    for (int t = 0; t < T; t++) {
+        memset(dk + (size_t)t * ld, 0, (size_t)hd * sizeof(float));
+        memset(dv + (size_t)t * ld, 0, (size_t)hd * sizeof(float));
+    }
+}
+
+// One (sequence, head), row blocks from the last. Without positions the last block covers every
+// key, so its products initialise dk and dv (beta 0) and the earlier blocks add into their first
+// rows; with positions a block may skip the first keys, so dk and dv start from zero.
 static void attention_head_backward(float *dq, float *dk, float *dv, float *ds, const float *dy,
                                     const float *q, const float *k, const float *v,
-                                    const float *p, int T, int hd, int ld, int C, float scale) {
+                                    const float *p, const int *pos, int T, int hd, int ld, int C,
+                                    float scale) {
     int last = (T - 1) / ATT_ROW_BLOCK * ATT_ROW_BLOCK;
+    if (pos) zero_head_rows(dk, dv, T, hd, ld);
     for (int r0 = last; r0 >= 0; r0 -= ATT_ROW_BLOCK) {
         int rows = T - r0 < ATT_ROW_BLOCK ? T - r0 : ATT_ROW_BLOCK;
-        int keys = r0 + rows;
-        float beta = r0 == last ? 0.0f : 1.0f;
-        const float *pr = p + (size_t)r0 * T;   // (rows, T)
-        const float *dyr = dy + (size_t)r0 * C; // (rows, hd) ld C
-        const float *qr = q + (size_t)r0 * ld;  // (rows, hd) ld 3C
-        float *dsr = ds + (size_t)r0 * T;       // (rows, T)
-        // dP_r (rows, keys) = dy_r · v[:keys]ᵀ
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, keys, hd, 1.0f, dyr, C, v, ld,
-                    0.0f, dsr, T);
-        // dv[:keys] (keys, hd) += p_rᵀ · dy_r
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, keys, hd, rows, 1.0f, pr, T, dyr, C,
-                    beta, dv, ld);
-        softmax_backward_rows(dsr, pr, r0, rows, T);
-        // dq_r (rows, hd) = scale · dS_r · k[:keys]
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, keys, scale, dsr, T, k,
-                    ld, 0.0f, dq + (size_t)r0 * ld, ld);
-        // dk[:keys] (keys, hd) += scale · dS_rᵀ · q_r
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, keys, hd, rows, scale, dsr, T, qr, ld,
-                    beta, dk, ld);
+        int keys = r0 + rows, lo = block_first_key(pos, r0, rows), nk = keys - lo;
+        float beta = r0 == last && !pos ? 0.0f : 1.0f;
+        const float *pr = p + (size_t)r0 * T + lo; // (rows, nk) ld T
+        const float *dyr = dy + (size_t)r0 * C;    // (rows, hd) ld C
+        const float *qr = q + (size_t)r0 * ld;     // (rows, hd) ld 3C
+        float *dsr = ds + (size_t)r0 * T;          // (rows, T)
+        // dP_r (rows, nk) = dy_r · v[lo:keys]ᵀ
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, nk, hd, 1.0f, dyr, C,
+                    v + (size_t)lo * ld, ld, 0.0f, dsr + lo, T);
+        // dv[lo:keys] (nk, hd) += p_rᵀ · dy_r
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nk, hd, rows, 1.0f, pr, T, dyr, C,
+                    beta, dv + (size_t)lo * ld, ld);
+        softmax_backward_rows(dsr, p + (size_t)r0 * T, r0, rows, lo, T);
+        // dq_r (rows, hd) = scale · dS_r[:, lo:keys] · k[lo:keys]
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, nk, scale, dsr + lo, T,
+                    k + (size_t)lo * ld, ld, 0.0f, dq + (size_t)r0 * ld, ld);
+        // dk[lo:keys] (nk, hd) += scale · dS_r[:, lo:keys]ᵀ · q_r
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nk, hd, rows, scale, dsr + lo, T, qr,
+                    ld, beta, dk + (size_t)lo * ld, ld);
     }
 }
 
 // Per (b, h), with P = softmax(scale · q·kᵀ) and y = P·v:
 //   dP = dy·vᵀ, dv = Pᵀ·dy, dS = P ⊙ (dP − rowsum(dP ⊙ P)), dq = scale·dS·k, dk = scale·dSᵀ·q.
 void attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv,
-                        const float *att, size_t B, int T, int C, int H) {
+                        const float *att, const int *pos, size_t B, int T, int C, int H) {
     int hd = C / H;
     int ld = 3 * C;
     float scale = 1.0f / sqrtf((float)hd);
     for (size_t b = 0; b < B; b++) {
+        const int *pb = pos ? pos + b * (size_t)T : NULL; // (T,)
         for (int h = 0; h < H; h++) {
             size_t head = b * (size_t)T * ld + (size_t)h * hd;
             const float *q = qkv + head;                             // (T, hd) ld 3C, then k, v
             float *dq = dqkv + head;                                 // (T, hd) ld 3C, then dk, dv
             attention_head_backward(dq, dq + C, dq + 2 * C, scratch,
                                     dout + b * (size_t)T * C + (size_t)h * hd, q, q + C, q + 2 * C,
-                                    att + (b * H + h) * (size_t)T * T, T, hd, ld, C, scale);
+                                    att + (b * H + h) * (size_t)T * T, pb, T, hd, ld, C, scale);
         }
     }
 }

@@ -73,28 +73,38 @@ void matmul_packed_forward(float *out,       // (n, OC)
 void rope_tables(float *cos_t, float *sin_t,  // (max_pos, hd/2) each
                  int max_pos, int hd, float theta);
 // In place on x: rows of `stride` floats; the first H·hd of each row are rotated (q or k).
-// Row r (r < n) holds the token at position pos0 + (r mod T) — rows are (B, T) flattened.
-// pos0 + T <= max_pos of the tables. Since k follows q in a qkv row, one call with 2·H heads
-// and stride 3C rotates both.
+// Row r (r < n) holds the token at position pos[r] when pos is given (packed examples: the
+// position inside the token's own example), else pos0 + (r mod T) — rows are (B, T) flattened.
+// Every position < max_pos of the tables. Since k follows q in a qkv row, one call with 2·H
+// heads and stride 3C rotates both.
 void rope_forward(float *x, const float *cos_t, const float *sin_t,
+                  const int *pos,     // (n,) or NULL
                   size_t n, int T, int pos0, int H, int hd, int stride);
 // Backward of the rotation is the rotation by the opposite angle, in place on dx.
 void rope_backward(float *dx, const float *cos_t, const float *sin_t,
+                   const int *pos,    // (n,) or NULL
                    size_t n, int T, int pos0, int H, int hd, int stride);
 
 // ---------------------------------------------------------------------------------------------
 // Causal multi-head attention over a packed qkv buffer (q and k already rotated).
 // qkv rows are [q (C) | k (C) | v (C)]; head h uses columns h·hd .. (h+1)·hd of each part.
 // O(T²) time and memory in both directions; softmax scale 1/sqrt(hd).
+// pos (B, T), or NULL for one sequence per row: the position of each token inside its example,
+// for rows that hold several examples back to back. Token t then attends to keys
+// [t − pos[t], t] only — its own example, never across an example boundary — and the
+// probabilities outside that range are exact zeros. pos restarts at 0 where an example starts and
+// counts up by one inside it (the rope positions of the same tokens).
 void attention_forward(float *out,         // (B, T, C)
                        float *att,         // (B, H, T, T) softmax probabilities, saved for backward
                        const float *qkv,   // (B, T, 3C)
+                       const int *pos,     // (B, T) or NULL
                        size_t B, int T, int C, int H);
 void attention_backward(float *dqkv,         // (B, T, 3C) overwritten
                         float *scratch,      // (T, T) scratch
                         const float *dout,   // (B, T, C)
                         const float *qkv,    // (B, T, 3C)
                         const float *att,    // (B, H, T, T)
+                        const int *pos,      // (B, T) or NULL, as in the forward pass
                         size_t B, int T, int C, int H);
 
 // Decoding with a KV cache, S sequences one new token each. The keys and values of a prompt

@@ -30,6 +30,7 @@ void pack_weight(float *wp, const float *w, int IC, int OC) {
 }
 
 #ifdef __AVX512F__
+_Static_assert(PANEL == 2 * 16, "a panel row is two 16-float AVX-512 registers");
 // RB rows × 32 columns: 2·RB accumulators in registers, one pass over the panel.
 #define DEFINE_BLOCK(RB)                                                                                    \
     static void block_##RB(float *out, const float *x, const float *panel, int IC, int OC, int ncol) {     \

@@ -18,13 +18,13 @@ void rope_tables(float *cos_t, float *sin_t, int max_pos, int hd, float theta) {
 
 // Rotate every pair (x1, x2) = (x[i], x[i + hd/2]) of each head by the angle whose sine is
 // sign·sin_t: sign = +1 is the forward rotation, −1 its inverse (= transpose).
-static void rope_rotate(float *x, const float *cos_t, const float *sin_t, size_t n, int T,
-                        int pos0, int H, int hd, int stride, float sign) {
+static void rope_rotate(float *x, const float *cos_t, const float *sin_t, const int *pos,
+                        size_t n, int T, int pos0, int H, int hd, int stride, float sign) {
     int half = hd / 2;
     for (size_t r = 0; r < n; r++) {
-        size_t pos = (size_t)pos0 + r % (size_t)T;
-        const float *restrict c = cos_t + pos * half; // (hd/2,)
-        const float *restrict s = sin_t + pos * half; // (hd/2,)
+        size_t p = pos ? (size_t)pos[r] : (size_t)pos0 + r % (size_t)T;
+        const float *restrict c = cos_t + p * half; // (hd/2,)
+        const float *restrict s = sin_t + p * half; // (hd/2,)
         for (int h = 0; h < H; h++) {
             float *restrict x1 = x + r * (size_t)stride + (size_t)h * hd; // (hd/2,)
             float *restrict x2 = x1 + half;                                // (hd/2,)
@@ -37,12 +37,12 @@ static void rope_rotate(float *x, const float *cos_t, const float *sin_t, size_t
     }
 }
 
-void rope_forward(float *x, const float *cos_t, const float *sin_t, size_t n, int T, int pos0,
-                  int H, int hd, int stride) {
-    rope_rotate(x, cos_t, sin_t, n, T, pos0, H, hd, stride, 1.0f);
+void rope_forward(float *x, const float *cos_t, const float *sin_t, const int *pos, size_t n,
+                  int T, int pos0, int H, int hd, int stride) {
+    rope_rotate(x, cos_t, sin_t, pos, n, T, pos0, H, hd, stride, 1.0f);
 }
 
-void rope_backward(float *dx, const float *cos_t, const float *sin_t, size_t n, int T, int pos0,
-                   int H, int hd, int stride) {
-    rope_rotate(dx, cos_t, sin_t, n, T, pos0, H, hd, stride, -1.0f);
+void rope_backward(float *dx, const float *cos_t, const float *sin_t, const int *pos, size_t n,
+                   int T, int pos0, int H, int hd, int stride) {
+    rope_rotate(dx, cos_t, sin_t, pos, n, T, pos0, H, hd, stride, -1.0f);
 }

@@ -83,29 +83,24 @@ static void claim_done(Db *db, const DbRun *r, double loss) {
 static void write_eval(Db *db, const Spec *s, const DbRun *r, double loss) {
     EvalResult er = {.temperature = 1, .top_p = 1, .n_samples = N_SAMPLES, .n_problems = N_PROBLEMS,
                      .n_rows = N_PROBLEMS * N_SAMPLES};
-    er.samples = xcalloc((size_t)er.n_rows, sizeof(SampleRow));
-    GoldRow gold[N_PROBLEMS];
-    DbGold dgold[N_PROBLEMS];
-    DbSample ds[N_PROBLEMS * N_SAMPLES];
+    er.samples = xcalloc((size_t)er.n_rows, sizeof(DbSample));
+    DbGold gold[N_PROBLEMS];
     for (int i = 0; i < N_PROBLEMS; i++) {
         double p = success(loss, i);
-        gold[i] = (GoldRow){i, log(p), 4};
-        dgold[i] = (DbGold){i, log(p), 4};
+        gold[i] = (DbGold){i, log(p), 4};
         int correct = (int)lround(N_SAMPLES * p);
         for (int j = 0; j < N_SAMPLES; j++) {
-            SampleRow *row = &er.samples[i * N_SAMPLES + j];
+            DbSample *row = &er.samples[i * N_SAMPLES + j];
             row->problem_id = i;
             row->sample_idx = j;
             row->correct = j < correct;
             row->answer = xstrdup(j < correct ? "42" : j % 2 ? "41" : "43");
             row->completion = xstrdup(row->answer);
             row->n_tokens = 3;
-            ds[i * N_SAMPLES + j] = (DbSample){i, j, row->completion, row->answer, row->correct, 3, -1.0};
+            row->logprob = -1.0;
         }
     }
     eval_metrics(&er, gold, N_PROBLEMS, s->eval.k, s->eval.n_k);
-    DbMetric m[32];
-    for (int j = 0; j < er.n_metrics; j++) m[j] = (DbMetric){er.metrics[j].metric, er.metrics[j].k, er.metrics[j].value};
     double gen = 3.0 * N_PROBLEMS * N_SAMPLES;
     DbEval e = {.run_id = r->run_id,
                 .key = {1.0, 1.0, N_SAMPLES, s->eval.max_new_tokens},
@@ -114,7 +109,8 @@ static void write_eval(Db *db, const Spec *s, const DbRun *r, double loss) {
                 .gen_tokens = (long)gen,
                 .n_problems = N_PROBLEMS,
                 .wall_s = 0.1};
-    if (db_write_eval(db, &e, ds, (size_t)er.n_rows, dgold, N_PROBLEMS, m, (size_t)er.n_metrics, NULL) != 0)
+    if (db_write_eval(db, &e, er.samples, (size_t)er.n_rows, gold, N_PROBLEMS, er.metrics, (size_t)er.n_metrics,
+                      NULL) != 0)
         fail_msg("%s", err_msg());
     eval_result_free(&er);
 }

@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "db/db.h"
+#include "db/db_impl.h"
 #include "testutil.h"
 #include "util/util.h"
 
@@ -20,11 +20,11 @@
 
 #define SWEEP "demo"
 #define SPEC_JSON "{\"name\":\"demo\"}"
-#define SPEC_HASH "00000000000000d1"
+#define SPEC_HASH "7d3af448ecd3ab49" // FNV-1a 64 of SPEC_JSON, as t2 stores it
 
 static long long q_int(Db *db, const char *sql) {
     sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(db_sqlite(db), sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db->h, sql, -1, &st, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     long long v = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
@@ -33,7 +33,7 @@ static long long q_int(Db *db, const char *sql) {
 
 static char *q_text(Db *db, const char *sql) {
     sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(db_sqlite(db), sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db->h, sql, -1, &st, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     const unsigned char *t = sqlite3_column_text(st, 0);
     char *s = xstrdup(t ? (const char *)t : "(null)");
@@ -43,7 +43,7 @@ static char *q_text(Db *db, const char *sql) {
 
 static void q_exec(Db *db, const char *sql) {
     char *msg = NULL;
-    int rc = sqlite3_exec(db_sqlite(db), sql, NULL, NULL, &msg);
+    int rc = sqlite3_exec(db->h, sql, NULL, NULL, &msg);
     if (rc != SQLITE_OK) fail_msg("%s: %s", sql, msg);
 }
 
@@ -670,7 +670,7 @@ static void test_train_log_batches(void **state) {
     assert_int_equal(q_int(db, "SELECT count(*) FROM train_log WHERE grad_norm IS NULL AND step = 70"), 1);
     // Exact round trip of the doubles.
     sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(db_sqlite(db),
+    assert_int_equal(sqlite3_prepare_v2(db->h,
                                         "SELECT step, tokens, loss, lr, wall_s FROM train_log ORDER BY step",
                                         -1, &st, NULL),
                      SQLITE_OK);
@@ -890,6 +890,104 @@ static void test_eval_roundtrip_and_rescore(void **state) {
     assert_int_equal(q_int(db, sql), 2);
     free(sql);
     db_samples_free(s, n);
+    db_close(db);
+    tmpdir_remove(dir);
+}
+
+// What the layers above read back (db_read.c): the sweep, training log, evals, metrics, gold, fits.
+static int accept_fit_with(void *ctx, const DbFit *f) { return strstr(f->params_json, ctx) ? 0 : 1; }
+static int note_fit_id(void *ctx, const DbFit *f) {
+    long *seen = ctx;
+    seen[++seen[0]] = f->fit_id;
+    return 1;
+}
+
+static void test_read_back(void **state) {
+    (void)state;
+    char *dir = tmpdir_make("db");
+    Db *db = grid_db(dir, "r.db", 3);
+    char *name, *json;
+    assert_int_equal(db_get_sweep(db, &name, &json), 0);
+    assert_string_equal(name, SWEEP);
+    assert_string_equal(json, SPEC_JSON);
+    free(name), free(json);
+    long id1 = finish_and_eval(db, 1, 1.0), id2 = finish_and_eval(db, 1, 0.5);
+
+    TrainLogRow *log;
+    size_t n;
+    assert_int_equal(db_read_train_log(db, 1, &log, &n), 0);
+    assert_int_equal(n, 5);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(log[i].step, 20 * (long)i);
+        assert_int_equal(log[i].tokens, 20 * 2048L * (long)i);
+        assert_true(log[i].loss == 3.0 - 0.1 * (double)i - 0.01);
+    }
+    free(log);
+    assert_int_equal(db_read_train_log(db, 0, &log, &n), 0);
+    assert_int_equal(n, 0);
+    free(log);
+
+    DbEval e;
+    assert_int_equal(db_get_eval(db, id2, &e), 0);
+    assert_int_equal(e.eval_id, id2);
+    assert_int_equal(e.run_id, 1);
+    assert_true(e.key.temperature == 0.5 && e.key.top_p == 1.0);
+    assert_int_equal(e.key.n_samples, N_SAMP);
+    assert_int_equal(e.key.max_new_tokens, 8);
+    assert_true(e.infer_flops == 1e9 + 1 && e.prefill_flops == 1e8 && e.wall_s == 0.5);
+    assert_int_equal(e.gen_tokens, 24);
+    assert_int_equal(e.n_problems, N_PROB);
+    assert_int_equal(db_get_eval(db, id2 + 100, &e), 1);
+    DbEval *evs;
+    assert_int_equal(db_list_evals(db, 1, &evs, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(evs[0].eval_id, id1);
+    assert_int_equal(evs[1].eval_id, id2);
+    free(evs);
+    assert_int_equal(db_list_evals(db, -1, &evs, &n), 0);
+    assert_int_equal(n, 2);
+    free(evs);
+    assert_int_equal(db_list_evals(db, 2, &evs, &n), 0);
+    assert_int_equal(n, 0);
+    free(evs);
+
+    DbMetric *m;
+    assert_int_equal(db_read_metrics(db, id1, &m, &n), 0);
+    assert_int_equal(n, 4);
+    assert_string_equal(m[0].metric, "maj"); // by metric, then k
+    assert_string_equal(m[1].metric, "pass");
+    assert_int_equal(m[1].k, 1);
+    assert_true(m[1].value == 0.25 + 0.01);
+    assert_string_equal(m[3].metric, "pass_analytic");
+    db_metrics_free(m, n);
+    DbGold *g;
+    assert_int_equal(db_read_gold(db, 1, &g, &n), 0);
+    assert_int_equal(n, N_PROB);
+    for (size_t p = 0; p < n; p++) {
+        assert_int_equal(g[p].problem_id, (long)p);
+        assert_true(g[p].logprob == -1.0 - 0.1 * (double)p - 0.01);
+        assert_int_equal(g[p].n_tokens, 3);
+    }
+    free(g);
+
+    // Fits: converged ones of the law and source only, newest first, until the visitor accepts.
+    DbFit fits[] = {{"chinchilla", "{\"E\":1}", NULL, 6, 0.1, 1, "db", NULL},
+                    {"chinchilla", "{\"E\":2}", NULL, 6, 0.1, 1, "db", "{}"},
+                    {"chinchilla", "{\"E\":3}", NULL, 6, 0.1, 0, "db", NULL},
+                    {"chinchilla", "{\"E\":4}", NULL, 6, 0.1, 1, "data.csv", NULL},
+                    {"t2-loss", "{\"E\":5}", NULL, 6, 0.1, 1, "db", NULL}};
+    long ids[ARRAY_LEN(fits)];
+    for (size_t i = 0; i < ARRAY_LEN(fits); i++) assert_int_equal(db_insert_fit(db, &fits[i], &ids[i]), 0);
+    assert_int_equal(db_find_fit(db, "chinchilla", "db", accept_fit_with, "\"E\":1"), 0);
+    assert_int_equal(db_find_fit(db, "chinchilla", "db", accept_fit_with, "\"E\":3"), 1); // not converged
+    assert_int_equal(db_find_fit(db, "chinchilla", "db", accept_fit_with, "\"E\":4"), 1); // another source
+    assert_int_equal(db_find_fit(db, "chinchilla", "data.csv", accept_fit_with, "\"E\":4"), 0);
+    assert_int_equal(db_find_fit(db, "coverage", "db", accept_fit_with, "E"), 1);
+    long seen[8] = {0};
+    assert_int_equal(db_find_fit(db, "chinchilla", "db", note_fit_id, seen), 1);
+    assert_int_equal(seen[0], 2);
+    assert_int_equal(seen[1], ids[1]);
+    assert_int_equal(seen[2], ids[0]);
     db_close(db);
     tmpdir_remove(dir);
 }
@@ -1276,6 +1374,7 @@ int main(void) {
         cmocka_unit_test(test_train_log_batches),
         cmocka_unit_test(test_kill9_keeps_whole_batches),
         cmocka_unit_test(test_eval_roundtrip_and_rescore),
+        cmocka_unit_test(test_read_back),
         cmocka_unit_test(test_eval_atomic),
         cmocka_unit_test(test_eval_claims),
         cmocka_unit_test(test_run_row_from_spec),

@@ -364,6 +364,7 @@ typedef struct {
     int T, pos0, H, hd, stride;
     double theta;
     double *out;
+    const int *pos; // (n,) or NULL
 } RopeCtx;
 
 // Rotation of pairs (i, i + hd/2) by pos·theta^(−2i/hd), straight from the definition.
@@ -371,7 +372,7 @@ static void rope_ref(const RopeCtx *c) {
     int half = c->hd / 2;
     memcpy(c->out, c->x, c->n * c->stride * sizeof(double));
     for (size_t row = 0; row < c->n; row++) {
-        double pos = c->pos0 + (double)(row % c->T);
+        double pos = c->pos ? (double)c->pos[row] : c->pos0 + (double)(row % c->T);
         for (int h = 0; h < c->H; h++)
             for (int i = 0; i < half; i++) {
                 double ang = pos / pow(c->theta, 2.0 * i / c->hd);
@@ -436,11 +437,11 @@ static void test_rope(void **state) {
         }
 
     float *x = randn(&rng, len, 1.0), *y = fcopy(x, len);
-    rope_forward(y, cos_t, sin_t, n, T, POS0, H, HD, STRIDE);
+    rope_forward(y, cos_t, sin_t, NULL, n, T, POS0, H, HD, STRIDE);
     double *dx = widen(x, len), *dout = dvec(len);
     float *r = randn(&rng, len, 1.0);
     double *dr = widen(r, len);
-    RopeCtx ctx = {dx, dr, n, T, POS0, H, HD, STRIDE, theta, dout};
+    RopeCtx ctx = {dx, dr, n, T, POS0, H, HD, STRIDE, theta, dout, NULL};
     rope_ref(&ctx);
     expect_close("rope forward", y, dout, len, 1e-5, 1e-6);
     for (size_t row = 0; row < n; row++) // the columns past H·hd are not touched
@@ -448,16 +449,26 @@ static void test_rope(void **state) {
                             3 * sizeof(float));
 
     float *g = fcopy(r, len);
-    rope_backward(g, cos_t, sin_t, n, T, POS0, H, HD, STRIDE);
+    rope_backward(g, cos_t, sin_t, NULL, n, T, POS0, H, HD, STRIDE);
     // The objective also sees the untouched columns (gradient r there), as does the kernel.
     expect_grad("rope backward", g, dx, len, 1, rope_objective, &ctx);
 
     // Backward is the inverse rotation: it undoes the forward one.
-    rope_backward(y, cos_t, sin_t, n, T, POS0, H, HD, STRIDE);
+    rope_backward(y, cos_t, sin_t, NULL, n, T, POS0, H, HD, STRIDE);
     double *dxx = widen(x, len);
     expect_close("rope backward(forward(x))", y, dxx, len, 1e-5, 1e-6);
+
+    // Explicit positions (packed examples restart at 0), up to the last row of the tables.
+    int pos[B * T] = {0, 1, 2, 0, 1, 0, 1, 2, 3, MAXPOS - 1};
+    float *yp = fcopy(x, len), *gp = fcopy(r, len);
+    rope_forward(yp, cos_t, sin_t, pos, n, T, 0, H, HD, STRIDE);
+    RopeCtx pctx = {dx, dr, n, T, 0, H, HD, STRIDE, theta, dout, pos};
+    rope_ref(&pctx);
+    expect_close("rope forward, positions", yp, dout, len, 1e-5, 1e-6);
+    rope_backward(gp, cos_t, sin_t, pos, n, T, 0, H, HD, STRIDE);
+    expect_grad("rope backward, positions", gp, dx, len, 1, rope_objective, &pctx);
     free(cos_t), free(sin_t), free(x), free(y), free(dx), free(dout), free(r), free(dr), free(g),
-        free(dxx);
+        free(dxx), free(yp), free(gp);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -468,6 +479,7 @@ typedef struct {
     size_t B;
     int T, C, H;
     double *out, *att; // (B, T, C), (B, H, T, T)
+    const int *pos;    // (B, T) or NULL
 } AttCtx;
 
 static void attention_ref(const AttCtx *c) {
@@ -478,19 +490,20 @@ static void attention_ref(const AttCtx *c) {
             for (int i = 0; i < T; i++) {
                 const double *q = c->qkv + (b * T + i) * 3 * C + h * hd;
                 double mx = -INFINITY, sum = 0;
-                for (int j = 0; j <= i; j++) {
+                int j0 = c->pos ? i - c->pos[b * T + i] : 0; // the start of the example of token i
+                for (int j = j0; j <= i; j++) {
                     const double *k = c->qkv + (b * T + j) * 3 * C + C + h * hd;
                     s[j] = 0;
                     for (int d = 0; d < hd; d++) s[j] += q[d] * k[d] / sqrt((double)hd);
                     mx = fmax(mx, s[j]);
                 }
-                for (int j = 0; j <= i; j++) sum += (s[j] = exp(s[j] - mx));
+                for (int j = j0; j <= i; j++) sum += (s[j] = exp(s[j] - mx));
                 double *p = c->att + ((b * H + h) * T + i) * T;
-                for (int j = 0; j < T; j++) p[j] = j <= i ? s[j] / sum : 0.0;
+                for (int j = 0; j < T; j++) p[j] = j >= j0 && j <= i ? s[j] / sum : 0.0;
                 double *y = c->out + (b * T + i) * C + h * hd;
                 for (int d = 0; d < hd; d++) {
                     y[d] = 0;
-                    for (int j = 0; j <= i; j++) {
+                    for (int j = j0; j <= i; j++) {
                         const double *v = c->qkv + (b * T + j) * 3 * C + 2 * C + h * hd;
                         y[d] += p[j] * v[d];
                     }
@@ -506,17 +519,17 @@ static double att_objective(const void *p) {
 }
 
 // Forward against the reference, backward against finite differences on every fd_stride-th
-// element of qkv.
-static void check_attention(size_t B, int T, int C, int H, size_t fd_stride, uint64_t seed) {
+// element of qkv. pos (B, T) or NULL: positions inside packed examples.
+static void check_attention_pos(size_t B, int T, int C, int H, const int *pos, size_t fd_stride, uint64_t seed) {
     Rng rng;
     rng_seed(&rng, seed);
     size_t nqkv = B * T * 3 * C, nout = B * T * C, natt = B * H * T * T;
     float *qkv = randn(&rng, nqkv, 1.0), *out = filled(nout, NAN), *att = filled(natt, NAN);
-    attention_forward(out, att, qkv, B, T, C, H);
+    attention_forward(out, att, qkv, pos, B, T, C, H);
     double *dqkv = widen(qkv, nqkv), *dout = dvec(nout), *datt = dvec(natt);
     float *r = randn(&rng, nout, 1.0);
     double *dr = widen(r, nout);
-    AttCtx ctx = {dqkv, dr, B, T, C, H, dout, datt};
+    AttCtx ctx = {dqkv, dr, B, T, C, H, dout, datt, pos};
     attention_ref(&ctx);
     expect_close("attention out", out, dout, nout, 1e-5, 1e-6);
     expect_close("attention probabilities", att, datt, natt, 1e-5, 1e-6);
@@ -525,18 +538,86 @@ static void check_attention(size_t B, int T, int C, int H, size_t fd_stride, uin
             expect_all_equal("attention above the diagonal", att + (bh * T + i) * T + i + 1, 0.0f,
                              (size_t)(T - i - 1));
 
+    if (pos) // exact zeros before the start of each token's example
+        for (size_t b = 0; b < B; b++)
+            for (int h = 0; h < H; h++)
+                for (int i = 0; i < T; i++)
+                    expect_all_equal("attention before the example", att + (((b * H + h) * T) + i) * T, 0.0f,
+                                     (size_t)(i - pos[b * T + i]));
+
     float *g = filled(nqkv, NAN), *scratch = filled((size_t)T * T, NAN);
-    attention_backward(g, scratch, r, qkv, att, B, T, C, H);
+    attention_backward(g, scratch, r, qkv, att, pos, B, T, C, H);
     expect_grad("attention dqkv", g, dqkv, nqkv, fd_stride, att_objective, &ctx);
 
     // Deterministic: a second run gives the same bits.
     float *out2 = filled(nout, NAN), *att2 = filled(natt, NAN), *g2 = filled(nqkv, NAN);
-    attention_forward(out2, att2, qkv, B, T, C, H);
-    attention_backward(g2, scratch, r, qkv, att2, B, T, C, H);
+    attention_forward(out2, att2, qkv, pos, B, T, C, H);
+    attention_backward(g2, scratch, r, qkv, att2, pos, B, T, C, H);
     assert_memory_equal(out2, out, nout * sizeof(float));
     assert_memory_equal(g2, g, nqkv * sizeof(float));
     free(qkv), free(out), free(att), free(dqkv), free(dout), free(datt), free(r), free(dr),
         free(g), free(scratch), free(out2), free(att2), free(g2);
+}
+
+static void check_attention(size_t B, int T, int C, int H, size_t fd_stride, uint64_t seed) {
+    check_attention_pos(B, T, C, H, NULL, fd_stride, seed);
+}
+
+// Positions of rows of T tokens holding examples of the given lengths back to back (the last
+// one may run to the end of the row), repeated for B rows with the lengths rotated.
+static int *packed_positions(size_t B, int T, const int *lens, int n_lens) {
+    int *pos = xmalloc(B * (size_t)T * sizeof(int));
+    for (size_t b = 0; b < B; b++) {
+        int e = (int)b % n_lens, k = 0;
+        for (int t = 0; t < T; t++) {
+            if (k == lens[e]) k = 0, e = (e + 1) % n_lens;
+            pos[b * T + t] = k++;
+        }
+    }
+    return pos;
+}
+
+// Packed rows: block-diagonal causal attention, checked against the reference and finite
+// differences; examples that straddle a 32-row block let a block skip the keys before it.
+static void test_attention_packed(void **state) {
+    (void)state;
+    const int lens[] = {3, 1, 5, 2};
+    int *pos = packed_positions(2, 7, lens, 4);
+    check_attention_pos(2, 7, 12, 3, pos, 1, 31);
+    free(pos);
+    const int lens2[] = {11, 9, 17, 10, 1, 30};
+    pos = packed_positions(2, 70, lens2, 6);
+    check_attention_pos(2, 70, 8, 2, pos, 5, 32);
+    free(pos);
+    const int whole[] = {70}; // one example per row: the same as no positions
+    pos = packed_positions(1, 70, whole, 1);
+    check_attention_pos(1, 70, 8, 2, pos, 9, 33);
+    free(pos);
+}
+
+// A packed example computes what it computes alone at the start of a row, and nothing another
+// example holds reaches it: changing every other example leaves its outputs bit for bit.
+static void test_attention_packed_isolated(void **state) {
+    (void)state;
+    enum { T = 40, C = 16, H = 2, S0 = 13, LEN = 9 }; // the example occupies [S0, S0 + LEN)
+    Rng rng;
+    rng_seed(&rng, 34);
+    size_t row = 3 * C, nqkv = (size_t)T * row;
+    int pos[T];
+    for (int t = 0; t < T; t++) pos[t] = t < S0 ? t : t < S0 + LEN ? t - S0 : t - S0 - LEN;
+    float *qkv = randn(&rng, nqkv, 1.0), *out = fvec((size_t)T * C), *att = fvec((size_t)H * T * T);
+    attention_forward(out, att, qkv, pos, 1, T, C, H);
+    float *alone = fvec((size_t)LEN * row), *out1 = fvec((size_t)LEN * C), *att1 = fvec((size_t)H * LEN * LEN);
+    memcpy(alone, qkv + (size_t)S0 * row, (size_t)LEN * row * sizeof(float));
+    attention_forward(out1, att1, alone, NULL, 1, LEN, C, H);
+    double *want = widen(out1, (size_t)LEN * C);
+    expect_close("packed example against itself alone", out + (size_t)S0 * C, want, (size_t)LEN * C, 1e-6, 1e-7);
+    float *other = fcopy(qkv, nqkv), *out2 = fvec((size_t)T * C);
+    for (size_t i = 0; i < nqkv; i++)
+        if (i / row < S0 || i / row >= S0 + LEN) other[i] = (float)(5.0 * rng_normal(&rng));
+    attention_forward(out2, att, other, pos, 1, T, C, H);
+    assert_memory_equal(out2 + (size_t)S0 * C, out + (size_t)S0 * C, (size_t)LEN * C * sizeof(float));
+    free(qkv), free(out), free(att), free(alone), free(out1), free(att1), free(want), free(other), free(out2);
 }
 
 static void test_attention_small(void **state) {
@@ -561,7 +642,7 @@ static void check_decode(size_t S, int P, int g, int G_max, int C, int H, uint64
     for (size_t s = 1; s < S; s++) // the prompt positions are shared by all sequences
         memcpy(qkv + s * T * row, qkv, (size_t)P * row * sizeof(float));
     float *full = fvec(S * T * C), *att = fvec(S * H * T * T);
-    attention_forward(full, att, qkv, S, T, C, H);
+    attention_forward(full, att, qkv, NULL, S, T, C, H);
 
     float *q = fvec(S * C), *kp = fvec((size_t)P * C), *vp = fvec((size_t)P * C);
     float *kg = filled(S * G_max * C, NAN), *vg = filled(S * G_max * C, NAN); // unused slots NaN
@@ -828,6 +909,7 @@ int main(void) {
         cmocka_unit_test(test_embedding),       cmocka_unit_test(test_rmsnorm),
         cmocka_unit_test(test_matmul),          cmocka_unit_test(test_matmul_packed), cmocka_unit_test(test_rope),
         cmocka_unit_test(test_attention_small), cmocka_unit_test(test_attention_long_rows),
+        cmocka_unit_test(test_attention_packed), cmocka_unit_test(test_attention_packed_isolated),
         cmocka_unit_test(test_attention_decode), cmocka_unit_test(test_swiglu),
         cmocka_unit_test(test_residual),        cmocka_unit_test(test_crossentropy),
         cmocka_unit_test(test_log_softmax),     cmocka_unit_test(test_sum_squares),

@@ -80,26 +80,30 @@ static void test_add_learns_far_above_chance(void **state) {
     TaskConfig tc = parse_task("{\"name\": \"add\", \"digits\": 2, \"eval_problems\": 100, \"seed\": 7}");
     Task *task = task_create(&tc);
     assert_non_null(task);
+    // Learning 2-digit addition is step-like: a setting near the jump lands on either side of it
+    // by rounding alone (1 layer d 32 after 1500 steps reached pass@1 0.07 with one OpenBLAS core
+    // type and 0.42 with another). This one is far past the jump: model seeds 1-5 under both the
+    // Haswell and the Cooperlake kernels gave pass@1 0.81-0.97.
     const int T = 32;
-    ModelConfig c = model_config(1, 32, 2, task, T);
+    ModelConfig c = model_config(2, 32, 2, task, T);
     TrainSpec ts = train_spec(T, 32, 1e-2);
-    Trainer *t = train(&c, &ts, 1500, task);
+    Trainer *t = train(&c, &ts, 2000, task);
 
     EvalSpec es = {.n_samples = 16, .n_k = 3, .top_p = 1.0, .max_new_tokens = 8, .batch_problems = 16};
     memcpy(es.k, KS, sizeof KS);
     EvalResult r;
     if (eval_sample(trainer_model(t), task, &es, 1.0, eval_stream_seed(1, 0, 1.0), THREADS, NULL, NULL, &r) != 0)
         fail_msg("%s", err_msg());
-    GoldRow *gold = xcalloc((size_t)task_n_eval(task), sizeof *gold);
+    DbGold *gold = xcalloc((size_t)task_n_eval(task), sizeof *gold);
     eval_gold(trainer_model(t), task, es.batch_problems, 1, gold);
     eval_metrics(&r, gold, task_n_eval(task), KS, 3);
 
     double pass1 = metric(&r, "pass", 1), pass16 = metric(&r, "pass", 16), maj16 = metric(&r, "maj", 16);
     double analytic1 = metric(&r, "pass_analytic", 1);
-    print_message("add, 2 digits, 1 layer d 32, 1500 steps of 32x32 tokens: pass@1 %.3f pass@16 %.3f maj@16 %.3f "
+    print_message("add, 2 digits, 2 layers d 32, 2000 steps of 32x32 tokens: pass@1 %.3f pass@16 %.3f maj@16 %.3f "
                   "analytic pass@1 %.3f (chance %.2f)\n",
                   pass1, pass16, maj16, analytic1, ADD_CHANCE);
-    assert_true(pass1 >= 20 * ADD_CHANCE);
+    assert_true(pass1 >= 50 * ADD_CHANCE);
     assert_true(pass16 >= pass1);
     // A sample is right exactly when it is the target followed by EOS, whose probability is
     // exp(gold log-probability): the sampled and analytic pass@1 estimate the same mean, the

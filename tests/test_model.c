@@ -1,6 +1,7 @@
 // test_model.c — the whole model against an independent double-precision reference:
 // forward loss, finite-difference gradients of every parameter, exact counts; the KV-cache
 // sampler against the full forward pass.
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include "kernels.h"
 #include "nn/model.h"
 #include "nn/sampler.h"
+#include "tasks/tasks.h"
 #include "testutil.h"
 #include "util/util.h"
 
@@ -16,6 +18,7 @@
 typedef struct {
     const ModelConfig *c;
     const double *p; // parameters in t2's flat layout (double copy)
+    const int *pos;  // (B, T) positions inside packed examples, or NULL: one sequence per row
 } Ref;
 
 static void ref_rmsnorm(double *out, const double *x, const double *w, int n, int C, double eps) {
@@ -73,25 +76,27 @@ static double ref_loss(const Ref *r, const int *tokens, const int *targets, cons
         ref_linear(qkv, ln, wqkv + (size_t)l * 3 * CC, n, C, 3 * C);
         for (int i = 0; i < n; i++)
             for (int h = 0; h < H; h++) {
-                ref_rope(qkv + (size_t)i * 3 * C + h * hd, hd, i % T, c->rope_theta);
-                ref_rope(qkv + (size_t)i * 3 * C + C + h * hd, hd, i % T, c->rope_theta);
+                int at = r->pos ? r->pos[i] : i % T;
+                ref_rope(qkv + (size_t)i * 3 * C + h * hd, hd, at, c->rope_theta);
+                ref_rope(qkv + (size_t)i * 3 * C + C + h * hd, hd, at, c->rope_theta);
             }
         for (int b = 0; b < B; b++)
             for (int h = 0; h < H; h++)
                 for (int t = 0; t < T; t++) {
                     const double *q = qkv + (size_t)(b * T + t) * 3 * C + h * hd;
                     double s[256], mx = -INFINITY, z = 0;
-                    for (int u = 0; u <= t; u++) {
+                    int u0 = r->pos ? t - r->pos[b * T + t] : 0; // keys of the token's own example
+                    for (int u = u0; u <= t; u++) {
                         const double *k = qkv + (size_t)(b * T + u) * 3 * C + C + h * hd;
                         double d = 0;
                         for (int e = 0; e < hd; e++) d += q[e] * k[e];
                         s[u] = d / sqrt((double)hd);
                         mx = fmax(mx, s[u]);
                     }
-                    for (int u = 0; u <= t; u++) z += (s[u] = exp(s[u] - mx));
+                    for (int u = u0; u <= t; u++) z += (s[u] = exp(s[u] - mx));
                     for (int e = 0; e < hd; e++) {
                         double acc = 0;
-                        for (int u = 0; u <= t; u++) acc += s[u] / z * qkv[(size_t)(b * T + u) * 3 * C + 2 * C + h * hd + e];
+                        for (int u = u0; u <= t; u++) acc += s[u] / z * qkv[(size_t)(b * T + u) * 3 * C + 2 * C + h * hd + e];
                         y[(size_t)(b * T + t) * C + h * hd + e] = acc;
                     }
                 }
@@ -128,7 +133,8 @@ static void random_model(Model *m, const ModelConfig *cfg, uint64_t seed, double
     for (size_t i = m->layout.matrices; i < m->layout.total; i++) m->params[i] = (float)(0.7 + 0.6 * rng_uniform(&r));
 }
 
-static void gradient_check(int tied) {
+// PACKED: rows of two and three examples (positions restart inside the rows).
+static void gradient_check(int tied, int packed) {
     ModelConfig cfg = {.n_layer = 2, .d_model = 8, .n_head = 2, .d_ff = 12, .vocab_size = 11, .seq_len = 16, .tied = tied};
     model_config_defaults(&cfg);
     Model m;
@@ -145,15 +151,16 @@ static void gradient_check(int tied) {
     }
     int n_mask = 0;
     for (int i = 0; i < n; i++) n_mask += mask[i];
+    const int packed_pos[10] = {0, 1, 0, 1, 2, 0, 0, 1, 2, 3}, *pos = packed ? packed_pos : NULL;
     Activations a;
     acts_build(&a, &cfg, B, T);
     size_t N = m.layout.total;
     float *grads = calloc(N, sizeof(float));
-    double loss_sum = model_forward_backward(&m, &a, grads, tokens, targets, mask, B, T, 1.0f / n_mask);
+    double loss_sum = model_forward_backward(&m, &a, grads, tokens, targets, mask, pos, B, T, 1.0f / n_mask);
 
     double *p = malloc(N * sizeof(double));
     for (size_t i = 0; i < N; i++) p[i] = m.params[i];
-    Ref ref = {&cfg, p};
+    Ref ref = {&cfg, p, pos};
     double loss_ref = ref_loss(&ref, tokens, targets, mask, B, T);
     assert_true(fabs(loss_sum / n_mask - loss_ref) < 1e-5);
 
@@ -175,7 +182,8 @@ static void gradient_check(int tied) {
             bad++;
         }
     }
-    print_message("tied=%d: %zu parameters, max |analytic - fd| = %.3g (max |grad| %.3g)\n", tied, N, max_err, max_g);
+    print_message("tied=%d packed=%d: %zu parameters, max |analytic - fd| = %.3g (max |grad| %.3g)\n", tied, packed, N,
+                  max_err, max_g);
     assert_int_equal(bad, 0);
     assert_true(max_g > 1e-3); // the check is not vacuous
     free(p);
@@ -186,12 +194,84 @@ static void gradient_check(int tied) {
 
 static void test_gradients_untied(void **state) {
     (void)state;
-    gradient_check(0);
+    gradient_check(0, 0);
 }
 
 static void test_gradients_tied(void **state) {
     (void)state;
-    gradient_check(1);
+    gradient_check(1, 0);
+}
+
+static void test_gradients_packed(void **state) {
+    (void)state;
+    gradient_check(0, 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Packed rows. Training and validation rows hold several whole examples (tasks.h). No token may
+// attend across an example boundary: every example of a packed batch gives the logits it gives
+// alone in a padded row (one example from position 0, as evaluation and sampling see it), and
+// changing every other example of its row leaves its logits bit for bit.
+static void test_packed_rows_equal_padded(void **state) {
+    (void)state;
+    TaskConfig tc;
+    cJSON *o = cJSON_Parse("{\"name\":\"add\",\"digits\":2,\"seed\":3}");
+    assert_int_equal(task_config_parse(&tc, o, "task"), 0);
+    cJSON_Delete(o);
+    Task *task = task_create(&tc);
+    assert_non_null(task);
+    enum { B = 4, T = 32 };
+    ModelConfig cfg = {.n_layer = 2, .d_model = 32, .n_head = 4, .vocab_size = task_vocab_size(task), .seq_len = T};
+    model_config_defaults(&cfg);
+    Model m;
+    random_model(&m, &cfg, 9, 0.3);
+    int rows[B * (T + 1)], pos[B * T], in[B * T];
+    unsigned char mask[B * T];
+    TaskCursor cur = {0, 0};
+    task_train_batch(task, &cur, rows, mask, pos, B, T);
+    for (int b = 0; b < B; b++) memcpy(in + b * T, rows + b * (T + 1), T * sizeof(int));
+    size_t V = (size_t)cfg.vocab_size;
+    Activations a, one, other;
+    acts_build(&a, &cfg, B, T);
+    acts_build(&one, &cfg, 1, T);
+    acts_build(&other, &cfg, B, T);
+    model_forward(&m, &a, in, pos, B, T);
+    double scale = 0;
+    for (size_t i = 0; i < (size_t)B * T * V; i++) scale = fmax(scale, fabs(a.logits[i]));
+    Rng rng;
+    rng_seed(&rng, 4);
+    int examples = 0;
+    double worst = 0;
+    for (int b = 0; b < B; b++)
+        for (int s0 = 0; s0 < T;) {
+            int e = s0 + 1;
+            while (e < T && pos[b * T + e] != 0) e++;
+            if (in[b * T + s0] != TOKEN_BOS) { // the padding after the last example
+                s0 = e;
+                continue;
+            }
+            int pad[T];
+            for (int t = 0; t < T; t++) pad[t] = t < e - s0 ? in[b * T + s0 + t] : TOKEN_EOS;
+            model_forward(&m, &one, pad, NULL, 1, T);
+            for (int t = 0; t < e - s0; t++)
+                for (size_t v = 0; v < V; v++)
+                    worst = fmax(worst, fabs(a.logits[((size_t)(b * T + s0 + t)) * V + v] - one.logits[(size_t)t * V + v]));
+            int changed[B * T];
+            memcpy(changed, in, sizeof changed);
+            for (int t = 0; t < T; t++)
+                if (t < s0 || t >= e) changed[b * T + t] = (int)rng_below(&rng, V);
+            model_forward(&m, &other, changed, pos, B, T);
+            assert_memory_equal(other.logits + (size_t)(b * T + s0) * V, a.logits + (size_t)(b * T + s0) * V,
+                                (size_t)(e - s0) * V * sizeof(float));
+            examples++;
+            s0 = e;
+        }
+    print_message("%d packed examples: max |packed - padded| logit %.3g (largest logit %.3g)\n", examples, worst, scale);
+    assert_true(examples >= 2 * B); // rows of 33 tokens hold about three 2-digit additions
+    assert_true(worst <= 1e-5 * scale);
+    acts_free(&a), acts_free(&one), acts_free(&other);
+    model_free(&m);
+    task_free(task);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -281,7 +361,7 @@ static void kv_cache_check(int tied, int threads) {
         int seq[64], n = out.n_tokens[s];
         memcpy(seq, prompt, sizeof prompt);
         memcpy(seq + P, out.tokens + (size_t)s * G, (size_t)n * sizeof(int));
-        model_forward(&m, &a, seq, 1, P + n);
+        model_forward(&m, &a, seq, NULL, 1, P + n);
         log_softmax_rows(a.logits, (size_t)(P + n), cfg.vocab_size);
         double lp = 0;
         for (int i = 0; i < n; i++) lp += a.logits[(size_t)(P + i - 1) * cfg.vocab_size + seq[P + i]];
@@ -406,6 +486,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gradients_untied),
         cmocka_unit_test(test_gradients_tied),
+        cmocka_unit_test(test_gradients_packed),
+        cmocka_unit_test(test_packed_rows_equal_padded),
         cmocka_unit_test(test_param_counts),
         cmocka_unit_test(test_flop_counts),
         cmocka_unit_test(test_config_validation),

@@ -356,7 +356,7 @@ static void test_job_array_on_real_slurm(void **state) {
     assert_false(file_exists(merged));
 
     // Second submission: every shard resumes, the merge job runs once the array succeeded.
-    submit(work, local);
+    long job2 = submit(work, local);
     for (int i = 0; !file_exists(merged) || !queue_empty(); i++) {
         if (i > WAIT_S * 5) fail_msg("no merged database after %d s\n%s", WAIT_S, job_outputs(work));
         sleep_ms(200);
@@ -368,8 +368,9 @@ static void test_job_array_on_real_slurm(void **state) {
     assert_same_dump(got, want, "the database merged by the Slurm job");
     assert_int_equal(sql_int(merged, "SELECT attempts FROM runs WHERE run_id = 1"), 2); // resumed, not redone
     assert_checkpoints_resolve(merged, TINY_RUNS); // kept on the shared file system, beside results/tiny.db
-    // The local directories were private (mktemp) and are gone.
-    char *leftover = xasprintf("%s/t2-tiny-*", local);
+    // The second submission's local directories were private (mktemp) and are gone (a task of the
+    // first, cancelled one may have been killed before its shell could remove its own).
+    char *leftover = xasprintf("%s/t2-tiny-%ld-*", local, job2);
     glob_t g;
     assert_int_equal(glob(leftover, 0, NULL, &g), GLOB_NOMATCH);
     free(leftover);

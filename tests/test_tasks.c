@@ -307,15 +307,15 @@ static void test_encode_decode(void **state) {
 // ---------------------------------------------------------------------------------------------
 // Determinism and distinctness
 
-static void batches(const Task *t, TaskCursor *cur, int n, int *tokens, unsigned char *mask, int B, int T) {
+static void batches(const Task *t, TaskCursor *cur, int n, int *tokens, unsigned char *mask, int *pos, int B, int T) {
     for (int i = 0; i < n; i++)
-        task_train_batch(t, cur, tokens + (size_t)i * B * (T + 1), mask + (size_t)i * B * T, B, T);
+        task_train_batch(t, cur, tokens + (size_t)i * B * (T + 1), mask + (size_t)i * B * T, pos + (size_t)i * B * T, B, T);
 }
 
 static void test_deterministic(void **state) {
     (void)state;
-    enum { B = 4, T = 37, NB = 3 };
-    int tok1[NB * B * (T + 1)], tok2[NB * B * (T + 1)];
+    enum { B = 4, T = 80, NB = 3 }; // rows hold the longest example of every config
+    int tok1[NB * B * (T + 1)], tok2[NB * B * (T + 1)], pos1[NB * B * T], pos2[NB * B * T];
     unsigned char m1[NB * B * T], m2[NB * B * T];
     for (size_t c = 0; c < ARRAY_LEN(GENERATED); c++) {
         Task *a = make_task(GENERATED[c]), *b = make_task(GENERATED[c]);
@@ -329,10 +329,11 @@ static void test_deterministic(void **state) {
             assert_string_equal(ta, tb);
         }
         TaskCursor ca = {0, 0}, cb = {0, 0};
-        batches(a, &ca, NB, tok1, m1, B, T);
-        batches(b, &cb, NB, tok2, m2, B, T);
+        batches(a, &ca, NB, tok1, m1, pos1, B, T);
+        batches(b, &cb, NB, tok2, m2, pos2, B, T);
         assert_memory_equal(tok1, tok2, sizeof tok1);
         assert_memory_equal(m1, m2, sizeof m1);
+        assert_memory_equal(pos1, pos2, sizeof pos1);
         // Distinct evaluation problems.
         char **sorted = eval_prompts_sorted(a);
         for (long i = 1; i < n; i++)
@@ -360,11 +361,11 @@ static void test_seed_changes_everything(void **state) {
             same += strcmp(pa, pb) == 0 && strcmp(ta, tb) == 0;
         }
         assert_true(same < task_n_eval(a) / 4);
-        int ta_[B * (T + 1)], tb_[B * (T + 1)];
+        int ta_[B * (T + 1)], tb_[B * (T + 1)], pa_[B * T], pb_[B * T];
         unsigned char ma[B * T], mb[B * T];
         TaskCursor ca = {0, 0}, cb = {0, 0};
-        task_train_batch(a, &ca, ta_, ma, B, T);
-        task_train_batch(b, &cb, tb_, mb, B, T);
+        task_train_batch(a, &ca, ta_, ma, pa_, B, T);
+        task_train_batch(b, &cb, tb_, mb, pb_, B, T);
         assert_true(memcmp(ta_, tb_, sizeof ta_) != 0);
         task_free(a);
         task_free(b);
@@ -409,8 +410,8 @@ static void test_train_disjoint_from_eval(void **state) {
             if (is_eval_prompt(sorted, n, p)) fail_msg("%s: training example %llu is eval prompt %s", GENERATED[c], (unsigned long long)j, p);
         }
         // The packed stream, decoded back into prompts.
-        enum { B = 8, T = 50 };
-        int tok[B * (T + 1)];
+        enum { B = 8, T = 80 };
+        int tok[B * (T + 1)], pos[B * T];
         unsigned char mask[B * T];
         TaskCursor cur = {0, 0};
         char prompt[TASK_TEXT_MAX];
@@ -418,9 +419,9 @@ static void test_train_disjoint_from_eval(void **state) {
         int eq = '=';
         if (task_config(t)->kind == TASK_RECALL) eq = '?';
         for (int batch = 0; batch < 50; batch++) {
-            task_train_batch(t, &cur, tok, mask, B, T);
+            task_train_batch(t, &cur, tok, mask, pos, B, T);
             for (int b = 0; b < B; b++)
-                for (int i = 1; i <= T; i++) { // position 0 repeats the previous row's last token
+                for (int i = 0; i <= T; i++) { // every row starts with a whole example
                     int id = tok[b * (T + 1) + i];
                     char ch[16];
                     task_token_text(t, id, ch);
@@ -678,82 +679,90 @@ static void test_extract_garbage(void **state) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Packing and masks, rebuilt from task_train_example by independent code
+// Rows of whole examples and their masks, rebuilt from task_train_example by independent code
 
 enum { ROLE_BOS, ROLE_PROMPT, ROLE_ANSWER, ROLE_EOS };
 
+// One example "BOS prompt answer EOS" as ids with the role of each token.
 typedef struct {
-    int *ids;
-    unsigned char *role;
-    size_t n;
-} Stream;
+    int n;
+    int ids[2 * TASK_TEXT_MAX];
+    unsigned char role[2 * TASK_TEXT_MAX];
+} Ex;
 
-// Examples j = 0, 1, ... (training) or the evaluation problems in order, repeating (eval), laid
-// end to end as BOS prompt answer EOS, until at least MIN_TOKENS tokens.
-static Stream build_stream(const Task *t, size_t min_tokens, int eval) {
-    size_t cap = min_tokens + 2 * TASK_TEXT_MAX + 2;
-    Stream s = {xmalloc(cap * sizeof(int)), xmalloc(cap), 0};
-    for (uint64_t j = 0; s.n < min_tokens; j++) {
-        char p[TASK_TEXT_MAX], a[TASK_TEXT_MAX];
-        if (eval)
-            task_eval_problem(t, (long)(j % (uint64_t)task_n_eval(t)), p, a);
-        else
-            task_train_example(t, j, p, a);
-        s.ids[s.n] = TOKEN_BOS;
-        s.role[s.n++] = ROLE_BOS;
-        int np = task_encode(t, p, s.ids + s.n, TASK_TEXT_MAX);
-        assert_true(np > 0);
-        memset(s.role + s.n, ROLE_PROMPT, (size_t)np);
-        s.n += (size_t)np;
-        int na = task_encode(t, a, s.ids + s.n, TASK_TEXT_MAX);
-        assert_true(na > 0);
-        memset(s.role + s.n, ROLE_ANSWER, (size_t)na);
-        s.n += (size_t)na;
-        s.ids[s.n] = TOKEN_EOS;
-        s.role[s.n++] = ROLE_EOS;
-    }
-    return s;
+// Training example j, or evaluation problem j (eval).
+static void build_example(const Task *t, uint64_t j, int eval, Ex *e) {
+    char p[TASK_TEXT_MAX], a[TASK_TEXT_MAX];
+    if (eval)
+        task_eval_problem(t, (long)j, p, a);
+    else
+        task_train_example(t, j, p, a);
+    e->n = 0;
+    e->ids[e->n] = TOKEN_BOS;
+    e->role[e->n++] = ROLE_BOS;
+    int np = task_encode(t, p, e->ids + e->n, TASK_TEXT_MAX);
+    assert_true(np > 0);
+    memset(e->role + e->n, ROLE_PROMPT, (size_t)np);
+    e->n += np;
+    int na = task_encode(t, a, e->ids + e->n, TASK_TEXT_MAX);
+    assert_true(na > 0);
+    memset(e->role + e->n, ROLE_ANSWER, (size_t)na);
+    e->n += na;
+    e->ids[e->n] = TOKEN_EOS;
+    e->role[e->n++] = ROLE_EOS;
 }
 
-static void stream_free(Stream *s) {
-    free(s->ids);
-    free(s->role);
-}
+static int counts(int role, int answer_only) { return role == ROLE_BOS ? 0 : role == ROLE_PROMPT ? !answer_only : 1; }
 
-// Row r of the stream is tokens [r·T, r·T + T]; target i counts per the loss setting.
-static void check_rows(const Task *t, const Stream *s, size_t first_row, const int *tokens, const unsigned char *mask,
-                       int B, int T) {
-    int answer_only = task_config(t)->answer_loss_only;
-    for (int b = 0; b < B; b++)
-        for (int i = 0; i <= T; i++) {
-            size_t at = (first_row + (size_t)b) * (size_t)T + (size_t)i;
-            assert_true(at < s->n);
-            assert_int_equal(tokens[b * (T + 1) + i], s->ids[at]);
-            if (i == 0) continue;
-            int role = s->role[at];
-            int want = role == ROLE_BOS ? 0 : role == ROLE_PROMPT ? !answer_only : 1;
-            assert_int_equal(mask[b * T + i - 1], want);
+// Check one row of T + 1 tokens: whole examples first, first + 1, ... (below LIMIT) while they
+// fit, then EOS padding whose targets never count; positions restart with each example.
+// Returns the first example not in the row.
+static uint64_t check_row(const Task *t, uint64_t first, uint64_t limit, int eval, int answer_only, const int *row,
+                          const unsigned char *mrow, const int *prow, int T) {
+    int at = 0;
+    uint64_t j = first;
+    Ex e;
+    for (; j < limit; j++) {
+        build_example(t, j, eval, &e);
+        if (at + e.n > T + 1) break;
+        for (int k = 0; k < e.n; k++, at++) {
+            assert_int_equal(row[at], e.ids[k]);
+            if (at > 0) assert_int_equal(mrow[at - 1], counts(e.role[k], answer_only));
+            if (at < T) assert_int_equal(prow[at], k);
         }
+    }
+    assert_true(j > first || first == limit); // a row holds at least one example
+    for (int pad = at; at <= T; at++) {
+        assert_int_equal(row[at], TOKEN_EOS);
+        if (at > 0) assert_int_equal(mrow[at - 1], 0);
+        if (at < T) assert_int_equal(prow[at], at - pad);
+    }
+    return j;
 }
 
 static void test_packing_and_masks(void **state) {
     (void)state;
-    const int shapes[][2] = {{3, 17}, {2, 5}, {4, 64}}; // (B, T), rows shorter and longer than examples
     for (size_t c = 0; c < ARRAY_LEN(GENERATED); c++) {
         Task *t = make_task(GENERATED[c]);
+        int longest = task_max_prompt_tokens(t) + task_max_answer_tokens(t); // BOS prompt answer EOS
+        // (B, T): rows exactly as long as the longest example, a little longer, long
+        const int shapes[][2] = {{3, longest - 1}, {2, longest + 4}, {4, MAX(64, 3 * longest)}};
         for (size_t sh = 0; sh < ARRAY_LEN(shapes); sh++) {
             int B = shapes[sh][0], T = shapes[sh][1], NB = 5;
-            Stream s = build_stream(t, (size_t)(NB * B * T + 1), 0);
-            int *tok = xmalloc((size_t)B * (T + 1) * sizeof *tok);
+            int *tok = xmalloc((size_t)B * (T + 1) * sizeof *tok), *pos = xmalloc((size_t)B * T * sizeof *pos);
             unsigned char *mask = xmalloc((size_t)B * T);
             TaskCursor cur = {0, 0};
+            uint64_t next = 0;
             for (int nb = 0; nb < NB; nb++) {
-                task_train_batch(t, &cur, tok, mask, B, T);
-                check_rows(t, &s, (size_t)(nb * B), tok, mask, B, T);
+                task_train_batch(t, &cur, tok, mask, pos, B, T);
+                for (int b = 0; b < B; b++)
+                    next = check_row(t, next, UINT64_MAX, 0, task_config(t)->answer_loss_only, tok + b * (T + 1),
+                                     mask + b * T, pos + b * T, T);
+                assert_int_equal(cur.example, next);
             }
             free(tok);
+            free(pos);
             free(mask);
-            stream_free(&s);
         }
         task_free(t);
     }
@@ -763,23 +772,32 @@ static void test_packing_and_masks(void **state) {
 static void check_resume(const char *json, TaskCursor start, int B, int T) {
     size_t nt = (size_t)B * (T + 1), nm = (size_t)B * T;
     int *straight = xmalloc(3 * nt * sizeof(int)), *resumed = xmalloc(3 * nt * sizeof(int));
+    int *ps = xmalloc(3 * nm * sizeof(int)), *pr = xmalloc(3 * nm * sizeof(int));
     unsigned char *ms = xmalloc(3 * nm), *mr = xmalloc(3 * nm);
     Task *a = make_task(json);
     TaskCursor cur = start;
-    for (int i = 0; i < 3; i++) task_train_batch(a, &cur, straight + i * nt, ms + i * nm, B, T);
+    for (int i = 0; i < 3; i++) task_train_batch(a, &cur, straight + i * nt, ms + i * nm, ps + i * nm, B, T);
     cur = start;
-    task_train_batch(a, &cur, resumed, mr, B, T);
+    task_train_batch(a, &cur, resumed, mr, pr, B, T);
     TaskCursor saved = cur;
+    int text = task_n_eval(a) == 0;
     task_free(a);
     Task *b = make_task(json);
-    for (int i = 1; i < 3; i++) task_train_batch(b, &saved, resumed + i * nt, mr + i * nm, B, T);
+    for (int i = 1; i < 3; i++) task_train_batch(b, &saved, resumed + i * nt, mr + i * nm, pr + i * nm, B, T);
     assert_memory_equal(straight, resumed, 3 * nt * sizeof(int));
     assert_memory_equal(ms, mr, 3 * nm);
-    // Consecutive rows share a token: the next row starts at the last token of the previous.
-    for (size_t r = 1; r < (size_t)(3 * B); r++) assert_int_equal(straight[r * (T + 1)], straight[r * (T + 1) - 1]);
+    assert_memory_equal(ps, pr, 3 * nm * sizeof(int));
+    for (size_t r = 0; r < (size_t)(3 * B); r++) {
+        if (text) // consecutive windows share a byte: the next row starts at the last of the previous
+            assert_true(r == 0 || straight[r * (T + 1)] == straight[r * (T + 1) - 1]);
+        else // every row starts with a whole example
+            assert_int_equal(straight[r * (T + 1)], TOKEN_BOS);
+    }
     task_free(b);
     free(straight);
     free(resumed);
+    free(ps);
+    free(pr);
     free(ms);
     free(mr);
 }
@@ -787,8 +805,11 @@ static void check_resume(const char *json, TaskCursor start, int B, int T) {
 static void test_cursor_resume(void **state) {
     (void)state;
     for (size_t c = 0; c < ARRAY_LEN(GENERATED); c++) {
-        check_resume(GENERATED[c], (TaskCursor){0, 0}, 3, 17);
-        check_resume(GENERATED[c], (TaskCursor){123456789, 2}, 2, 64);
+        Task *t = make_task(GENERATED[c]);
+        int longest = task_max_prompt_tokens(t) + task_max_answer_tokens(t);
+        task_free(t);
+        check_resume(GENERATED[c], (TaskCursor){0, 0}, 3, MAX(17, longest));
+        check_resume(GENERATED[c], (TaskCursor){123456789, 0}, 2, MAX(64, longest));
     }
     char *dir = tmpdir_make("tasks");
     char *path = write_text(dir, "corpus.txt", "The quick brown fox jumps over the lazy dog. 0123456789\n"
@@ -802,35 +823,43 @@ static void test_cursor_resume(void **state) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Validation batches: the evaluation problems in order, repeating
+// Validation batches: the evaluation problems in order, packed like training rows, repeating
 
 static void test_val_batches(void **state) {
     (void)state;
     for (size_t c = 0; c < ARRAY_LEN(GENERATED); c++) {
         Task *t = make_task(GENERATED[c]);
-        const int B = 4, T = 20;
-        size_t period = 0;
-        for (long i = 0; i < task_n_eval(t); i++) {
-            char p[TASK_TEXT_MAX], a[TASK_TEXT_MAX];
-            task_eval_problem(t, i, p, a);
-            period += strlen(p) + strlen(a) + 2;
+        const int B = 4;
+        int T = MAX(20, task_max_prompt_tokens(t) + task_max_answer_tokens(t));
+        uint64_t n_eval = (uint64_t)task_n_eval(t);
+        // The rows the problems fill, counted independently: row starts, greedy.
+        long rows = 0;
+        for (uint64_t j = 0, used = 0; j < n_eval; j++) {
+            Ex e;
+            build_example(t, j, 1, &e);
+            if (rows == 0 || used + (uint64_t)e.n > (uint64_t)T + 1) rows++, used = 0;
+            used += (uint64_t)e.n;
         }
         long n = task_val_batches(t, B, T);
-        assert_int_equal(n, MAX(1, (long)(period / (size_t)(B * T))));
-        Stream s = build_stream(t, (size_t)((n + 2) * B * T + 1), 1);
-        int tok[4 * 21], tok2[4 * 21];
-        unsigned char mask[4 * 20], mask2[4 * 20];
+        assert_int_equal(n, MAX(1, rows / B));
+        int *tok = xmalloc((size_t)B * (T + 1) * sizeof(int)), *tok2 = xmalloc((size_t)B * (T + 1) * sizeof(int));
+        int *pos = xmalloc((size_t)B * T * sizeof(int)), *pos2 = xmalloc((size_t)B * T * sizeof(int));
+        unsigned char *mask = xmalloc((size_t)B * T), *mask2 = xmalloc((size_t)B * T);
+        uint64_t next = 0; // the first problem of the next row, in a walk over rows 0, 1, ... repeating
+        long row = 0;
         for (long i = 0; i < n + 2; i++) {
-            task_val_batch(t, i, tok, mask, B, T);
-            // Batch i starts at token i·B·T of the repeating stream; past the period it wraps.
-            size_t start = (size_t)i * (size_t)(B * T);
-            if (start + (size_t)(B * T) + 1 > s.n) start %= period;
-            check_rows(t, &s, start / (size_t)T, tok, mask, B, T);
-            task_val_batch(t, i, tok2, mask2, B, T);
-            assert_memory_equal(tok, tok2, sizeof tok);
-            assert_memory_equal(mask, mask2, sizeof mask);
+            task_val_batch(t, i, tok, mask, pos, B, T);
+            for (int b = 0; b < B; b++, row++) {
+                if (row % rows == 0) next = 0;
+                next = check_row(t, next, n_eval, 1, task_config(t)->answer_loss_only, tok + b * (T + 1), mask + b * T,
+                                 pos + b * T, T);
+            }
+            task_val_batch(t, i, tok2, mask2, pos2, B, T);
+            assert_memory_equal(tok, tok2, (size_t)B * (T + 1) * sizeof(int));
+            assert_memory_equal(mask, mask2, (size_t)B * T);
+            assert_memory_equal(pos, pos2, (size_t)B * T * sizeof(int));
         }
-        stream_free(&s);
+        free(tok), free(tok2), free(pos), free(pos2), free(mask), free(mask2);
         task_free(t);
     }
 }
@@ -910,25 +939,26 @@ static void test_text(void **state) {
 
     // Training: the first 900 bytes, rows advancing by T, wrapping around; every target counts.
     enum { B = 3, T = 100 };
-    int tok[B * (T + 1)];
+    int tok[B * (T + 1)], pos[B * T];
     unsigned char mask[B * T];
     TaskCursor cur = {0, 0};
     for (int nb = 0; nb < 5; nb++) {
-        task_train_batch(t, &cur, tok, mask, B, T);
+        task_train_batch(t, &cur, tok, mask, pos, B, T);
         for (int b = 0; b < B; b++) {
             size_t row = (size_t)(nb * B + b);
             for (int i = 0; i <= T; i++) assert_int_equal(tok[b * (T + 1) + i], 2 + data[(row * T + (size_t)i) % 900]);
             for (int i = 0; i < T; i++) assert_int_equal(mask[b * T + i], 1);
+            for (int i = 0; i < T; i++) assert_int_equal(pos[b * T + i], i); // one window per row
         }
     }
     assert_int_equal(cur.offset, (15 * T) % 900);
 
     // Validation: the last 100 bytes; rows of 21 bytes at 0, 20, 40, 60.
     assert_int_equal(task_val_batches(t, 2, 20), 2);
-    int vt[2 * 21];
+    int vt[2 * 21], vp[2 * 20];
     unsigned char vm[2 * 20];
     for (long i = 0; i < 4; i++) {
-        task_val_batch(t, i, vt, vm, 2, 20);
+        task_val_batch(t, i, vt, vm, vp, 2, 20);
         for (int b = 0; b < 2; b++) {
             size_t r = ((size_t)i * 2 + (size_t)b) % 4;
             for (int k = 0; k <= 20; k++) assert_int_equal(vt[b * 21 + k], 2 + data[900 + r * 20 + (size_t)k]);

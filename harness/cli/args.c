@@ -24,6 +24,14 @@ static int opt_matches(const char *spec, const char *arg) {
     return 0;
 }
 
+const Opt *args_opt(const Opt *opts, int n_opts, const char *name) {
+    for (int i = 0; i < n_opts; i++)
+        if (opt_matches(opts[i].name, name)) return &opts[i];
+    die("args_opt: no option %s in the table", name);
+}
+
+int args_seen(const Opt *opts, int n_opts, const char *name) { return args_opt(opts, n_opts, name)->seen; }
+
 static int set_value(Opt *o, const char *arg, const char *val) {
     switch (o->type) {
     case OPT_STR:

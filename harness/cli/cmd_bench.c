@@ -14,6 +14,7 @@
 #include "nn/sampler.h"
 #include "spec/spec.h"
 #include "nn/trainer.h"
+#include "util/json.h"
 #include "util/util.h"
 
 // GFLOP/s of C = A·Bᵀ with A (m, k), B (n, k) — the layout of t2's linear layers — best of
@@ -55,8 +56,8 @@ static int bench_gemm(int argc, char **argv) {
     long threads = cpu_count();
     int json = 0;
     Opt opts[] = {
-        {"--threads", OPT_INT, &threads, "P", "OpenBLAS threads (default: all cores)", 0, 1, 1024},
-        {"--json", OPT_FLAG, &json, NULL, "print one JSON object"},
+        ARG_INT("--threads", &threads, "P", "OpenBLAS threads (default: all cores)", .min = 1, .max = 1024),
+        ARG_FLAG("--json", &json, "print one JSON object"),
     };
     int rc = args_parse("bench gemm", argc, argv, opts, ARRAY_LEN(opts), NULL, "", 0, 0);
     if (rc) return rc < 0 ? cmd_fail() : 0;
@@ -83,9 +84,7 @@ static int bench_gemm(int argc, char **argv) {
     cJSON_AddNumberToObject(out, "threads", (double)threads);
     cJSON_AddStringToObject(out, "openblas", openblas_get_config());
     if (json) {
-        char *s = cJSON_PrintUnformatted(out);
-        printf("%s\n", s);
-        cJSON_free(s);
+        json_print(out);
     } else {
         printf("peak (square): %.1f GFLOP/s on %ld threads\n", peak, threads);
     }
@@ -100,11 +99,12 @@ typedef struct {
 } BenchModel;
 
 #define BENCH_MODEL_OPTS(m)                                                                                  \
-    {"--n-layer", OPT_INT, &(m).n_layer, "L", "layers", 1, 1, 256},                                          \
-        {"--d-model", OPT_INT, &(m).d_model, "D", "width", 1, 2, 65536},                                     \
-        {"--n-head", OPT_INT, &(m).n_head, "H", "attention heads", 1, 1, 65536},                             \
-        {"--vocab", OPT_INT, &(m).vocab, "V", "vocabulary size", 1, 3, 1 << 20},                             \
-        {"--d-ff", OPT_INT, &(m).d_ff, "F", "MLP hidden size (default 8·d/3 rounded up to ×8)", 0, 1, 1 << 20}
+    ARG_INT("--n-layer", &(m).n_layer, "L", "layers", .required = 1, .min = 1, .max = 256),                  \
+        ARG_INT("--d-model", &(m).d_model, "D", "width", .required = 1, .min = 2, .max = 65536),             \
+        ARG_INT("--n-head", &(m).n_head, "H", "attention heads", .required = 1, .min = 1, .max = 65536),     \
+        ARG_INT("--vocab", &(m).vocab, "V", "vocabulary size", .required = 1, .min = 3, .max = 1 << 20),     \
+        ARG_INT("--d-ff", &(m).d_ff, "F", "MLP hidden size (default 8·d/3 rounded up to ×8)", .min = 1,      \
+                .max = 1 << 20)
 
 static int bench_model_config(const BenchModel *m, long seq_len, int tied, ModelConfig *c) {
     *c = (ModelConfig){(int)m->n_layer, (int)m->d_model, (int)m->n_head, (int)m->d_ff, (int)m->vocab, (int)seq_len, tied,
@@ -141,13 +141,13 @@ static int bench_train(int argc, char **argv) {
     int json = 0, tied = 0;
     Opt opts[] = {
         BENCH_MODEL_OPTS(bm),
-        {"--seq-len", OPT_INT, &T, "T", "sequence length", 1, 2, 65536},
-        {"--batch", OPT_INT, &B, "B", "sequences per step", 1, 1, 1 << 20},
-        {"--tied", OPT_FLAG, &tied, NULL, "tie the head to the embedding"},
-        {"--steps", OPT_INT, &steps, "S", "timed steps (default 20)", 0, 1, 1 << 20},
-        {"--warmup", OPT_INT, &warm, "W", "untimed warm-up steps (default 3)", 0, 0, 1 << 20},
-        {"--threads", OPT_INT, &threads, "P", "worker threads (default: all cores)", 0, 1, 1024},
-        {"--json", OPT_FLAG, &json, NULL, "print one JSON object"},
+        ARG_INT("--seq-len", &T, "T", "sequence length", .required = 1, .min = 2, .max = 65536),
+        ARG_INT("--batch", &B, "B", "sequences per step", .required = 1, .min = 1, .max = 1 << 20),
+        ARG_FLAG("--tied", &tied, "tie the head to the embedding"),
+        ARG_INT("--steps", &steps, "S", "timed steps (default 20)", .min = 1, .max = 1 << 20),
+        ARG_INT("--warmup", &warm, "W", "untimed warm-up steps (default 3)", .min = 0, .max = 1 << 20),
+        ARG_INT("--threads", &threads, "P", "worker threads (default: all cores)", .min = 1, .max = 1024),
+        ARG_FLAG("--json", &json, "print one JSON object"),
     };
     int rc = args_parse("bench train", argc, argv, opts, ARRAY_LEN(opts), NULL, "", 0, 0);
     if (rc) return rc < 0 ? cmd_fail() : 0;
@@ -197,9 +197,7 @@ diverged:
 
 void bench_print(cJSON *o, int json) {
     if (json) {
-        char *s = cJSON_PrintUnformatted(o);
-        printf("%s\n", s);
-        cJSON_free(s);
+        json_print(o);
     } else {
         for (cJSON *it = o->child; it; it = it->next) {
             if (cJSON_IsString(it))
@@ -239,14 +237,15 @@ int bench_sample(int argc, char **argv) {
     double temperature = 1.0;
     Opt opts[] = {
         BENCH_MODEL_OPTS(bm),
-        {"--prompt-len", OPT_INT, &P, "P", "prompt tokens", 1, 1, 1 << 16},
-        {"--gen", OPT_INT, &G, "G", "new tokens per sample", 1, 1, 1 << 16},
-        {"-k|--k", OPT_INT, &K, "K", "samples per prompt", 1, 1, 1 << 16},
-        {"--temperature", OPT_DOUBLE, &temperature, "T", "sampling temperature (default 1)", 0, 1e-6, 100},
-        {"--sequential", OPT_FLAG, &sequential, NULL, "one sample at a time, each with its own prefill"},
-        {"--repeat", OPT_INT, &repeat, "R", "timed repetitions; the median is reported (default 3)", 0, 1, 1000},
-        {"--threads", OPT_INT, &threads, "P", "worker threads (default: all cores)", 0, 1, 1024},
-        {"--json", OPT_FLAG, &json, NULL, "print one JSON object"},
+        ARG_INT("--prompt-len", &P, "P", "prompt tokens", .required = 1, .min = 1, .max = 1 << 16),
+        ARG_INT("--gen", &G, "G", "new tokens per sample", .required = 1, .min = 1, .max = 1 << 16),
+        ARG_INT("-k|--k", &K, "K", "samples per prompt", .required = 1, .min = 1, .max = 1 << 16),
+        ARG_DOUBLE("--temperature", &temperature, "T", "sampling temperature (default 1)", .min = 1e-6, .max = 100),
+        ARG_FLAG("--sequential", &sequential, "one sample at a time, each with its own prefill"),
+        ARG_INT("--repeat", &repeat, "R", "timed repetitions; the median is reported (default 3)", .min = 1,
+                .max = 1000),
+        ARG_INT("--threads", &threads, "P", "worker threads (default: all cores)", .min = 1, .max = 1024),
+        ARG_FLAG("--json", &json, "print one JSON object"),
     };
     int rc = args_parse("bench sample", argc, argv, opts, ARRAY_LEN(opts), NULL, "", 0, 0);
     if (rc) return rc < 0 ? cmd_fail() : 0;

@@ -45,11 +45,11 @@ int cmd_eval(int argc, char **argv) {
     long run = -1, threads = cpu_count();
     int rescore = 0, quiet = 0;
     Opt opts[] = {
-        {"--db", OPT_STR, &db_path, "PATH", "results database", 1},
-        {"--run", OPT_INT, &run, "ID", "only this run", 0, 0, 1e9},
-        {"--rescore", OPT_FLAG, &rescore, NULL, "recompute answers and metrics from the stored samples alone"},
-        {"--threads", OPT_INT, &threads, "T", "worker threads (default: all cores)", 0, 1, 1024},
-        {"--quiet", OPT_FLAG, &quiet, NULL, "no live progress line"},
+        ARG_STR("--db", &db_path, "PATH", "results database", .required = 1),
+        ARG_INT("--run", &run, "ID", "only this run", .min = 0, .max = 1e9),
+        ARG_FLAG("--rescore", &rescore, "recompute answers and metrics from the stored samples alone"),
+        ARG_INT("--threads", &threads, "T", "worker threads (default: all cores)", .min = 1, .max = 1024),
+        ARG_FLAG("--quiet", &quiet, "no live progress line"),
     };
     int rc = args_parse("eval", argc, argv, opts, ARRAY_LEN(opts), NULL, "", 0, 0);
     if (rc) return rc < 0 ? cmd_fail() : 0;

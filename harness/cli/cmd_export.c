@@ -9,8 +9,8 @@
 int cmd_export(int argc, char **argv) {
     char *ckpt = NULL, *out = NULL;
     Opt opts[] = {
-        {"--ckpt", OPT_STR, &ckpt, "PATH", "checkpoint to export", 1},
-        {"--out", OPT_STR, &out, "FILE", "safetensors file to write (Hugging Face Llama names)", 1},
+        ARG_STR("--ckpt", &ckpt, "PATH", "checkpoint to export", .required = 1),
+        ARG_STR("--out", &out, "FILE", "safetensors file to write (Hugging Face Llama names)", .required = 1),
     };
     int rc = args_parse("export", argc, argv, opts, ARRAY_LEN(opts), NULL, "", 0, 0);
     if (rc) return rc < 0 ? cmd_fail() : 0;

@@ -9,6 +9,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "fit/fit.h"
+#include "util/json.h"
 #include "util/util.h"
 
 static const char FIT_DB_HELP[] =
@@ -63,11 +64,8 @@ static void print_json(const FitResult *r, const DbSource *src, long fit_id) {
         else
             cJSON_AddNullToObject(j, "fit_id"); // not stored: the database is read-only
     }
-    char *s = cJSON_PrintUnformatted(j);
+    json_print(j);
     cJSON_Delete(j);
-    if (!s) die("out of memory printing JSON");
-    printf("%s\n", s);
-    cJSON_free(s);
 }
 
 static void print_table(const FitResult *r, const DbSource *src, long fit_id) {
@@ -88,15 +86,15 @@ int cmd_fit(int argc, char **argv) {
     long bootstrap = 0, seed = 0, threads = 0;
     int json = 0;
     Opt opts[] = {
-        {"--db", OPT_STR, &db_file, "PATH", "results database: fit its finished runs and store the fit"},
-        {"--csv", OPT_STR, &csv, "FILE", "points, one per row, columns by law (below)"},
-        {"--law", OPT_STR, &law_name, "LAW", "chinchilla, t2-loss, t2-acc or coverage", .required = 1},
-        {"--bootstrap", OPT_INT, &bootstrap, "B", "percentile intervals from B resamples (refits start at the fit's optimum)",
-         .min = 0, .max = 1000000},
-        {"--seed", OPT_INT, &seed, "S", "seed for the bootstrap and t2-loss's random restarts (default 0)", .min = 0,
-         .max = 9.2e18},
-        {"--threads", OPT_INT, &threads, "T", "worker threads (default: up to 2)", .min = 1, .max = 256},
-        {"--json", OPT_FLAG, &json, NULL, "print one JSON object", .required = 0},
+        ARG_STR("--db", &db_file, "PATH", "results database: fit its finished runs and store the fit"),
+        ARG_STR("--csv", &csv, "FILE", "points, one per row, columns by law (below)"),
+        ARG_STR("--law", &law_name, "LAW", "chinchilla, t2-loss, t2-acc or coverage", .required = 1),
+        ARG_INT("--bootstrap", &bootstrap, "B",
+                "percentile intervals from B resamples (refits start at the fit's optimum)", .min = 0, .max = 1000000),
+        ARG_INT("--seed", &seed, "S", "seed for the bootstrap and t2-loss's random restarts (default 0)", .min = 0,
+                .max = 9.2e18),
+        ARG_INT("--threads", &threads, "T", "worker threads (default: up to 2)", .min = 1, .max = 256),
+        ARG_FLAG("--json", &json, "print one JSON object"),
     };
     int rc = args_parse("fit", argc, argv, opts, ARRAY_LEN(opts), NULL, NULL, 0, 0);
     if (rc == 1) {

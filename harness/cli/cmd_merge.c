@@ -10,7 +10,7 @@
 int cmd_merge(int argc, char **argv) {
     int quiet = 0;
     Opt opts[] = {
-        {.name = "--quiet", .type = OPT_FLAG, .dst = &quiet, .help = "print nothing on success"},
+        ARG_FLAG("--quiet", &quiet, "print nothing on success"),
     };
     Positional pos;
     int rc = args_parse("merge", argc, argv, opts, ARRAY_LEN(opts), &pos, "OUT.db IN.db...", 2, -1);

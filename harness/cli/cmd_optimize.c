@@ -14,6 +14,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "fit/optimize.h"
+#include "util/json.h"
 #include "util/util.h"
 
 typedef struct {
@@ -89,9 +90,9 @@ static int emit_allocation(const Analysis *an, const LawFit *law, const LawFit *
     return 0;
 }
 
-// Collect the inference budgets: --c-inf, else the spec's analysis.c_inf.
-static int inference_budgets(const Analysis *an, const Opt *c_inf_opt, double c_inf, double *out, int *n) {
-    if (c_inf_opt->seen) {
+// Collect the inference budgets: --c-inf (GIVEN), else the spec's analysis.c_inf.
+static int inference_budgets(const Analysis *an, int given, double c_inf, double out[SPEC_MAX_C_INF], int *n) {
+    if (given) {
         out[0] = c_inf;
         *n = 1;
         return 0;
@@ -113,21 +114,24 @@ int cmd_optimize(int argc, char **argv) {
     long bootstrap = 0, seed = 0, threads = 0;
     int json = 0;
     Opt opts[] = {
-        {"--db", OPT_STR, &db_file, "PATH", "results database with finished runs", .required = 1},
-        {"--c-train", OPT_DOUBLE, &c_train, "C",
-         "training budget in FLOPs (6ND <= C); default: the spec's analysis.c_train, else the sweep's budgets", .min = 1,
-         .max = 1e60},
-        {"--c-inf", OPT_DOUBLE, &c_inf, "C",
-         "inference FLOPs per query token (2Nk <= C; 0: k = 1); default: every analysis.c_inf of the spec", .min = 0,
-         .max = 1e60},
-        {"--k-max", OPT_DOUBLE, &k_max, "K", "cap samples per query at K, e.g. the n_samples the laws were fitted on "
-         "(default: none)", .min = 0, .max = 1e30},
-        {"--law", OPT_STR, &law_name, "LAW", "t2-loss, t2-acc or chinchilla (default: t2-loss and t2-acc)"},
-        {"--bootstrap", OPT_INT, &bootstrap, "B", "resamples for a law that has to be fitted first (default 0)",
-         .min = 0, .max = 1000000},
-        {"--seed", OPT_INT, &seed, "S", "seed of such a fit (default 0)", .min = 0, .max = 9.2e18},
-        {"--threads", OPT_INT, &threads, "T", "worker threads for such a fit (default: up to 2)", .min = 1, .max = 256},
-        {"--json", OPT_FLAG, &json, NULL, "print one JSON object"},
+        ARG_STR("--db", &db_file, "PATH", "results database with finished runs", .required = 1),
+        ARG_DOUBLE(
+            "--c-train", &c_train, "C",
+            "training budget in FLOPs (6ND <= C); default: the spec's analysis.c_train, else the sweep's budgets",
+            .min = 1, .max = 1e60),
+        ARG_DOUBLE("--c-inf", &c_inf, "C",
+                   "inference FLOPs per query token (2Nk <= C; 0: k = 1); default: every analysis.c_inf of the spec",
+                   .min = 0, .max = 1e60),
+        ARG_DOUBLE("--k-max", &k_max, "K",
+                   "cap samples per query at K, e.g. the n_samples the laws were fitted on "
+                   "(default: none)",
+                   .min = 0, .max = 1e30),
+        ARG_STR("--law", &law_name, "LAW", "t2-loss, t2-acc or chinchilla (default: t2-loss and t2-acc)"),
+        ARG_INT("--bootstrap", &bootstrap, "B", "resamples for a law that has to be fitted first (default 0)", .min = 0,
+                .max = 1000000),
+        ARG_INT("--seed", &seed, "S", "seed of such a fit (default 0)", .min = 0, .max = 9.2e18),
+        ARG_INT("--threads", &threads, "T", "worker threads for such a fit (default: up to 2)", .min = 1, .max = 256),
+        ARG_FLAG("--json", &json, "print one JSON object"),
     };
     int rc = args_parse("optimize", argc, argv, opts, ARRAY_LEN(opts), NULL, NULL, 0, 0);
     if (rc == 1) return 0;
@@ -144,7 +148,7 @@ int cmd_optimize(int argc, char **argv) {
     Db *db = NULL;
     Analysis an = {0};
     int status = 1;
-    double budgets[16], trains[16];
+    double budgets[SPEC_MAX_C_INF], trains[AN_MAX_C_TRAIN];
     int n_budgets = 0, n_trains = 1;
     trains[0] = c_train;
     if (analysis_open_db(db_file, &db) != 0 || analysis_load(db, &an) != 0) goto done;
@@ -154,8 +158,9 @@ int cmd_optimize(int argc, char **argv) {
                 an.path, an.spec.task.name);
         goto done;
     }
-    if (inference_budgets(&an, &opts[2], c_inf, budgets, &n_budgets) != 0) goto done;
-    if (!opts[1].seen) n_trains = analysis_c_train(&an, trains, 16);
+    if (inference_budgets(&an, args_seen(opts, ARRAY_LEN(opts), "--c-inf"), c_inf, budgets, &n_budgets) != 0)
+        goto done;
+    if (!args_seen(opts, ARRAY_LEN(opts), "--c-train")) n_trains = analysis_c_train(&an, trains, AN_MAX_C_TRAIN);
     FitOptions fo;
     fit_options_default(&fo);
     fo.bootstrap = bootstrap;
@@ -198,12 +203,7 @@ int cmd_optimize(int argc, char **argv) {
                     cJSON_Delete(out);
                     goto done;
                 }
-    if (json) {
-        char *s = cJSON_PrintUnformatted(out);
-        if (!s) die("out of memory printing JSON");
-        printf("%s\n", s);
-        cJSON_free(s);
-    }
+    if (json) json_print(out);
     cJSON_Delete(out);
     if (fflush(stdout) != 0) {
         err_set("stdout: write error");

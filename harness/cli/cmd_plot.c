@@ -12,9 +12,9 @@ int cmd_plot(int argc, char **argv) {
     char *db_file = NULL, *out = NULL;
     int quiet = 0;
     Opt opts[] = {
-        {"--db", OPT_STR, &db_file, "PATH", "results database with finished runs", .required = 1},
-        {"--out", OPT_STR, &out, "DIR", "directory for the figures (created)", .required = 1},
-        {"--quiet", OPT_FLAG, &quiet, NULL, "do not list the figures and notes"},
+        ARG_STR("--db", &db_file, "PATH", "results database with finished runs", .required = 1),
+        ARG_STR("--out", &out, "DIR", "directory for the figures (created)", .required = 1),
+        ARG_FLAG("--quiet", &quiet, "do not list the figures and notes"),
     };
     int rc = args_parse("plot", argc, argv, opts, ARRAY_LEN(opts), NULL, NULL, 0, 0);
     if (rc == 1) {

@@ -69,14 +69,15 @@ int cmd_report(int argc, char **argv) {
     char *db_file = NULL, *out = NULL, *plots = NULL;
     long bootstrap = 200, seed = 0, threads = 0;
     Opt opts[] = {
-        {"--db", OPT_STR, &db_file, "PATH", "results database with finished runs", .required = 1},
-        {"--out", OPT_STR, &out, "FILE.md", "write the report here (default: stdout)"},
-        {"--plots", OPT_STR, &plots, "DIR", "draw the figures into DIR (as t2 plot) and embed them"},
-        {"--bootstrap", OPT_INT, &bootstrap, "B",
-         "resamples for the intervals of fits made now; a stored fit is reused when it has as many (default 200)",
-         .min = 0, .max = 1000000},
-        {"--seed", OPT_INT, &seed, "S", "seed of fits made now (default 0)", .min = 0, .max = 9.2e18},
-        {"--threads", OPT_INT, &threads, "T", "worker threads for fits (default: up to 2)", .min = 1, .max = 256},
+        ARG_STR("--db", &db_file, "PATH", "results database with finished runs", .required = 1),
+        ARG_STR("--out", &out, "FILE.md", "write the report here (default: stdout)"),
+        ARG_STR("--plots", &plots, "DIR", "draw the figures into DIR (as t2 plot) and embed them"),
+        ARG_INT(
+            "--bootstrap", &bootstrap, "B",
+            "resamples for the intervals of fits made now; a stored fit is reused when it has as many (default 200)",
+            .min = 0, .max = 1000000),
+        ARG_INT("--seed", &seed, "S", "seed of fits made now (default 0)", .min = 0, .max = 9.2e18),
+        ARG_INT("--threads", &threads, "T", "worker threads for fits (default: up to 2)", .min = 1, .max = 256),
     };
     int rc = args_parse("report", argc, argv, opts, ARRAY_LEN(opts), NULL, NULL, 0, 0);
     if (rc == 1) return 0;

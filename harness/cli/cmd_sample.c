@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "nn/loaded.h"
 #include "nn/sampler.h"
+#include "util/json.h"
 
 int cmd_sample(int argc, char **argv) {
     char *ckpt = NULL, *prompt = NULL;
@@ -14,15 +15,16 @@ int cmd_sample(int argc, char **argv) {
     double temperature = 1.0, top_p = 1.0;
     int json = 0;
     Opt opts[] = {
-        {"--ckpt", OPT_STR, &ckpt, "PATH", "checkpoint", 1},
-        {"--prompt", OPT_TEXT, &prompt, "P", "prompt text (fed after BOS)", 1},
-        {"-k|--k", OPT_INT, &k, "K", "number of completions (default 1)", 0, 1, 1 << 16},
-        {"--temperature", OPT_DOUBLE, &temperature, "T", "sampling temperature > 0 (default 1)"},
-        {"--top-p", OPT_DOUBLE, &top_p, "P", "nucleus mass in (0, 1] (default 1)"},
-        {"--seed", OPT_INT, &seed, "S", "random seed (default 1)", 0, 0, 9e15},
-        {"--max-new-tokens", OPT_INT, &max_new, "M", "longest completion (default: the rest of the context)", 0, 1, 1 << 16},
-        {"--threads", OPT_INT, &threads, "P", "worker threads (default: all cores)", 0, 1, 1024},
-        {"--json", OPT_FLAG, &json, NULL, "print one JSON object"},
+        ARG_STR("--ckpt", &ckpt, "PATH", "checkpoint", .required = 1),
+        ARG_TEXT("--prompt", &prompt, "P", "prompt text (fed after BOS)", .required = 1),
+        ARG_INT("-k|--k", &k, "K", "number of completions (default 1)", .min = 1, .max = 1 << 16),
+        ARG_DOUBLE("--temperature", &temperature, "T", "sampling temperature > 0 (default 1)"),
+        ARG_DOUBLE("--top-p", &top_p, "P", "nucleus mass in (0, 1] (default 1)"),
+        ARG_INT("--seed", &seed, "S", "random seed (default 1)", .min = 0, .max = 9e15),
+        ARG_INT("--max-new-tokens", &max_new, "M", "longest completion (default: the rest of the context)", .min = 1,
+                .max = 1 << 16),
+        ARG_INT("--threads", &threads, "P", "worker threads (default: all cores)", .min = 1, .max = 1024),
+        ARG_FLAG("--json", &json, "print one JSON object"),
     };
     int rc = args_parse("sample", argc, argv, opts, ARRAY_LEN(opts), NULL, "", 0, 0);
     if (rc) return rc < 0 ? cmd_fail() : 0;
@@ -82,11 +84,7 @@ int cmd_sample(int argc, char **argv) {
             printf("%s%s\n", text, out.hit_eos[i] ? "" : "…");
         }
     }
-    if (json) {
-        char *s = cJSON_PrintUnformatted(o);
-        printf("%s\n", s);
-        cJSON_free(s);
-    }
+    if (json) json_print(o);
     cJSON_Delete(o);
     free(seeds);
     sample_out_free(&out);

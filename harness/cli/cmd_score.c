@@ -9,16 +9,17 @@
 #include "cli/commands.h"
 #include "kernels.h"
 #include "nn/loaded.h"
+#include "util/json.h"
 
 int cmd_score(int argc, char **argv) {
     char *ckpt = NULL, *prompt = NULL, *completion = NULL;
     int json = 0, no_eos = 0;
     Opt opts[] = {
-        {"--ckpt", OPT_STR, &ckpt, "PATH", "checkpoint", 1},
-        {"--prompt", OPT_TEXT, &prompt, "P", "prompt text (fed after BOS)", 1},
-        {"--completion", OPT_TEXT, &completion, "C", "completion text to score", 1},
-        {"--no-eos", OPT_FLAG, &no_eos, NULL, "score C alone, without the EOS that ends an answer"},
-        {"--json", OPT_FLAG, &json, NULL, "print {tokens, n_prompt, token_logprobs, logprob}"},
+        ARG_STR("--ckpt", &ckpt, "PATH", "checkpoint", .required = 1),
+        ARG_TEXT("--prompt", &prompt, "P", "prompt text (fed after BOS)", .required = 1),
+        ARG_TEXT("--completion", &completion, "C", "completion text to score", .required = 1),
+        ARG_FLAG("--no-eos", &no_eos, "score C alone, without the EOS that ends an answer"),
+        ARG_FLAG("--json", &json, "print {tokens, n_prompt, token_logprobs, logprob}"),
     };
     int rc = args_parse("score", argc, argv, opts, ARRAY_LEN(opts), NULL, "", 0, 0);
     if (rc) return rc < 0 ? cmd_fail() : 0;
@@ -48,7 +49,7 @@ int cmd_score(int argc, char **argv) {
     }
     Activations a;
     acts_build(&a, c, 1, n);
-    model_forward(&lr.model, &a, ids, 1, n);
+    model_forward(&lr.model, &a, ids, NULL, 1, n);
     log_softmax_rows(a.logits, (size_t)n, V);
     double total = 0;
     cJSON *o = cJSON_CreateObject(), *toks = cJSON_AddArrayToObject(o, "tokens");
@@ -62,9 +63,7 @@ int cmd_score(int argc, char **argv) {
     }
     cJSON_AddNumberToObject(o, "logprob", total);
     if (json) {
-        char *s = cJSON_PrintUnformatted(o);
-        printf("%s\n", s);
-        cJSON_free(s);
+        json_print(o);
     } else {
         char buf[16];
         for (int i = 1 + np; i < n; i++)

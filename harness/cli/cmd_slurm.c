@@ -153,11 +153,11 @@ int cmd_slurm(int argc, char **argv) {
     long shards = 0, cpus = 2;
     char *time_limit = NULL, *partition = NULL, *out = NULL;
     Opt opts[] = {
-        {"--shards", OPT_INT, &shards, "N", "array tasks (default: one per run, at most 64)", 0, 1, 100000},
-        {"--cpus", OPT_INT, &cpus, "C", "CPUs per array task (default 2)", 0, 1, 1024},
-        {"--time", OPT_STR, &time_limit, "HH:MM:SS", "time limit per array task"},
-        {"--partition", OPT_STR, &partition, "P", "Slurm partition"},
-        {"--out", OPT_STR, &out, "FILE", "write the script to FILE instead of stdout"},
+        ARG_INT("--shards", &shards, "N", "array tasks (default: one per run, at most 64)", .min = 1, .max = 100000),
+        ARG_INT("--cpus", &cpus, "C", "CPUs per array task (default 2)", .min = 1, .max = 1024),
+        ARG_STR("--time", &time_limit, "HH:MM:SS", "time limit per array task"),
+        ARG_STR("--partition", &partition, "P", "Slurm partition"),
+        ARG_STR("--out", &out, "FILE", "write the script to FILE instead of stdout"),
     };
     Positional pos;
     int rc = args_parse("slurm", argc, argv, opts, ARRAY_LEN(opts), &pos, "SPEC.json", 1, 1);

@@ -21,6 +21,9 @@
 #include "spec/spec.h"
 #include "nn/trainer.h"
 
+// Most runs at once (--jobs): one child process and progress pipe each.
+#define SWEEP_MAX_JOBS 64
+
 typedef struct {
     pid_t pid;
     int fd;          // read end of the child's progress pipe, -1 at EOF
@@ -211,9 +214,9 @@ static void run_children(const Spec *s, const ChildArgs *ca, const int *todo, in
             for (int i = 0; i < n_kids && !forwarded; i++) kill(kids[i].pid, SIGTERM);
             forwarded = 1;
         }
-        struct pollfd pf[64];
+        struct pollfd pf[SWEEP_MAX_JOBS];
         int np = 0;
-        for (int i = 0; i < n_kids && np < 64; i++)
+        for (int i = 0; i < n_kids && np < SWEEP_MAX_JOBS; i++)
             if (kids[i].fd >= 0) pf[np++] = (struct pollfd){kids[i].fd, POLLIN, 0};
         if (np > 0) poll(pf, (nfds_t)np, 500);
         for (int i = 0; i < n_kids; i++)
@@ -289,14 +292,15 @@ int cmd_sweep(int argc, char **argv) {
     long jobs = 1, threads = cpu_count();
     int dry = 0, quiet = 0, retry = 0;
     Opt opts[] = {
-        {"--db", OPT_STR, &db_path, "PATH", "results database (default results/NAME.db)"},
-        {"--jobs", OPT_INT, &jobs, "J", "runs at once, as processes (default 1)", 0, 1, 64},
-        {"--threads", OPT_INT, &threads, "T", "threads in all, split between the jobs (default: all cores)", 0, 1, 1024},
-        {"--shard", OPT_STR, &shard, "I/N", "take the runs with run_id mod N == I"},
-        {"--ckpt-dir", OPT_STR, &ckpt_dir, "DIR", "checkpoints as DIR/run-ID.ckpt (default: beside the database, results/NAME/)"},
-        {"--dry-run", OPT_FLAG, &dry, NULL, "list the runs with their sizes, costs and estimated time; run nothing"},
-        {"--retry-failed", OPT_FLAG, &retry, NULL, "run failed and diverged runs again"},
-        {"--quiet", OPT_FLAG, &quiet, NULL, "one line per finished run"},
+        ARG_STR("--db", &db_path, "PATH", "results database (default results/NAME.db)"),
+        ARG_INT("--jobs", &jobs, "J", "runs at once, as processes (default 1)", .min = 1, .max = SWEEP_MAX_JOBS),
+        ARG_INT("--threads", &threads, "T", "threads in all, split between the jobs (default: all cores)", .min = 1,
+                .max = 1024),
+        ARG_STR("--shard", &shard, "I/N", "take the runs with run_id mod N == I"),
+        ARG_STR("--ckpt-dir", &ckpt_dir, "DIR", "checkpoints as DIR/run-ID.ckpt (default: beside the database, results/NAME/)"),
+        ARG_FLAG("--dry-run", &dry, "list the runs with their sizes, costs and estimated time; run nothing"),
+        ARG_FLAG("--retry-failed", &retry, "run failed and diverged runs again"),
+        ARG_FLAG("--quiet", &quiet, "one line per finished run"),
     };
     Positional pos;
     int rc = args_parse("sweep", argc, argv, opts, ARRAY_LEN(opts), &pos, "SPEC.json", 1, 1);

@@ -27,15 +27,17 @@ int cmd_train(int argc, char **argv) {
     long run = -1, threads = cpu_count(), progress_fd = -1;
     int retry = 0, no_eval = 0, quiet = 0;
     Opt opts[] = {
-        {"--run", OPT_INT, &run, "ID", "run id, 0..R-1 in the order `t2 sweep --dry-run` lists", 1, 0, 1e9},
-        {"--db", OPT_STR, &db_path, "PATH", "results database (default results/NAME.db)"},
-        {"--ckpt", OPT_STR, &ckpt, "PATH", "checkpoint (default results/NAME/run-ID.ckpt)"},
-        {"--threads", OPT_INT, &threads, "T", "worker threads (default: all cores)", 0, 1, 1024},
-        {"--retry-failed", OPT_FLAG, &retry, NULL, "train the run again if it failed or diverged"},
-        {"--no-eval", OPT_FLAG, &no_eval, NULL, "train only; `t2 eval` evaluates later"},
-        {"--quiet", OPT_FLAG, &quiet, NULL, "no live progress line"},
-        {"--progress-fd", OPT_INT, &progress_fd, "FD", "report progress to this pipe (used by t2 sweep)", 0, 0, 1 << 20},
-        {"--spec-hash", OPT_STR, &spec_hash, "HASH", "exit 6 at once, silently, unless SPEC loads to this hash (used by t2 sweep)"},
+        ARG_INT("--run", &run, "ID", "run id, 0..R-1 in the order `t2 sweep --dry-run` lists", .required = 1, .min = 0,
+                .max = 1e9),
+        ARG_STR("--db", &db_path, "PATH", "results database (default results/NAME.db)"),
+        ARG_STR("--ckpt", &ckpt, "PATH", "checkpoint (default: run-ID.ckpt beside the database, results/NAME/)"),
+        ARG_INT("--threads", &threads, "T", "worker threads (default: all cores)", .min = 1, .max = 1024),
+        ARG_FLAG("--retry-failed", &retry, "train the run again if it failed or diverged"),
+        ARG_FLAG("--no-eval", &no_eval, "train only; `t2 eval` evaluates later"),
+        ARG_FLAG("--quiet", &quiet, "no live progress line"),
+        ARG_INT("--progress-fd", &progress_fd, "FD", "report progress to this pipe (used by t2 sweep)", .min = 0,
+                .max = 1 << 20),
+        ARG_STR("--spec-hash", &spec_hash, "HASH", "exit 6 at once, silently, unless SPEC loads to this hash (used by t2 sweep)"),
     };
     Positional pos;
     int rc = args_parse("train", argc, argv, opts, ARRAY_LEN(opts), &pos, "SPEC.json", 1, 1);

@@ -620,7 +620,6 @@ char *checkpoint_resolve_from(const char *db_file, const char *stored) {
 
 char *db_checkpoint_ref(const Db *db, const char *path) { return checkpoint_ref_from(db->path, path); }
 char *db_checkpoint_resolve(const Db *db, const char *stored) { return checkpoint_resolve_from(db->path, stored); }
-sqlite3 *db_sqlite(Db *db) { return db->h; }
 int db_set_busy_timeout(Db *db, int ms) {
     return sqlite3_busy_timeout(db->h, ms) == SQLITE_OK ? 0 : db_fail(db, "set busy timeout");
 }

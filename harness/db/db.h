@@ -18,8 +18,6 @@
 
 #include "spec/spec.h"
 
-struct sqlite3;
-
 // Schema version stored in PRAGMA user_version; db_open migrates older t2 databases to it.
 #define DB_SCHEMA_VERSION 1
 // PRAGMA application_id of a t2 database ("t2db" in ASCII).
@@ -49,8 +47,6 @@ int db_is_readonly(const Db *db);
 void db_close(Db *db);
 
 const char *db_path(const Db *db);
-// The SQLite connection, for read queries the API does not cover (plots, reports, tests).
-struct sqlite3 *db_sqlite(Db *db);
 // For tests and tools: change how long a writer waits for a lock, and when a claim goes stale.
 int db_set_busy_timeout(Db *db, int ms);
 void db_set_stale_after(Db *db, double seconds);
@@ -74,6 +70,7 @@ int db_get_meta(Db *db, const char *key, char **value);
 int db_register_sweep(Db *db, const char *name, const char *spec_json, const char *spec_hash);
 
 typedef enum { DB_RUN_PENDING, DB_RUN_RUNNING, DB_RUN_DONE, DB_RUN_DIVERGED, DB_RUN_FAILED } DbRunStatus;
+#define DB_RUN_N_STATUS (DB_RUN_FAILED + 1)
 const char *db_status_name(DbRunStatus s);
 // -1 when NAME is not a status.
 int db_status_parse(const char *name, DbRunStatus *out);
@@ -211,6 +208,7 @@ typedef struct {
     int max_new_tokens;
 } DbEvalKey;
 
+// A row of `evals`.
 typedef struct {
     int run_id;
     DbEvalKey key;
@@ -219,23 +217,28 @@ typedef struct {
     double prefill_flops, decode_flops;
     long gen_tokens, n_problems;
     double wall_s;
+    long eval_id; // read back only: db_write_eval assigns it
 } DbEval;
 
+// A row of `samples` (also what sweep/eval.h produces). The strings are the owner's: heap copies
+// from db_read_samples and eval_sample, borrowed by db_write_eval and db_rescore_eval.
 typedef struct {
     long problem_id, sample_idx;
-    const char *completion;
-    const char *answer; // normalised; NULL when none could be extracted
-    int correct;        // 0/1
-    int n_tokens;
-    double logprob;
+    char *completion; // generated text, EOS excluded
+    char *answer;     // normalised; NULL when none could be extracted
+    int correct;      // 0/1
+    int n_tokens;     // generated tokens, EOS included
+    double logprob;   // sum of log p of the generated tokens at temperature 1
 } DbSample;
 
+// A row of `gold`.
 typedef struct {
     long problem_id;
     double logprob; // teacher-forced log P(target EOS | BOS prompt)
-    int n_tokens;
+    int n_tokens;   // target tokens scored, EOS included
 } DbGold;
 
+// A row of `metrics`.
 typedef struct {
     const char *metric; // "pass", "maj" or "pass_analytic"
     long k;
@@ -287,10 +290,34 @@ typedef struct {
     int converged;
     const char *source;       // what was fitted: "db" or the CSV path
     const char *options_json; // fit options (bootstrap, delta, ...) or NULL
+    long fit_id;              // read back only: db_insert_fit assigns it
 } DbFit;
 
 // On a database opened read-only nothing is stored and *fit_id is 0.
 int db_insert_fit(Db *db, const DbFit *f, long *fit_id);
+
+// ---------------------------------------------------------------------------------------------
+// Reading results back (db_read.c). Arrays are heap (free(), or the named free function); a NULL
+// real reads as NAN.
+
+// The sweep the database holds: 0 and *name, *spec_json (heap), 1 when there is none, -1 on error
+// (a stored spec that no longer matches its hash is reported as damage to the database).
+int db_get_sweep(Db *db, char **name, char **spec_json);
+// The train_log rows of RUN_ID, by step.
+int db_read_train_log(Db *db, int run_id, TrainLogRow **out, size_t *n);
+// The evals row EVAL_ID: 0 and *out, 1 when there is none, -1 on error.
+int db_get_eval(Db *db, long eval_id, DbEval *out);
+// The evals of RUN_ID (of every run when RUN_ID < 0), by eval_id.
+int db_list_evals(Db *db, int run_id, DbEval **out, size_t *n);
+// The metrics of EVAL_ID (metric names owned: db_metrics_free).
+int db_read_metrics(Db *db, long eval_id, DbMetric **out, size_t *n);
+void db_metrics_free(DbMetric *m, size_t n);
+// The gold rows of RUN_ID, by problem_id.
+int db_read_gold(Db *db, int run_id, DbGold **out, size_t *n);
+// Visit the converged fits of LAW made from SOURCE, newest first, until VISIT returns 0 (the
+// strings of F live for the call only). 0 when a visit returned 0, 1 when none did, -1 on error.
+typedef int (*DbFitVisit)(void *ctx, const DbFit *f);
+int db_find_fit(Db *db, const char *law, const char *source, DbFitVisit visit, void *ctx);
 
 // ---------------------------------------------------------------------------------------------
 // Merge (t2 merge): combine shard databases into OUT, created when missing. Every input is

@@ -370,56 +370,6 @@ fail:
     return -1;
 }
 
-int db_read_samples(Db *db, long eval_id, DbSample **out, size_t *n) {
-    const char *op = "read samples";
-    *out = NULL;
-    *n = 0;
-    sqlite3_stmt *st =
-        db_prepare(db,
-                   "SELECT problem_id, sample_idx, completion, answer, correct, n_tokens, logprob "
-                   "FROM samples WHERE eval_id = ? ORDER BY problem_id, sample_idx",
-                   op);
-    if (!st) return -1;
-    Bind b = bind_start(st);
-    bind_int(&b, eval_id);
-    if (b.rc != SQLITE_OK) {
-        sqlite3_finalize(st);
-        return db_fail_rc(db, op, b.rc);
-    }
-    size_t cap = 256, len = 0;
-    DbSample *s = xmalloc(cap * sizeof *s);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (len == cap) s = xrealloc(s, (cap *= 2) * sizeof *s);
-        s[len++] = (DbSample){
-            .problem_id = (long)sqlite3_column_int64(st, 0),
-            .sample_idx = (long)sqlite3_column_int64(st, 1),
-            .completion = col_text_dup(st, 2),
-            .answer = col_text_dup(st, 3),
-            .correct = sqlite3_column_int(st, 4),
-            .n_tokens = sqlite3_column_int(st, 5),
-            .logprob = col_real(st, 6),
-        };
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        db_fail_rc(db, op, rc);
-        db_samples_free(s, len);
-        return -1;
-    }
-    *out = s;
-    *n = len;
-    return 0;
-}
-
-void db_samples_free(DbSample *s, size_t n) {
-    for (size_t i = 0; s && i < n; i++) {
-        free((char *)s[i].completion);
-        free((char *)s[i].answer);
-    }
-    free(s);
-}
-
 static int update_scores(Db *db, long eval_id, const DbSample *s, size_t n, const char *op) {
     if (n == 0) return 0;
     sqlite3_stmt *st = db_prepare(

@@ -10,6 +10,7 @@
 #include "db/db_impl.h"
 
 static const char *const STATUS_NAMES[] = {"pending", "running", "done", "diverged", "failed"};
+_Static_assert(ARRAY_LEN(STATUS_NAMES) == DB_RUN_N_STATUS, "one name per run status");
 
 const char *db_status_name(DbRunStatus s) {
     return (unsigned)s < ARRAY_LEN(STATUS_NAMES) ? STATUS_NAMES[s] : "?";
@@ -462,7 +463,7 @@ static int write_claim(Db *db, int run_id, const char *owner, int threads, DbCla
     if (!st) return -1;
     char now[32];
     iso_time_utc(now);
-    char *libs = lib_versions_json();
+    char *libs = lib_versions_json(sqlite3_libversion());
     Bind b = bind_start(st);
     bind_text(&b, owner);
     bind_real(&b, wall_clock_s());

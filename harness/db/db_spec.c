@@ -1,6 +1,5 @@
 // db_spec.c — a database and the spec it holds: open (creating) the database of a spec with its
 // sweep and grid of runs, and read back the spec a database was created from (its sweeps row).
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,40 +8,16 @@
 
 int spec_from_db(Db *db, Spec *s) {
     memset(s, 0, sizeof *s);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db_sqlite(db), "SELECT name, spec_json, spec_hash FROM sweeps ORDER BY name", -1, &st, NULL) !=
-        SQLITE_OK) {
-        return db_fail(db, "read sweeps");
-    }
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        if (rc == SQLITE_DONE)
-            err_set("%s: no sweep recorded in this database (run t2 sweep first)", db_path(db));
-        else
-            db_fail_rc(db, "read sweeps", rc);
-        sqlite3_finalize(st);
-        return -1;
-    }
-    const char *name = (const char *)sqlite3_column_text(st, 0), *text = (const char *)sqlite3_column_text(st, 1),
-               *hash = (const char *)sqlite3_column_text(st, 2);
-    char want[17];
-    hex64(fnv1a64(text ? text : "", text ? strlen(text) : 0), want);
-    if (!name || !text || !hash || strcmp(want, hash) != 0) {
-        // t2 stores the spec with the hash of its text: a mismatch is damage, not a bad spec.
-        char *sweep = xstrdup(name ? name : "?");
-        sqlite3_finalize(st);
-        if (db_quick_check(db) == 0)
-            err_set("%s: the database is damaged: the spec stored for sweep '%s' does not match its recorded hash "
-                    "(PRAGMA quick_check finds the file's structure intact); restore it from a copy",
-                    db_path(db), sweep);
-        free(sweep);
+    char *name, *json;
+    int rc = db_get_sweep(db, &name, &json);
+    if (rc != 0) {
+        if (rc == 1) err_set("%s: no sweep recorded in this database (run t2 sweep first)", db_path(db));
         return -1;
     }
     char *where = xasprintf("%s (sweep %s)", db_path(db), name);
-    char *json = xstrdup(text);
-    sqlite3_finalize(st);
-    rc = spec_parse(s, json, where);
+    rc = spec_parse(s, json ? json : "", where);
     free(json);
+    free(name);
     free(where);
     return rc;
 }

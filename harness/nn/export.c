@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "nn/loaded.h"
-#include "spec/spec.h"
+#include "util/json.h"
 
 typedef struct {
     char name[96];
@@ -50,27 +50,17 @@ static int collect(const Model *m, Tensor *t) {
 
 static size_t tensor_bytes(const Tensor *t) { return t->rows * (t->cols ? t->cols : 1) * sizeof(float); }
 
-static char *model_config_json(const ModelConfig *c) {
-    cJSON *o = model_config_cjson(c, 1);
-    char *s = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    char *out = xstrdup(s);
-    cJSON_free(s);
-    return out;
-}
-
 static char *header_json(const Model *m, const Tensor *t, int n, const char *const *vocab) {
     cJSON *h = cJSON_CreateObject();
     cJSON *meta = cJSON_AddObjectToObject(h, "__metadata__");
-    char *cfg = model_config_json(&m->cfg);
+    char *cfg = json_text_free(model_config_cjson(&m->cfg, 1));
     cJSON_AddStringToObject(meta, "config", cfg);
     free(cfg);
     cJSON *voc = cJSON_CreateArray();
     for (int i = 0; i < m->cfg.vocab_size; i++) cJSON_AddItemToArray(voc, cJSON_CreateString(vocab[i]));
-    char *voc_s = cJSON_PrintUnformatted(voc);
-    cJSON_Delete(voc);
+    char *voc_s = json_text_free(voc);
     cJSON_AddStringToObject(meta, "vocab", voc_s);
-    cJSON_free(voc_s);
+    free(voc_s);
     cJSON_AddStringToObject(meta, "format", "pt");
     size_t off = 0;
     for (int i = 0; i < n; i++) {
@@ -84,11 +74,7 @@ static char *header_json(const Model *m, const Tensor *t, int n, const char *con
         off += tensor_bytes(&t[i]);
         cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)off));
     }
-    char *s = cJSON_PrintUnformatted(h);
-    cJSON_Delete(h);
-    char *out = xstrdup(s);
-    cJSON_free(s);
-    return out;
+    return json_text_free(h);
 }
 
 int safetensors_write(FILE *f, const Model *m, const char *const *vocab) {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "util/json.h"
 
 int default_d_ff(int d_model) { return 8 * ((d_model + 2) / 3); } // ceil(8d/3 / 8) · 8
 
@@ -54,6 +55,22 @@ int model_config_validate(const ModelConfig *c) {
         return -1;
     }
     return 0;
+}
+
+cJSON *model_config_cjson(const ModelConfig *c, int derived) {
+    cJSON *o = cJSON_CreateObject();
+    json_add_num(o, "n_layer", c->n_layer);
+    json_add_num(o, "d_model", c->d_model);
+    json_add_num(o, "n_head", c->n_head);
+    json_add_num(o, "d_ff", c->d_ff);
+    if (derived) {
+        json_add_num(o, "vocab_size", c->vocab_size);
+        json_add_num(o, "seq_len", c->seq_len);
+    }
+    cJSON_AddBoolToObject(o, "tied", c->tied);
+    cJSON_AddItemToObject(o, "rope_theta", json_exact_float(c->rope_theta));
+    cJSON_AddItemToObject(o, "norm_eps", json_exact_float(c->norm_eps));
+    return o;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -170,6 +187,9 @@ typedef struct {
     size_t n;
 } ActBuf;
 
+// Room for every buffer act_bufs lists (checked there).
+#define ACT_MAX_BUFS 32
+
 static int act_bufs(Activations *a, const ModelConfig *c, size_t B, int T, ActBuf *out) {
     size_t L = (size_t)c->n_layer, C = (size_t)c->d_model, F = (size_t)c->d_ff, V = (size_t)c->vocab_size;
     size_t H = (size_t)c->n_head, BT = B * (size_t)T, TT = (size_t)T * (size_t)T;
@@ -183,6 +203,7 @@ static int act_bufs(Activations *a, const ModelConfig *c, size_t B, int T, ActBu
         {&a->datty, BT * C},           {&a->dgu, BT * 2 * F},      {&a->dh, BT * F},
         {&a->att_scratch, TT},
     };
+    _Static_assert(ARRAY_LEN(bufs) <= ACT_MAX_BUFS, "acts_bytes and acts_build hold every buffer");
     int n = (int)ARRAY_LEN(bufs);
     if (out) memcpy(out, bufs, sizeof bufs);
     return n;
@@ -193,7 +214,7 @@ static size_t round16(size_t n) { return (n + 15) / 16 * 16; }
 
 size_t acts_bytes(const ModelConfig *c, size_t B, int T) {
     Activations tmp;
-    ActBuf bufs[32];
+    ActBuf bufs[ACT_MAX_BUFS];
     int n = act_bufs(&tmp, c, B, T, bufs);
     size_t total = 0;
     for (int i = 0; i < n; i++) total += round16(bufs[i].n);
@@ -202,7 +223,7 @@ size_t acts_bytes(const ModelConfig *c, size_t B, int T) {
 
 void acts_build(Activations *a, const ModelConfig *c, size_t B, int T) {
     memset(a, 0, sizeof *a);
-    ActBuf bufs[32];
+    ActBuf bufs[ACT_MAX_BUFS];
     int n = act_bufs(a, c, B, T, bufs);
     a->bytes = acts_bytes(c, B, T);
     float *base = xmalloc_aligned(a->bytes), *p = base;
@@ -220,12 +241,12 @@ void acts_free(Activations *a) {
 }
 
 // ---------------------------------------------------------------------------------------------
-void model_forward(const Model *m, Activations *a, const int *tokens, size_t B, int T) {
-    model_forward_hidden(m, a, tokens, B, T);
+void model_forward(const Model *m, Activations *a, const int *tokens, const int *pos, size_t B, int T) {
+    model_forward_hidden(m, a, tokens, pos, B, T);
     matmul_forward(a->logits, a->lnf, m->w.lm_head, B * (size_t)T, m->cfg.d_model, m->cfg.vocab_size);
 }
 
-void model_forward_hidden(const Model *m, Activations *a, const int *tokens, size_t B, int T) {
+void model_forward_hidden(const Model *m, Activations *a, const int *tokens, const int *pos, size_t B, int T) {
     const ModelConfig *c = &m->cfg;
     const ParamViews *w = &m->w;
     size_t C = (size_t)c->d_model, F = (size_t)c->d_ff, H = (size_t)c->n_head;
@@ -247,9 +268,9 @@ void model_forward_hidden(const Model *m, Activations *a, const int *tokens, siz
 
         rmsnorm_forward(ln1, ln1_rstd, x, w->ln1 + l * C, BT, (int)C, c->norm_eps);
         matmul_forward(qkv, ln1, w->wqkv + l * 3 * C * C, BT, (int)C, (int)(3 * C));
-        rope_forward(qkv, m->rope_cos, m->rope_sin, BT, T, 0, (int)H, (int)hd, (int)(3 * C));
-        rope_forward(qkv + C, m->rope_cos, m->rope_sin, BT, T, 0, (int)H, (int)hd, (int)(3 * C));
-        attention_forward(atty, att, qkv, B, T, (int)C, (int)H);
+        rope_forward(qkv, m->rope_cos, m->rope_sin, pos, BT, T, 0, (int)H, (int)hd, (int)(3 * C));
+        rope_forward(qkv + C, m->rope_cos, m->rope_sin, pos, BT, T, 0, (int)H, (int)hd, (int)(3 * C));
+        attention_forward(atty, att, qkv, pos, B, T, (int)C, (int)H);
         matmul_forward(mid, atty, w->wo + l * C * C, BT, (int)C, (int)C);
         residual_forward(mid, mid, x, BT * C);
         rmsnorm_forward(ln2, ln2_rstd, mid, w->ln2 + l * C, BT, (int)C, c->norm_eps);
@@ -263,8 +284,8 @@ void model_forward_hidden(const Model *m, Activations *a, const int *tokens, siz
 }
 
 double model_forward_backward(const Model *m, Activations *a, float *grads, const int *tokens,
-                              const int *targets, const unsigned char *mask, size_t B, int T,
-                              float loss_scale) {
+                              const int *targets, const unsigned char *mask, const int *pos, size_t B,
+                              int T, float loss_scale) {
     const ModelConfig *c = &m->cfg;
     const ParamViews *w = &m->w;
     ParamViews g;
@@ -272,7 +293,7 @@ double model_forward_backward(const Model *m, Activations *a, float *grads, cons
     size_t C = (size_t)c->d_model, F = (size_t)c->d_ff, H = (size_t)c->n_head, V = (size_t)c->vocab_size;
     size_t BT = B * (size_t)T, hd = C / H, L = (size_t)c->n_layer;
 
-    model_forward(m, a, tokens, B, T);
+    model_forward(m, a, tokens, pos, B, T);
     crossentropy_forward_backward(a->losses, a->logits, targets, mask, BT, (int)V, loss_scale);
     double loss_sum = 0.0;
     for (size_t i = 0; i < BT; i++) loss_sum += a->losses[i]; // masked rows hold 0
@@ -305,9 +326,9 @@ double model_forward_backward(const Model *m, Activations *a, float *grads, cons
 
         // Attention: mid = x + o(attn(rope(qkv(ln1(x))))).
         matmul_backward(a->datty, g.wo + l * C * C, a->dresid, atty, w->wo + l * C * C, BT, (int)C, (int)C);
-        attention_backward(a->dqkv, a->att_scratch, a->datty, qkv, att, B, T, (int)C, (int)H);
-        rope_backward(a->dqkv, m->rope_cos, m->rope_sin, BT, T, 0, (int)H, (int)hd, (int)(3 * C));
-        rope_backward(a->dqkv + C, m->rope_cos, m->rope_sin, BT, T, 0, (int)H, (int)hd, (int)(3 * C));
+        attention_backward(a->dqkv, a->att_scratch, a->datty, qkv, att, pos, B, T, (int)C, (int)H);
+        rope_backward(a->dqkv, m->rope_cos, m->rope_sin, pos, BT, T, 0, (int)H, (int)hd, (int)(3 * C));
+        rope_backward(a->dqkv + C, m->rope_cos, m->rope_sin, pos, BT, T, 0, (int)H, (int)hd, (int)(3 * C));
         matmul_backward(a->dln, g.wqkv + l * 3 * C * C, a->dqkv, ln1, w->wqkv + l * 3 * C * C, BT, (int)C,
                         (int)(3 * C));
         rmsnorm_backward(a->dresid, g.ln1 + l * C, a->dln, x, w->ln1 + l * C, ln1_rstd, BT, (int)C);

@@ -25,6 +25,10 @@ int default_d_ff(int d_model);
 void model_config_defaults(ModelConfig *c);
 // -1 + err_set naming the field ("n_head: d_model 100 is not divisible by n_head 3").
 int model_config_validate(const ModelConfig *c);
+// A model config as JSON: a family entry of a spec, or with derived = 1 also vocab_size and
+// seq_len (a run's model, the `config` of an export). Numbers are written exactly.
+struct cJSON;
+struct cJSON *model_config_cjson(const ModelConfig *c, int derived);
 
 // The flat parameter buffer holds the matrices first (weight decay applies to them), then the
 // RMSNorm scales. With a tied head, lm_head points at wte and takes no space.
@@ -113,15 +117,20 @@ void acts_build(Activations *a, const ModelConfig *c, size_t B, int T);
 void acts_free(Activations *a);
 size_t acts_bytes(const ModelConfig *c, size_t B, int T);
 
+// Positions: pos (B, T) gives each token's position inside its example when rows hold several
+// whole examples back to back (training and validation rows, see tasks.h); attention then never
+// crosses an example boundary and RoPE restarts at every example, so an example computes exactly
+// what it would alone at the start of a row. pos NULL: each row is one sequence from position 0.
+//
 // Forward up to the final norm (a->lnf), without the head; the KV-cache prefill uses it.
-void model_forward_hidden(const Model *m, Activations *a, const int *tokens, size_t B, int T);
+void model_forward_hidden(const Model *m, Activations *a, const int *tokens, const int *pos, size_t B, int T);
 // Forward over tokens (B, T) → a->logits. Does not touch gradients.
-void model_forward(const Model *m, Activations *a, const int *tokens, size_t B, int T);
+void model_forward(const Model *m, Activations *a, const int *tokens, const int *pos, size_t B, int T);
 // Forward + masked cross-entropy + backward. grads (layout.total) accumulates (zero it first).
 // loss_scale = 1 / (masked tokens in the whole batch across workers). Returns Σ mask·loss over
 // these rows (unscaled), in double.
 double model_forward_backward(const Model *m, Activations *a, float *grads, const int *tokens,
-                              const int *targets, const unsigned char *mask, size_t B, int T,
-                              float loss_scale);
+                              const int *targets, const unsigned char *mask, const int *pos, size_t B,
+                              int T, float loss_scale);
 
 #endif

@@ -201,7 +201,7 @@ static void prefill(Sampler *s, const int *prompt, int P) {
     const ModelConfig *c = &m->cfg;
     size_t C = (size_t)c->d_model, L = (size_t)c->n_layer;
     Activations *a = &s->prefill;
-    model_forward_hidden(m, a, prompt, 1, P);
+    model_forward_hidden(m, a, prompt, NULL, 1, P);
     // Keep each layer's rotated keys and values: qkv rows are [q | k | v].
     for (size_t l = 0; l < L; l++) {
         const float *qkv = a->qkv + l * (size_t)P * 3 * C;
@@ -251,8 +251,8 @@ static void decode_worker(void *ctx, int tid, int n_threads) {
         float *vg = s->vg + (l * (size_t)s->max_samples + (size_t)lo) * G * C;
         rmsnorm_forward(w->ln, w->rstd, w->x, wt->ln1 + l * C, n, (int)C, c->norm_eps);
         matmul_packed_forward(w->qkv, w->ln, pl + s->pk.qkv, n, (int)C, (int)(3 * C));
-        rope_forward(w->qkv, m->rope_cos, m->rope_sin, n, 1, pos, (int)H, (int)hd, (int)(3 * C));
-        rope_forward(w->qkv + C, m->rope_cos, m->rope_sin, n, 1, pos, (int)H, (int)hd, (int)(3 * C));
+        rope_forward(w->qkv, m->rope_cos, m->rope_sin, NULL, n, 1, pos, (int)H, (int)hd, (int)(3 * C));
+        rope_forward(w->qkv + C, m->rope_cos, m->rope_sin, NULL, n, 1, pos, (int)H, (int)hd, (int)(3 * C));
         for (size_t r = 0; r < n; r++) {
             const float *row = w->qkv + r * 3 * C;
             memcpy(w->q + r * C, row, C * sizeof(float));

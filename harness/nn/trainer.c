@@ -20,6 +20,7 @@ typedef struct {
     float *grads;           // (n_params,) worker 0's is the trainer's gradient
     int *inputs, *targets;  // (nb, T)
     unsigned char *mask;    // (nb, T)
+    int *pos;               // (nb, T) positions inside the examples; NULL without a task
     long b0, b1;            // rows [b0, b1) of the batch
     double loss_sum;        // Σ mask · loss over the slice
     double sumsq;           // partial Σ g² of this thread's parameter range
@@ -40,6 +41,7 @@ struct Trainer {
     int B, T;
     int *batch_tokens;   // (B, T+1)
     unsigned char *batch_mask; // (B, T)
+    int *batch_pos;      // (B, T) positions inside the examples (task batches)
     int n_workers;
     Worker *workers;
     ThreadPool *pool;
@@ -69,6 +71,7 @@ Trainer *trainer_create(const ModelConfig *cfg, const TrainSpec *ts, long total_
     t->v = xmalloc_aligned(n * sizeof(float));
     t->batch_tokens = xcalloc((size_t)t->B * (size_t)(t->T + 1), sizeof(int));
     t->batch_mask = xcalloc((size_t)t->B * (size_t)t->T, 1);
+    t->batch_pos = xcalloc((size_t)t->B * (size_t)t->T, sizeof(int));
     t->n_workers = MAX(1, MIN(threads, t->B));
     t->workers = xcalloc((size_t)t->n_workers, sizeof(Worker));
     for (int w = 0; w < t->n_workers; w++) {
@@ -80,6 +83,7 @@ Trainer *trainer_create(const ModelConfig *cfg, const TrainSpec *ts, long total_
         wk->inputs = xcalloc(nt, sizeof(int));
         wk->targets = xcalloc(nt, sizeof(int));
         wk->mask = xcalloc(nt, 1);
+        wk->pos = task ? xcalloc(nt, sizeof(int)) : NULL; // random tokens: plain causal rows
     }
     t->pool = pool_create(t->n_workers);
     return t;
@@ -95,10 +99,12 @@ void trainer_free(Trainer *t) {
         free(wk->inputs);
         free(wk->targets);
         free(wk->mask);
+        free(wk->pos);
     }
     free(t->workers);
     free(t->batch_tokens);
     free(t->batch_mask);
+    free(t->batch_pos);
     free(t->m);
     free(t->v);
     model_free(&t->model);
@@ -119,7 +125,8 @@ static void fill_random_batch(Trainer *t) {
     memset(t->batch_mask, 1, (size_t)t->B * (size_t)t->T);
 }
 
-// Copy the worker's rows of the (B, T+1) batch into inputs (tokens 0..T-1) and targets (1..T).
+// Copy the worker's rows of the (B, T+1) batch into inputs (tokens 0..T-1) and targets (1..T),
+// with their masks and positions.
 static void worker_load_rows(const Trainer *t, Worker *wk) {
     int T = t->T;
     for (long b = wk->b0; b < wk->b1; b++) {
@@ -128,6 +135,7 @@ static void worker_load_rows(const Trainer *t, Worker *wk) {
         memcpy(wk->inputs + o, row, (size_t)T * sizeof(int));
         memcpy(wk->targets + o, row + 1, (size_t)T * sizeof(int));
         memcpy(wk->mask + o, t->batch_mask + (size_t)b * (size_t)T, (size_t)T);
+        if (wk->pos) memcpy(wk->pos + o, t->batch_pos + (size_t)b * (size_t)T, (size_t)T * sizeof(int));
     }
 }
 
@@ -139,7 +147,7 @@ static void step_worker(void *ctx, int tid, int n_threads) {
     worker_load_rows(t, wk);
     if (t->forward_only) {
         Activations *a = &wk->acts;
-        model_forward(&t->model, a, wk->inputs, nb, t->T);
+        model_forward(&t->model, a, wk->inputs, wk->pos, nb, t->T);
         size_t nt = nb * (size_t)t->T;
         crossentropy_forward(a->losses, a->logits, wk->targets, wk->mask, nt, t->model.cfg.vocab_size);
         double s = 0;
@@ -149,7 +157,7 @@ static void step_worker(void *ctx, int tid, int n_threads) {
     }
     memset(wk->grads, 0, t->model.layout.total * sizeof(float));
     wk->loss_sum = model_forward_backward(&t->model, &wk->acts, wk->grads, wk->inputs, wk->targets, wk->mask,
-                                          nb, t->T, t->loss_scale);
+                                          wk->pos, nb, t->T, t->loss_scale);
 }
 
 // Sum the workers' gradients into worker 0's buffer over this thread's range, in worker order.
@@ -196,7 +204,7 @@ static long count_mask(const unsigned char *mask, size_t n) {
 
 int trainer_step(Trainer *t, StepStats *out) {
     if (t->task)
-        task_train_batch(t->task, &t->cursor, t->batch_tokens, t->batch_mask, t->B, t->T);
+        task_train_batch(t->task, &t->cursor, t->batch_tokens, t->batch_mask, t->batch_pos, t->B, t->T);
     else
         fill_random_batch(t);
     long n_loss = count_mask(t->batch_mask, (size_t)t->B * (size_t)t->T);
@@ -240,7 +248,7 @@ double trainer_val_loss(Trainer *t, int n_batches) {
     long n_loss = 0;
     t->forward_only = 1;
     for (long i = 0; i < MIN((long)n_batches, avail); i++) {
-        task_val_batch(t->task, i, t->batch_tokens, t->batch_mask, t->B, t->T);
+        task_val_batch(t->task, i, t->batch_tokens, t->batch_mask, t->batch_pos, t->B, t->T);
         n_loss += count_mask(t->batch_mask, (size_t)t->B * (size_t)t->T);
         pool_run(t->pool, step_worker, t);
         for (int w = 0; w < t->n_workers; w++) loss_sum += t->workers[w].loss_sum;
@@ -299,4 +307,35 @@ int trainer_load(Trainer *t, const char *path, const char *config_json, const Ck
     }
     checkpoint_free(&ck);
     return rc;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Learning-rate schedules.
+
+long warmup_steps(const TrainSpec *t, long total_steps) {
+    long w = t->warmup < 1.0 ? (long)round(t->warmup * (double)total_steps) : (long)t->warmup;
+    return MIN(w, total_steps);
+}
+
+double lr_at(const TrainSpec *t, long step, long total_steps) {
+    long warm = warmup_steps(t, total_steps);
+    double peak = t->lr, floor_lr = t->lr * t->min_lr_ratio;
+    if (step < warm) return peak * (double)(step + 1) / (double)warm;
+    switch (t->schedule) {
+    case SCHED_CONSTANT:
+        return peak;
+    case SCHED_WSD: {
+        long decay = (long)ceil(t->decay_frac * (double)total_steps), start = total_steps - decay;
+        if (step < start || decay <= 0) return peak;
+        double frac = (double)(step - start) / (double)decay; // linear towards the floor
+        return peak + (floor_lr - peak) * frac;
+    }
+    case SCHED_COSINE:
+    default: {
+        long span = total_steps - warm;
+        if (span <= 0) return peak;
+        double progress = (double)(step - warm) / (double)span; // 0 after warmup, → 1 at the end
+        return floor_lr + 0.5 * (peak - floor_lr) * (1.0 + cos(M_PI * progress));
+    }
+    }
 }

@@ -6,8 +6,39 @@
 
 #include "nn/checkpoint.h"
 #include "nn/model.h"
-#include "spec/spec.h"
 #include "tasks/tasks.h"
+
+// Most seeds a spec's train.seeds may list.
+#define TRAIN_MAX_SEEDS 16
+
+typedef enum { SCHED_COSINE, SCHED_CONSTANT, SCHED_WSD } Schedule;
+
+// The "train" object of an experiment file (docs/SPEC.md §3): batch shape, AdamW and the
+// learning-rate schedule; the last fields (seeds, logging, checkpoints, validation) are read by
+// the run loop (sweep/run_train.c), not by the trainer.
+typedef struct {
+    int seq_len;
+    int batch_size;
+    double lr;
+    double min_lr_ratio;   // cosine / wsd decay to lr·min_lr_ratio (default 0: to zero, as T²)
+    double warmup;         // < 1: fraction of the run's steps; ≥ 1: steps
+    Schedule schedule;
+    double decay_frac;     // wsd: final fraction of steps that decays (default 0.2)
+    double weight_decay;
+    double beta1, beta2, eps;
+    double grad_clip;      // ≤ 0 disables clipping
+    int n_seeds;
+    long seeds[TRAIN_MAX_SEEDS];
+    int log_every;         // steps between train_log rows (default: ~200 rows per run)
+    int ckpt_every;        // steps between checkpoints (0: by ckpt_seconds)
+    double ckpt_seconds;   // default 60
+    int val_batches;       // validation batches for val_loss at the end (default 4)
+} TrainSpec;
+
+// Learning rate at step (0-based) of a run with total_steps, per the schedule.
+double lr_at(const TrainSpec *t, long step, long total_steps);
+// Warmup steps of a run: warmup < 1 is a fraction of total_steps, ≥ 1 a count (at most total_steps).
+long warmup_steps(const TrainSpec *t, long total_steps);
 
 typedef struct Trainer Trainer;
 

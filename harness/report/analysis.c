@@ -3,36 +3,12 @@
 #include "report/analysis.h"
 
 #include <math.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "sweep/eval.h"
 #include "util/util.h"
-
-// ---------------------------------------------------------------------------------------------
-// Queries. Every statement is prepared here with the database path in its error message.
-
-static sqlite3_stmt *prepare(Db *db, const char *sql, const char *op) {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db_sqlite(db), sql, -1, &st, NULL) != SQLITE_OK) {
-        err_set("%s: %s: %s", db_path(db), op, sqlite3_errmsg(db_sqlite(db)));
-        sqlite3_finalize(st);
-        return NULL;
-    }
-    return st;
-}
-
-static int step_fail(Db *db, sqlite3_stmt *st, const char *op) {
-    err_set("%s: %s: %s", db_path(db), op, sqlite3_errmsg(db_sqlite(db)));
-    sqlite3_finalize(st);
-    return -1;
-}
-
-static double column_real(sqlite3_stmt *st, int i) {
-    return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Per-problem terms.
@@ -89,55 +65,46 @@ static int load_eval(Db *db, const Analysis *a, AnRun *r) {
     int rc = db_find_eval(db, r->run_id, &a->key, &eval_id);
     if (rc != 0) return rc < 0 ? -1 : 0;
     r->eval_id = eval_id;
-    const char *op = "read evals";
-    sqlite3_stmt *st = prepare(db, "SELECT n_samples, n_problems, infer_flops, gen_tokens FROM evals WHERE eval_id = ?", op);
-    if (!st) return -1;
-    sqlite3_bind_int64(st, 1, eval_id);
-    if (sqlite3_step(st) != SQLITE_ROW) return step_fail(db, st, op);
-    r->n_samples = sqlite3_column_int64(st, 0);
-    r->n_problems = sqlite3_column_int64(st, 1);
-    r->infer_flops = column_real(st, 2);
-    r->gen_tokens = column_real(st, 3);
-    sqlite3_finalize(st);
-    op = "read metrics";
-    st = prepare(db, "SELECT metric, k, value FROM metrics WHERE eval_id = ?", op);
-    if (!st) return -1;
-    sqlite3_bind_int64(st, 1, eval_id);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *metric = (const char *)sqlite3_column_text(st, 0);
-        int j = k_index(a, sqlite3_column_int64(st, 1));
-        if (j < 0 || !metric) continue; // a k the spec no longer lists
-        double v = column_real(st, 2);
-        if (strcmp(metric, "pass") == 0) r->pass[j] = v;
-        else if (strcmp(metric, "maj") == 0) r->maj[j] = v;
-        else if (strcmp(metric, "pass_analytic") == 0) r->pass_analytic[j] = v;
+    DbEval e;
+    rc = db_get_eval(db, eval_id, &e);
+    if (rc != 0) {
+        if (rc == 1) err_set("%s: read evals: eval %ld of run %d vanished", db_path(db), eval_id, r->run_id);
+        return -1;
     }
-    if (rc != SQLITE_DONE) return step_fail(db, st, op);
-    sqlite3_finalize(st);
+    r->n_samples = e.key.n_samples;
+    r->n_problems = e.n_problems;
+    r->infer_flops = e.infer_flops;
+    r->gen_tokens = (double)e.gen_tokens;
+    DbMetric *m;
+    size_t n;
+    if (db_read_metrics(db, eval_id, &m, &n) != 0) return -1;
+    for (size_t i = 0; i < n; i++) {
+        int j = k_index(a, m[i].k);
+        if (j < 0 || !m[i].metric) continue; // a k the spec no longer lists
+        if (strcmp(m[i].metric, "pass") == 0) r->pass[j] = m[i].value;
+        else if (strcmp(m[i].metric, "maj") == 0) r->maj[j] = m[i].value;
+        else if (strcmp(m[i].metric, "pass_analytic") == 0) r->pass_analytic[j] = m[i].value;
+    }
+    db_metrics_free(m, n);
     return 0;
 }
 
-// Mean gold NLL and E_i[−log pass@k_i] at every spec k.
+// Mean gold NLL and E_i[−log pass@k_i] at every spec k, over the problems with a gold log-probability.
 static int load_gold(Db *db, const Analysis *a, AnRun *r) {
-    const char *op = "read gold";
-    sqlite3_stmt *st = prepare(db, "SELECT logprob FROM gold WHERE run_id = ? AND logprob IS NOT NULL", op);
-    if (!st) return -1;
-    sqlite3_bind_int64(st, 1, r->run_id);
+    DbGold *g;
+    size_t n_rows;
+    if (db_read_gold(db, r->run_id, &g, &n_rows) != 0) return -1;
     double nll = 0;
     double *sum = xcalloc((size_t)(a->n_k ? a->n_k : 1), sizeof(double));
     long n = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        double lp = sqlite3_column_double(st, 0);
+    for (size_t i = 0; i < n_rows; i++) {
+        double lp = g[i].logprob;
+        if (isnan(lp)) continue; // stored as NULL
         nll -= lp;
         for (int j = 0; j < a->n_k; j++) sum[j] += neg_log_pass_analytic(lp, (double)a->k[j]);
         n++;
     }
-    if (rc != SQLITE_DONE) {
-        free(sum);
-        return step_fail(db, st, op);
-    }
-    sqlite3_finalize(st);
+    free(g);
     r->n_gold = n;
     if (n > 0) {
         r->gold_nll = nll / (double)n;
@@ -387,15 +354,7 @@ int analysis_sampled_at(Db *db, const AnRun *r, long k, double *pass, double *ma
         db_samples_free(s, n);
         return -1;
     }
-    EvalResult er = {.n_samples = r->n_samples, .n_problems = r->n_problems, .n_rows = (long)n};
-    er.samples = xcalloc(n ? n : 1, sizeof(SampleRow));
-    for (size_t i = 0; i < n; i++) {
-        er.samples[i].problem_id = s[i].problem_id;
-        er.samples[i].sample_idx = (int)s[i].sample_idx;
-        er.samples[i].answer = s[i].answer ? xstrdup(s[i].answer) : NULL;
-        er.samples[i].correct = s[i].correct;
-    }
-    db_samples_free(s, n);
+    EvalResult er = {.n_samples = r->n_samples, .n_problems = r->n_problems, .n_rows = (long)n, .samples = s};
     eval_metrics(&er, NULL, 0, &k, 1);
     for (int m = 0; m < er.n_metrics; m++) {
         if (strcmp(er.metrics[m].metric, "pass") == 0) *pass = er.metrics[m].value;

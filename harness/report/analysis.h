@@ -4,7 +4,7 @@
 //
 // The reference evaluation of a run is the eval with the spec's first temperature and its
 // top_p, n_samples and max_new_tokens. Every number is read from the database or computed from
-// its rows with the same estimators `t2 eval` uses (score.h), so what a report prints can be
+// its rows with the same estimators `t2 eval` uses (sweep/estimators.h), so what a report prints can be
 // checked against the tables.
 //
 //   Analysis a;  if (analysis_load(db, &a) != 0) -> err_msg()
@@ -57,7 +57,7 @@ typedef struct {
     size_t n_runs;
     AnRun *runs;          // (n_runs,) done runs, by run_id
     size_t n_grid;        // every run of the database
-    size_t n_by_status[5]; // runs by DbRunStatus
+    size_t n_by_status[DB_RUN_N_STATUS]; // runs by DbRunStatus
     const char *loss_column; // "val_loss" when every done run has one, else "final_loss"
 } Analysis;
 
@@ -132,6 +132,10 @@ int analysis_compare(Db *db, const Analysis *a, double c_inf, AnCompare **out, s
 // The inference budgets to compare at: the spec's analysis.c_inf, else one budget that lets the
 // smallest model draw the largest spec k (2 N_min k_max), described in WHY.
 int analysis_c_inf(const Analysis *a, double *c_inf, int max, char *why, size_t why_len);
+// Arrays that hold every budget these return: the spec's lists, or the sweep's FLOP budgets.
+#define AN_MAX_C_INF SPEC_MAX_C_INF
+#define AN_MAX_C_TRAIN SPEC_MAX_BUDGETS
+_Static_assert(AN_MAX_C_TRAIN >= SPEC_MAX_C_TRAIN, "analysis.c_train fits where the sweep's budgets do");
 // The training budgets of allocation tables: the spec's analysis.c_train, else the sweep's FLOP
 // budgets, else the smallest and largest 6ND of the runs. Returns the count (≤ MAX).
 int analysis_c_train(const Analysis *a, double *c_train, int max);

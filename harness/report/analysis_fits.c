@@ -9,11 +9,11 @@
 // Fits that did not converge are stored too, with converged = 0, so the attempt is on record;
 // every reader here (optimize, plot, report) uses converged fits only.
 #include <math.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "report/analysis.h"
+#include "util/json.h"
 #include "util/util.h"
 
 static cJSON *resamples_cjson(const FitResult *r) {
@@ -25,15 +25,6 @@ static cJSON *resamples_cjson(const FitResult *r) {
         cJSON_AddItemToArray(rows, row);
     }
     return rows;
-}
-
-static char *print_free(cJSON *j) {
-    char *s = cJSON_PrintUnformatted(j);
-    cJSON_Delete(j);
-    if (!s) die("out of memory printing JSON");
-    char *copy = xstrdup(s);
-    cJSON_free(s);
-    return copy;
 }
 
 static char *options_json(const FitResult *r, const FitOptions *o, uint64_t data_hash, const AnFitNote *note) {
@@ -50,12 +41,12 @@ static char *options_json(const FitResult *r, const FitOptions *o, uint64_t data
     if (note->n_dropped) cJSON_AddStringToObject(data, "dropped", note->dropped);
     cJSON_AddItemToObject(j, "fit", fit_result_cjson(r));
     if (r->boot && r->n_boot_used > 0) cJSON_AddItemToObject(j, "resamples", resamples_cjson(r));
-    return print_free(j);
+    return json_text_free(j);
 }
 
 static char *member_json(const cJSON *obj, const char *name) {
     cJSON *m = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(obj, name), 1);
-    return m ? print_free(m) : NULL;
+    return m ? json_text_free(m) : NULL;
 }
 
 int fitdb_store(Db *db, const FitResult *r, const FitOptions *o, uint64_t data_hash, const AnFitNote *note,
@@ -112,8 +103,7 @@ static int row_result(const char *options, uint64_t data_hash, long min_boot, Fi
     const cJSON *h = cJSON_GetObjectItemCaseSensitive(o, "data_hash");
     const cJSON *fit = cJSON_GetObjectItemCaseSensitive(o, "fit");
     if (cJSON_IsString(h) && strcmp(h->valuestring, hex) == 0 && cJSON_IsObject(fit)) {
-        char *text = cJSON_PrintUnformatted(fit);
-        if (!text) die("out of memory printing JSON");
+        char *text = json_text(fit);
         if (fit_result_from_json(text, out) == 0 && out->converged) {
             read_resamples(cJSON_GetObjectItemCaseSensitive(o, "resamples"), out);
             const cJSON *boot = cJSON_GetObjectItemCaseSensitive(fit, "bootstrap");
@@ -124,34 +114,32 @@ static int row_result(const char *options, uint64_t data_hash, long min_boot, Fi
         } else {
             fit_result_free(out);
         }
-        cJSON_free(text);
+        free(text);
     }
     cJSON_Delete(o);
     return rc;
 }
 
+typedef struct {
+    uint64_t data_hash;
+    long min_boot;
+    FitResult *out;
+    long fit_id;
+} LatestFit;
+
+static int visit_fit(void *ctx, const DbFit *f) {
+    LatestFit *l = ctx;
+    if (row_result(f->options_json, l->data_hash, l->min_boot, l->out) != 0) return 1;
+    l->fit_id = f->fit_id;
+    return 0;
+}
+
 int fitdb_latest(Db *db, FitLaw law, uint64_t data_hash, long min_boot, FitResult *out, long *fit_id) {
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *st = NULL;
-    const char *sql = "SELECT fit_id, options_json FROM fits WHERE law = ? AND converged = 1 AND source = 'db' "
-                      "ORDER BY fit_id DESC";
-    if (sqlite3_prepare_v2(db_sqlite(db), sql, -1, &st, NULL) != SQLITE_OK) {
-        err_set("%s: read fits: %s", db_path(db), sqlite3_errmsg(db_sqlite(db)));
-        sqlite3_finalize(st);
-        return -1;
-    }
-    sqlite3_bind_text(st, 1, fit_law_name(law), -1, SQLITE_STATIC);
-    int rc, found = 1;
-    while (found == 1 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        found = row_result((const char *)sqlite3_column_text(st, 1), data_hash, min_boot, out);
-        if (found == 0 && fit_id) *fit_id = sqlite3_column_int64(st, 0);
-    }
-    if (found == 1 && rc != SQLITE_DONE) {
-        err_set("%s: read fits: %s", db_path(db), sqlite3_errmsg(db_sqlite(db)));
-        found = -1;
-    }
-    sqlite3_finalize(st);
-    return found;
+    LatestFit l = {data_hash, min_boot, out, -1};
+    int rc = db_find_fit(db, fit_law_name(law), "db", visit_fit, &l);
+    if (rc == 0 && fit_id) *fit_id = l.fit_id;
+    return rc;
 }
 
 int analysis_fit(Db *db, const Analysis *a, FitLaw law, const FitOptions *o, FitResult *out, long *fit_id,

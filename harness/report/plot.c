@@ -355,7 +355,7 @@ static void load_fits(Plot *p) {
 
 static int load_comparisons(Plot *p) {
     char why[200];
-    p->n_cinf = analysis_c_inf(p->an, p->c_inf, PLOT_MAX_CINF, why, sizeof why);
+    p->n_cinf = analysis_c_inf(p->an, p->c_inf, AN_MAX_C_INF, why, sizeof why);
     if (!p->an->has_eval) {
         plot_note(p, "figures 4 and 5 are empty: the sweep's task has no evaluation problems");
         return 0;
@@ -380,7 +380,7 @@ static int load_comparisons(Plot *p) {
 static void plot_free(Plot *p) {
     for (int i = 0; i < N_PLOT_LAWS; i++)
         if (p->has_fit[i]) fit_result_free(&p->fit[i]);
-    for (int c = 0; c < PLOT_MAX_CINF; c++) free(p->cmp[c]);
+    for (int c = 0; c < AN_MAX_C_INF; c++) free(p->cmp[c]);
     free(p->stage);
 }
 

@@ -1,7 +1,6 @@
 // plot_figs.c — the six figures of docs/SPEC.md §7: each writes its data files and the variable header of
 // its script (plot.c appends the template and runs gnuplot).
 #include <math.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -116,7 +115,7 @@ static void budget_label(const Analysis *a, int b, char *out, size_t n) {
 }
 
 // The families that have done runs, in spec order; returns their count.
-static int present_models(const Analysis *a, int *fam) {
+static int present_models(const Analysis *a, int fam[SPEC_MAX_FAMILY]) {
     int n = 0;
     for (int m = 0; m < a->spec.n_family; m++)
         for (size_t i = 0; i < a->n_runs; i++)
@@ -171,36 +170,26 @@ static double budget_flops(const Analysis *a, const AnRun *r) {
 // ---------------------------------------------------------------------------------------------
 // Figure 1: training loss curves.
 
-static int write_curve(Db *db, sqlite3_stmt *st, const AnRun *r, FILE *f, Span *x, Span *y) {
-    sqlite3_reset(st);
-    sqlite3_bind_int64(st, 1, r->run_id);
-    int rc, rows = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        double tokens = sqlite3_column_double(st, 0), loss = sqlite3_column_double(st, 1);
+static int write_curve(Db *db, const AnRun *r, FILE *f, Span *x, Span *y) {
+    TrainLogRow *log;
+    size_t n;
+    if (db_read_train_log(db, r->run_id, &log, &n) != 0) return -1;
+    int rows = 0;
+    for (size_t i = 0; i < n; i++) {
+        double tokens = (double)log[i].tokens, loss = log[i].loss;
         if (!(tokens > 0) || !(loss > 0) || !isfinite(loss)) continue;
-        fprintf(f, "%.17g %.17g %lld\n", tokens, loss, (long long)sqlite3_column_int64(st, 2));
+        fprintf(f, "%.17g %.17g %ld\n", tokens, loss, log[i].step);
         span_add(x, tokens, 1);
         span_add(y, loss, 1);
         rows++;
     }
-    if (rc != SQLITE_DONE) {
-        err_set("%s: read train_log: %s", db_path(db), sqlite3_errmsg(db_sqlite(db)));
-        return -1;
-    }
+    free(log);
     dat_end_block(f, rows, 3);
     return 0;
 }
 
 int fig_train_loss(Plot *p, const char *name) {
     const Analysis *a = p->an;
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db_sqlite(p->db),
-                           "SELECT tokens, loss, step FROM train_log WHERE run_id = ? AND loss IS NOT NULL ORDER BY step",
-                           -1, &st, NULL) != SQLITE_OK) {
-        err_set("%s: read train_log: %s", db_path(p->db), sqlite3_errmsg(db_sqlite(p->db)));
-        sqlite3_finalize(st);
-        return -1;
-    }
     char *file = dat_name(name, "");
     FILE *f = plot_open(p, file);
     int rc = f ? 0 : -1;
@@ -209,13 +198,12 @@ int fig_train_loss(Plot *p, const char *name) {
     char **title = xcalloc(a->n_runs + 1, sizeof(char *));
     for (size_t i = 0; i < a->n_runs && rc == 0; i++) {
         const AnRun *r = &a->runs[i];
-        rc = write_curve(p->db, st, r, f, &x, &y);
+        rc = write_curve(p->db, r, f, &x, &y);
         color[i] = r->family_idx % 10 + 1;
         char label[128] = "";
         if (first_of_model(a, r->family_idx) == r) model_label(r, label, sizeof label);
         title[i] = xstrdup(label);
     }
-    sqlite3_finalize(st);
     if (f && plot_close(p, f, file) != 0) rc = -1;
     FILE *g = rc == 0 ? begin_script(p, name, 1150, 720) : NULL;
     if (g) {
@@ -324,7 +312,7 @@ static int write_frontier(Plot *p, const char *name, Span *x, Span *y) {
 
 int fig_loss_flops(Plot *p, const char *name) {
     const Analysis *a = p->an;
-    int fam[32], nm = present_models(a, fam);
+    int fam[SPEC_MAX_FAMILY], nm = present_models(a, fam);
     char *file = dat_name(name, "");
     FILE *f = plot_open(p, file);
     if (!f) {
@@ -376,7 +364,7 @@ int fig_loss_flops(Plot *p, const char *name) {
 
 int fig_pass_k(Plot *p, const char *name) {
     const Analysis *a = p->an;
-    int fam[32], nm = present_models(a, fam);
+    int fam[SPEC_MAX_FAMILY], nm = present_models(a, fam);
     char *file = dat_name(name, "");
     FILE *f = plot_open(p, file);
     if (!f) {

@@ -10,7 +10,6 @@
 
 enum { LAW_CHIN, LAW_T2ACC, LAW_T2LOSS, N_PLOT_LAWS };
 
-#define PLOT_MAX_CINF 16
 
 typedef struct {
     Db *db;
@@ -21,9 +20,9 @@ typedef struct {
     int has_fit[N_PLOT_LAWS];
     double k_max;                       // cap on k of the fitted optima: the eval's n_samples (0: none)
     int n_cinf;
-    double c_inf[PLOT_MAX_CINF];        // inference budgets (analysis_c_inf)
-    AnCompare *cmp[PLOT_MAX_CINF];      // equal-compute comparison per c_inf (NULL: none)
-    size_t n_cmp[PLOT_MAX_CINF];
+    double c_inf[AN_MAX_C_INF];        // inference budgets (analysis_c_inf)
+    AnCompare *cmp[AN_MAX_C_INF];      // equal-compute comparison per c_inf (NULL: none)
+    size_t n_cmp[AN_MAX_C_INF];
 } Plot;
 
 void plot_note(Plot *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

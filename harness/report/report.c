@@ -9,8 +9,6 @@
 #include "fit/optimize.h"
 #include "util/util.h"
 
-#define MAX_CINF 16
-#define MAX_CTRAIN 16
 
 typedef struct {
     FitLaw law;
@@ -27,10 +25,10 @@ typedef struct {
     FILE *out;
     ReportFit fits[FIT_N_LAWS]; // by FitLaw
     int n_cinf;
-    double c_inf[MAX_CINF];
+    double c_inf[AN_MAX_C_INF];
     char c_inf_why[200];
-    AnCompare *cmp[MAX_CINF];
-    size_t n_cmp[MAX_CINF];
+    AnCompare *cmp[AN_MAX_C_INF];
+    size_t n_cmp[AN_MAX_C_INF];
     char cmp_why[400];          // why there is no comparison, or ""
     int n_notes;
     char notes[16][400];
@@ -95,7 +93,7 @@ static void gather_fits(Report *r) {
 
 static int gather_comparisons(Report *r) {
     const Analysis *an = r->an;
-    r->n_cinf = analysis_c_inf(an, r->c_inf, MAX_CINF, r->c_inf_why, sizeof r->c_inf_why);
+    r->n_cinf = analysis_c_inf(an, r->c_inf, AN_MAX_C_INF, r->c_inf_why, sizeof r->c_inf_why);
     int evaluated = 0;
     for (size_t i = 0; i < an->n_runs; i++) evaluated |= an->runs[i].eval_id >= 0;
     if (!an->has_eval)
@@ -396,8 +394,8 @@ static int write_allocations(Report *r) {
             "bootstrap resamples. Optima with k above the %ld samples measured extrapolate the laws in k "
             "(`t2 optimize --k-max %ld` caps k, as figures 5 and 6 do).\n\n",
             chin->ok ? "chinchilla fit" : "law's own loss term", r->an->key.n_samples, r->an->key.n_samples);
-    double c_train[MAX_CTRAIN];
-    int n_train = analysis_c_train(r->an, c_train, MAX_CTRAIN);
+    double c_train[AN_MAX_C_TRAIN];
+    int n_train = analysis_c_train(r->an, c_train, AN_MAX_C_TRAIN);
     fprintf(out, "| choice | N | D | D/N | k | predicted |\n|---|---|---|---|---|---|\n");
     for (int t = 0; t < n_train; t++)
         for (int c = 0; c < r->n_cinf; c++)
@@ -447,7 +445,7 @@ static void write_notes(Report *r) {
 static void report_free(Report *r) {
     for (int l = 0; l < FIT_N_LAWS; l++)
         if (r->fits[l].ok) fit_result_free(&r->fits[l].fit);
-    for (int c = 0; c < MAX_CINF; c++) free(r->cmp[c]);
+    for (int c = 0; c < AN_MAX_C_INF; c++) free(r->cmp[c]);
 }
 
 int report_write(Db *db, const Analysis *an, const ReportOptions *o, FILE *out) {

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/json.h"
+
 // ---------------------------------------------------------------------------------------------
 // Key checking helpers. Each returns 0, or -1 after err_set("PATH.KEY: ...").
 
@@ -261,8 +263,8 @@ static int parse_train(Spec *s, const cJSON *root) {
     t->ckpt_every = (int)ckpt_every;
     t->val_batches = (int)val_batches;
     if (item(tr, "seeds")) {
-        double seeds[16];
-        if (get_num_array(tr, "train", "seeds", 16, 0, 9e15, 0, seeds, &t->n_seeds) != 0) return -1;
+        double seeds[SPEC_MAX_SEEDS];
+        if (get_num_array(tr, "train", "seeds", SPEC_MAX_SEEDS, 0, 9e15, 0, seeds, &t->n_seeds) != 0) return -1;
         for (int i = 0; i < t->n_seeds; i++) {
             if (seeds[i] != floor(seeds[i])) {
                 err_set("train.seeds[%d]: must be a non-negative integer", i);
@@ -316,8 +318,8 @@ static int parse_eval(Spec *s, const cJSON *root, const Task *task, int max_prom
         return -1;
     }
     if (item(ev, "k")) {
-        double k[32];
-        if (get_num_array(ev, "eval", "k", 32, 1, 1e9, 0, k, &e->n_k) != 0) return -1;
+        double k[SPEC_MAX_K];
+        if (get_num_array(ev, "eval", "k", SPEC_MAX_K, 1, 1e9, 0, k, &e->n_k) != 0) return -1;
         for (int i = 0; i < e->n_k; i++) {
             if (k[i] != floor(k[i])) {
                 err_set("eval.k[%d]: must be an integer", i);
@@ -335,11 +337,13 @@ static int parse_eval(Spec *s, const cJSON *root, const Task *task, int max_prom
         }
     } else {
         e->n_k = 0;
-        for (long k = 1; k <= n && e->n_k < 32; k *= 2) e->k[e->n_k++] = k;
-        if (e->k[e->n_k - 1] != n && e->n_k < 32) e->k[e->n_k++] = n;
+        for (long k = 1; k <= n && e->n_k < SPEC_MAX_K; k *= 2) e->k[e->n_k++] = k;
+        if (e->k[e->n_k - 1] != n && e->n_k < SPEC_MAX_K) e->k[e->n_k++] = n;
     }
     if (item(ev, "temperature")) {
-        if (get_num_array(ev, "eval", "temperature", 8, 0, 100, 1, e->temperature, &e->n_temperature) != 0) return -1;
+        if (get_num_array(ev, "eval", "temperature", SPEC_MAX_TEMPERATURES, 0, 100, 1, e->temperature,
+                          &e->n_temperature) != 0)
+            return -1;
     } else {
         e->n_temperature = 1;
         e->temperature[0] = 1.0;
@@ -353,10 +357,11 @@ static int parse_analysis(Spec *s, const cJSON *root) {
     if (!an) return 0;
     if (check_keys(an, "analysis", keys, ARRAY_LEN(keys)) != 0) return -1;
     AnalysisSpec *a = &s->analysis;
-    if (item(an, "c_inf") && get_num_array(an, "analysis", "c_inf", 16, 0, 1e40, 1, a->c_inf, &a->n_c_inf) != 0)
+    if (item(an, "c_inf") &&
+        get_num_array(an, "analysis", "c_inf", SPEC_MAX_C_INF, 0, 1e40, 1, a->c_inf, &a->n_c_inf) != 0)
         return -1;
     if (item(an, "c_train") &&
-        get_num_array(an, "analysis", "c_train", 16, 0, 1e40, 1, a->c_train, &a->n_c_train) != 0)
+        get_num_array(an, "analysis", "c_train", SPEC_MAX_C_TRAIN, 0, 1e40, 1, a->c_train, &a->n_c_train) != 0)
         return -1;
     return 0;
 }
@@ -428,55 +433,8 @@ static int expand_grid(Spec *s) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Canonical JSON: the parsed spec with every default filled in, keys in a fixed order. Numbers
-// are written in the shortest form that reads back exactly (cJSON's own printer keeps only 15
-// digits, so a re-parsed spec could differ in the last bits).
-static cJSON *exact_number(double v) {
-    char buf[40];
-    for (int digits = 15; digits <= 17; digits++) {
-        snprintf(buf, sizeof buf, "%.*g", digits, v);
-        if (strtod(buf, NULL) == v) break;
-    }
-    return cJSON_CreateRaw(buf);
-}
-
-// Floats: the shortest form whose value, read as a double and rounded to float, is v.
-static cJSON *exact_float(float v) {
-    char buf[40];
-    for (int digits = 6; digits <= 9; digits++) {
-        snprintf(buf, sizeof buf, "%.*g", digits, (double)v);
-        if ((float)strtod(buf, NULL) == v) break;
-    }
-    return cJSON_CreateRaw(buf);
-}
-
-static void add_num(cJSON *o, const char *key, double v) { cJSON_AddItemToObject(o, key, exact_number(v)); }
-
-static void add_doubles(cJSON *o, const char *key, const double *v, int n) {
-    cJSON *a = cJSON_AddArrayToObject(o, key);
-    for (int i = 0; i < n; i++) cJSON_AddItemToArray(a, exact_number(v[i]));
-}
-
-static void add_longs(cJSON *o, const char *key, const long *v, int n) {
-    cJSON *a = cJSON_AddArrayToObject(o, key);
-    for (int i = 0; i < n; i++) cJSON_AddItemToArray(a, exact_number((double)v[i]));
-}
-
-cJSON *model_config_cjson(const ModelConfig *c, int derived) {
-    cJSON *o = cJSON_CreateObject();
-    add_num(o, "n_layer", c->n_layer);
-    add_num(o, "d_model", c->d_model);
-    add_num(o, "n_head", c->n_head);
-    add_num(o, "d_ff", c->d_ff);
-    if (derived) {
-        add_num(o, "vocab_size", c->vocab_size);
-        add_num(o, "seq_len", c->seq_len);
-    }
-    cJSON_AddBoolToObject(o, "tied", c->tied);
-    cJSON_AddItemToObject(o, "rope_theta", exact_float(c->rope_theta));
-    cJSON_AddItemToObject(o, "norm_eps", exact_float(c->norm_eps));
-    return o;
-}
+// Canonical JSON: the parsed spec with every default filled in, keys in a fixed order, numbers
+// written exactly (util/json.h).
 
 static const char *schedule_name(Schedule s) {
     return s == SCHED_COSINE ? "cosine" : s == SCHED_CONSTANT ? "constant" : "wsd";
@@ -484,25 +442,25 @@ static const char *schedule_name(Schedule s) {
 
 static cJSON *train_json(const TrainSpec *t, int with_seeds) {
     cJSON *o = cJSON_CreateObject();
-    add_num(o, "seq_len", t->seq_len);
-    add_num(o, "batch_size", t->batch_size);
-    add_num(o, "lr", t->lr);
-    add_num(o, "min_lr_ratio", t->min_lr_ratio);
-    add_num(o, "warmup", t->warmup);
+    json_add_num(o, "seq_len", t->seq_len);
+    json_add_num(o, "batch_size", t->batch_size);
+    json_add_num(o, "lr", t->lr);
+    json_add_num(o, "min_lr_ratio", t->min_lr_ratio);
+    json_add_num(o, "warmup", t->warmup);
     cJSON_AddStringToObject(o, "schedule", schedule_name(t->schedule));
-    add_num(o, "decay_frac", t->decay_frac);
-    add_num(o, "weight_decay", t->weight_decay);
-    add_num(o, "beta1", t->beta1);
-    add_num(o, "beta2", t->beta2);
-    add_num(o, "eps", t->eps);
-    add_num(o, "grad_clip", t->grad_clip);
+    json_add_num(o, "decay_frac", t->decay_frac);
+    json_add_num(o, "weight_decay", t->weight_decay);
+    json_add_num(o, "beta1", t->beta1);
+    json_add_num(o, "beta2", t->beta2);
+    json_add_num(o, "eps", t->eps);
+    json_add_num(o, "grad_clip", t->grad_clip);
     if (with_seeds) {
-        add_longs(o, "seeds", t->seeds, t->n_seeds);
+        json_add_longs(o, "seeds", t->seeds, t->n_seeds);
         // How the run is logged and checkpointed: part of the spec, not of a run's result.
-        add_num(o, "log_every", t->log_every);
-        add_num(o, "ckpt_every", t->ckpt_every);
-        add_num(o, "ckpt_seconds", t->ckpt_seconds);
-        add_num(o, "val_batches", t->val_batches);
+        json_add_num(o, "log_every", t->log_every);
+        json_add_num(o, "ckpt_every", t->ckpt_every);
+        json_add_num(o, "ckpt_seconds", t->ckpt_seconds);
+        json_add_num(o, "val_batches", t->val_batches);
     }
     return o;
 }
@@ -514,14 +472,6 @@ static cJSON *task_json(const TaskConfig *tc) {
     return o;
 }
 
-static char *print_free(cJSON *o) {
-    char *s = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    char *out = xstrdup(s);
-    cJSON_free(s);
-    return out;
-}
-
 static char *spec_json(const Spec *s) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "name", s->name);
@@ -530,33 +480,37 @@ static char *spec_json(const Spec *s) {
     for (int i = 0; i < s->n_family; i++) cJSON_AddItemToArray(fam, model_config_cjson(&s->family[i], 0));
     static const char *const names[] = {"train_flops", "tokens_per_param", "tokens"};
     cJSON *b = cJSON_AddObjectToObject(o, "budgets");
-    add_doubles(b, names[s->budgets.kind], s->budgets.values, s->budgets.n);
+    json_add_doubles(b, names[s->budgets.kind], s->budgets.values, s->budgets.n);
     cJSON_AddItemToObject(o, "train", train_json(&s->train, 1));
     if (spec_has_eval(s)) {
         cJSON *e = cJSON_AddObjectToObject(o, "eval");
-        add_num(e, "n_samples", (double)s->eval.n_samples);
-        add_longs(e, "k", s->eval.k, s->eval.n_k);
-        add_doubles(e, "temperature", s->eval.temperature, s->eval.n_temperature);
-        add_num(e, "top_p", s->eval.top_p);
-        add_num(e, "max_new_tokens", s->eval.max_new_tokens);
-        add_num(e, "batch_problems", s->eval.batch_problems);
+        json_add_num(e, "n_samples", (double)s->eval.n_samples);
+        json_add_longs(e, "k", s->eval.k, s->eval.n_k);
+        json_add_doubles(e, "temperature", s->eval.temperature, s->eval.n_temperature);
+        json_add_num(e, "top_p", s->eval.top_p);
+        json_add_num(e, "max_new_tokens", s->eval.max_new_tokens);
+        json_add_num(e, "batch_problems", s->eval.batch_problems);
     }
     cJSON *a = cJSON_AddObjectToObject(o, "analysis");
-    if (s->analysis.n_c_inf) add_doubles(a, "c_inf", s->analysis.c_inf, s->analysis.n_c_inf);
-    if (s->analysis.n_c_train) add_doubles(a, "c_train", s->analysis.c_train, s->analysis.n_c_train);
-    return print_free(o);
+    if (s->analysis.n_c_inf) json_add_doubles(a, "c_inf", s->analysis.c_inf, s->analysis.n_c_inf);
+    if (s->analysis.n_c_train) json_add_doubles(a, "c_train", s->analysis.c_train, s->analysis.n_c_train);
+    return json_text_free(o);
 }
 
 char *run_config_json(const Spec *s, const RunSpec *r) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "sweep", s->name);
-    add_num(o, "run_id", r->run_id);
+    json_add_num(o, "run_id", r->run_id);
     cJSON_AddItemToObject(o, "model", model_config_cjson(&r->model, 1));
     cJSON_AddItemToObject(o, "task", task_json(&s->task));
     cJSON_AddItemToObject(o, "train", train_json(&s->train, 0));
-    add_num(o, "seed", (double)r->seed);
-    add_num(o, "steps", (double)r->steps);
-    return print_free(o);
+    json_add_num(o, "seed", (double)r->seed);
+    json_add_num(o, "steps", (double)r->steps);
+    // How rows are built (tasks.h): whole examples, positions and attention within each. Runs
+    // trained on rows that cut examples (t2 before this key) have another config and hash.
+    // (text rows are windows of the file, as before.)
+    if (spec_has_eval(s)) cJSON_AddStringToObject(o, "rows", "whole_examples");
+    return json_text_free(o);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -693,32 +647,3 @@ void spec_free(Spec *s) {
 }
 
 int spec_has_eval(const Spec *s) { return s->task.kind != TASK_TEXT; }
-
-// ---------------------------------------------------------------------------------------------
-long warmup_steps(const TrainSpec *t, long total_steps) {
-    long w = t->warmup < 1.0 ? (long)round(t->warmup * (double)total_steps) : (long)t->warmup;
-    return MIN(w, total_steps);
-}
-
-double lr_at(const TrainSpec *t, long step, long total_steps) {
-    long warm = warmup_steps(t, total_steps);
-    double peak = t->lr, floor_lr = t->lr * t->min_lr_ratio;
-    if (step < warm) return peak * (double)(step + 1) / (double)warm;
-    switch (t->schedule) {
-    case SCHED_CONSTANT:
-        return peak;
-    case SCHED_WSD: {
-        long decay = (long)ceil(t->decay_frac * (double)total_steps), start = total_steps - decay;
-        if (step < start || decay <= 0) return peak;
-        double frac = (double)(step - start) / (double)decay; // linear towards the floor
-        return peak + (floor_lr - peak) * frac;
-    }
-    case SCHED_COSINE:
-    default: {
-        long span = total_steps - warm;
-        if (span <= 0) return peak;
-        double progress = (double)(step - warm) / (double)span; // 0 after warmup, → 1 at the end
-        return floor_lr + 0.5 * (peak - floor_lr) * (1.0 + cos(M_PI * progress));
-    }
-    }
-}

@@ -7,36 +7,32 @@
 #include <stdint.h>
 
 #include "nn/model.h"
+#include "nn/trainer.h"
 #include "tasks/tasks.h"
 
-typedef enum { SCHED_COSINE, SCHED_CONSTANT, SCHED_WSD } Schedule;
+// The longest lists an experiment file may hold (docs/SPEC.md §3); arrays sized by them hold a
+// list of the spec, or a list made from one (analysis budgets, evals to claim).
+enum {
+    SPEC_MAX_FAMILY = 32,             // family
+    SPEC_MAX_BUDGETS = 64,            // budgets.train_flops / tokens_per_param / tokens
+    SPEC_MAX_SEEDS = TRAIN_MAX_SEEDS, // train.seeds (TrainSpec is nn/trainer.h's)
+    SPEC_MAX_K = 32,                  // eval.k
+    SPEC_MAX_TEMPERATURES = 8,        // eval.temperature
+    SPEC_MAX_C_INF = 16,              // analysis.c_inf
+    SPEC_MAX_C_TRAIN = 16,            // analysis.c_train
+};
+
 typedef enum { BUDGET_FLOPS, BUDGET_TOKENS_PER_PARAM, BUDGET_TOKENS } BudgetKind;
 
-typedef struct {
-    int seq_len;
-    int batch_size;
-    double lr;
-    double min_lr_ratio;   // cosine / wsd decay to lr·min_lr_ratio (default 0: to zero, as T²)
-    double warmup;         // < 1: fraction of the run's steps; ≥ 1: steps
-    Schedule schedule;
-    double decay_frac;     // wsd: final fraction of steps that decays (default 0.2)
-    double weight_decay;
-    double beta1, beta2, eps;
-    double grad_clip;      // ≤ 0 disables clipping
-    int n_seeds;
-    long seeds[16];
-    int log_every;         // steps between train_log rows (default: ~200 rows per run)
-    int ckpt_every;        // steps between checkpoints (0: by ckpt_seconds)
-    double ckpt_seconds;   // default 60
-    int val_batches;       // validation batches for val_loss at the end (default 4)
-} TrainSpec;
+// TrainSpec, the "train" object, and its learning-rate schedule are nn/trainer.h's: the trainer,
+// a layer below, reads them.
 
 typedef struct {
     long n_samples;
     int n_k;
-    long k[32];
+    long k[SPEC_MAX_K];
     int n_temperature;
-    double temperature[8];
+    double temperature[SPEC_MAX_TEMPERATURES];
     double top_p;
     int max_new_tokens;
     int batch_problems;    // problems scored together in the gold pass (default 16)
@@ -44,15 +40,15 @@ typedef struct {
 
 typedef struct {
     int n_c_inf;
-    double c_inf[16];
+    double c_inf[SPEC_MAX_C_INF];
     int n_c_train;
-    double c_train[16];    // budgets for `t2 optimize` tables and plots (default: the sweep's)
+    double c_train[SPEC_MAX_C_TRAIN]; // budgets for `t2 optimize` tables and plots (default: the sweep's)
 } AnalysisSpec;
 
 typedef struct {
     BudgetKind kind;
     int n;
-    double values[64];
+    double values[SPEC_MAX_BUDGETS];
 } BudgetSpec;
 
 // One run: a (model, budget, seed) cell of the grid, in `--dry-run` order (family outer, then
@@ -77,7 +73,7 @@ typedef struct Spec {
     char *path;             // where it was read from
     TaskConfig task;
     int n_family;
-    ModelConfig family[32];
+    ModelConfig family[SPEC_MAX_FAMILY];
     BudgetSpec budgets;
     TrainSpec train;
     EvalSpec eval;
@@ -95,20 +91,11 @@ int spec_load(Spec *s, const char *path);
 int spec_parse(Spec *s, const char *text, const char *path);
 void spec_free(Spec *s);
 
-// A model config as JSON: a family entry, or with derived = 1 also vocab_size and seq_len (a
-// run's model, the `config` of an export). Numbers are written exactly.
-struct cJSON;
-struct cJSON *model_config_cjson(const ModelConfig *c, int derived);
-
 // Canonical JSON of one run: the model, training settings, task, seed and budget; its hash is
 // the run's config_hash. Caller frees.
 char *run_config_json(const Spec *s, const RunSpec *r);
 
 // Does the spec's task have evaluation problems (every task but `text`)?
 int spec_has_eval(const Spec *s);
-
-// Learning rate at step (0-based) of a run with total_steps, per the schedule.
-double lr_at(const TrainSpec *t, long step, long total_steps);
-long warmup_steps(const TrainSpec *t, long total_steps);
 
 #endif

@@ -39,7 +39,7 @@ typedef struct {
     const Task *task;
     int B;
     long n;
-    GoldRow *gold;
+    DbGold *gold;
     GoldScratch *ws; // one per worker
 } GoldJob;
 
@@ -61,13 +61,13 @@ static void gold_unit(const GoldJob *g, GoldScratch *w, long i0) {
         for (int t = w->len[b]; t < Tb; t++) row[t] = TOKEN_EOS;
         if (b > 0) memmove(w->tokens + (size_t)b * Tb, row, (size_t)Tb * sizeof(int));
     }
-    model_forward(g->m, &w->a, w->tokens, (size_t)nb, Tb);
+    model_forward(g->m, &w->a, w->tokens, NULL, (size_t)nb, Tb);
     log_softmax_rows(w->a.logits, (size_t)nb * (size_t)Tb, V);
     for (int b = 0; b < nb; b++) {
         const int *row = w->tokens + (size_t)b * Tb;
         double lp = 0;
         for (int t = w->n_prompt[b]; t < w->len[b]; t++) lp += w->a.logits[((size_t)b * Tb + (size_t)t - 1) * V + row[t]];
-        g->gold[i0 + b] = (GoldRow){i0 + b, lp, w->len[b] - w->n_prompt[b]};
+        g->gold[i0 + b] = (DbGold){i0 + b, lp, w->len[b] - w->n_prompt[b]};
     }
 }
 
@@ -76,7 +76,7 @@ static void gold_worker(void *ctx, int tid, int n_threads) {
     for (long i0 = (long)tid * g->B; i0 < g->n; i0 += (long)n_threads * g->B) gold_unit(g, &g->ws[tid], i0);
 }
 
-void eval_gold(const Model *m, const Task *task, int batch_problems, int threads, GoldRow *gold) {
+void eval_gold(const Model *m, const Task *task, int batch_problems, int threads, DbGold *gold) {
     const ModelConfig *c = &m->cfg;
     long n = task_n_eval(task);
     int B = batch_problems;
@@ -123,12 +123,12 @@ static int check_fit(const Model *m, const Task *task, const EvalSpec *es, int *
     return 0;
 }
 
-static void fill_sample_row(const Task *task, long i, int j, const SampleOut *o, int s, int max_new, SampleRow *row) {
+static void fill_sample_row(const Task *task, long i, int j, const SampleOut *o, int s, int max_new, DbSample *row) {
     char text[4096], answer[TASK_TEXT_MAX];
     const int *toks = o->tokens + (size_t)s * (size_t)max_new;
     task_decode(task, toks, o->n_tokens[s], text, sizeof text);
     int has = task_extract_answer(task, text, answer);
-    *row = (SampleRow){.problem_id = i, .sample_idx = j, .completion = xstrdup(text),
+    *row = (DbSample){.problem_id = i, .sample_idx = j, .completion = xstrdup(text),
                        .answer = has ? xstrdup(answer) : NULL, .correct = has && task_is_correct(task, i, answer),
                        .n_tokens = o->n_tokens[s], .logprob = o->logprob[s]};
 }
@@ -145,7 +145,7 @@ int eval_sample(const Model *m, const Task *task, const EvalSpec *es, double tem
     out->n_samples = S;
     out->max_new_tokens = G;
     out->n_problems = n_prob;
-    out->samples = xcalloc((size_t)(n_prob * S), sizeof(SampleRow));
+    out->samples = xcalloc((size_t)(n_prob * S), sizeof(DbSample));
     Sampler *smp = sampler_create(m, max_prompt, G, (int)S, threads);
     SampleOut so;
     sample_out_alloc(&so, (int)S, G);
@@ -179,10 +179,10 @@ int eval_sample(const Model *m, const Task *task, const EvalSpec *es, double tem
 // Group one problem's samples by answer: distinct answer j was given by counts[j] samples and is
 // correct[j]; n_missing samples have no answer. order (n,) is scratch. Returns the groups.
 static int cmp_answer(const void *a, const void *b) {
-    return strcmp((*(const SampleRow *const *)a)->answer, (*(const SampleRow *const *)b)->answer);
+    return strcmp((*(const DbSample *const *)a)->answer, (*(const DbSample *const *)b)->answer);
 }
 
-static int group_answers(const SampleRow *rows, long n, const SampleRow **order, long *counts,
+static int group_answers(const DbSample *rows, long n, const DbSample **order, long *counts,
                          unsigned char *correct, long *n_missing) {
     long n_ans = 0;
     for (long i = 0; i < n; i++)
@@ -202,23 +202,20 @@ static int group_answers(const SampleRow *rows, long n, const SampleRow **order,
 }
 
 static void add_metric(EvalResult *r, const char *name, long k, double value) {
-    MetricRow *mr = &r->metrics[r->n_metrics++];
-    snprintf(mr->metric, sizeof mr->metric, "%s", name);
-    mr->k = k;
-    mr->value = value;
+    r->metrics[r->n_metrics++] = (DbMetric){name, k, value};
 }
 
-void eval_metrics(EvalResult *r, const GoldRow *gold, long n_gold, const long *ks, int n_k) {
+void eval_metrics(EvalResult *r, const DbGold *gold, long n_gold, const long *ks, int n_k) {
     free(r->metrics);
-    r->metrics = xcalloc((size_t)(3 * n_k), sizeof(MetricRow));
+    r->metrics = xcalloc((size_t)(3 * n_k), sizeof(DbMetric));
     r->n_metrics = 0;
     long S = r->n_samples, P = r->n_problems;
-    const SampleRow **order = xcalloc((size_t)S, sizeof *order);
+    const DbSample **order = xcalloc((size_t)S, sizeof *order);
     long *counts = xcalloc((size_t)S, sizeof(long));
     unsigned char *correct = xcalloc((size_t)S, 1);
     double *pass = xcalloc((size_t)n_k, sizeof(double)), *maj = xcalloc((size_t)n_k, sizeof(double));
     for (long i = 0; i < P; i++) {
-        const SampleRow *rows = r->samples + i * S;
+        const DbSample *rows = r->samples + i * S;
         long c = 0, n_missing;
         for (long j = 0; j < S; j++) c += rows[j].correct;
         int m = group_answers(rows, S, order, counts, correct, &n_missing);

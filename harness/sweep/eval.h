@@ -6,32 +6,12 @@
 
 #include <stdint.h>
 
+#include "db/db.h"
 #include "nn/model.h"
 #include "spec/spec.h"
 #include "tasks/tasks.h"
 
-typedef struct {
-    long problem_id;
-    int sample_idx;
-    char *completion;   // generated text, EOS excluded
-    char *answer;       // normalised answer, or NULL when the completion is malformed
-    int correct;
-    int n_tokens;       // generated tokens, EOS included
-    double logprob;     // Σ log p of the generated tokens at temperature 1
-} SampleRow;
-
-typedef struct {
-    long problem_id;
-    double logprob;     // log P(target + EOS | BOS + prompt), teacher forced
-    int n_tokens;       // target tokens scored, EOS included
-} GoldRow;
-
-typedef struct {
-    char metric[16];    // "pass", "maj", "pass_analytic"
-    long k;
-    double value;
-} MetricRow;
-
+// The rows are the database's (db/db.h): DbSample, DbGold, DbMetric.
 typedef struct {
     double temperature, top_p;
     long n_samples;
@@ -41,16 +21,16 @@ typedef struct {
     double infer_flops_2nk; // 2 · N · generated tokens
     double prefill_flops, decode_flops, gen_tokens;
     double wall_s;
-    SampleRow *samples;     // (n_problems · n_samples)
+    DbSample *samples;      // (n_problems · n_samples), the rows of `samples`; strings owned
     long n_rows;
-    MetricRow *metrics;
+    DbMetric *metrics;      // names are static strings
     int n_metrics;
 } EvalResult;
 
 // Teacher-forced gold log-probabilities of every problem, batch_problems at a time, on `threads`
 // workers. Bit-identical for every thread count: each batch is one fixed-shape work unit.
 // gold must hold task_n_eval(task) rows.
-void eval_gold(const Model *m, const Task *task, int batch_problems, int threads, GoldRow *gold);
+void eval_gold(const Model *m, const Task *task, int batch_problems, int threads, DbGold *gold);
 
 // Sample and score every problem at one temperature. Sample j of problem i draws from the stream
 // seed_derive(stream_seed, i, j, 0), so more samples later keep the earlier ones.
@@ -64,7 +44,7 @@ uint64_t eval_stream_seed(long run_seed, int run_id, double temperature);
 
 // Metrics from stored rows alone (also what `t2 eval --rescore` runs): pass@k and maj@k for
 // every k of ks (k ≤ n), pass_analytic from gold (NULL: skipped). Replaces out->metrics.
-void eval_metrics(EvalResult *r, const GoldRow *gold, long n_gold, const long *ks, int n_k);
+void eval_metrics(EvalResult *r, const DbGold *gold, long n_gold, const long *ks, int n_k);
 
 void eval_result_free(EvalResult *r);
 

@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -235,7 +234,7 @@ static int insert_problems(Db *db, const Task *task) {
     return rc;
 }
 
-static int write_eval(const Job *j, const EvalResult *er, const GoldRow *gold, long n_gold) {
+static int write_eval(const Job *j, const EvalResult *er, const DbGold *gold, long n_gold) {
     DbEval e = {.run_id = j->run_id,
                 .key = {er->temperature, er->top_p, er->n_samples, er->max_new_tokens},
                 .infer_flops = er->infer_flops,
@@ -245,19 +244,8 @@ static int write_eval(const Job *j, const EvalResult *er, const GoldRow *gold, l
                 .gen_tokens = (long)er->gen_tokens,
                 .n_problems = er->n_problems,
                 .wall_s = er->wall_s};
-    DbSample *s = xcalloc((size_t)er->n_rows, sizeof *s);
-    for (long i = 0; i < er->n_rows; i++) {
-        const SampleRow *r = &er->samples[i];
-        s[i] = (DbSample){r->problem_id, r->sample_idx, r->completion, r->answer, r->correct, r->n_tokens, r->logprob};
-    }
-    DbGold *g = xcalloc((size_t)n_gold, sizeof *g);
-    for (long i = 0; i < n_gold; i++) g[i] = (DbGold){gold[i].problem_id, gold[i].logprob, gold[i].n_tokens};
-    DbMetric *m = xcalloc((size_t)er->n_metrics, sizeof *m);
-    for (int i = 0; i < er->n_metrics; i++) m[i] = (DbMetric){er->metrics[i].metric, er->metrics[i].k, er->metrics[i].value};
-    int rc = db_write_eval(j->db, &e, s, (size_t)er->n_rows, g, (size_t)n_gold, m, (size_t)er->n_metrics, NULL);
-    free(s);
-    free(g);
-    free(m);
+    int rc = db_write_eval(j->db, &e, er->samples, (size_t)er->n_rows, gold, (size_t)n_gold, er->metrics,
+                           (size_t)er->n_metrics, NULL);
     return rc < 0 ? -1 : 0;
 }
 
@@ -273,7 +261,7 @@ int job_evaluate(const Job *j, const char *ckpt, int *n_held) {
     char owner[300];
     db_owner_self(owner);
     // Claim every missing eval first: another process may be evaluating this run already.
-    DbEvalKey todo[8];
+    DbEvalKey todo[SPEC_MAX_TEMPERATURES];
     int n_todo = 0;
     for (int t = 0; t < es->n_temperature; t++) {
         DbEvalKey key = {es->temperature[t], es->top_p, es->n_samples, es->max_new_tokens};
@@ -301,7 +289,7 @@ int job_evaluate(const Job *j, const char *ckpt, int *n_held) {
         goto release;
     }
     long n = task_n_eval(lr.task);
-    GoldRow *gold = xcalloc((size_t)n, sizeof *gold);
+    DbGold *gold = xcalloc((size_t)n, sizeof *gold);
     if (insert_problems(j->db, lr.task) != 0) goto out;
     eval_gold(&lr.model, lr.task, es->batch_problems, j->threads, gold);
     EvalCtx ec = {j, 0, n * n_todo, now_s(), owner, todo, n_todo, now_s()};
@@ -338,111 +326,52 @@ release:
 
 // ---------------------------------------------------------------------------------------------
 // Rescoring from stored rows.
-static int read_gold(Db *db, int run_id, GoldRow **out, long *n) {
-    sqlite3_stmt *st;
-    *out = NULL;
-    *n = 0;
-    if (sqlite3_prepare_v2(db_sqlite(db), "SELECT problem_id, logprob, n_tokens FROM gold WHERE run_id = ?1 ORDER BY problem_id",
-                           -1, &st, NULL) != SQLITE_OK) {
-        err_set("%s: read gold: %s", db_path(db), sqlite3_errmsg(db_sqlite(db)));
-        return -1;
-    }
-    sqlite3_bind_int(st, 1, run_id);
-    long cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap) *out = xrealloc(*out, (size_t)(cap = cap ? 2 * cap : 256) * sizeof(GoldRow));
-        (*out)[(*n)++] = (GoldRow){sqlite3_column_int64(st, 0), sqlite3_column_double(st, 1), sqlite3_column_int(st, 2)};
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        err_set("%s: read gold: %s", db_path(db), sqlite3_errmsg(db_sqlite(db)));
-        return -1;
-    }
-    return 0;
-}
-
-typedef struct {
-    long eval_id;
-    int run_id;
-    long n_samples;
-} EvalRef;
-
-static int list_evals(Db *db, int run_id, EvalRef **out, long *n) {
-    sqlite3_stmt *st;
-    *out = NULL;
-    *n = 0;
-    const char *sql = "SELECT eval_id, run_id, n_samples FROM evals WHERE ?1 < 0 OR run_id = ?1 ORDER BY eval_id";
-    if (sqlite3_prepare_v2(db_sqlite(db), sql, -1, &st, NULL) != SQLITE_OK) {
-        err_set("%s: list evals: %s", db_path(db), sqlite3_errmsg(db_sqlite(db)));
-        return -1;
-    }
-    sqlite3_bind_int(st, 1, run_id);
-    long cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap) *out = xrealloc(*out, (size_t)(cap = cap ? 2 * cap : 16) * sizeof(EvalRef));
-        (*out)[(*n)++] = (EvalRef){sqlite3_column_int64(st, 0), sqlite3_column_int(st, 1), sqlite3_column_int64(st, 2)};
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        err_set("%s: list evals: %s", db_path(db), sqlite3_errmsg(db_sqlite(db)));
-        return -1;
-    }
-    return 0;
-}
 
 // Re-extract answers and recompute metrics of one eval from its stored completions.
-static int rescore_one(Db *db, const Task *task, const EvalRef *ev, const long *ks, int n_k) {
+static int rescore_one(Db *db, const Task *task, const DbEval *ev, const long *ks, int n_k) {
     DbSample *rows;
     size_t n;
     if (db_read_samples(db, ev->eval_id, &rows, &n) != 0) return -1;
-    GoldRow *gold = NULL;
-    long n_gold = 0;
-    int rc = -1;
-    if (ev->n_samples < 1 || n % (size_t)ev->n_samples != 0) {
+    long n_samples = ev->key.n_samples;
+    if (n_samples < 1 || n % (size_t)n_samples != 0) {
         err_set("%s: eval %ld has %zu samples, not a whole number of problems × %ld", db_path(db), ev->eval_id, n,
-                ev->n_samples);
-        goto out;
+                n_samples);
+        db_samples_free(rows, n);
+        return -1;
     }
-    if (read_gold(db, ev->run_id, &gold, &n_gold) != 0) goto out;
-    EvalResult er = {.n_samples = ev->n_samples, .n_problems = (long)n / ev->n_samples, .n_rows = (long)n};
-    er.samples = xcalloc(n, sizeof(SampleRow));
-    DbSample *upd = xcalloc(n, sizeof(DbSample));
+    DbGold *gold;
+    size_t n_gold;
+    if (db_read_gold(db, ev->run_id, &gold, &n_gold) != 0) {
+        db_samples_free(rows, n);
+        return -1;
+    }
+    EvalResult er = {.n_samples = n_samples, .n_problems = (long)n / n_samples, .n_rows = (long)n, .samples = rows};
     for (size_t i = 0; i < n; i++) {
         char answer[TASK_TEXT_MAX];
         int has = task_extract_answer(task, rows[i].completion, answer);
-        SampleRow *r = &er.samples[i];
-        *r = (SampleRow){rows[i].problem_id, (int)rows[i].sample_idx, xstrdup(rows[i].completion),
-                         has ? xstrdup(answer) : NULL, has && task_is_correct(task, rows[i].problem_id, answer),
-                         rows[i].n_tokens, rows[i].logprob};
-        upd[i] = (DbSample){r->problem_id, r->sample_idx, r->completion, r->answer, r->correct, r->n_tokens, r->logprob};
+        free(rows[i].answer);
+        rows[i].answer = has ? xstrdup(answer) : NULL;
+        rows[i].correct = has && task_is_correct(task, rows[i].problem_id, answer);
     }
     int n_use = 0;
-    long use[32];
+    long use[SPEC_MAX_K];
     for (int q = 0; q < n_k; q++)
-        if (ks[q] <= ev->n_samples) use[n_use++] = ks[q];
-    eval_metrics(&er, gold, n_gold, use, n_use);
-    DbMetric *m = xcalloc((size_t)er.n_metrics, sizeof *m);
-    for (int i = 0; i < er.n_metrics; i++) m[i] = (DbMetric){er.metrics[i].metric, er.metrics[i].k, er.metrics[i].value};
-    rc = db_rescore_eval(db, ev->eval_id, upd, n, m, (size_t)er.n_metrics);
-    free(m);
-    free(upd);
+        if (ks[q] <= n_samples) use[n_use++] = ks[q];
+    eval_metrics(&er, gold, (long)n_gold, use, n_use);
+    int rc = db_rescore_eval(db, ev->eval_id, rows, n, er.metrics, (size_t)er.n_metrics);
     eval_result_free(&er);
-out:
     free(gold);
-    db_samples_free(rows, n);
     return rc;
 }
 
 int job_rescore(const Spec *s, Db *db, int run_id, long *n_evals) {
     Task *task = task_create(&s->task);
     if (!task) return -1;
-    EvalRef *evs;
-    long n;
-    int rc = list_evals(db, run_id, &evs, &n);
-    for (long i = 0; rc == 0 && i < n; i++) rc = rescore_one(db, task, &evs[i], s->eval.k, s->eval.n_k);
-    if (n_evals) *n_evals = n;
+    DbEval *evs;
+    size_t n;
+    int rc = db_list_evals(db, run_id, &evs, &n);
+    for (size_t i = 0; rc == 0 && i < n; i++) rc = rescore_one(db, task, &evs[i], s->eval.k, s->eval.n_k);
+    if (n_evals) *n_evals = (long)n;
     free(evs);
     task_free(task);
     return rc;

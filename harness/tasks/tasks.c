@@ -211,11 +211,12 @@ int task_check_seq_len(const Task *t, int seq_len, const char *seq_len_key) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Streams. Examples "BOS prompt answer EOS" are packed back to back; a row of T + 1 tokens starts
-// where the previous row's last token is, so every token of the stream is a target exactly once.
-// A target counts in the loss when it is an answer character or EOS, and also when it is a
-// prompt character unless the loss is "answer". A BOS target (the start of the next example,
-// after an EOS) never counts: its prediction is trivial and never needed when sampling.
+// Streams. Rows hold whole examples "BOS prompt answer EOS": as many as fit in T + 1 tokens, one
+// after the other, then padding (EOS tokens whose targets never count). pos restarts at 0 with
+// every example, so the model attends within an example only and sees it at the positions it has
+// when sampled. A target counts in the loss when it is an answer character or EOS, and also when
+// it is a prompt character unless the loss is "answer". A BOS target (the start of the next
+// example, after an EOS) never counts: its prediction is trivial and never needed when sampling.
 
 typedef struct {
     int n;
@@ -225,13 +226,13 @@ typedef struct {
 
 typedef void (*LoadExample)(const Task *t, uint64_t j, Example *ex);
 
-static void make_example(const Task *t, const char *prompt, const char *answer, Example *ex) {
+static void make_example(const Task *t, const char *prompt, const char *answer, int answer_only, Example *ex) {
     int n = 0;
     ex->ids[n] = TOKEN_BOS;
     ex->loss[n++] = 0;
     for (const char *p = prompt; *p; p++) {
         ex->ids[n] = t->id_of[(unsigned char)*p];
-        ex->loss[n++] = !t->cfg.answer_loss_only;
+        ex->loss[n++] = !answer_only;
     }
     for (const char *a = answer; *a; a++) {
         ex->ids[n] = t->id_of[(unsigned char)*a];
@@ -260,79 +261,98 @@ void task_train_example(const Task *t, uint64_t j, char prompt[TASK_TEXT_MAX], c
 static void load_train(const Task *t, uint64_t j, Example *ex) {
     char prompt[TASK_TEXT_MAX], answer[TASK_TEXT_MAX];
     task_train_example(t, j, prompt, answer);
-    make_example(t, prompt, answer, ex);
+    make_example(t, prompt, answer, t->cfg.answer_loss_only, ex);
 }
 
 static void load_eval(const Task *t, uint64_t j, Example *ex) {
-    long i = (long)(j % (uint64_t)t->n_eval);
-    make_example(t, eval_prompt(t, i), eval_answer(t, i), ex);
+    make_example(t, eval_prompt(t, (long)j), eval_answer(t, (long)j), t->cfg.answer_loss_only, ex);
 }
 
-// B rows of T + 1 tokens from the stream position (*example, *offset), which ends at the start
-// of the next row.
-static void fill_rows(const Task *t, LoadExample load, uint64_t *example, uint64_t *offset, int *tokens,
-                      unsigned char *mask, int B, int T) {
-    Example ex;
-    uint64_t j = *example, off = *offset;
-    load(t, j, &ex);
-    while (off >= (uint64_t)ex.n) { // an offset past the example's end continues into the next
-        off -= (uint64_t)ex.n;
-        load(t, ++j, &ex);
-    }
-    for (int b = 0; b < B; b++) {
-        int *row = tokens + (size_t)b * (size_t)(T + 1);          // (T + 1,)
-        unsigned char *mrow = mask + (size_t)b * (size_t)T;       // (T,)
-        for (int i = 0;; i++) {
-            row[i] = ex.ids[off];
-            if (i > 0) mrow[i - 1] = ex.loss[off];
-            if (i == T) break;
-            if (++off == (uint64_t)ex.n) {
-                off = 0;
-                load(t, ++j, &ex);
-            }
+// Row of T + 1 tokens: whole examples *next, *next + 1, ... (below LIMIT) while they fit, then
+// padding. EX holds example *next, loaded; on return it holds the first example not placed.
+static void fill_row(const Task *t, LoadExample load, uint64_t *next, uint64_t limit, Example *ex,
+                     int *row /* (T + 1,) */, unsigned char *mrow /* (T,) */, int *prow /* (T,) */, int T) {
+    int used = 0;
+    while (*next < limit && used + ex->n <= T + 1) {
+        for (int k = 0; k < ex->n; k++) {
+            int at = used + k;
+            row[at] = ex->ids[k];
+            if (at > 0) mrow[at - 1] = ex->loss[k];
+            if (at < T) prow[at] = k;
         }
+        used += ex->n;
+        if (++*next < limit) load(t, *next, ex);
     }
-    *example = j;
-    *offset = off;
+    for (int at = used; at <= T; at++) { // padding: its own segment, no target counts
+        row[at] = TOKEN_EOS;
+        if (at > 0) mrow[at - 1] = 0;
+        if (at < T) prow[at] = at - used;
+    }
 }
 
-void task_train_batch(const Task *t, TaskCursor *cur, int *tokens, unsigned char *mask, int B, int T) {
+void task_train_batch(const Task *t, TaskCursor *cur, int *tokens, unsigned char *mask, int *pos, int B, int T) {
     if (B < 1 || T < 1) return;
     if (!t->fam) {
-        text_train_batch(t, cur, tokens, mask, B, T);
+        text_train_batch(t, cur, tokens, mask, pos, B, T);
         return;
     }
-    fill_rows(t, load_train, &cur->example, &cur->offset, tokens, mask, B, T);
+    Example ex;
+    uint64_t next = cur->example;
+    load_train(t, next, &ex);
+    for (int b = 0; b < B; b++)
+        fill_row(t, load_train, &next, UINT64_MAX, &ex, tokens + (size_t)b * (size_t)(T + 1),
+                 mask + (size_t)b * (size_t)T, pos + (size_t)b * (size_t)T, T);
+    cur->example = next;
+    cur->offset = 0;
 }
 
-// The validation stream is the evaluation problems in order, repeating; batch i starts at
-// token i·B·T of it.
-void task_val_batch(const Task *t, long i, int *tokens, unsigned char *mask, int B, int T) {
+// The evaluation problems packed into rows the same way, in order, from problem 0: the number of
+// rows, and the first problem of row ROW (n_eval when ROW is past the last row).
+static long val_rows(const Task *t, int T, long row, long *first) {
+    long rows = 0;
+    uint64_t used = 0;
+    *first = t->n_eval;
+    for (long i = 0; i < t->n_eval; i++) {
+        uint64_t len = t->val_start[i + 1] - t->val_start[i];
+        if (rows == 0 || used + len > (uint64_t)T + 1) {
+            if (rows == row) *first = i;
+            rows++;
+            used = 0;
+        }
+        used += len;
+    }
+    return rows;
+}
+
+// Rows i·B .. i·B + B − 1 of the packed evaluation problems, repeating after the last row.
+void task_val_batch(const Task *t, long i, int *tokens, unsigned char *mask, int *pos, int B, int T) {
     if (B < 1 || T < 1) return;
     if (i < 0) i = 0;
     if (!t->fam) {
-        text_val_batch(t, i, tokens, mask, B, T);
+        text_val_batch(t, i, tokens, mask, pos, B, T);
         return;
     }
-    uint64_t period = t->val_start[t->n_eval];
-    uint64_t pos = (uint64_t)(((unsigned __int128)(uint64_t)i * (uint64_t)B * (uint64_t)T) % period);
-    long lo = 0, hi = t->n_eval - 1; // the last problem starting at or before pos
-    while (lo < hi) {
-        long mid = lo + (hi - lo + 1) / 2;
-        if (t->val_start[mid] <= pos)
-            lo = mid;
-        else
-            hi = mid - 1;
+    long first, rows = val_rows(t, T, 0, &first);
+    long r0 = (long)(((unsigned __int128)(uint64_t)i * (uint64_t)B) % (uint64_t)rows);
+    val_rows(t, T, r0, &first);
+    uint64_t next = (uint64_t)first;
+    Example ex;
+    load_eval(t, next, &ex);
+    for (int b = 0; b < B; b++) {
+        if (next == (uint64_t)t->n_eval) { // past the last row: start again at problem 0
+            next = 0;
+            load_eval(t, next, &ex);
+        }
+        fill_row(t, load_eval, &next, (uint64_t)t->n_eval, &ex, tokens + (size_t)b * (size_t)(T + 1),
+                 mask + (size_t)b * (size_t)T, pos + (size_t)b * (size_t)T, T);
     }
-    uint64_t j = (uint64_t)lo, off = pos - t->val_start[lo];
-    fill_rows(t, load_eval, &j, &off, tokens, mask, B, T);
 }
 
 long task_val_batches(const Task *t, int B, int T) {
     if (B < 1 || T < 1) return 1;
     if (!t->fam) return text_val_batches(t, B, T);
-    uint64_t n = t->val_start[t->n_eval] / ((uint64_t)B * (uint64_t)T);
-    return n > 0 ? (long)n : 1;
+    long first, n = val_rows(t, T, 0, &first) / B;
+    return n > 0 ? n : 1;
 }
 
 // ---------------------------------------------------------------------------------------------

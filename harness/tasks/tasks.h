@@ -5,10 +5,11 @@
 // per character (the byte task `text`: ids 2..257 are bytes 0..255). A prompt is fed as
 // BOS + its characters; an answer is its characters + EOS.
 //
-// Training examples are "BOS prompt answer EOS", packed back to back into rows of T+1 tokens;
-// an example may continue from one row into the next. Example j is a pure function of
-// (task seed, j), and never equals an evaluation problem. Evaluation problem i is a pure
-// function of (task seed, i).
+// Training examples are "BOS prompt answer EOS". A row of T+1 tokens holds whole examples back to
+// back, as many as fit, then padding; no example is cut, and the positions restart at 0 with each
+// example, so the model sees every prompt whole and at the positions it has when sampled.
+// Example j is a pure function of (task seed, j), and never equals an evaluation problem.
+// Evaluation problem i is a pure function of (task seed, i).
 #ifndef T2_TASKS_H
 #define T2_TASKS_H
 
@@ -77,25 +78,30 @@ int task_check_seq_len(const Task *t, int seq_len, const char *seq_len_key);
 
 // Training stream.
 typedef struct {
-    uint64_t example; // index of the example being emitted (text: unused)
-    uint64_t offset;  // token offset inside that example (text: byte offset in the training part)
+    uint64_t example; // the next training example: the first of the next row (text: unused)
+    uint64_t offset;  // text: byte offset in the training part (generated tasks: always 0)
 } TaskCursor;
 // Training example j (generated tasks; text: empty strings): the problem task_train_batch packs
 // as example j. Never an evaluation problem, except for recall, whose evaluation queries are
 // facts that training shows by design.
 void task_train_example(const Task *t, uint64_t j, char prompt[TASK_TEXT_MAX], char answer[TASK_TEXT_MAX]);
 // Fill B rows of T+1 tokens; mask[b·T + t] says whether target tokens[b·(T+1) + t + 1] counts
-// in the loss. Advances the cursor. Row b + 1 starts with the last token of row b, so every
-// stream token is a target once. Loss "all": every target but BOS (the token after an EOS,
+// in the loss, and pos[b·T + t] is the position of input token t inside its example (the RoPE
+// position; attention stays inside the example, see model.h). Advances the cursor.
+// Generated tasks: each row starts with a new example (the cursor's) and takes whole examples
+// while they fit in T+1 tokens (task_check_seq_len guarantees one does), then pads with EOS
+// tokens whose targets never count. Loss "all": every target but BOS (the token after an EOS,
 // trivially predictable and never sampled) counts; loss "answer": only answer characters and
-// EOS count. text: every target counts; rows are raw bytes, no BOS/EOS, wrapping around.
+// EOS count. text: rows are raw bytes, no BOS/EOS, wrapping around; row b + 1 starts with the
+// last byte of row b, so every byte is a target once; every target counts; pos = 0 .. T−1.
 // Cheap (no allocation); the cursor is all the state a resumed run needs.
 void task_train_batch(const Task *t, TaskCursor *cur, int *tokens /* (B, T+1) */,
-                      unsigned char *mask /* (B, T) */, int B, int T);
+                      unsigned char *mask /* (B, T) */, int *pos /* (B, T) */, int B, int T);
 // Held-out validation rows (text: the last part of the file; generated tasks: the evaluation
-// problems formatted as training examples). Batch index i is deterministic.
+// problems in order, packed into rows like the training examples, repeating after the last row).
+// Batch i is rows i·B .. i·B + B − 1 and is deterministic.
 void task_val_batch(const Task *t, long i, int *tokens /* (B, T+1) */, unsigned char *mask /* (B, T) */,
-                    int B, int T);
+                    int *pos /* (B, T) */, int B, int T);
 // Number of distinct validation batches of size (B, T) before they repeat (at least 1).
 long task_val_batches(const Task *t, int B, int T);
 

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "tasks/tasks_internal.h"
+#include "util/json.h"
 
 static const char *const TASK_NAMES[] = {"add", "modarith", "chain", "sort", "recall", "text"};
 #define KNOWN_TASKS "add, modarith, chain, sort, recall, text"
@@ -410,8 +411,6 @@ char *task_config_json(const TaskConfig *tc) {
         }
         ok = added != NULL;
     }
-    char *text = ok ? cJSON_PrintUnformatted(o) : NULL;
-    cJSON_Delete(o);
-    if (!text) die("out of memory printing the task's JSON");
-    return text;
+    if (!ok) die("out of memory building the task's JSON");
+    return json_text_free(o);
 }

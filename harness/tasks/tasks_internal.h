@@ -74,8 +74,8 @@ void recall_eval_problem(const Task *t, long i, char *prompt, char *answer);
 
 // text: load the file (-1 + err_set when unreadable or too short), and its batches.
 int text_load(Task *t);
-void text_train_batch(const Task *t, TaskCursor *cur, int *tokens, unsigned char *mask, int B, int T);
-void text_val_batch(const Task *t, long i, int *tokens, unsigned char *mask, int B, int T);
+void text_train_batch(const Task *t, TaskCursor *cur, int *tokens, unsigned char *mask, int *pos, int B, int T);
+void text_val_batch(const Task *t, long i, int *tokens, unsigned char *mask, int *pos, int B, int T);
 long text_val_batches(const Task *t, int B, int T);
 int text_check_seq_len(const Task *t, int seq_len);
 // Bytes held out for validation from a file of n bytes: the last 10%, rounded down.

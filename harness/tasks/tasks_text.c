@@ -39,7 +39,13 @@ int text_check_seq_len(const Task *t, int seq_len) {
     return -1;
 }
 
-void text_train_batch(const Task *t, TaskCursor *cur, int *tokens, unsigned char *mask, int B, int T) {
+// One window per row: positions 0 .. T − 1.
+static void fill_positions(int *pos, int B, int T) {
+    for (int b = 0; b < B; b++)
+        for (int i = 0; i < T; i++) pos[(size_t)b * (size_t)T + (size_t)i] = i;
+}
+
+void text_train_batch(const Task *t, TaskCursor *cur, int *tokens, unsigned char *mask, int *pos, int B, int T) {
     const unsigned char *train = t->bytes; // (n_train,)
     size_t off = (size_t)(cur->offset % t->n_train);
     for (int b = 0; b < B; b++) {
@@ -52,6 +58,7 @@ void text_train_batch(const Task *t, TaskCursor *cur, int *tokens, unsigned char
         for (int i = 0; i < T; i++) mask[(size_t)b * (size_t)T + (size_t)i] = 1;
         off = (off + (size_t)T) % t->n_train;
     }
+    fill_positions(pos, B, T);
     cur->offset = off;
 }
 
@@ -60,7 +67,7 @@ static size_t val_rows(const Task *t, int T) {
     return t->n_val > (size_t)T ? (t->n_val - 1) / (size_t)T : 1;
 }
 
-void text_val_batch(const Task *t, long i, int *tokens, unsigned char *mask, int B, int T) {
+void text_val_batch(const Task *t, long i, int *tokens, unsigned char *mask, int *pos, int B, int T) {
     const unsigned char *val = t->bytes + t->n_train; // (n_val,)
     size_t rows = val_rows(t, T);
     for (int b = 0; b < B; b++) {
@@ -69,6 +76,7 @@ void text_val_batch(const Task *t, long i, int *tokens, unsigned char *mask, int
         for (int k = 0; k <= T; k++) row[k] = 2 + val[(r * (size_t)T + (size_t)k) % t->n_val];
         for (int k = 0; k < T; k++) mask[(size_t)b * (size_t)T + (size_t)k] = 1;
     }
+    fill_positions(pos, B, T);
 }
 
 long text_val_batches(const Task *t, int B, int T) {

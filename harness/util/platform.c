@@ -2,12 +2,12 @@
 #include <cblas.h>
 #include <cjson/cJSON.h>
 #include <lbfgs.h>
-#include <sqlite3.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
 #include <zlib.h>
 
+#include "util/json.h"
 #include "util/util.h"
 
 #ifndef T2_GIT_SHA
@@ -20,24 +20,20 @@ const char *t2_version(void) { return "0.1.0"; }
 // Debian's liblbfgs does not export a version string; the package version is the best record.
 #define LIBLBFGS_VERSION "1.10"
 
-char *lib_versions_json(void) {
+char *lib_versions_json(const char *sqlite_version) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "t2", t2_version());
     cJSON_AddStringToObject(o, "git", t2_git_sha());
     cJSON_AddStringToObject(o, "openblas", openblas_get_config());
     cJSON_AddStringToObject(o, "openblas_core", openblas_get_corename());
-    cJSON_AddStringToObject(o, "sqlite", sqlite3_libversion());
+    cJSON_AddStringToObject(o, "sqlite", sqlite_version);
     cJSON_AddStringToObject(o, "cjson", cJSON_Version());
     cJSON_AddStringToObject(o, "zlib", zlibVersion());
     cJSON_AddStringToObject(o, "liblbfgs", LIBLBFGS_VERSION);
 #ifdef __VERSION__
     cJSON_AddStringToObject(o, "compiler", __VERSION__);
 #endif
-    char *s = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    char *out = xstrdup(s);
-    cJSON_free(s);
-    return out;
+    return json_text_free(o);
 }
 
 // OpenBLAS 0.3.21 does not know recent CPUs (e.g. Intel family 6 model 207) and falls back to

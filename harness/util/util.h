@@ -111,7 +111,8 @@ void human_seconds(double s, char *out, size_t n);
 const char *t2_git_sha(void);
 const char *t2_version(void);
 // JSON object text: {"t2":..., "openblas":..., "sqlite":..., "cjson":..., "liblbfgs":..., "compiler":...}
-char *lib_versions_json(void);
+// SQLITE_VERSION comes from the db layer, the only code that links SQLite directly.
+char *lib_versions_json(const char *sqlite_version);
 
 // Threads: set OpenBLAS's own pool size (t2 always calls sgemm with 1 OpenBLAS thread from each
 // of its own worker threads; `bench gemm` measures OpenBLAS's pool directly).
