@@ -20,6 +20,7 @@ GIT_SHA := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(s
 # Debian packages: build and run (DEPS), and what only the tests need (TEST_DEPS).
 DEPS      := libopenblas-dev libsqlite3-dev libcjson-dev liblbfgs-dev libcmocka-dev zlib1g-dev gnuplot-nox sqlite3
 TEST_DEPS := slurmctld slurmd slurm-client munge
+FUZZ_DEPS := clang libclang-rt-14-dev
 
 KERNEL_SRC  := $(wildcard kernels/*.c)
 # harness/ is in folders by layer (harness/README.md); every .c in them but main.c is library code.
@@ -56,6 +57,9 @@ $(BUILD)/.deps: Makefile | $(BUILD)
 	@touch $@
 $(BUILD)/.test-deps: Makefile | $(BUILD)
 	$(call ensure_pkgs,$(TEST_DEPS))
+	@touch $@
+$(BUILD)/.fuzz-deps: Makefile | $(BUILD)
+	$(call ensure_pkgs,$(FUZZ_DEPS))
 	@touch $@
 deps: $(BUILD)/.deps
 test-deps: $(BUILD)/.test-deps
@@ -114,7 +118,7 @@ FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS   := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 # The libFuzzer binaries are built by a make of BUILD=build-fuzz CC=clang with the sanitizers.
-fuzz-bins:
+fuzz-bins: $(BUILD)/.fuzz-deps
 	@CFLAGS='-O1 -g' $(MAKE) -s --no-print-directory BUILD=build-fuzz CC=$(FUZZ_CC) \
 	  SANITIZE='$(FUZZ_FLAGS) -fsanitize=fuzzer-no-link' $(patsubst %,build-fuzz/fuzz_%,$(FUZZ_NAMES))
 $(BUILD)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(LIB_OBJ)

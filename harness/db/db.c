@@ -353,16 +353,22 @@ static char *plain_filename(const char *path) {
     return strncmp(path, "file:", 5) == 0 ? xasprintf("./%s", path) : xstrdup(path);
 }
 
-static int connect(Db *db, int flags) {
-    char *name = plain_filename(db->path);
+// Open NAME (a plain file name or a file: URI) as the database at db->path.
+static int open_as(Db *db, const char *name, int flags) {
     int rc = sqlite3_open_v2(name, &db->h, flags | SQLITE_OPEN_URI, NULL);
-    free(name);
     if (rc != SQLITE_OK) {
         err_set("%s: cannot open database: %s", db->path, db->h ? sqlite3_errmsg(db->h) : sqlite3_errstr(rc));
         return -1;
     }
     if (sqlite3_busy_timeout(db->h, DB_BUSY_TIMEOUT_MS) != SQLITE_OK) return db_fail(db, "set busy timeout");
     return 0;
+}
+
+static int connect(Db *db, int flags) {
+    char *name = plain_filename(db->path);
+    int rc = open_as(db, name, flags);
+    free(name);
+    return rc;
 }
 
 static int writable_dir_of(const char *path) {
@@ -407,14 +413,9 @@ char *db_readonly_uri(const char *path) {
 static int connect_readonly(Db *db) {
     char *uri = db_readonly_uri(db->path);
     if (!uri) return -1;
-    int rc = sqlite3_open_v2(uri, &db->h, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+    int rc = open_as(db, uri, SQLITE_OPEN_READONLY);
     free(uri);
-    if (rc != SQLITE_OK) {
-        err_set("%s: cannot open database: %s", db->path, db->h ? sqlite3_errmsg(db->h) : sqlite3_errstr(rc));
-        return -1;
-    }
-    if (sqlite3_busy_timeout(db->h, DB_BUSY_TIMEOUT_MS) != SQLITE_OK) return db_fail(db, "set busy timeout");
-    return 0;
+    return rc;
 }
 
 // Look at an existing file through a read-only connection, which never writes, not even a WAL
