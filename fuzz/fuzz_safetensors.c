@@ -1,5 +1,5 @@
 // fuzz_safetensors.c — the safetensors writer and reader (nn/export.c). Any bytes read as a file
-// give a model or one error line; a file that reads is written back to the same bytes. And a
+// give a model or one error line; a file that reads is written and read back to the same model. And a
 // model made from the bytes (shape, raw float bits including NaNs, vocabulary strings with quotes,
 // control characters and invalid UTF-8) is written and read back bit for bit.
 #include <string.h>
