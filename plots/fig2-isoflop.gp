@@ -19,7 +19,7 @@ set samples 300
 set xlabel "model parameters N"
 set ylabel sprintf("final loss (%s, nats per token)", loss_column)
 set title sprintf("%s — sweep %s%s", budget_kind eq "train_flops" ? "IsoFLOP profiles" : "Final loss per training budget", sweep, \
-    !has_fit ? "; no converged chinchilla fit" : budget_kind eq "train_flops" ? "; lines: fitted Chinchilla law, diamonds: its optimum" : "; lines: fitted Chinchilla law")
+    !has_fit ? "; no chinchilla curves (no converged fit that identifies A, B, alpha, beta)" : budget_kind eq "train_flops" ? "; lines: fitted Chinchilla law, diamonds: its optimum" : "; lines: fitted Chinchilla law")
 set key outside right top box title "training budget"
 set grid xtics ytics mxtics lc rgb "#dddddd"
 do for [fmt in "png svg"] {

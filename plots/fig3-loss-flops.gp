@@ -18,7 +18,7 @@ if (strlen(y_tics) > 0) { eval "set ytics ".y_tics }
 set samples 300
 set xlabel "training compute C = 6ND (FLOPs)"
 set ylabel sprintf("final loss (%s, nats per token)", loss_column)
-set title sprintf("Loss against training compute — sweep %s%s", sweep, has_fit ? "; dashed: fitted law per model" : "; no converged chinchilla fit")
+set title sprintf("Loss against training compute — sweep %s%s", sweep, has_fit ? "; dashed: fitted law per model" : "; no chinchilla curves (no converged fit that identifies A, B, alpha, beta)")
 set key outside right top box
 set grid xtics ytics mxtics mytics lc rgb "#dddddd"
 do for [fmt in "png svg"] {

@@ -1,7 +1,9 @@
 # Figure 4 — pass@k and maj@k against k, one panel per model, one colour per training budget:
-# sampled pass@k (filled circles), sampled maj@k (open squares) and the analytic pass@k
-# 1 - (1 - p_i)^k from the gold log-probabilities (lines).
-# Data: NAME.dat, one block per run, runs of a model contiguous: k, pass@k, maj@k, analytic pass@k.
+# sampled pass@k (filled circles, with the 95% interval of a bootstrap over the problems),
+# sampled maj@k (open squares) and the analytic pass@k 1 - (1 - p_i)^k from the gold
+# log-probabilities (lines).
+# Data: NAME.dat, one block per run, runs of a model contiguous: k, pass@k, maj@k, analytic pass@k,
+# pass@k's interval (lo, hi).
 # Variables set above: n_models, model_title[m], model_first[m] (block of its first run),
 # model_count[m], n_runs, run_color[i] (index into colors, by budget), run_title[i], rows, cols,
 # k_max, temperature, empty_note (why there is nothing to draw, or "").
@@ -23,7 +25,7 @@ do for [fmt in "png svg"] {
     set multiplot layout rows,cols title sprintf("pass\\@k and maj\\@k per model — sweep %s, temperature %g; circles: sampled pass\\@k, squares: maj\\@k, lines: analytic pass\\@k from the gold log-probabilities", sweep, temperature) font ",12"
     do for [m=1:n_models] {
         set title model_title[m]
-        plot for [j=0:model_count[m]-1] name.".dat" index (model_first[m]+j) using 1:2 with points pt 7 ps 1.2 lc rgb colors[run_color[model_first[m]+j+1]] title run_title[model_first[m]+j+1], \
+        plot for [j=0:model_count[m]-1] name.".dat" index (model_first[m]+j) using 1:2:5:6 with yerrorbars pt 7 ps 1.2 lc rgb colors[run_color[model_first[m]+j+1]] title run_title[model_first[m]+j+1], \
              for [j=0:model_count[m]-1] name.".dat" index (model_first[m]+j) using 1:3 with linespoints dt 3 pt 4 ps 1.2 lc rgb colors[run_color[model_first[m]+j+1]] notitle, \
              for [j=0:model_count[m]-1] name.".dat" index (model_first[m]+j) using 1:4 with lines lw 1.8 lc rgb colors[run_color[model_first[m]+j+1]] notitle
     }

@@ -38,6 +38,8 @@ run train-a-1 "$T2" bench train $A --steps 60 --threads 1
 run train-c-2 "$T2" bench train $C --steps 8 --threads 2
 run sample-batched-2 "$T2" bench sample $S -k 64 --threads 2
 run sample-sequential-2 "$T2" bench sample $S -k 64 --threads 2 --sequential
+run fit-chinchilla-2 "$T2" bench fit --law chinchilla --bootstrap 1000 --threads 2
+run fit-t2-loss-2 "$T2" bench fit --law t2-loss --bootstrap 1000 --threads 2
 if [ $have_peer = 1 ]; then
     run torch-train-a-2 /usr/bin/python3 "$PEER" train-bench $A --steps 63 --threads 2
     run torch-train-c-2 /usr/bin/python3 "$PEER" train-bench $C --steps 13 --threads 2
@@ -55,10 +57,15 @@ def med(label, key):
     return statistics.median(v) if v else float("nan")
 print(f"{'measurement':<26}{'tokens/s':>12}{'GFLOP/s':>10}{'peak':>8}{'MFU':>7}")
 for label in rows:
+    if label.startswith("fit-"):
+        continue
     tok = med(label, "tokens_per_s")
     gf = med(label, "gflops") if "gflops" in rows[label][0] else med(label, "gflops_6n")
     peak, mfu = med(label, "peak_gflops"), med(label, "mfu")
     print(f"{label:<26}{tok:>12.0f}{gf:>10.1f}{peak:>8.0f}{mfu:>7.2f}")
+for label in [l for l in rows if l.startswith("fit-")]:
+    goal = 5 if "chinchilla" in label else 30
+    print(f"{label:<26}{med(label, 'seconds'):>8.2f} s for 1000 bootstrap resamples (target < {goal} s)")
 r = lambda a, b: med(a, "tokens_per_s") / med(b, "tokens_per_s")
 print(f"train (a): 2 threads / 1 thread = {r('train-a-2', 'train-a-1'):.2f}")
 print(f"sample: batched / sequential = {r('sample-batched-2', 'sample-sequential-2'):.2f}")

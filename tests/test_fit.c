@@ -359,18 +359,35 @@ static void test_t2acc_recovers(void **state) {
 }
 
 static const double COV[3][2] = {{-2.0, -0.4}, {-1.0, -0.3}, {-0.5, -0.6}};
+#define COV_PROBLEMS 400
 
+// Three models' pass@k on k = 1 .. 256; with noise, the mean over COV_PROBLEMS problems whose
+// terms carry the problem's multiplicative noise (the same at every k of a model), so the
+// bootstrap has problems to resample.
 static void coverage_data(FitData *d, double noise, uint64_t seed) {
     fit_data_alloc(d, 3 * 9);
     d->model = xcalloc(d->n, sizeof(char *));
+    if (noise > 0) fit_data_alloc_problems(d, COV_PROBLEMS, 0);
     Rng rng;
     rng_seed(&rng, seed);
+    double z[3][COV_PROBLEMS];
+    for (int m = 0; m < 3; m++)
+        for (int p = 0; p < COV_PROBLEMS; p++) z[m][p] = rng_normal(&rng);
     for (size_t i = 0; i < d->n; i++) {
         size_t m = i / 9;
         d->model[i] = xasprintf("run%zu", m);
         d->k[i] = pow(2, (double)(i % 9));
-        double p = exp(COV[m][0] * pow(d->k[i], COV[m][1])) * exp(noise * rng_normal(&rng));
-        d->pass[i] = fmin(1, p);
+        double p = exp(COV[m][0] * pow(d->k[i], COV[m][1]));
+        if (noise == 0) {
+            d->pass[i] = p;
+            continue;
+        }
+        double sum = 0;
+        for (int q = 0; q < COV_PROBLEMS; q++) {
+            d->prob_term[i * COV_PROBLEMS + (size_t)q] = p * (1 + noise * z[m][q]);
+            sum += d->prob_term[i * COV_PROBLEMS + (size_t)q];
+        }
+        d->pass[i] = fmin(1, sum / COV_PROBLEMS);
     }
 }
 
@@ -392,7 +409,7 @@ static void test_coverage_recovers(void **state) {
     }
     fit_result_free(&r);
     fit_data_free(&d);
-    coverage_data(&d, 0.01, 2);
+    coverage_data(&d, 0.1, 2);
     FitOptions o;
     fit_options_default(&o);
     o.bootstrap = 300;
@@ -400,12 +417,21 @@ static void test_coverage_recovers(void **state) {
     assert_int_equal(fit_run(FIT_COVERAGE, &d, &o, &r), 0);
     assert_true(r.converged);
     assert_int_equal(r.n_boot_used, 300);
+    assert_string_equal(r.resample, "problems");
     for (size_t j = 0; j < r.n_params; j++) {
         const FitParam *p = &r.params[j];
+        assert_true(p->identified);
         assert_true(p->lo <= p->value && p->value <= p->hi);
         double truth = COV[j / 2][j % 2];
         assert_true(fabs(p->value - truth) < 0.05 * fabs(truth));
     }
+    fit_result_free(&r);
+    // A CSV gives no problems: the bootstrap of a per-model curve is refused.
+    free(d.prob_term);
+    d.prob_term = NULL;
+    d.n_problems = 0;
+    assert_int_equal(fit_run(FIT_COVERAGE, &d, &o, &r), -1);
+    assert_non_null(strstr(err_msg(), "coverage: --bootstrap needs per-problem data"));
     fit_result_free(&r);
     fit_data_free(&d);
 }
@@ -595,68 +621,78 @@ typedef struct {
     double shift;
 } QuadCtx;
 
-// f = Σ_j (x_j − shift)² as residuals r_j = x_j − shift: ℓ = r², J = I.
-static double quad_f(void *ctx, const double *x, double *g, int n) {
+// f = Σ_j (x_j − shift)² as residuals r_j = x_j − shift: ℓ = r², J = I; n = 3.
+static double quad_f(void *ctx, const double *x, double *g, double *s) {
     const QuadCtx *q = ctx;
     double f = 0;
-    for (int j = 0; j < n; j++) {
+    for (int j = 0; j < 3; j++) {
         double r = x[j] - q->shift;
         f += r * r;
         g[j] = 2 * r;
     }
+    for (int j = 0; s && j < 3; j++) s[j] = 2 * sqrt(f); // sqrt(Σ ℓ'²) · sqrt(Σ J_j²), Σ J_j² = 1
     return f;
 }
 
-static void quad_scale(void *ctx, const double *x, double *s, int n) {
-    const QuadCtx *q = ctx;
-    double rho2 = 0;
-    for (int j = 0; j < n; j++) rho2 += 4 * (x[j] - q->shift) * (x[j] - q->shift);
-    for (int j = 0; j < n; j++) s[j] = sqrt(rho2); // Σ J_j² = 1
-}
-
-// One residual r = e^−x, minimum at x → ∞: never converges.
-static double runaway_f(void *ctx, const double *x, double *g, int n) {
+// One residual r = e^−x + 1, minimum at x → ∞: never converges.
+static double runaway_f(void *ctx, const double *x, double *g, double *s) {
     (void)ctx;
-    (void)n;
     double r = exp(-x[0]) + 1; // f = r²: slope 2 r (−e^−x) → 0 but r → 1, not 0
     g[0] = -2 * r * exp(-x[0]);
+    if (s) s[0] = 2 * fabs(r) * exp(-x[0]);
     return r * r;
-}
-
-static void runaway_scale(void *ctx, const double *x, double *s, int n) {
-    (void)ctx;
-    (void)n;
-    double r = exp(-x[0]) + 1;
-    s[0] = 2 * fabs(r) * exp(-x[0]);
 }
 
 static void test_convergence_verdict(void **state) {
     (void)state;
     MinOptions opt = {.epsilon = 1e-10, .accept = 1e-6, .f_floor = 0, .ftol_rel = 1e-13, .max_iter = 100, .polish = 2};
     QuadCtx q = {3.0};
+    FitProblem p;
+    fit_problem_init(&p, quad_f, &q, 3);
     double x[3] = {0, 10, -5};
     MinResult m;
-    fit_minimize(quad_f, quad_scale, &q, x, 3, &opt, &m);
+    fit_minimize(&p, x, &opt, &m);
     assert_true(m.converged);
     assert_true(fabs(x[0] - 3) < 1e-8 && fabs(x[1] - 3) < 1e-8);
     // An objective flat only at infinity: whatever liblbfgs returns, the cosine stays ~1.
+    FitProblem run;
+    fit_problem_init(&run, runaway_f, NULL, 1);
     double y[1] = {0};
     opt.max_iter = 30;
-    fit_minimize(runaway_f, runaway_scale, NULL, y, 1, &opt, &m);
+    fit_minimize(&run, y, &opt, &m);
     assert_false(m.converged);
     assert_true(m.cosine > 0.5);
     // Stopped early by the iteration limit: not converged, and says why.
     double z[3] = {0, 10, -5};
     QuadCtx far = {1e6};
+    p.ctx = &far;
     opt.max_iter = 1;
     opt.polish = 0;
-    fit_minimize(quad_f, quad_scale, &far, z, 3, &opt, &m);
+    fit_minimize(&p, z, &opt, &m);
     if (m.status == LBFGSERR_MAXIMUMITERATION) assert_false(m.converged);
     assert_non_null(fit_lbfgs_reason(LBFGSERR_ROUNDING_ERROR));
+    // A box: the minimum at 3 lies outside [0, 1]; the fit stops at the end 1, converged there
+    // (the bound), and never evaluates outside the box.
+    fit_problem_init(&p, quad_f, &q, 3);
+    p.lo[1] = 0;
+    p.hi[1] = 1;
+    double b[3] = {0, 0.5, 0};
+    opt.max_iter = 200;
+    opt.polish = 2;
+    fit_minimize(&p, b, &opt, &m);
+    assert_true(m.converged);
+    assert_true(b[1] <= 1 && b[1] > 1 - FIT_BOX_TOL);
+    assert_true(m.bound == 1u << 1);
+    assert_true(fabs(b[0] - 3) < 1e-6);
+    // A fixed component stays where it was put.
+    p.fixed = 1u;
+    double c[3] = {7, 0.5, 0};
+    fit_minimize(&p, c, &opt, &m);
+    assert_true(c[0] == 7 && fabs(c[2] - 3) < 1e-6);
 }
 
 // Chinchilla data below any E > 0 (L = 400/N^.3 + 400/D^.3 − 0.05): the constrained optimum is
-// E = 0 (e → −∞). Converged, with E reported at its bound, and a warning.
+// E = 0 (e → −∞). Converged, with E reported at its bound and not identified, and a warning.
 static void test_at_bound(void **state) {
     (void)state;
     char *dir = tmpdir_make("fit");
@@ -678,16 +714,21 @@ static void test_at_bound(void **state) {
     const cJSON *ab = cJSON_GetObjectItem(j, "at_bound");
     assert_true(cJSON_IsArray(ab) && cJSON_GetArraySize(ab) == 1);
     assert_string_equal(cJSON_GetArrayItem(ab, 0)->valuestring, "E");
-    assert_non_null(strstr(rr.err, "warning: the chinchilla fit drove E to 0"));
+    assert_non_null(strstr(rr.err, "warning: the chinchilla fit drove E to a bound of the range allowed"));
+    // At its bound, E is not identified: no interval, and named.
+    const cJSON *ni = cJSON_GetObjectItem(j, "not_identified");
+    assert_true(cJSON_IsArray(ni) && cJSON_GetArraySize(ni) == 1);
+    assert_string_equal(cJSON_GetArrayItem(ni, 0)->valuestring, "E");
     cJSON_Delete(j);
     run_free(&rr);
     free(path);
     tmpdir_remove(dir);
 }
 
-// Coverage with pass@1 = 0.3 and pass@k = 1 beyond: a k^b fits only as b → −∞, no bound the law
-// knows of; the fit must say it did not converge (JSON, table and warning).
-static void test_not_converged_reported(void **state) {
+// Coverage with pass@1 = 0.3 and pass@k = 1 beyond: a k^b fits only as b → −∞, beyond the box
+// (−3, 0): the fit stops at b = −3, converged at that bound, and says b is not identified (JSON,
+// table and warning).
+static void test_at_bound_not_identified(void **state) {
     (void)state;
     char *dir = tmpdir_make("fit");
     char *path = write_text(dir, "runaway.csv", "model,k,pass\nm,1,0.3\nm,2,1\nm,4,1\nm,8,1\n");
@@ -695,16 +736,44 @@ static void test_not_converged_reported(void **state) {
     assert_int_equal(rr.status, 0);
     cJSON *j = cJSON_Parse(rr.out);
     assert_non_null(j);
-    assert_true(cJSON_IsFalse(cJSON_GetObjectItem(j, "converged")));
-    assert_true(json_num(cJSON_GetObjectItem(j, "params"), "b[m]") < -5);
-    assert_non_null(strstr(rr.err, "t2: warning: the coverage fit did not converge"));
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(j, "converged")));
+    assert_true(fabs(json_num(cJSON_GetObjectItem(j, "params"), "b[m]") + FIT_EXPONENT_MAX) < 1e-2);
+    const cJSON *ni = cJSON_GetObjectItem(j, "not_identified");
+    assert_true(cJSON_IsArray(ni) && cJSON_GetArraySize(ni) >= 1);
+    assert_string_equal(cJSON_GetArrayItem(ni, cJSON_GetArraySize(ni) - 1)->valuestring, "b[m]");
+    assert_non_null(strstr(rr.err, "t2: warning: the coverage fit does not identify"));
     cJSON_Delete(j);
     run_free(&rr);
     rr = run_t2("fit", "--csv", path, "--law", "coverage", NULL);
-    assert_non_null(strstr(rr.out, "NOT converged: largest gradient cosine"));
+    assert_non_null(strstr(rr.out, "b[m]             not identified by these data (at a bound of its range)"));
     run_free(&rr);
     free(path);
     tmpdir_remove(dir);
+}
+
+// A fit that did not converge says so in its table and JSON.
+static void test_not_converged_reported(void **state) {
+    (void)state;
+    FitData d;
+    chinchilla_data(&d, 0.003, 2);
+    FitResult r;
+    assert_int_equal(fit_run(FIT_CHINCHILLA, &d, NULL, &r), 0);
+    r.converged = 0;
+    r.cosine = 0.3;
+    char *s = fit_result_json(&r);
+    cJSON *j = cJSON_Parse(s);
+    assert_true(cJSON_IsFalse(cJSON_GetObjectItem(j, "converged")));
+    cJSON_Delete(j);
+    free(s);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    fit_result_print(f, &r);
+    fclose(f);
+    assert_non_null(strstr(text, "NOT converged: largest gradient cosine 0.3"));
+    free(text);
+    fit_result_free(&r);
+    fit_data_free(&d);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -862,6 +931,7 @@ int main(void) {
         cmocka_unit_test(test_json_round_trip),
         cmocka_unit_test(test_convergence_verdict),
         cmocka_unit_test(test_at_bound),
+        cmocka_unit_test(test_at_bound_not_identified),
         cmocka_unit_test(test_not_converged_reported),
         cmocka_unit_test(test_bad_csv),
         cmocka_unit_test(test_csv_loader),

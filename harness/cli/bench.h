@@ -11,5 +11,7 @@ double sgemm_peak_gflops(int threads);
 // Print a flat result object: one JSON line with json, else "key: value" lines. Frees o.
 void bench_print(cJSON *o, int json);
 int bench_sample(int argc, char **argv);
+// bench_fit.c: `t2 bench fit`, a fit with bootstrap intervals on synthetic data.
+int bench_fit(int argc, char **argv);
 
 #endif

@@ -215,11 +215,12 @@ int cmd_bench(int argc, char **argv) {
     if (argc >= 1 && strcmp(argv[0], "train") == 0) return bench_train(argc - 1, argv + 1);
     if (argc >= 1 && strcmp(argv[0], "gemm") == 0) return bench_gemm(argc - 1, argv + 1);
     if (argc >= 1 && strcmp(argv[0], "sample") == 0) return bench_sample(argc - 1, argv + 1);
+    if (argc >= 1 && strcmp(argv[0], "fit") == 0) return bench_fit(argc - 1, argv + 1);
     if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
-        printf("usage: t2 bench train|sample|gemm [options]   (t2 bench train --help for details)\n");
+        printf("usage: t2 bench train|sample|gemm|fit [options]   (t2 bench train --help for details)\n");
         return 0;
     }
-    fprintf(stderr, "t2: bench: expected 'train', 'sample' or 'gemm'%s%s\n", argc ? ", got " : "",
+    fprintf(stderr, "t2: bench: expected 'train', 'sample', 'gemm' or 'fit'%s%s\n", argc ? ", got " : "",
             argc ? argv[0] : "");
     return 2;
 }

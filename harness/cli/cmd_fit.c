@@ -36,16 +36,30 @@ static void warn_fit(const FitResult *r) {
         fprintf(stderr, "t2: warning: the %s fit did not converge (%s); the parameters are the best point found\n", law,
                 fit_lbfgs_reason(r->lbfgs_status));
     if (r->at_bound[0])
-        fprintf(stderr, "t2: warning: the %s fit drove %s to 0, the edge of its range: the data favour no such term\n",
+        fprintf(stderr, "t2: warning: the %s fit drove %s to a bound of the range allowed: the data push past it\n",
                 law, r->at_bound);
-    if (r->n_boot > r->n_boot_used)
+    if (r->n_not_identified) {
+        char names[256] = "";
+        size_t len = 0;
+        for (size_t j = 0; j < r->n_params && len < sizeof names; j++)
+            if (!r->params[j].identified)
+                len += (size_t)snprintf(names + len, sizeof names - len, "%s%s", len ? ", " : "", r->params[j].name);
+        fprintf(stderr, "t2: warning: the %s fit does not identify %s: these data do not pin %s down\n", law, names,
+                r->n_not_identified == 1 ? "it" : "them");
+    }
+    if (r->n_boot > r->n_boot_used && r->law == FIT_COVERAGE)
+        fprintf(stderr, "t2: warning: in %ld of %ld bootstrap resamples some model's refit did not converge; each "
+                        "model's intervals use the resamples whose refit of that model converged\n",
+                r->n_boot - r->n_boot_used, r->n_boot);
+    else if (r->n_boot > r->n_boot_used)
         fprintf(stderr, "t2: warning: %ld of %ld bootstrap refits did not converge and are left out of the intervals\n",
                 r->n_boot - r->n_boot_used, r->n_boot);
 }
 
-static int load_db(const char *path, FitLaw law, DbSource *src, FitData *data) {
+static int load_db(const char *path, FitLaw law, const char *loss, DbSource *src, FitData *data) {
     if (analysis_open_db(path, &src->db) != 0) return -1;
     if (analysis_load(src->db, &src->an) != 0) return -1;
+    if (loss && analysis_use_loss(&src->an, loss) != 0) return -1;
     if (analysis_fit_data(&src->an, law, data, &src->note) != 0) return -1;
     src->hash = fit_data_hash(law, data);
     return 0;
@@ -82,7 +96,7 @@ static void print_table(const FitResult *r, const DbSource *src, long fit_id) {
 }
 
 int cmd_fit(int argc, char **argv) {
-    char *csv = NULL, *db_file = NULL, *law_name = NULL;
+    char *csv = NULL, *db_file = NULL, *law_name = NULL, *loss = NULL;
     long bootstrap = 0, seed = 0, threads = 0;
     int json = 0;
     Opt opts[] = {
@@ -94,6 +108,7 @@ int cmd_fit(int argc, char **argv) {
         ARG_INT("--seed", &seed, "S", "seed for the bootstrap and t2-loss's random restarts (default 0)", .min = 0,
                 .max = 9.2e18),
         ARG_INT("--threads", &threads, "T", "worker threads (default: up to 2)", .min = 1, .max = 256),
+        ARG_STR("--loss", &loss, "LOSS", "with --db, the loss of the chinchilla law: val (runs.val_loss; the default)"),
         ARG_FLAG("--json", &json, "print one JSON object"),
     };
     int rc = args_parse("fit", argc, argv, opts, ARRAY_LEN(opts), NULL, NULL, 0, 0);
@@ -116,7 +131,7 @@ int cmd_fit(int argc, char **argv) {
     FitResult r = {0};
     long fit_id = 0;
     int status = 1;
-    if (csv ? fit_csv_load(csv, law, &data) != 0 : load_db(db_file, law, &src, &data) != 0) goto done;
+    if (csv ? fit_csv_load(csv, law, &data) != 0 : load_db(db_file, law, loss, &src, &data) != 0) goto done;
     FitOptions o;
     fit_options_default(&o);
     o.bootstrap = bootstrap;

@@ -24,12 +24,21 @@ typedef struct {
     int fresh, ok;
 } LawFit;
 
-// The fit of LAW for the current data, stored or made now. Not converged counts as a failure.
-static int get_fit(Db *db, const Analysis *an, const FitOptions *o, LawFit *lf) {
+// The fit of LAW for the current data, stored or made now. Not converged counts as a failure, and
+// so does an allocation that rests on parameters the data do not identify (unless FORCE).
+static int get_fit(Db *db, const Analysis *an, const FitOptions *o, int force, LawFit *lf) {
     if (analysis_fit(db, an, lf->law, o, &lf->fit, &lf->fit_id, &lf->fresh) != 0) return -1;
     if (!lf->fit.converged) {
         err_set("%s: the %s fit (stored as fit %ld) did not converge, so it gives no allocation; see t2 fit --db %s --law %s",
                 an->path, fit_law_name(lf->law), lf->fit_id, an->path, fit_law_name(lf->law));
+        fit_result_free(&lf->fit);
+        return -1;
+    }
+    char names[256];
+    if (!force && fit_allocation_unidentified(&lf->fit, names, sizeof names) > 0) {
+        err_set("%s: the %s fit (fit %ld) does not identify %s, and its allocation depends on them: the data do not pin "
+                "it down (t2 fit --db %s --law %s says why; --force values it anyway)",
+                an->path, fit_law_name(lf->law), lf->fit_id, names, an->path, fit_law_name(lf->law));
         fit_result_free(&lf->fit);
         return -1;
     }
@@ -112,7 +121,8 @@ int cmd_optimize(int argc, char **argv) {
     char *db_file = NULL, *law_name = NULL;
     double c_train = 0, c_inf = 0, k_max = 0;
     long bootstrap = 0, seed = 0, threads = 0;
-    int json = 0;
+    int json = 0, force = 0;
+    char *loss = NULL;
     Opt opts[] = {
         ARG_STR("--db", &db_file, "PATH", "results database with finished runs", .required = 1),
         ARG_DOUBLE(
@@ -131,6 +141,9 @@ int cmd_optimize(int argc, char **argv) {
                 .max = 1000000),
         ARG_INT("--seed", &seed, "S", "seed of such a fit (default 0)", .min = 0, .max = 9.2e18),
         ARG_INT("--threads", &threads, "T", "worker threads for such a fit (default: up to 2)", .min = 1, .max = 256),
+        ARG_STR("--loss", &loss, "LOSS", "the loss of the chinchilla fit: val (runs.val_loss; the default)"),
+        ARG_FLAG("--force", &force,
+                 "value allocations even from laws whose allocation depends on parameters the data do not identify"),
         ARG_FLAG("--json", &json, "print one JSON object"),
     };
     int rc = args_parse("optimize", argc, argv, opts, ARRAY_LEN(opts), NULL, NULL, 0, 0);
@@ -152,6 +165,7 @@ int cmd_optimize(int argc, char **argv) {
     int n_budgets = 0, n_trains = 1;
     trains[0] = c_train;
     if (analysis_open_db(db_file, &db) != 0 || analysis_load(db, &an) != 0) goto done;
+    if (loss && analysis_use_loss(&an, loss) != 0) goto done;
     if (!an.has_eval && !(explicit_law && laws[0].law == FIT_CHINCHILLA)) {
         err_set("%s: the sweep's task (%s) has no evaluation problems, so no T² law (t2-loss, t2-acc) can be fitted; "
                 "--law chinchilla gives the Chinchilla allocation",
@@ -166,9 +180,10 @@ int cmd_optimize(int argc, char **argv) {
     fo.bootstrap = bootstrap;
     fo.seed = (uint64_t)seed;
     fo.threads = (int)threads;
-    if (get_fit(db, &an, &fo, &chin) != 0) {
+    if (get_fit(db, &an, &fo, force, &chin) != 0) {
         if (explicit_law && laws[0].law == FIT_CHINCHILLA) goto done;
-        fprintf(stderr, "t2: warning: no chinchilla fit (%s); the Chinchilla choice comes from each law's own loss term\n",
+        fprintf(stderr, "t2: warning: no chinchilla fit to take the Chinchilla choice from (%s); it comes from each "
+                        "law's own loss term\n",
                 err_msg());
     } else {
         note_fit(&chin, json);
@@ -178,7 +193,7 @@ int cmd_optimize(int argc, char **argv) {
         if (laws[i].law == FIT_CHINCHILLA && chin.ok) {
             laws[i] = chin;
             chin.ok = 0; // owned by laws[i] now
-        } else if (get_fit(db, &an, &fo, &laws[i]) != 0) {
+        } else if (get_fit(db, &an, &fo, force, &laws[i]) != 0) {
             if (explicit_law) goto done;
             fprintf(stderr, "t2: warning: skipping %s: %s\n", fit_law_name(laws[i].law), err_msg());
             continue;
@@ -188,7 +203,7 @@ int cmd_optimize(int argc, char **argv) {
         n_ok++;
     }
     if (n_ok == 0) {
-        err_set("%s: neither t2-loss nor t2-acc could be fitted (see the warnings above)", an.path);
+        err_set("%s: neither t2-loss nor t2-acc gives an allocation these data support (see the warnings above)", an.path);
         goto done;
     }
     cJSON *out = cJSON_CreateObject(), *list = NULL;

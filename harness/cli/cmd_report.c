@@ -66,7 +66,7 @@ static int write_to(Db *db, const Analysis *an, const ReportOptions *ro, const c
 }
 
 int cmd_report(int argc, char **argv) {
-    char *db_file = NULL, *out = NULL, *plots = NULL;
+    char *db_file = NULL, *out = NULL, *plots = NULL, *loss = NULL;
     long bootstrap = 200, seed = 0, threads = 0;
     Opt opts[] = {
         ARG_STR("--db", &db_file, "PATH", "results database with finished runs", .required = 1),
@@ -76,7 +76,9 @@ int cmd_report(int argc, char **argv) {
             "--bootstrap", &bootstrap, "B",
             "resamples for the intervals of fits made now; a stored fit is reused when it has as many (default 200)",
             .min = 0, .max = 1000000),
-        ARG_INT("--seed", &seed, "S", "seed of fits made now (default 0)", .min = 0, .max = 9.2e18),
+        ARG_INT("--seed", &seed, "S", "seed of fits made now and of the comparisons' bootstrap (default 0)", .min = 0,
+                .max = 9.2e18),
+        ARG_STR("--loss", &loss, "LOSS", "the loss of the chinchilla law and the Chinchilla pick: val (the default)"),
         ARG_INT("--threads", &threads, "T", "worker threads for fits (default: up to 2)", .min = 1, .max = 256),
     };
     int rc = args_parse("report", argc, argv, opts, ARRAY_LEN(opts), NULL, NULL, 0, 0);
@@ -89,6 +91,7 @@ int cmd_report(int argc, char **argv) {
     int status = 1;
     if (out && refuse_input_as_output("--out", out, "--db", db_file) != 0) goto done;
     if (analysis_open_db(db_file, &db) != 0 || analysis_load(db, &an) != 0) goto done;
+    if (loss && analysis_use_loss(&an, loss) != 0) goto done;
     if (out) {
         report_dir = dir_of(out);
         if (make_dirs(report_dir, 1) != 0) goto done;

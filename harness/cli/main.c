@@ -16,6 +16,7 @@ static const Command commands[] = {
     {"eval", cmd_eval, "repeated-sampling evaluation of finished runs that lack it"},
     {"fit", cmd_fit, "fit a scaling law (chinchilla, t2-loss, t2-acc, coverage) to a database or CSV"},
     {"optimize", cmd_optimize, "compute-optimal (N, D, k) under the fitted laws, beside Chinchilla's choice"},
+    {"compare", cmd_compare, "at equal compute, the T² pick against the Chinchilla pick, with paired intervals"},
     {"plot", cmd_plot, "the figures of a database (gnuplot, PNG and SVG, with their data and scripts)"},
     {"report", cmd_report, "a markdown report: runs, fits, optimal allocations, the headline comparison"},
     {"sample", cmd_sample, "k completions of a prompt from a checkpoint"},

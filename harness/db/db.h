@@ -270,6 +270,24 @@ int db_find_eval(Db *db, int run_id, const DbEvalKey *key, long *eval_id);
 int db_read_samples(Db *db, long eval_id, DbSample **out, size_t *n);
 void db_samples_free(DbSample *s, size_t n);
 
+// Per problem (db_samples.c), ordered by problem_id: the distinct answers of an eval's samples
+// with how many samples gave each and whether it is correct (answer NULL: the samples with no
+// extractable answer, last in their problem), and the sample and correct counts.
+typedef struct {
+    long problem_id;
+    char *answer; // heap, or NULL
+    long count;
+    int correct;
+} DbAnswerGroup;
+int db_answer_groups(Db *db, long eval_id, DbAnswerGroup **out, size_t *n);
+void db_answer_groups_free(DbAnswerGroup *g, size_t n);
+
+typedef struct {
+    long problem_id;
+    long n, correct;
+} DbProblemCount;
+int db_problem_counts(Db *db, long eval_id, DbProblemCount **out, size_t *n);
+
 // Rescore an eval in one transaction: set answer and correct of the given samples (matched by
 // problem_id, sample_idx; may be n_samples = 0) and replace all of its metrics.
 int db_rescore_eval(Db *db, long eval_id, const DbSample *samples, size_t n_samples, const DbMetric *metrics,

@@ -83,6 +83,13 @@ int db_claim_is_stale(const Db *db, const char *owner, int has_heartbeat, double
 char *checkpoint_ref_from(const char *db_file, const char *path);
 char *checkpoint_resolve_from(const char *db_file, const char *stored);
 
+// Every row of SQL (one integer parameter) into a heap array of ELEM-byte rows filled by READ.
+// On error the rows read so far are released with RELEASE (may be NULL) and the array freed.
+typedef void (*DbRowRead)(sqlite3_stmt *st, void *row);
+typedef void (*DbRowsRelease)(void *rows, size_t n);
+int db_read_rows(Db *db, const char *sql, sqlite3_int64 param, size_t elem, DbRowRead read, DbRowsRelease release,
+                 void **out, size_t *n, const char *op);
+
 // Read-only query of one integer (e.g. "SELECT count(*) ..."); -1 + err on failure.
 int db_query_int(Db *db, const char *sql, long long *out, const char *op);
 

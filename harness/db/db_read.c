@@ -6,14 +6,10 @@
 #include "db/db_impl.h"
 
 // ---------------------------------------------------------------------------------------------
-// Every row of SQL (one integer parameter) into a heap array of ELEM-byte rows filled by READ.
-// On error the rows read so far are released with RELEASE (may be NULL) and the array freed.
+// Every row of SQL (one integer parameter) into a heap array (db_impl.h).
 
-typedef void (*RowRead)(sqlite3_stmt *st, void *row);
-typedef void (*RowsRelease)(void *rows, size_t n);
-
-static int read_rows(Db *db, const char *sql, sqlite3_int64 param, size_t elem, RowRead read,
-                     RowsRelease release, void **out, size_t *n, const char *op) {
+int db_read_rows(Db *db, const char *sql, sqlite3_int64 param, size_t elem, DbRowRead read, DbRowsRelease release,
+                 void **out, size_t *n, const char *op) {
     *out = NULL;
     *n = 0;
     sqlite3_stmt *st = db_prepare(db, sql, op);
@@ -88,7 +84,7 @@ static void read_train_log_row(sqlite3_stmt *st, void *row) {
 }
 
 int db_read_train_log(Db *db, int run_id, TrainLogRow **out, size_t *n) {
-    return read_rows(db,
+    return db_read_rows(db,
                      "SELECT step, tokens, loss, lr, grad_norm, wall_s FROM train_log WHERE run_id = ? "
                      "ORDER BY step",
                      run_id, sizeof **out, read_train_log_row, NULL, (void **)out, n, "read train_log");
@@ -121,7 +117,7 @@ static void read_eval_row(sqlite3_stmt *st, void *row) {
 int db_get_eval(Db *db, long eval_id, DbEval *out) {
     DbEval *rows;
     size_t n;
-    if (read_rows(db, "SELECT " EVAL_COLUMNS " FROM evals WHERE eval_id = ?", eval_id, sizeof *rows,
+    if (db_read_rows(db, "SELECT " EVAL_COLUMNS " FROM evals WHERE eval_id = ?", eval_id, sizeof *rows,
                   read_eval_row, NULL, (void **)&rows, &n, "read evals") != 0)
         return -1;
     if (n == 1) *out = rows[0];
@@ -130,7 +126,7 @@ int db_get_eval(Db *db, long eval_id, DbEval *out) {
 }
 
 int db_list_evals(Db *db, int run_id, DbEval **out, size_t *n) {
-    return read_rows(db, "SELECT " EVAL_COLUMNS " FROM evals WHERE ?1 < 0 OR run_id = ?1 ORDER BY eval_id", run_id,
+    return db_read_rows(db, "SELECT " EVAL_COLUMNS " FROM evals WHERE ?1 < 0 OR run_id = ?1 ORDER BY eval_id", run_id,
                      sizeof **out, read_eval_row, NULL, (void **)out, n, "list evals");
 }
 
@@ -155,7 +151,7 @@ void db_samples_free(DbSample *s, size_t n) {
 static void release_samples(void *rows, size_t n) { db_samples_free(rows, n); }
 
 int db_read_samples(Db *db, long eval_id, DbSample **out, size_t *n) {
-    return read_rows(db,
+    return db_read_rows(db,
                      "SELECT problem_id, sample_idx, completion, answer, correct, n_tokens, logprob "
                      "FROM samples WHERE eval_id = ? ORDER BY problem_id, sample_idx",
                      eval_id, sizeof **out, read_sample_row, release_samples, (void **)out, n, "read samples");
@@ -173,7 +169,7 @@ void db_metrics_free(DbMetric *m, size_t n) {
 static void release_metrics(void *rows, size_t n) { db_metrics_free(rows, n); }
 
 int db_read_metrics(Db *db, long eval_id, DbMetric **out, size_t *n) {
-    return read_rows(db, "SELECT metric, k, value FROM metrics WHERE eval_id = ? ORDER BY metric, k", eval_id,
+    return db_read_rows(db, "SELECT metric, k, value FROM metrics WHERE eval_id = ? ORDER BY metric, k", eval_id,
                      sizeof **out, read_metric_row, release_metrics, (void **)out, n, "read metrics");
 }
 
@@ -182,7 +178,7 @@ static void read_gold_row(sqlite3_stmt *st, void *row) {
 }
 
 int db_read_gold(Db *db, int run_id, DbGold **out, size_t *n) {
-    return read_rows(db, "SELECT problem_id, logprob, n_tokens FROM gold WHERE run_id = ? ORDER BY problem_id",
+    return db_read_rows(db, "SELECT problem_id, logprob, n_tokens FROM gold WHERE run_id = ? ORDER BY problem_id",
                      run_id, sizeof **out, read_gold_row, NULL, (void **)out, n, "read gold");
 }
 

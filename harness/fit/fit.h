@@ -43,6 +43,16 @@ int fit_law_parse(const char *name, FitLaw *out);
 //                                     its rows; stage 1 uses one value per model (their mean)
 //   coverage    k, pass, and model (or N, D as the model key)
 // t2-acc and coverage group rows by model: model[i] when model is set, else the pair (N, D).
+//
+// What the bootstrap resamples (optional; the database reader fills it, a CSV has none):
+//   n_problems, prob_term, prob_nll  the rows' targets are means over P problems (the same
+//     problems for every row): prob_term (n, P) holds the row's term on each problem (t2-loss:
+//     −log pass@k; t2-acc and coverage: pass@k), prob_nll (n, P) t2-acc's per-problem gold NLL;
+//     NAN where a problem is missing. The bootstrap draws problems, jointly for every row.
+//   run, cell  the run of each row and the (model, budget) cell of that run: where a cell holds
+//     several runs (seeds), the bootstrap draws runs within their cell, jointly with problems.
+// Without either, it draws whole units: rows (chinchilla) or models (t2-loss, t2-acc); never
+// the k rows of one model as if they were independent.
 typedef struct {
     size_t n;
     double *N;     // (n,) parameters
@@ -52,10 +62,17 @@ typedef struct {
     double *nll;   // (n,)
     double *pass;  // (n,) pass@k in (0, 1]
     char **model;  // (n,) owned strings, or NULL
+    size_t n_problems;
+    double *prob_term; // (n, n_problems) or NULL
+    double *prob_nll;  // (n, n_problems) or NULL
+    int *run;          // (n,) or NULL
+    int *cell;         // (n,) or NULL
 } FitData;
 
-// Allocate every column for n rows, filled with NAN (model NULL).
+// Allocate every column for n rows, filled with NAN (model NULL, no resampling units).
 void fit_data_alloc(FitData *d, size_t n);
+// Add per-problem columns for P problems (prob_term, and prob_nll when with_nll), NAN-filled.
+void fit_data_alloc_problems(FitData *d, size_t P, int with_nll);
 void fit_data_free(FitData *d);
 // Smallest number of points (rows; t2-acc: also models; coverage: per model) a law needs.
 size_t fit_min_points(FitLaw law);
@@ -81,23 +98,39 @@ const char *fit_csv_help(void);
 // ---------------------------------------------------------------------------------------------
 // Options.
 typedef struct {
-    long bootstrap;    // resamples for percentile intervals (0: none). Points are drawn with
-                       // replacement (t2-acc: whole models; coverage: points within each model)
-                       // and each refit starts from the full-data optimum, not the start grid.
+    long bootstrap;    // resamples for percentile intervals (0: none); see FitData for what is
+                       // drawn. Each refit starts from the full-data optimum and from a few of
+                       // the best starts of the full fit, and keeps the best.
     uint64_t seed;     // seeds the bootstrap and t2-loss's random restarts
     int threads;       // worker threads for the start grid and the bootstrap (0: up to 2)
     int n_starts;      // t2-loss random restarts (default 500, as the T² paper)
     double ci_level;   // central interval mass (default 0.95: percentiles 2.5 and 97.5)
 } FitOptions;
 void fit_options_default(FitOptions *o);
+// Threads a fit uses: o->threads, or min(2, cpu_count()) when 0.
+int fit_threads(const FitOptions *o);
+// The central LEVEL percentile interval of v (n > 0 values; sorted in place), with linear
+// interpolation between order statistics (numpy's default). Every bootstrap interval of t2.
+void fit_percentile_interval(double *v, size_t n, double level, double out[2]);
 
 // ---------------------------------------------------------------------------------------------
 // Result.
 typedef struct {
     char name[64];
     double value;
-    double lo, hi; // bootstrap percentile interval; NAN without --bootstrap
+    double lo, hi;  // bootstrap percentile interval; NAN without --bootstrap
+    long n_used;    // resamples behind lo, hi (coverage: those whose refit of this model converged)
+    int identified; // 0: the data do not pin this parameter down (why says how); its lo, hi are
+                    // not an interval to report
+    char why[96];   // "" or the reason it is not identified
 } FitParam;
+
+// Residuals (observed − predicted) of the rows at one k.
+typedef struct {
+    double k;
+    size_t n;
+    double mean, rms;
+} FitKResidual;
 
 typedef struct {
     FitLaw law;
@@ -110,11 +143,16 @@ typedef struct {
     size_t n_points;
     int converged;       // every minimisation behind the reported optimum converged
     double cosine;       // the verdict's measure: largest gradient cosine (≤ 1e-5 to converge)
-    char at_bound[64];   // coefficients the fit drove to their bound 0 ("E", "A,G"), or ""
+    char at_bound[64];   // parameters the fit drove to a bound of their range ("E", "A,alpha"), or ""
+    size_t n_not_identified; // parameters with identified = 0
     int lbfgs_status;    // liblbfgs return code of the reported optimum (first failing one)
     long n_boot;         // resamples requested
-    long n_boot_used;    // resamples whose refit converged; the intervals use these
+    long n_boot_used;    // resamples whose whole refit converged: the rows of boot
     double *boot;        // (n_boot_used, n_params + n_alloc) resampled estimates, row-major
+    size_t n_kres;
+    FitKResidual *kres;  // (n_kres,) residuals by k, increasing k (t2-loss, t2-acc)
+    char resample[96];   // what the bootstrap drew, in words ("problems", "runs within (model,
+                         // budget) and problems", "rows", "models")
 } FitResult;
 
 // Fit LAW to the data. 0 on success (converged or not: see r->converged); -1 + err_set on bad
@@ -126,10 +164,12 @@ void fit_result_free(FitResult *r);
 double fit_get(const FitResult *r, const char *name);
 const FitParam *fit_find(const FitResult *r, const char *name);
 
-// The docs/SPEC.md §6 object: {"law", "params", "ci", "objective", "n_points", "converged"}, plus
-// "allocation" (when the law has one), "objective_stage1" (t2-acc), "at_bound": ["E", ...]
-// (when a positive coefficient went to 0: the constrained optimum, still converged) and
-// "bootstrap": {"resamples", "used"} when bootstrapped. "ci" is {} without a bootstrap.
+// The docs/SPEC.md §6 object: {"law", "params", "ci", "objective", "n_points", "converged",
+// "not_identified": [names]}, plus "allocation" (when the law has one), "objective_stage1"
+// (t2-acc), "at_bound": ["E", ...] (parameters at a bound of their range), "not_identified_why":
+// {name: reason}, "residuals_by_k": [{"k", "n", "mean", "rms"}] (t2-loss, t2-acc) and "bootstrap":
+// {"resamples", "used", "resampled"} when bootstrapped. "ci" is {} without a bootstrap; with
+// one, a parameter that is not identified has "ci": {name: null}.
 // For the `fits` table: params_json and ci_json are cJSON_PrintUnformatted of its "params"
 // and "ci" members (their numbers are raw 17-digit text, so they print exactly).
 cJSON *fit_result_cjson(const FitResult *r);
@@ -144,8 +184,11 @@ cJSON *fit_json_number(double v);
 // (ci_json may be NULL). Allocation quantities are not rebuilt (optimize_allocation does not
 // need them).
 int fit_result_from_parts(const char *law, const char *params_json, const char *ci_json, FitResult *out);
-// Human-readable table.
+// Human-readable table; a parameter that is not identified reads "not identified by these data".
 void fit_result_print(FILE *f, const FitResult *r);
+// The not-identified parameters that the law's allocation depends on (chinchilla, t2-loss: all
+// but E, an additive constant; t2-acc: all), comma-separated into out; returns how many.
+int fit_allocation_unidentified(const FitResult *r, char *out, size_t out_len);
 // Why liblbfgs stopped, in words ("line search limited by rounding"), for r->lbfgs_status.
 const char *fit_lbfgs_reason(int status);
 

@@ -187,22 +187,6 @@ static void clear_ci(Allocation *a) {
     set_nan2(a->value_ci);
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-// Percentile interval of v (n,), sorted in place; linear interpolation between order statistics.
-static void interval(double *v, size_t n, double level, double out[2]) {
-    qsort(v, n, sizeof(double), cmp_double);
-    double q[2] = {(1 - level) / 2, 1 - (1 - level) / 2};
-    for (int s = 0; s < 2; s++) {
-        double pos = q[s] * (double)(n - 1);
-        size_t i = (size_t)pos;
-        out[s] = i + 1 < n ? v[i] + (pos - (double)i) * (v[i + 1] - v[i]) : v[n - 1];
-    }
-}
-
 // Percentile intervals of both allocations over the fit's bootstrap resamples.
 static void bootstrap_intervals(const FitResult *fit, const int *col, const Budgets *bud, double log_n_max,
                                 OptResult *out) {
@@ -218,7 +202,7 @@ static void bootstrap_intervals(const FitResult *fit, const int *col, const Budg
     }
     double *dst[8] = {out->t2.N_ci, out->t2.D_ci, out->t2.k_ci, out->t2.value_ci,
                       out->chinchilla.N_ci, out->chinchilla.D_ci, out->chinchilla.k_ci, out->chinchilla.value_ci};
-    for (int j = 0; j < 8; j++) interval(vals + (size_t)j * nb, nb, 0.95, dst[j]);
+    for (int j = 0; j < 8; j++) fit_percentile_interval(vals + (size_t)j * nb, nb, 0.95, dst[j]);
     out->n_boot_used = (long)nb;
     free(vals);
 }
@@ -310,9 +294,9 @@ int optimize_chinchilla_from(const FitResult *fit, const FitResult *loss_law, Op
             chinchilla_optimal(lb.A, lb.B, lb.alpha, lb.beta, out->c_train, &v[b], &v[nb + b]);
             v[2 * nb + b] = k_of(&bud, v[b]);
         }
-        interval(v, nb, 0.95, a->N_ci);
-        interval(v + nb, nb, 0.95, a->D_ci);
-        interval(v + 2 * nb, nb, 0.95, a->k_ci);
+        fit_percentile_interval(v, nb, 0.95, a->N_ci);
+        fit_percentile_interval(v + nb, nb, 0.95, a->D_ci);
+        fit_percentile_interval(v + 2 * nb, nb, 0.95, a->k_ci);
         free(v);
     }
     nb = fit->boot ? (size_t)fit->n_boot_used : 0;
@@ -323,7 +307,7 @@ int optimize_chinchilla_from(const FitResult *fit, const FitResult *loss_law, Op
             law_at(fit, col, (long)b, &lb);
             v[b] = law_value(&lb, a->N, a->D, a->k);
         }
-        interval(v, nb, 0.95, a->value_ci);
+        fit_percentile_interval(v, nb, 0.95, a->value_ci);
         free(v);
     }
     return 0;
@@ -400,7 +384,7 @@ static void print_allocation(FILE *f, const char *label, const Allocation *a, co
 void opt_result_print(FILE *f, const OptResult *o) {
     char inf[64];
     if (o->c_inf > 0)
-        snprintf(inf, sizeof inf, "%.4g FLOPs per query", o->c_inf);
+        snprintf(inf, sizeof inf, "%.4g FLOPs per query token", o->c_inf);
     else
         snprintf(inf, sizeof inf, "none (k = 1)");
     fprintf(f, "law %s, C_train %.4g FLOPs, C_inf %s (%s %s)\n", fit_law_name(o->law), o->c_train, inf,

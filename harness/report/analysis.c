@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sweep/estimators.h"
 #include "sweep/eval.h"
 #include "util/util.h"
 
@@ -59,6 +60,20 @@ static int k_index(const Analysis *a, long k) {
     return -1;
 }
 
+// Correct samples per problem of the reference eval (the problem bootstrap's per-problem pass@k).
+static int load_counts(Db *db, const Analysis *a, AnRun *r) {
+    DbProblemCount *c;
+    size_t n;
+    if (db_problem_counts(db, r->eval_id, &c, &n) != 0) return -1;
+    r->n_correct = xmalloc((a->n_problems ? a->n_problems : 1) * sizeof(long));
+    for (size_t p = 0; p < a->n_problems; p++) r->n_correct[p] = -1;
+    for (size_t i = 0; i < n; i++)
+        if (c[i].problem_id >= 0 && (size_t)c[i].problem_id < a->n_problems && c[i].n == r->n_samples)
+            r->n_correct[c[i].problem_id] = c[i].correct;
+    free(c);
+    return 0;
+}
+
 // The reference eval's row and metrics.
 static int load_eval(Db *db, const Analysis *a, AnRun *r) {
     long eval_id;
@@ -75,6 +90,8 @@ static int load_eval(Db *db, const Analysis *a, AnRun *r) {
     r->n_problems = e.n_problems;
     r->infer_flops = e.infer_flops;
     r->gen_tokens = (double)e.gen_tokens;
+    r->prefill_flops = e.prefill_flops;
+    r->decode_flops = e.decode_flops;
     DbMetric *m;
     size_t n;
     if (db_read_metrics(db, eval_id, &m, &n) != 0) return -1;
@@ -86,20 +103,24 @@ static int load_eval(Db *db, const Analysis *a, AnRun *r) {
         else if (strcmp(m[i].metric, "pass_analytic") == 0) r->pass_analytic[j] = m[i].value;
     }
     db_metrics_free(m, n);
-    return 0;
+    return load_counts(db, a, r);
 }
 
-// Mean gold NLL and E_i[−log pass@k_i] at every spec k, over the problems with a gold log-probability.
+// Mean gold NLL and E_i[−log pass@k_i] at every spec k, over the problems with a gold
+// log-probability, and the per-problem log-probabilities.
 static int load_gold(Db *db, const Analysis *a, AnRun *r) {
     DbGold *g;
     size_t n_rows;
     if (db_read_gold(db, r->run_id, &g, &n_rows) != 0) return -1;
+    r->gold_lp = xmalloc((a->n_problems ? a->n_problems : 1) * sizeof(double));
+    for (size_t p = 0; p < a->n_problems; p++) r->gold_lp[p] = NAN;
     double nll = 0;
     double *sum = xcalloc((size_t)(a->n_k ? a->n_k : 1), sizeof(double));
     long n = 0;
     for (size_t i = 0; i < n_rows; i++) {
         double lp = g[i].logprob;
-        if (isnan(lp)) continue; // stored as NULL
+        if (isnan(lp)) continue;
+        if (g[i].problem_id >= 0 && (size_t)g[i].problem_id < a->n_problems) r->gold_lp[g[i].problem_id] = lp;
         nll -= lp;
         for (int j = 0; j < a->n_k; j++) sum[j] += neg_log_pass_analytic(lp, (double)a->k[j]);
         n++;
@@ -115,6 +136,8 @@ static int load_gold(Db *db, const Analysis *a, AnRun *r) {
 }
 
 static void free_run(AnRun *r) {
+    free(r->gold_lp);
+    free(r->n_correct);
     free(r->pass);
     free(r->maj);
     free(r->pass_analytic);
@@ -156,6 +179,8 @@ int analysis_load(Db *db, Analysis *a) {
                          s->eval.max_new_tokens};
     a->n_k = a->has_eval ? s->eval.n_k : 0;
     a->k = s->eval.k;
+    a->n_problems = a->has_eval && s->task.eval_problems > 0 ? (size_t)s->task.eval_problems : 0;
+    a->n_budgets = s->budgets.n;
     DbRun *runs;
     size_t n;
     if (db_get_runs(db, &runs, &n) != 0) return -1;
@@ -172,12 +197,7 @@ int analysis_load(Db *db, Analysis *a) {
     db_runs_free(runs, n);
     if (rc != 0) return -1;
     if (a->n_runs == 0) return no_finished_runs(a);
-    int all_val = 1;
-    for (size_t i = 0; i < a->n_runs; i++) all_val &= isfinite(a->runs[i].val_loss) && a->runs[i].val_loss > 0;
-    a->loss_column = all_val ? "val_loss" : "final_loss";
-    for (size_t i = 0; i < a->n_runs; i++)
-        a->runs[i].loss = all_val ? a->runs[i].val_loss : a->runs[i].final_loss;
-    return 0;
+    return analysis_use_loss(a, "val");
 }
 
 void analysis_free(Analysis *a) {
@@ -187,6 +207,26 @@ void analysis_free(Analysis *a) {
     free(a->path);
     spec_free(&a->spec);
     memset(a, 0, sizeof *a);
+}
+
+int analysis_use_loss(Analysis *a, const char *which) {
+    if (strcmp(which, "val") == 0) {
+        int all_val = 1;
+        for (size_t i = 0; i < a->n_runs; i++) all_val &= isfinite(a->runs[i].val_loss) && a->runs[i].val_loss > 0;
+        a->loss_column = all_val ? "val_loss" : "final_loss";
+        for (size_t i = 0; i < a->n_runs; i++) a->runs[i].loss = all_val ? a->runs[i].val_loss : a->runs[i].final_loss;
+        return 0;
+    }
+    err_set("--loss: unknown loss '%s' (expected val: runs.val_loss)", which);
+    return -1;
+}
+
+int analysis_cell(const Analysis *a, const AnRun *r) { return r->family_idx * a->n_budgets + r->budget_idx; }
+
+int analysis_loss_ks(const Analysis *a, double *k, int max) {
+    int n = 0;
+    for (double v = 1; v <= (double)a->spec.analysis.k_max && n < max; v *= 2) k[n++] = v;
+    return n;
 }
 
 const AnRun *analysis_run(const Analysis *a, int run_id) {
@@ -202,11 +242,27 @@ void analysis_model_label(const AnRun *r, char *out, size_t n) {
 // ---------------------------------------------------------------------------------------------
 // Fit data.
 
+// The fitting method's version, part of every data hash: a fit stored by an older t2 (other
+// bounds, no identification, another bootstrap) is never reused as if made now.
+#define FIT_METHOD "t2 fit method 2: bounded exponents, identification, cluster bootstrap"
+
 uint64_t fit_data_hash(FitLaw law, const FitData *d) {
     uint64_t h = fnv1a64(fit_law_name(law), strlen(fit_law_name(law)));
+    h = fnv1a64(&(uint64_t[2]){h, fnv1a64(FIT_METHOD, strlen(FIT_METHOD))}, 2 * sizeof(uint64_t));
     const double *cols[] = {d->N, d->D, d->k, d->loss, d->nll, d->pass};
     for (size_t c = 0; c < ARRAY_LEN(cols); c++) {
         uint64_t part = cols[c] ? fnv1a64(cols[c], d->n * sizeof(double)) : 0;
+        h = fnv1a64(&(uint64_t[2]){h, part}, 2 * sizeof(uint64_t));
+    }
+    size_t cells = d->n * d->n_problems;
+    const double *prob[] = {d->prob_term, d->prob_nll};
+    for (size_t c = 0; c < ARRAY_LEN(prob); c++) {
+        uint64_t part = prob[c] ? fnv1a64(prob[c], cells * sizeof(double)) : 0;
+        h = fnv1a64(&(uint64_t[2]){h, part}, 2 * sizeof(uint64_t));
+    }
+    const int *units[] = {d->run, d->cell};
+    for (size_t c = 0; c < ARRAY_LEN(units); c++) {
+        uint64_t part = units[c] ? fnv1a64(units[c], d->n * sizeof(int)) : 0;
         h = fnv1a64(&(uint64_t[2]){h, part}, 2 * sizeof(uint64_t));
     }
     for (size_t i = 0; d->model && i < d->n; i++) {
@@ -229,12 +285,25 @@ static int need_eval(const Analysis *a, FitLaw law) {
     return -1;
 }
 
+// The run and (model, budget) cell of row i.
+static void set_unit(const Analysis *a, const AnRun *r, FitData *d, size_t i) {
+    d->run[i] = r->run_id;
+    d->cell[i] = analysis_cell(a, r);
+}
+
+static void alloc_units(FitData *d, size_t cap) {
+    d->run = xmalloc((cap ? cap : 1) * sizeof(int));
+    d->cell = xmalloc((cap ? cap : 1) * sizeof(int));
+}
+
 static void chinchilla_points(const Analysis *a, FitData *d, AnFitNote *note) {
     fit_data_alloc(d, a->n_runs);
+    alloc_units(d, a->n_runs);
     for (size_t i = 0; i < a->n_runs; i++) {
         d->N[i] = a->runs[i].N;
         d->D[i] = a->runs[i].D;
         d->loss[i] = a->runs[i].loss;
+        set_unit(a, &a->runs[i], d, i);
     }
     note->n_runs = a->n_runs;
     snprintf(note->text, sizeof note->text,
@@ -242,10 +311,22 @@ static void chinchilla_points(const Analysis *a, FitData *d, AnFitNote *note) {
              a->loss_column);
 }
 
-// t2-loss and t2-acc: one row per (run, spec k) over the runs that have what the law needs.
+// Sampled pass@k of each problem of R (NAN where it has no samples) into row `row` of prob_term.
+static void problem_pass(const Analysis *a, const AnRun *r, long k, FitData *d, size_t row) {
+    double *t = d->prob_term + row * d->n_problems;
+    for (size_t p = 0; p < a->n_problems; p++)
+        t[p] = r->n_correct && r->n_correct[p] >= 0 ? pass_at_k(r->n_samples, r->n_correct[p], k) : NAN;
+}
+
+// t2-loss: one row per (run, k of the grid); t2-acc: per (run, spec k). Per-problem terms beside.
 static int per_k_points(const Analysis *a, FitLaw law, FitData *d, AnFitNote *note) {
-    size_t cap = a->n_runs * (size_t)a->n_k, n = 0;
+    double ks[AN_MAX_LOSS_K];
+    int n_k = law == FIT_T2_LOSS ? analysis_loss_ks(a, ks, AN_MAX_LOSS_K) : a->n_k;
+    for (int j = 0; law != FIT_T2_LOSS && j < n_k; j++) ks[j] = (double)a->k[j];
+    size_t cap = a->n_runs * (size_t)n_k, n = 0, P = a->n_problems;
     fit_data_alloc(d, cap);
+    alloc_units(d, cap);
+    fit_data_alloc_problems(d, P, law == FIT_T2_ACC);
     for (size_t i = 0; i < a->n_runs; i++) {
         const AnRun *r = &a->runs[i];
         int usable = r->n_gold > 0 && (law == FIT_T2_LOSS || r->eval_id >= 0);
@@ -253,15 +334,24 @@ static int per_k_points(const Analysis *a, FitLaw law, FitData *d, AnFitNote *no
             note_drop(note, law == FIT_T2_LOSS ? "%srun %d (no gold)" : "%srun %d (no eval or gold)", r->run_id);
             continue;
         }
-        for (int j = 0; j < a->n_k; j++, n++) {
+        for (int j = 0; j < n_k; j++, n++) {
             d->N[n] = r->N;
             d->D[n] = r->D;
-            d->k[n] = (double)a->k[j];
+            d->k[n] = ks[j];
+            set_unit(a, r, d, n);
+            double *t = d->prob_term + n * P, sum = 0;
+            long m = 0;
             if (law == FIT_T2_LOSS) {
-                d->nll[n] = r->nll_pass[j];
+                for (size_t p = 0; p < P; p++) {
+                    t[p] = isnan(r->gold_lp[p]) ? NAN : neg_log_pass_analytic(r->gold_lp[p], ks[j]);
+                    if (!isnan(t[p])) sum += t[p], m++;
+                }
+                d->nll[n] = m ? sum / (double)m : NAN;
             } else {
+                problem_pass(a, r, (long)ks[j], d, n);
                 d->pass[n] = r->pass[j];
                 d->nll[n] = r->gold_nll;
+                for (size_t p = 0; p < P; p++) d->prob_nll[n * P + p] = -r->gold_lp[p];
             }
         }
         note->n_runs++;
@@ -274,9 +364,9 @@ static int per_k_points(const Analysis *a, FitLaw law, FitData *d, AnFitNote *no
     }
     if (law == FIT_T2_LOSS)
         snprintf(note->text, sizeof note->text,
-                 "t2-loss on %zu runs x %d k: N = runs.n_params, D = runs.train_tokens, nll = mean over problems of "
-                 "-log(1 - (1 - exp(gold.logprob))^k)",
-                 note->n_runs, a->n_k);
+                 "t2-loss on %zu runs x %d k (1 to %g): N = runs.n_params, D = runs.train_tokens, nll = mean over "
+                 "problems of -log(1 - (1 - exp(gold.logprob))^k)",
+                 note->n_runs, n_k, ks[n_k - 1]);
     else
         snprintf(note->text, sizeof note->text,
                  "t2-acc on %zu runs x %d k: stage 1 on the mean gold NLL per run, stage 2 on sampled pass@k "
@@ -288,6 +378,8 @@ static int per_k_points(const Analysis *a, FitLaw law, FitData *d, AnFitNote *no
 static int coverage_points(const Analysis *a, FitData *d, AnFitNote *note) {
     size_t cap = a->n_runs * (size_t)a->n_k, n = 0, need = fit_min_points(FIT_COVERAGE);
     fit_data_alloc(d, cap);
+    alloc_units(d, cap);
+    fit_data_alloc_problems(d, a->n_problems, 0);
     d->model = xcalloc(cap ? cap : 1, sizeof(char *));
     for (size_t i = 0; i < a->n_runs; i++) {
         const AnRun *r = &a->runs[i];
@@ -302,6 +394,8 @@ static int coverage_points(const Analysis *a, FitData *d, AnFitNote *note) {
             d->k[n] = (double)a->k[j];
             d->pass[n] = r->pass[j];
             d->model[n] = xasprintf("run%d", r->run_id);
+            set_unit(a, r, d, n);
+            problem_pass(a, r, a->k[j], d, n);
             n++;
         }
         note->n_runs++;

@@ -1,11 +1,13 @@
 // analysis_compare.c — the equal-compute comparison of measured runs (see analysis.h): per training
-// budget level and inference budget, the best small-model-plus-sampling run against the
-// Chinchilla-style choice (the lowest loss at that budget).
+// budget level, inference budget and seed, the best small-model-plus-sampling run against the
+// Chinchilla-style choice (the lowest loss at that budget), scored on the same problems, with a
+// paired bootstrap interval over problems (and seeds, pooled).
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "report/analysis.h"
+#include "sweep/estimators.h"
 #include "util/util.h"
 
 int analysis_c_inf(const Analysis *a, double *c_inf, int max, char *why, size_t why_len) {
@@ -47,6 +49,117 @@ int analysis_c_train(const Analysis *a, double *c_train, int max) {
     return hi > lo && max > 1 ? 2 : 1;
 }
 
+void analysis_compare_defaults(AnCompareOptions *o) {
+    o->bootstrap = 2000;
+    o->seed = 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-problem scores.
+
+int analysis_problem_scores(Db *db, const Analysis *a, const AnRun *r, long k, double *pass, double *maj) {
+    size_t P = a->n_problems;
+    for (size_t p = 0; p < P; p++) pass[p] = maj[p] = NAN;
+    if (r->eval_id < 0 || k < 1 || k > r->n_samples) {
+        err_set("%s: run %d: no samples for k = %ld", db_path(db), r->run_id, k);
+        return -1;
+    }
+    DbAnswerGroup *g;
+    size_t n;
+    if (db_answer_groups(db, r->eval_id, &g, &n) != 0) return -1;
+    long S = r->n_samples;
+    long *counts = xmalloc((size_t)S * sizeof(long));
+    unsigned char *correct = xmalloc((size_t)S);
+    for (size_t i = 0; i < n;) {
+        long pid = g[i].problem_id, total = 0, c = 0, missing = 0;
+        int m = 0;
+        for (; i < n && g[i].problem_id == pid; i++) {
+            total += g[i].count;
+            if (!g[i].answer) {
+                missing += g[i].count;
+                continue;
+            }
+            if (m < S) {
+                counts[m] = g[i].count;
+                correct[m] = (unsigned char)(g[i].correct != 0);
+                m++;
+            }
+            c += g[i].correct ? g[i].count : 0;
+        }
+        if (pid < 0 || (size_t)pid >= P || total != S) continue; // a problem with another sample count
+        pass[pid] = pass_at_k(S, c, k);
+        maj[pid] = maj_at_k(S, k, counts, correct, m, missing);
+    }
+    free(counts);
+    free(correct);
+    db_answer_groups_free(g, n);
+    return 0;
+}
+
+// Mean of the finite values of v (n,); NAN when there are none.
+static double finite_mean(const double *v, size_t n) {
+    double s = 0;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(v[i])) s += v[i], m++;
+    return m ? s / (double)m : NAN;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Paired bootstrap.
+
+// The mean of d (S, P) over its finite cells and a 95% percentile interval over B resamples that
+// draw the P problems with replacement and, when draw_seeds, S − 1 of the S seeds too (jointly).
+static double paired(const double *d, int S, size_t P, int draw_seeds, long B, uint64_t seed, double ci[2]) {
+    double sum = 0;
+    size_t m = 0;
+    for (size_t i = 0; i < (size_t)S * P; i++)
+        if (isfinite(d[i])) sum += d[i], m++;
+    ci[0] = ci[1] = NAN;
+    if (m == 0) return NAN;
+    double *wp = xmalloc(P * sizeof(double)), *ws = xmalloc((size_t)S * sizeof(double)), *est = xmalloc((size_t)B * sizeof(double));
+    long used = 0;
+    for (long b = 0; b < B; b++) {
+        Rng rng;
+        rng_seed(&rng, seed_derive(seed, 0xC0AE, (uint64_t)b, 0));
+        memset(wp, 0, P * sizeof(double));
+        for (size_t i = 0; i < P; i++) wp[rng_below(&rng, P)] += 1;
+        // Seeds: Rao and Wu's rescaled bootstrap, S − 1 draws (S draws of so few would shrink the
+        // spread between seeds by (S − 1) / S).
+        for (int s = 0; s < S; s++) ws[s] = draw_seeds ? 0 : 1;
+        for (int s = 0; draw_seeds && s + 1 < S; s++) ws[rng_below(&rng, (uint64_t)S)] += 1;
+        double num = 0, den = 0;
+        for (int s = 0; s < S; s++)
+            for (size_t p = 0; ws[s] > 0 && p < P; p++) {
+                double v = d[(size_t)s * P + p];
+                if (wp[p] > 0 && isfinite(v)) num += ws[s] * wp[p] * v, den += ws[s] * wp[p];
+            }
+        if (den > 0) est[used++] = num / den;
+    }
+    if (used > 0) fit_percentile_interval(est, (size_t)used, 0.95, ci);
+    free(wp);
+    free(ws);
+    free(est);
+    return sum / (double)m;
+}
+
+double analysis_mean_ci(const double *v, size_t n, long B, uint64_t seed, double ci[2]) {
+    return paired(v, 1, n, 0, B, seed, ci);
+}
+
+double analysis_pass_ci(const Analysis *a, const AnRun *r, long k, long B, uint64_t seed, double ci[2]) {
+    size_t P = a->n_problems;
+    double *v = xmalloc((P ? P : 1) * sizeof(double));
+    for (size_t p = 0; p < P; p++)
+        v[p] = r->n_correct && r->n_correct[p] >= 0 && k <= r->n_samples ? pass_at_k(r->n_samples, r->n_correct[p], k) : NAN;
+    double m = paired(v, 1, P, 0, B, seed, ci);
+    free(v);
+    return m;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Picks.
+
 // The samples run R can draw per query under C_inf.
 static long affordable_k(const AnRun *r, double c_inf, int *capped) {
     double k = floor(c_inf / (2 * r->N) * (1 + 1e-12)); // 2Nk = C_inf exactly still affords k
@@ -54,51 +167,379 @@ static long affordable_k(const AnRun *r, double c_inf, int *capped) {
     return *capped ? r->n_samples : (long)k;
 }
 
-static int pick(Db *db, const AnRun *r, long k, int capped, AnPick *p) {
-    p->run_id = r->run_id;
-    p->k = k;
-    p->capped = capped;
-    return analysis_sampled_at(db, r, k, &p->pass, &p->maj);
-}
-
 static void no_pick(AnPick *p) {
     memset(p, 0, sizeof *p);
-    p->run_id = -1;
-    p->pass = p->maj = NAN;
+    p->run_id = p->family_idx = -1;
+    p->pass = p->maj = p->n_params = p->pass_ci[0] = p->pass_ci[1] = NAN;
 }
 
-// One budget level: every evaluated run of it, scored at its affordable k.
-static int compare_level(Db *db, const Analysis *a, int b, double c_inf, AnCompare *c) {
+static void set_pick(AnPick *p, const AnRun *r, long k, int capped) {
+    p->run_id = r->run_id;
+    p->family_idx = r->family_idx;
+    p->run_ids[p->n_runs++] = r->run_id;
+    p->n_params = r->N;
+    p->k = k;
+    p->capped = capped;
+}
+
+static void entry_init(AnCompare *c, const Analysis *a, int b, double c_inf, int seed_idx) {
     memset(c, 0, sizeof *c);
     c->budget_idx = b;
     c->c_train = a->spec.budgets.values[b];
     c->c_inf = c_inf;
+    c->seed_idx = seed_idx;
+    c->seed = seed_idx >= 0 ? a->spec.train.seeds[seed_idx] : -1;
     no_pick(&c->t2);
     no_pick(&c->chinchilla);
     no_pick(&c->chinchilla_1);
-    const AnRun *lowest = NULL;
-    for (size_t i = 0; i < a->n_runs; i++) {
-        const AnRun *r = &a->runs[i];
-        if (r->budget_idx != b || r->eval_id < 0) continue;
-        c->n_runs++;
-        if (!lowest || r->loss < lowest->loss) lowest = r;
-        int capped;
-        long k = affordable_k(r, c_inf, &capped);
-        if (k < 1) continue;
-        AnPick p;
-        if (pick(db, r, k, capped, &p) != 0) return -1;
-        if (c->t2.run_id < 0 || p.pass > c->t2.pass) c->t2 = p;
-    }
-    if (!lowest) return 0;
-    int capped;
-    long k = affordable_k(lowest, c_inf, &capped);
-    if (k >= 1 && pick(db, lowest, k, capped, &c->chinchilla) != 0) return -1;
-    return pick(db, lowest, 1, 0, &c->chinchilla_1);
+    c->diff = c->maj_diff = c->t2_in_sample_pass = NAN;
+    c->ci95[0] = c->ci95[1] = c->maj_ci95[0] = c->maj_ci95[1] = NAN;
+    for (int f = 0; f < 2; f++) c->fold_pick[f] = -1, no_pick(&c->fold[f]);
 }
 
-int analysis_compare(Db *db, const Analysis *a, double c_inf, AnCompare **out, size_t *n) {
+// ---------------------------------------------------------------------------------------------
+// Cross-fitted selection. The T² pick is the candidate with the best sampled pass@k; chosen and
+// scored on the same problems it would win by chance whenever candidates are close (the winner's
+// curse), and the paired difference would lean towards T². So the problems are split into two
+// fixed folds: each problem is scored with the pick made on the other fold, and every bootstrap
+// resample makes both picks again on its own draw, so the interval carries the selection's
+// uncertainty too. The Chinchilla pick (lowest held-out loss) does not look at the problems.
+
+int analysis_problem_fold(long problem_id) { return (int)(seed_derive(0xF01D, (uint64_t)problem_id, 0, 0) & 1); }
+static int problem_fold(size_t p) { return analysis_problem_fold((long)p); }
+
+// The candidates of an entry: models that afford a sample, each with its runs at the S seed rows
+// and its per-problem scores at its affordable k.
+typedef struct {
+    int n, S;
+    size_t P;
+    const AnRun **run;  // (n, S)
+    long *k;            // (n,)
+    int *capped;        // (n,)
+    double *pass, *maj; // (n, S·P) each, NAN where a problem is missing
+} Cands;
+
+static void cands_init(Cands *c, int max, int S, size_t P) {
+    memset(c, 0, sizeof *c);
+    c->S = S;
+    c->P = P;
+    c->run = xcalloc((size_t)(max * S) + 1, sizeof *c->run);
+    c->k = xcalloc((size_t)max + 1, sizeof *c->k);
+    c->capped = xcalloc((size_t)max + 1, sizeof *c->capped);
+    c->pass = xmalloc(((size_t)max * (size_t)S * P + 1) * sizeof(double));
+    c->maj = xmalloc(((size_t)max * (size_t)S * P + 1) * sizeof(double));
+}
+
+static void cands_free(Cands *c) {
+    free(c->run);
+    free(c->k);
+    free(c->capped);
+    free(c->pass);
+    free(c->maj);
+}
+
+// Add a candidate from its runs (S,) at k: its per-problem scores from the stored samples.
+static int cands_add(Db *db, const Analysis *a, Cands *c, const AnRun *const *runs, long k, int capped) {
+    size_t SP = (size_t)c->S * c->P, o = (size_t)c->n * SP;
+    for (int s = 0; s < c->S; s++) {
+        c->run[c->n * c->S + s] = runs[s];
+        if (analysis_problem_scores(db, a, runs[s], k, c->pass + o + (size_t)s * c->P, c->maj + o + (size_t)s * c->P) != 0)
+            return -1;
+    }
+    c->k[c->n] = k;
+    c->capped[c->n] = capped;
+    c->n++;
+    return 0;
+}
+
+// The candidate with the best weighted mean pass over the cells of FOLD (-1: both folds), with
+// problem weights wp (P,) and seed weights ws (S,) (NULL: all 1). Ties go to the earlier one.
+static int select_best(const Cands *c, const double *wp, const double *ws, int fold) {
+    int best = -1;
+    double best_mean = -1;
+    for (int i = 0; i < c->n; i++) {
+        const double *v = c->pass + (size_t)i * (size_t)c->S * c->P;
+        double num = 0, den = 0;
+        for (int s = 0; s < c->S; s++)
+            for (size_t p = 0; p < c->P; p++) {
+                double w = (wp ? wp[p] : 1) * (ws ? ws[s] : 1), x = v[(size_t)s * c->P + p];
+                if (w > 0 && isfinite(x) && (fold < 0 || problem_fold(p) == fold)) num += w * x, den += w;
+            }
+        if (den > 0 && num / den > best_mean) best = i, best_mean = num / den;
+    }
+    return best;
+}
+
+// The cross-fitted T² score of every cell given the picks of the two folds: problem p is scored
+// by pick[1 − fold(p)] (a fold with no pick falls back on the other's). OUT (S·P,).
+static void crossfit(const Cands *c, const double *scores, const int pick[2], double *out) {
+    size_t SP = (size_t)c->S * c->P;
+    for (int s = 0; s < c->S; s++)
+        for (size_t p = 0; p < c->P; p++) {
+            int other = pick[1 - problem_fold(p)];
+            if (other < 0) other = pick[problem_fold(p)];
+            out[(size_t)s * c->P + p] = other < 0 ? NAN : scores[(size_t)other * SP + (size_t)s * c->P + p];
+        }
+}
+
+// Weighted mean of v (S·P,) over finite cells; NAN when none has weight.
+static double weighted_mean(const double *v, int S, size_t P, const double *wp, const double *ws) {
+    double num = 0, den = 0;
+    for (int s = 0; s < S; s++)
+        for (size_t p = 0; p < P; p++) {
+            double w = wp[p] * ws[s], x = v[(size_t)s * P + p];
+            if (w > 0 && isfinite(x)) num += w * x, den += w;
+        }
+    return den > 0 ? num / den : NAN;
+}
+
+// Bootstrap of the whole procedure: each resample draws the problems (and S − 1 of S seeds, Rao
+// and Wu's rescaling) and picks again on each fold. Fills the 95% intervals of the cross-fitted
+// T² pass, the pass and maj differences against the Chinchilla candidate h.
+static void bootstrap_entry(const Cands *c, int h, long B, uint64_t seed, AnCompare *e) {
+    int S = c->S;
+    size_t P = c->P, SP = (size_t)S * P;
+    double *wp = xmalloc((P + 1) * sizeof(double)), ws[AN_MAX_SEEDS];
+    double *t = xmalloc((SP + 1) * sizeof(double)), *tm = xmalloc((SP + 1) * sizeof(double));
+    double *est[3];
+    for (int i = 0; i < 3; i++) est[i] = xmalloc(((size_t)B + 1) * sizeof(double));
+    const double *hp = c->pass + (size_t)h * SP, *hm = c->maj + (size_t)h * SP;
+    long used[3] = {0, 0, 0};
+    for (long b = 0; b < B; b++) {
+        Rng rng;
+        rng_seed(&rng, seed_derive(seed, 0xC0AE, (uint64_t)b, 0));
+        memset(wp, 0, P * sizeof(double));
+        for (size_t i = 0; i < P; i++) wp[rng_below(&rng, P)] += 1;
+        for (int s = 0; s < S; s++) ws[s] = S > 1 ? 0 : 1;
+        for (int s = 0; S > 1 && s + 1 < S; s++) ws[rng_below(&rng, (uint64_t)S)] += 1;
+        int pick[2] = {select_best(c, wp, ws, 0), select_best(c, wp, ws, 1)};
+        crossfit(c, c->pass, pick, t);
+        crossfit(c, c->maj, pick, tm);
+        double tp = weighted_mean(t, S, P, wp, ws);
+        for (size_t i = 0; i < SP; i++) t[i] -= hp[i], tm[i] -= hm[i];
+        double v[3] = {tp, weighted_mean(t, S, P, wp, ws), weighted_mean(tm, S, P, wp, ws)};
+        for (int i = 0; i < 3; i++)
+            if (isfinite(v[i])) est[i][used[i]++] = v[i];
+    }
+    double *ci[3] = {e->t2.pass_ci, e->ci95, e->maj_ci95};
+    for (int i = 0; i < 3; i++)
+        if (used[i] > 0) fit_percentile_interval(est[i], (size_t)used[i], 0.95, ci[i]);
+    for (int i = 0; i < 3; i++) free(est[i]);
+    free(wp);
+    free(t);
+    free(tm);
+}
+
+// The bootstrap stream of an entry: every interval of the entry uses the same resamples.
+static uint64_t entry_seed(const AnCompare *e, const AnCompareOptions *o) {
+    return seed_derive(o->seed, (uint64_t)e->budget_idx, (uint64_t)(e->seed_idx + 1), fnv1a64(&e->c_inf, sizeof e->c_inf));
+}
+
+static void set_cand_pick(AnPick *p, const Cands *c, int i, int S) {
+    for (int s = 0; s < S; s++) set_pick(p, c->run[i * c->S + s], c->k[i], c->capped[i]);
+}
+
+// Picks, cross-fitted means, differences and intervals of an entry whose candidates are C and
+// whose Chinchilla candidate is h.
+static void finish_entry(AnCompare *e, const Cands *c, int h, const AnCompareOptions *o) {
+    int S = c->S;
+    size_t P = c->P, SP = (size_t)S * P;
+    int full = select_best(c, NULL, NULL, -1);
+    e->fold_pick[0] = select_best(c, NULL, NULL, 0);
+    e->fold_pick[1] = select_best(c, NULL, NULL, 1);
+    set_cand_pick(&e->t2, c, full, S);
+    set_cand_pick(&e->chinchilla, c, h, S);
+    double *t = xmalloc((SP + 1) * sizeof(double)), *tm = xmalloc((SP + 1) * sizeof(double));
+    crossfit(c, c->pass, e->fold_pick, t);
+    crossfit(c, c->maj, e->fold_pick, tm);
+    for (int f = 0; f < 2; f++) { // the pick made on fold f, with its scores on the other fold
+        if (e->fold_pick[f] < 0) continue;
+        set_cand_pick(&e->fold[f], c, e->fold_pick[f], S);
+        double sp = 0, sm = 0;
+        long m = 0;
+        for (size_t i = 0; i < SP; i++)
+            if (problem_fold(i % P) != f && isfinite(t[i])) sp += t[i], sm += tm[i], m++;
+        e->fold[f].pass = m ? sp / (double)m : NAN;
+        e->fold[f].maj = m ? sm / (double)m : NAN;
+    }
+    const double *hp = c->pass + (size_t)h * SP, *hm = c->maj + (size_t)h * SP;
+    e->t2.pass = finite_mean(t, SP);
+    e->t2.maj = finite_mean(tm, SP);
+    e->t2_in_sample_pass = finite_mean(c->pass + (size_t)full * SP, SP);
+    e->chinchilla.pass = finite_mean(hp, SP);
+    e->chinchilla.maj = finite_mean(hm, SP);
+    long n_prob = 0;
+    for (size_t i = 0; i < SP; i++) t[i] -= hp[i], tm[i] -= hm[i]; // NAN where either lacks the problem
+    for (size_t p = 0; p < P; p++) {
+        int any = 0;
+        for (int s = 0; s < S; s++) any |= isfinite(t[(size_t)s * P + p]);
+        n_prob += any;
+    }
+    e->n_problems = n_prob;
+    e->diff = finite_mean(t, SP);
+    e->maj_diff = finite_mean(tm, SP);
+    uint64_t seed = entry_seed(e, o);
+    e->n_resamples = o->bootstrap;
+    bootstrap_entry(c, h, o->bootstrap, seed, e);
+    paired(hp, S, P, S > 1, o->bootstrap, seed, e->chinchilla.pass_ci);
+    e->significant = e->ci95[0] > 0 || e->ci95[1] < 0;
+    e->maj_significant = e->maj_ci95[0] > 0 || e->maj_ci95[1] < 0;
+    free(t);
+    free(tm);
+}
+
+// The train-only reference: the lowest-loss runs at k = 1.
+static int score_k1(Db *db, const Analysis *a, const AnRun *const *runs, int S, const AnCompareOptions *o, AnCompare *e) {
+    size_t P = a->n_problems;
+    double *v = xmalloc(((size_t)S * P + 1) * sizeof(double)), *m = xmalloc(((size_t)S * P + 1) * sizeof(double));
+    int rc = 0;
+    for (int s = 0; s < S && rc == 0; s++) rc = analysis_problem_scores(db, a, runs[s], 1, v + (size_t)s * P, m + (size_t)s * P);
+    if (rc == 0) {
+        e->chinchilla_1.pass = finite_mean(v, (size_t)S * P);
+        e->chinchilla_1.maj = finite_mean(m, (size_t)S * P);
+        paired(v, S, P, S > 1, o->bootstrap, entry_seed(e, o), e->chinchilla_1.pass_ci);
+    }
+    free(v);
+    free(m);
+    return rc;
+}
+
+static int n_distinct_models(const AnRun *const *runs, int n) {
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        int j = 0;
+        while (j < i && runs[j]->family_idx != runs[i]->family_idx) j++;
+        m += j == i;
+    }
+    return m;
+}
+
+// An entry from its models' runs GRID (F, S) (NULL where a model lacks a seed; models without
+// every seed are left out) and the Chinchilla model LOWEST; S = 1 for a single seed.
+static int compare_models(Db *db, const Analysis *a, const AnRun **grid, int F, int S, int lowest,
+                          const AnCompareOptions *o, AnCompare *e) {
+    for (int s = 0; s < S; s++) set_pick(&e->chinchilla_1, grid[lowest * S + s], 1, 0);
+    if (score_k1(db, a, grid + lowest * S, S, o, e) != 0) return -1;
+    Cands c;
+    cands_init(&c, F, S, a->n_problems);
+    int h = -1, rc = 0;
+    for (int f = 0; f < F && rc == 0; f++) {
+        int capped, complete = 1;
+        for (int s = 0; s < S; s++) complete &= grid[f * S + s] != NULL;
+        long k = complete ? affordable_k(grid[f * S], e->c_inf, &capped) : 0;
+        if (k < 1) continue;
+        if (f == lowest) h = c.n;
+        rc = cands_add(db, a, &c, grid + f * S, k, capped);
+    }
+    if (rc == 0) {
+        if (c.n == 0) {
+            snprintf(e->note, sizeof e->note, "no run of this budget affords one sample (2N > C_inf for every model)");
+        } else if (h < 0) {
+            set_cand_pick(&e->t2, &c, select_best(&c, NULL, NULL, -1), S);
+            snprintf(e->note, sizeof e->note, "the lowest-loss model cannot afford one sample (2N > C_inf)");
+        } else {
+            finish_entry(e, &c, h, o);
+            if (e->n_models < 2)
+                snprintf(e->note, sizeof e->note, "a single model at this budget: both picks are the same");
+            else if (e->fold_pick[0] == h && e->fold_pick[1] == h)
+                snprintf(e->note, sizeof e->note, "the same model: at this budget sampling does not favour another model");
+            else if (e->fold_pick[0] != e->fold_pick[1])
+                snprintf(e->note, sizeof e->note, "the two halves of the problems pick different models (see fold_picks)");
+        }
+    }
+    cands_free(&c);
+    return rc;
+}
+
+// One (level, seed): runs (n,) are the level's evaluated runs of that seed.
+static int compare_seed(Db *db, const Analysis *a, const AnRun *const *runs, int n, const AnCompareOptions *o,
+                        AnCompare *c) {
+    c->n_runs = n;
+    c->n_models = n_distinct_models(runs, n);
+    if (n == 0) {
+        snprintf(c->note, sizeof c->note, "no run of this budget has a reference eval");
+        return 0;
+    }
+    int F = a->spec.n_family, lowest = -1;
+    const AnRun **grid = xcalloc((size_t)F + 1, sizeof *grid); // (F, 1)
+    for (int i = 0; i < n; i++) {
+        grid[runs[i]->family_idx] = runs[i];
+        if (lowest < 0 || runs[i]->loss < grid[lowest]->loss) lowest = runs[i]->family_idx;
+    }
+    int rc = compare_models(db, a, grid, F, 1, lowest, o, c);
+    free(grid);
+    return rc;
+}
+
+// The pooled entry of a level: models with an evaluated run at every seed of the level, picked
+// by their means over seeds.
+static int compare_pooled(Db *db, const Analysis *a, const AnRun *const *runs, int n, const int *seeds, int S,
+                          const AnCompareOptions *o, AnCompare *c) {
+    int F = a->spec.n_family;
+    const AnRun **grid = xcalloc((size_t)(F * S), sizeof *grid); // (F, S) the run of model f at seed s
+    for (int i = 0; i < n; i++)
+        for (int s = 0; s < S; s++)
+            if (runs[i]->seed_idx == seeds[s]) grid[runs[i]->family_idx * S + s] = runs[i];
+    c->n_runs = n;
+    int lowest = -1, models = 0, rc = 0;
+    double low_loss = INFINITY;
+    for (int f = 0; f < F; f++) {
+        int complete = 1;
+        double loss = 0;
+        for (int s = 0; s < S; s++) complete &= grid[f * S + s] != NULL;
+        if (!complete) continue;
+        models++;
+        for (int s = 0; s < S; s++) loss += grid[f * S + s]->loss / S;
+        if (loss < low_loss) low_loss = loss, lowest = f;
+    }
+    c->n_models = models;
+    if (models == 0) snprintf(c->note, sizeof c->note, "no model has an evaluated run at every seed of this budget");
+    else rc = compare_models(db, a, grid, F, S, lowest, o, c);
+    free(grid);
+    return rc;
+}
+
+// Every entry of level b: one per seed, then the pooled one when more than one seed has runs.
+static int compare_level(Db *db, const Analysis *a, int b, double c_inf, const AnCompareOptions *o, AnCompare *out,
+                         size_t *n_out) {
+    const Spec *sp = &a->spec;
+    const AnRun **runs = xmalloc((a->n_runs + 1) * sizeof *runs), **mine = xmalloc((a->n_runs + 1) * sizeof *mine);
+    int n = 0, seeds[AN_MAX_SEEDS], S = 0, rc = 0;
+    for (size_t i = 0; i < a->n_runs; i++)
+        if (a->runs[i].budget_idx == b && a->runs[i].eval_id >= 0) runs[n++] = &a->runs[i];
+    size_t m = 0;
+    for (int s = 0; s < sp->train.n_seeds && s < AN_MAX_SEEDS && rc == 0; s++) {
+        int k = 0;
+        for (int i = 0; i < n; i++)
+            if (runs[i]->seed_idx == s) mine[k++] = runs[i];
+        if (k > 0) seeds[S++] = s;
+        AnCompare *c = &out[m++];
+        entry_init(c, a, b, c_inf, s);
+        c->summary = sp->train.n_seeds == 1;
+        rc = compare_seed(db, a, mine, k, o, c);
+    }
+    if (rc == 0 && S > 1) {
+        AnCompare *c = &out[m++];
+        entry_init(c, a, b, c_inf, -1);
+        c->summary = 1;
+        rc = compare_pooled(db, a, runs, n, seeds, S, o, c);
+    } else if (rc == 0 && sp->train.n_seeds > 1) {
+        out[S ? seeds[0] : 0].summary = 1; // one seed (or none) with runs: it stands for the level
+    }
+    free(runs);
+    free(mine);
+    *n_out = m;
+    return rc;
+}
+
+int analysis_compare(Db *db, const Analysis *a, double c_inf, const AnCompareOptions *o, AnCompare **out, size_t *n) {
     *out = NULL;
     *n = 0;
+    AnCompareOptions def;
+    if (!o) {
+        analysis_compare_defaults(&def);
+        o = &def;
+    }
     const BudgetSpec *bs = &a->spec.budgets;
     if (bs->kind != BUDGET_FLOPS) {
         err_set("%s: an equal-compute comparison needs FLOP budgets (budgets.train_flops); the runs of this sweep's "
@@ -106,21 +547,91 @@ int analysis_compare(Db *db, const Analysis *a, double c_inf, AnCompare **out, s
                 a->path);
         return -1;
     }
-    AnCompare *c = xcalloc((size_t)bs->n, sizeof(AnCompare));
+    if (o->bootstrap < AN_COMPARE_MIN_BOOT) {
+        err_set("--bootstrap: the paired interval needs at least %d resamples, got %ld", AN_COMPARE_MIN_BOOT, o->bootstrap);
+        return -1;
+    }
+    int evaluated = 0;
+    for (size_t i = 0; i < a->n_runs; i++) evaluated |= a->runs[i].eval_id >= 0;
+    if (!evaluated) {
+        err_set("%s: no done run has a reference eval (temperature %g): nothing to compare", a->path, a->key.temperature);
+        return -1;
+    }
+    int per_level = MIN(a->spec.train.n_seeds, AN_MAX_SEEDS) + 1;
+    AnCompare *c = xcalloc((size_t)(bs->n * per_level), sizeof(AnCompare));
     size_t m = 0;
     for (int b = 0; b < bs->n; b++) {
-        if (compare_level(db, a, b, c_inf, &c[m]) != 0) {
+        size_t got;
+        if (compare_level(db, a, b, c_inf, o, c + m, &got) != 0) {
             free(c);
             return -1;
         }
-        if (c[m].n_runs > 0) m++;
-    }
-    if (m == 0) {
-        free(c);
-        err_set("%s: no done run has a reference eval (temperature %g): nothing to compare", a->path, a->key.temperature);
-        return -1;
+        m += got;
     }
     *out = c;
     *n = m;
     return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON.
+
+static void add_ci(cJSON *o, const char *key, const double *ci);
+
+static cJSON *pick_cjson(const AnPick *p) {
+    cJSON *o = cJSON_CreateObject();
+    if (p->n_runs > 1) {
+        cJSON_AddNullToObject(o, "run_id");
+        cJSON *ids = cJSON_AddArrayToObject(o, "run_ids");
+        for (int i = 0; i < p->n_runs; i++) cJSON_AddItemToArray(ids, cJSON_CreateNumber(p->run_ids[i]));
+    } else if (p->run_id >= 0) {
+        cJSON_AddNumberToObject(o, "run_id", p->run_id);
+    } else {
+        cJSON_AddNullToObject(o, "run_id");
+    }
+    cJSON_AddItemToObject(o, "n_params", fit_json_number(p->n_params));
+    if (p->run_id >= 0) cJSON_AddNumberToObject(o, "k", (double)p->k);
+    else cJSON_AddNullToObject(o, "k");
+    cJSON_AddBoolToObject(o, "capped", p->capped);
+    cJSON_AddItemToObject(o, "pass", fit_json_number(p->pass));
+    add_ci(o, "pass_ci95", p->pass_ci);
+    cJSON_AddItemToObject(o, "maj", fit_json_number(p->maj));
+    return o;
+}
+
+static void add_ci(cJSON *o, const char *key, const double *ci) {
+    if (!isfinite(ci[0]) || !isfinite(ci[1])) {
+        cJSON_AddNullToObject(o, key);
+        return;
+    }
+    cJSON *pair = cJSON_AddArrayToObject(o, key);
+    cJSON_AddItemToArray(pair, fit_json_number(ci[0]));
+    cJSON_AddItemToArray(pair, fit_json_number(ci[1]));
+}
+
+cJSON *analysis_compare_cjson(const AnCompare *c) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "c_train", fit_json_number(c->c_train));
+    cJSON_AddItemToObject(o, "c_inf", fit_json_number(c->c_inf));
+    if (c->seed_idx >= 0) cJSON_AddNumberToObject(o, "seed", (double)c->seed);
+    else cJSON_AddStringToObject(o, "seed", "pooled");
+    cJSON_AddItemToObject(o, "t2", pick_cjson(&c->t2));
+    cJSON_AddItemToObject(o, "t2_in_sample_pass", fit_json_number(c->t2_in_sample_pass));
+    cJSON *folds = cJSON_AddArrayToObject(o, "fold_picks");
+    for (int f = 0; f < 2 && c->fold[f].run_id >= 0; f++) cJSON_AddItemToArray(folds, pick_cjson(&c->fold[f]));
+    cJSON_AddItemToObject(o, "chinchilla", pick_cjson(&c->chinchilla));
+    cJSON_AddItemToObject(o, "chinchilla_k1", pick_cjson(&c->chinchilla_1));
+    cJSON_AddItemToObject(o, "diff", fit_json_number(c->diff));
+    add_ci(o, "ci95", c->ci95);
+    cJSON_AddBoolToObject(o, "significant", c->significant);
+    cJSON_AddItemToObject(o, "maj_diff", fit_json_number(c->maj_diff));
+    add_ci(o, "maj_ci95", c->maj_ci95);
+    cJSON_AddBoolToObject(o, "maj_significant", c->maj_significant);
+    cJSON_AddNumberToObject(o, "n_problems", (double)c->n_problems);
+    cJSON_AddNumberToObject(o, "resamples", (double)c->n_resamples);
+    cJSON_AddNumberToObject(o, "n_runs", c->n_runs);
+    cJSON_AddNumberToObject(o, "n_models", c->n_models);
+    cJSON_AddBoolToObject(o, "summary", c->summary);
+    if (c->note[0]) cJSON_AddStringToObject(o, "note", c->note);
+    return o;
 }

@@ -344,6 +344,13 @@ static void load_fits(Plot *p) {
             fit_result_free(&p->fit[i]);
             continue;
         }
+        char names[256];
+        if (fit_allocation_unidentified(&p->fit[i], names, sizeof names) > 0) {
+            plot_note(p, "no %s curves: fit %ld does not identify %s (t2 fit --db ... --law %s says why)",
+                      fit_law_name(laws[i]), id, names, fit_law_name(laws[i]));
+            fit_result_free(&p->fit[i]);
+            continue;
+        }
         // The figures draw point estimates: without the resamples every curve point would also
         // compute bootstrap intervals of its allocation.
         free(p->fit[i].boot);
@@ -372,8 +379,14 @@ static int load_comparisons(Plot *p) {
         plot_note(p, "no measured pass@k: no done run has a reference eval (temperature %g)", p->an->key.temperature);
         return 0;
     }
-    for (int c = 0; c < p->n_cinf; c++)
-        if (analysis_compare(p->db, p->an, p->c_inf[c], &p->cmp[c], &p->n_cmp[c]) != 0) return -1;
+    for (int c = 0; c < p->n_cinf; c++) {
+        if (analysis_compare(p->db, p->an, p->c_inf[c], NULL, &p->cmp[c], &p->n_cmp[c]) != 0) return -1;
+        // The figures draw one entry per level: its only seed, or the seeds pooled.
+        size_t kept = 0;
+        for (size_t i = 0; i < p->n_cmp[c]; i++)
+            if (p->cmp[c][i].summary && p->cmp[c][i].n_runs > 0) p->cmp[c][kept++] = p->cmp[c][i];
+        p->n_cmp[c] = kept;
+    }
     return 0;
 }
 

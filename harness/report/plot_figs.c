@@ -381,9 +381,15 @@ int fig_pass_k(Plot *p, const char *name) {
             const AnRun *r = &a->runs[i];
             if (r->family_idx != fam[m]) continue;
             int rows = 0;
-            for (int j = 0; j < a->n_k && r->eval_id >= 0; j++, rows++)
-                fprintf(f, "%ld %.17g %.17g %.17g\n", a->k[j], r->pass[j], r->maj[j], r->pass_analytic[j]);
-            dat_end_block(f, rows, 4);
+            // Sampled pass@k with its 95% interval over a bootstrap of the problems.
+            for (int j = 0; j < a->n_k && r->eval_id >= 0; j++, rows++) {
+                double ci[2];
+                analysis_pass_ci(a, r, a->k[j], PLOT_BOOTSTRAP, seed_derive(0x4F16, (uint64_t)r->run_id, (uint64_t)j, 0),
+                                 ci);
+                fprintf(f, "%ld %.17g %.17g %.17g %.17g %.17g\n", a->k[j], r->pass[j], r->maj[j], r->pass_analytic[j],
+                        ci[0], ci[1]);
+            }
+            dat_end_block(f, rows, 6);
             char buf[128];
             budget_label(a, r->budget_idx, buf, sizeof buf);
             if (a->spec.train.n_seeds > 1)
@@ -427,10 +433,12 @@ int fig_pass_k(Plot *p, const char *name) {
 // ---------------------------------------------------------------------------------------------
 // Figure 5: the T² frontier at equal total compute.
 
+// One measured point: C_train, pass@k, run, k, label, and pass@k's 95% interval over problems
+// (and seeds) — NaN when there is none.
 static void write_pick(FILE *f, double c_train, const AnPick *pk, int *rows) {
     if (pk->run_id < 0 || !isfinite(pk->pass)) return;
-    fprintf(f, "%.17g %.17g %d %ld \"r%d k=%ld%s\"\n", c_train, pk->pass, pk->run_id, pk->k, pk->run_id, pk->k,
-            pk->capped ? "+" : "");
+    fprintf(f, "%.17g %.17g %d %ld \"r%d k=%ld%s\" %.17g %.17g\n", c_train, pk->pass, pk->run_id, pk->k, pk->run_id,
+            pk->k, pk->capped ? "+" : "", pk->pass_ci[0], pk->pass_ci[1]);
     (*rows)++;
 }
 
@@ -457,16 +465,16 @@ static int write_measured(Plot *p, const char *name) {
             AnCompare *s = sorted_cmp(p, c);
             int rows = 0;
             for (size_t i = 0; i < p->n_cmp[c]; i++) write_pick(f, s[i].c_train, &s[i].t2, &rows);
-            dat_end_block(f, rows, 5);
+            dat_end_block(f, rows, 7);
             rows = 0;
             for (size_t i = 0; i < p->n_cmp[c]; i++) write_pick(f, s[i].c_train, &s[i].chinchilla, &rows);
-            dat_end_block(f, rows, 5);
+            dat_end_block(f, rows, 7);
             free(s);
         }
         AnCompare *s = sorted_cmp(p, 0); // k = 1 does not depend on C_inf
         int rows = 0;
         for (size_t i = 0; i < p->n_cmp[0]; i++) write_pick(f, s[i].c_train, &s[i].chinchilla_1, &rows);
-        dat_end_block(f, rows, 5);
+        dat_end_block(f, rows, 7);
         free(s);
         rc = plot_close(p, f, file);
     }
@@ -518,13 +526,13 @@ int fig_frontier(Plot *p, const char *name) {
     gp_strings(g, "cinf_label", label, (size_t)p->n_cinf);
     fprintf(g, "has_fit = %d\n", p->has_fit[LAW_T2ACC]);
     gp_number(g, "k_max", p->k_max);
-    gp_string(g, "fit_note", p->has_fit[LAW_T2ACC] ? "" : "; no converged t2-acc fit");
+    gp_string(g, "fit_note", p->has_fit[LAW_T2ACC] ? "" : "; no t2-acc curves (no converged fit that identifies its parameters)");
     gp_string(g, "measured_note", p->cmp[0] ? "; labels: run, k (+: capped at n_samples)" : "; no measured comparison");
     const char *empty = "";
     if (!p->an->has_eval)
         empty = "no pass@k: the sweep's task has no evaluation problems";
     else if (!p->cmp[0] && !p->has_fit[LAW_T2ACC])
-        empty = "no FLOP budgets to compare at and no converged t2-acc fit";
+        empty = "no FLOP budgets to compare at and no t2-acc fit to draw";
     gp_string(g, "empty_note", empty);
     gp_log_tics(g, "x_tics", gp_span(g, "x_min", "x_max", x, 1, 1));
     free_strings(label, (size_t)p->n_cinf);

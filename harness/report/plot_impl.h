@@ -10,6 +10,9 @@
 
 enum { LAW_CHIN, LAW_T2ACC, LAW_T2LOSS, N_PLOT_LAWS };
 
+// Bootstrap resamples of the problems behind each measured pass@k's error bar (figure 4).
+#define PLOT_BOOTSTRAP 1000
+
 
 typedef struct {
     Db *db;

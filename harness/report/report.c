@@ -104,8 +104,11 @@ static int gather_comparisons(Report *r) {
     else if (!evaluated)
         snprintf(r->cmp_why, sizeof r->cmp_why, "no done run has a reference eval");
     if (r->cmp_why[0]) return 0;
+    AnCompareOptions co;
+    analysis_compare_defaults(&co);
+    co.seed = r->o->seed;
     for (int c = 0; c < r->n_cinf; c++)
-        if (analysis_compare(r->db, an, r->c_inf[c], &r->cmp[c], &r->n_cmp[c]) != 0) return -1;
+        if (analysis_compare(r->db, an, r->c_inf[c], &co, &r->cmp[c], &r->n_cmp[c]) != 0) return -1;
     return 0;
 }
 
@@ -149,19 +152,27 @@ static void run_brief(const Analysis *an, int run_id, char *buf, size_t n) {
     snprintf(buf, n, "run %d (%s, N = %.0f, D/N = %.1f)", run_id, model, x->N, x->D / x->N);
 }
 
-// Exact inference FLOPs per query at k samples: the eval's count per sample, times k.
-static double infer_per_query(const AnRun *x, long k) {
-    return x->infer_flops / (double)(x->n_problems * x->n_samples) * (double)k;
+// Measured inference cost of one query answered with k samples: the prompt is prefilled once
+// and shared by the k samples actually drawn (not by all n the eval drew), then each sample is
+// decoded. Per query token, the counterpart of the law's 2Nk: k times the decode FLOPs per
+// generated token.
+static double prefill_per_query(const AnRun *x) { return x->prefill_flops / (double)x->n_problems; }
+static double decode_per_query(const AnRun *x, long k) {
+    return x->decode_flops / (double)(x->n_problems * x->n_samples) * (double)k;
 }
+static double decode_per_query_token(const AnRun *x, long k) { return x->decode_flops / x->gen_tokens * (double)k; }
 
 static void compute_of(const AnRun *x, long k, FILE *out) {
-    char train[32], per_token[32], per_query[32];
+    char train[32], per_token[32], measured_token[32], per_query[32], prefill[32];
     sci(x->train_flops, train, sizeof train);
     sci(2 * x->N * (double)k, per_token, sizeof per_token);
-    sci(infer_per_query(x, k), per_query, sizeof per_query);
-    fprintf(out, "run %d trained on %s FLOPs (exact count) and spends 2Nk = %s FLOPs per query token (measured: %s FLOPs "
-                 "per query)",
-            x->run_id, train, per_token, per_query);
+    sci(decode_per_query_token(x, k), measured_token, sizeof measured_token);
+    sci(prefill_per_query(x) + decode_per_query(x, k), per_query, sizeof per_query);
+    sci(prefill_per_query(x), prefill, sizeof prefill);
+    fprintf(out, "run %d trained on %s FLOPs (exact count) and spends 2Nk = %s FLOPs per query token (measured: %s "
+                 "FLOPs per query token decoding its %ld samples; %s FLOPs per query with the prompt's prefill of %s "
+                 "shared by those %ld samples)",
+            x->run_id, train, per_token, measured_token, k, per_query, prefill, k);
 }
 
 static void write_compute(Report *r, const AnCompare *c) {
@@ -176,55 +187,113 @@ static void write_compute(Report *r, const AnCompare *c) {
     fprintf(r->out, ".\n");
 }
 
-static void write_headline_level(Report *r, const AnCompare *c) {
-    FILE *out = r->out;
-    char ct[32], ci[32], brief[160], p1[16], m1[16], p2[16], m2[16];
-    sci(c->c_train, ct, sizeof ct);
-    sci(c->c_inf, ci, sizeof ci);
-    fprintf(out, "- **C_train = %s FLOPs, C_inf = %s FLOPs per query token.** ", ct, ci);
-    if (c->t2.run_id < 0) {
-        fprintf(out, "No run of this budget affords one sample (2N > C_inf).\n");
+// A signed difference of probabilities: 4 decimals, or 2 significant digits below 5e-5 (a real
+// difference that small must not print as +0.0000 next to an interval that excludes 0).
+static void signed_prob(double v, char *buf, size_t n) {
+    if (v != 0 && fabs(v) < 5e-5)
+        snprintf(buf, n, "%+.1e", v);
+    else
+        snprintf(buf, n, "%+.4f", v);
+}
+
+// "+0.0412 [+0.0123, +0.0710]": a paired difference with its interval.
+static void diff_text(double d, const double *ci, char *buf, size_t n) {
+    char a[16], b[16], c[16];
+    if (!isfinite(d)) {
+        snprintf(buf, n, "–");
         return;
     }
-    run_brief(r->an, c->t2.run_id, brief, sizeof brief);
+    signed_prob(d, a, sizeof a);
+    if (!isfinite(ci[0])) {
+        snprintf(buf, n, "%s", a);
+        return;
+    }
+    signed_prob(ci[0], b, sizeof b);
+    signed_prob(ci[1], c, sizeof c);
+    snprintf(buf, n, "%s [%s, %s]", a, b, c);
+}
+
+static int has_diff(const AnCompare *c) { return isfinite(c->diff) && isfinite(c->ci95[0]); }
+
+// The verdict on one metric, only as strong as the interval allows.
+static const char *verdict(double d, int significant) {
+    if (!significant) return "no difference these data can resolve";
+    return d > 0 ? "small model plus sampling is ahead" : "small model plus sampling is behind";
+}
+
+static void pick_text(const Report *r, const AnPick *p, char *buf, size_t n) {
+    if (p->n_runs > 1) {
+        const AnRun *x = analysis_run(r->an, p->run_ids[0]);
+        char model[64];
+        analysis_model_label(x, model, sizeof model);
+        snprintf(buf, n, "%s (N = %.0f, runs", model, x->N);
+        for (int i = 0; i < p->n_runs; i++) {
+            size_t len = strlen(buf);
+            snprintf(buf + len, n - len, "%s %d", i ? "," : "", p->run_ids[i]);
+        }
+        size_t len = strlen(buf);
+        snprintf(buf + len, n - len, ", seeds pooled)");
+    } else {
+        run_brief(r->an, p->run_id, buf, n);
+    }
+}
+
+static void write_headline_level(Report *r, const AnCompare *c) {
+    FILE *out = r->out;
+    char ct[32], ci[32], brief[200], p1[16], m1[16], p2[16], m2[16], dp[64], dm[64];
+    sci(c->c_train, ct, sizeof ct);
+    sci(c->c_inf, ci, sizeof ci);
+    fprintf(out, "- **C_train = %s FLOPs, C_inf = %s FLOPs per query token%s.** ", ct, ci,
+            c->seed_idx < 0 && r->an->spec.train.n_seeds > 1 ? ", seeds pooled" : "");
+    if (c->t2.run_id < 0) {
+        fprintf(out, "No comparison: %s.\n", c->note);
+        return;
+    }
+    pick_text(r, &c->t2, brief, sizeof brief);
     prob(c->t2.pass, p1, sizeof p1);
     prob(c->t2.maj, m1, sizeof m1);
-    fprintf(out, "Best small-model-plus-sampling configuration: %s with k = %ld%s: pass@%ld = %s, maj@%ld = %s. ", brief,
-            c->t2.k, c->t2.capped ? " (capped at the samples drawn; the budget affords more)" : "", c->t2.k, p1,
+    fprintf(out, "T² pick (the best sampled pass@k at its affordable k): %s with k = %ld%s: pass@%ld = %s, maj@%ld = %s. ",
+            brief, c->t2.k, c->t2.capped ? " (capped at the samples drawn; the budget affords more)" : "", c->t2.k, p1,
             c->t2.k, m1);
     const AnPick *h = &c->chinchilla;
     if (h->run_id < 0) {
-        run_brief(r->an, c->chinchilla_1.run_id, brief, sizeof brief);
-        fprintf(out, "The Chinchilla-style choice, the lowest-loss run %s, cannot afford one sample under this C_inf. ",
-                brief);
-    } else if (h->run_id == c->t2.run_id) {
-        fprintf(out, "The Chinchilla-style choice (the lowest-loss run of this budget) is the same run: here sampling "
-                     "does not favour a different model. ");
+        fprintf(out, "No comparison of the picks: %s.\n", c->note);
+        return;
+    }
+    pick_text(r, h, brief, sizeof brief);
+    prob(h->pass, p2, sizeof p2);
+    prob(h->maj, m2, sizeof m2);
+    if (h->family_idx == c->t2.family_idx) {
+        fprintf(out, "The Chinchilla pick (the lowest %s of this budget) is the same model: here sampling does not "
+                     "favour a different model. ",
+                r->an->loss_column);
     } else {
-        run_brief(r->an, h->run_id, brief, sizeof brief);
-        prob(h->pass, p2, sizeof p2);
-        prob(h->maj, m2, sizeof m2);
-        double dp = c->t2.pass - h->pass, dm = c->t2.maj - h->maj;
-        fprintf(out, "Chinchilla-style choice (the lowest-loss run of this budget): %s with k = %ld%s: pass@%ld = %s, "
-                     "maj@%ld = %s. ",
-                brief, h->k, h->capped ? " (capped)" : "", h->k, p2, h->k, m2);
-        fprintf(out, "Small model plus sampling is %s on pass@k (%+.4f) and %s on maj@k (%+.4f). ",
-                dp > 0 ? "ahead" : dp < 0 ? "behind" : "tied", dp, dm > 0 ? "ahead" : dm < 0 ? "behind" : "tied", dm);
+        fprintf(out, "Chinchilla pick (the lowest %s of this budget): %s with k = %ld%s: pass@%ld = %s, maj@%ld = %s. ",
+                r->an->loss_column, brief, h->k, h->capped ? " (capped)" : "", h->k, p2, h->k, m2);
+        diff_text(c->diff, c->ci95, dp, sizeof dp);
+        diff_text(c->maj_diff, c->maj_ci95, dm, sizeof dm);
+        fprintf(out, "Paired difference (T² − Chinchilla, 95%% bootstrap over %ld problems%s): pass@k %s, %s; "
+                     "maj@k %s, %s. ",
+                c->n_problems, c->seed_idx < 0 && r->an->spec.train.n_seeds > 1 ? " and seeds" : "", dp,
+                verdict(c->diff, c->significant), dm, verdict(c->maj_diff, c->maj_significant));
     }
     prob(c->chinchilla_1.pass, p2, sizeof p2);
-    fprintf(out, "Answering once (k = 1), the lowest-loss run scores pass@1 = %s.\n", p2);
-    write_compute(r, c);
+    fprintf(out, "Answering once (k = 1), the Chinchilla pick scores pass@1 = %s.\n", p2);
+    if (c->t2.n_runs == 1) write_compute(r, c);
 }
 
-// The comparison of every budget level and C_inf as a table.
+// The comparison of every budget level, seed and C_inf as a table.
 static void write_compare_table(Report *r) {
     FILE *out = r->out;
-    fprintf(out, "\n| C_train | C_inf | T² pick: run, k | pass@k | maj@k | Chinchilla: run, k | pass@k | maj@k | "
-                 "Chinchilla k = 1: pass@1 |\n|---|---|---|---|---|---|---|---|---|\n");
+    int seeds = r->an->spec.train.n_seeds > 1;
+    fprintf(out, "\n| C_train | C_inf |%s T² pick: run, k | pass@k | maj@k | Chinchilla pick: run, k | pass@k | maj@k | "
+                 "pass@k difference [95%%] | maj@k difference [95%%] | Chinchilla k = 1: pass@1 |\n|---|---|%s---|---|---|"
+                 "---|---|---|---|---|---|\n",
+            seeds ? " seed |" : "", seeds ? "---|" : "");
     for (int c = 0; c < r->n_cinf; c++)
         for (size_t i = 0; i < r->n_cmp[c]; i++) {
             const AnCompare *x = &r->cmp[c][i];
-            char ct[32], ci[32], a[16], b[16], d[16], e[16], f[16];
+            char ct[32], ci[32], a[16], b[16], d[16], e[16], f[16], dp[64], dm[64];
             sci(x->c_train, ct, sizeof ct);
             sci(x->c_inf, ci, sizeof ci);
             prob(x->t2.pass, a, sizeof a);
@@ -232,20 +301,80 @@ static void write_compare_table(Report *r) {
             prob(x->chinchilla.pass, d, sizeof d);
             prob(x->chinchilla.maj, e, sizeof e);
             prob(x->chinchilla_1.pass, f, sizeof f);
+            diff_text(x->diff, x->ci95, dp, sizeof dp);
+            diff_text(x->maj_diff, x->maj_ci95, dm, sizeof dm);
             fprintf(out, "| %s | %s | ", ct, ci);
+            if (seeds) {
+                if (x->seed_idx >= 0) fprintf(out, "%ld | ", x->seed);
+                else fprintf(out, "pooled | ");
+            }
             if (x->t2.run_id >= 0)
-                fprintf(out, "%d, %ld%s | %s | %s | ", x->t2.run_id, x->t2.k, x->t2.capped ? "+" : "", a, b);
+                fprintf(out, "%d%s, %ld%s | %s | %s | ", x->t2.run_id, x->t2.n_runs > 1 ? "…" : "", x->t2.k,
+                        x->t2.capped ? "+" : "", a, b);
             else
                 fprintf(out, "– | – | – | ");
             if (x->chinchilla.run_id >= 0)
-                fprintf(out, "%d, %ld%s | %s | %s | ", x->chinchilla.run_id, x->chinchilla.k,
-                        x->chinchilla.capped ? "+" : "", d, e);
+                fprintf(out, "%d%s, %ld%s | %s | %s | ", x->chinchilla.run_id, x->chinchilla.n_runs > 1 ? "…" : "",
+                        x->chinchilla.k, x->chinchilla.capped ? "+" : "", d, e);
             else
                 fprintf(out, "– | – | – | ");
-            fprintf(out, "%s |\n", f);
+            fprintf(out, "%s%s | %s%s | %s |\n", dp, x->significant ? " **" : "", dm, x->maj_significant ? " **" : "", f);
         }
-    fprintf(out, "\nk+: capped at the %ld samples drawn per problem (the inference budget affords more).\n",
-            r->an->key.n_samples);
+    fprintf(out, "\nk+: capped at the %ld samples drawn per problem (the inference budget affords more). ** the 95%% "
+                 "interval excludes 0. Differences are T² pick − Chinchilla pick on the same problems%s.\n",
+            r->an->key.n_samples, seeds ? "; pooled rows (runs marked …) average the seeds and resample seeds and problems" : "");
+    for (int c = 0; c < r->n_cinf; c++)
+        for (size_t i = 0; i < r->n_cmp[c]; i++) {
+            const AnCompare *x = &r->cmp[c][i];
+            char ct[32], ci[32];
+            sci(x->c_train, ct, sizeof ct);
+            sci(x->c_inf, ci, sizeof ci);
+            if (x->note[0] && x->summary) fprintf(out, "- C_train %s, C_inf %s: %s.\n", ct, ci, x->note);
+        }
+}
+
+// The answer in one paragraph, from the significant comparisons only.
+static void write_answer(Report *r) {
+    FILE *out = r->out;
+    int n = 0, ahead = 0, behind = 0, same = 0, unresolved = 0;
+    char list_ahead[600] = "", list_behind[600] = "";
+    for (int c = 0; c < r->n_cinf; c++)
+        for (size_t i = 0; i < r->n_cmp[c]; i++) {
+            const AnCompare *x = &r->cmp[c][i];
+            if (!x->summary || x->t2.run_id < 0 || x->chinchilla.run_id < 0) continue;
+            n++;
+            if (x->t2.family_idx == x->chinchilla.family_idx) {
+                same++;
+                continue;
+            }
+            if (!has_diff(x) || !x->significant) {
+                unresolved++;
+                continue;
+            }
+            char *list = x->diff > 0 ? list_ahead : list_behind;
+            size_t cap = sizeof list_ahead, len = strlen(list);
+            char ct[32], ci[32];
+            sci(x->c_train, ct, sizeof ct);
+            sci(x->c_inf, ci, sizeof ci);
+            char d[16];
+            signed_prob(x->diff, d, sizeof d);
+            if (len + 64 < cap) snprintf(list + len, cap - len, "%s(%s, %s: %s)", len ? ", " : "", ct, ci, d);
+            if (x->diff > 0) ahead++;
+            else behind++;
+        }
+    fprintf(out, "**Answer.** ");
+    if (n == 0) {
+        fprintf(out, "No budget has two picks to compare (see the notes below the table).\n\n");
+        return;
+    }
+    fprintf(out, "Of %d (C_train, C_inf) comparisons, ", n);
+    if (ahead) fprintf(out, "small model plus sampling beats the Chinchilla pick on pass@k, with a 95%% interval that "
+                            "excludes 0, in %d (C_train, C_inf, difference): %s; ", ahead, list_ahead);
+    if (behind) fprintf(out, "it is behind, with an interval that excludes 0, in %d: %s; ", behind, list_behind);
+    if (unresolved)
+        fprintf(out, "in %d the picks differ but show no difference these data can resolve; ", unresolved);
+    if (same) fprintf(out, "in %d the two picks are the same model, so there is nothing to compare; ", same);
+    fprintf(out, "%s\n\n", ahead == 0 && behind == 0 ? "no comparison resolves a difference." : "the rest resolve none.");
 }
 
 static void write_headline(Report *r) {
@@ -258,15 +387,20 @@ static void write_headline(Report *r) {
     fprintf(out,
             "Runs of one training budget spent the same C_train; under an inference budget of C_inf FLOPs per query "
             "token (T²'s accounting, 2Nk ≤ C_inf) a run of N parameters draws k = ⌊C_inf / 2N⌋ samples (at most the "
-            "%ld drawn), so every run of a budget costs the same in total, however many queries are served. "
-            "pass@k and maj@k below are computed from the stored samples with t2's estimators (unbiased pass@k, "
-            "expected maj@k over k-subsets, ties wrong). Inference budgets: %s.\n\n",
-            r->an->key.n_samples, r->c_inf_why);
+            "%ld drawn), so every run of a budget costs the same in total, however many queries are served. The T² "
+            "pick is the run with the best sampled pass@k at its k, the Chinchilla pick the run with the lowest `%s`. "
+            "Both are scored on the same problems from the stored samples with t2's estimators (unbiased pass@k, "
+            "expected maj@k over k-subsets, ties wrong), and their difference gets a 95%% interval from %ld bootstrap "
+            "resamples of the problems%s (`t2 compare` prints the same). A difference counts only when its interval "
+            "excludes 0. Inference budgets: %s.\n\n",
+            r->an->key.n_samples, r->an->loss_column, r->cmp[0] && r->n_cmp[0] ? r->cmp[0][0].n_resamples : 0L,
+            r->an->spec.train.n_seeds > 1 ? " (and of the seeds, for the pooled rows)" : "", r->c_inf_why);
+    write_answer(r);
     // The largest budget level: the most compute the sweep spent.
     for (int c = 0; c < r->n_cinf; c++) {
         const AnCompare *best = NULL;
         for (size_t i = 0; i < r->n_cmp[c]; i++)
-            if (!best || r->cmp[c][i].c_train > best->c_train) best = &r->cmp[c][i];
+            if (r->cmp[c][i].summary && (!best || r->cmp[c][i].c_train > best->c_train)) best = &r->cmp[c][i];
         if (best) write_headline_level(r, best);
     }
     write_compare_table(r);
@@ -315,6 +449,10 @@ static void write_runs(Report *r) {
 
 static void write_params(FILE *out, const FitParam *p, size_t n) {
     for (size_t i = 0; i < n; i++) {
+        if (!p[i].identified) {
+            fprintf(out, "| %s | not identified by these data (%s) | – |\n", p[i].name, p[i].why);
+            continue;
+        }
         fprintf(out, "| %s | %.6g |", p[i].name, p[i].value);
         if (isfinite(p[i].lo))
             fprintf(out, " [%.4g, %.4g] |\n", p[i].lo, p[i].hi);
@@ -324,7 +462,7 @@ static void write_params(FILE *out, const FitParam *p, size_t n) {
 }
 
 static const char *const LAW_FORMULA[FIT_N_LAWS] = {
-    "L(N, D) = E + A/N^α + B/D^β on the final loss (Hoffmann et al. Approach 3: Huber δ = 1e-3 on log L)",
+    "L(N, D) = E + A/N^α + B/D^β on the loss named above (Hoffmann et al. Approach 3: Huber δ = 1e-3 on log L)",
     "E_i[−log pass@k_i] = E + A/N^α + B/D^β + G/k^γ on the gold-probability pass@k (T² Approach 1, least squares)",
     "pass@k = 1 − B(a, b+k)/B(a, b), accuracy ~ Beta(μν, (1−μ)ν), μ = θ2/(1 + exp(θ1(L̂ − θ0))), ν = exp(θ3 + θ4 L̂); "
     "L̂(N, D) on the gold NLL (T² Approach 2)",
@@ -340,16 +478,39 @@ static void write_fit(Report *r, const ReportFit *f) {
     }
     const FitResult *x = &f->fit;
     fprintf(out, "Fit %ld in `fits`: %zu points, objective %.6g, converged", f->fit_id, x->n_points, x->objective);
-    if (x->at_bound[0]) fprintf(out, " with %s at the bound 0 (the data favour no such term)", x->at_bound);
-    if (x->n_boot > 0)
-        fprintf(out, "; 95%% percentile intervals from %ld of %ld bootstrap resamples that converged.\n\n",
-                x->n_boot_used, x->n_boot);
+    if (x->at_bound[0])
+        fprintf(out, " with %s at a bound of %s range (the data push past it)", x->at_bound,
+                strchr(x->at_bound, ',') ? "their" : "its");
+    if (x->n_boot > 0 && x->law == FIT_COVERAGE)
+        fprintf(out, "; 95%% percentile intervals from %ld bootstrap resamples (of %s), each run refitted on its own "
+                     "(a run's interval uses the resamples whose refit of that run converged).\n\n",
+                x->n_boot, x->resample[0] ? x->resample : "the data");
+    else if (x->n_boot > 0)
+        fprintf(out, "; 95%% percentile intervals from the %ld of %ld bootstrap resamples (of %s) whose refits "
+                     "converged.\n\n",
+                x->n_boot_used, x->n_boot, x->resample[0] ? x->resample : "the data");
     else
         fprintf(out, "; no bootstrap (t2 report --bootstrap B or t2 fit --db ... --bootstrap B adds intervals).\n\n");
+    if (x->n_boot > 0 && x->law != FIT_COVERAGE && (double)x->n_boot_used < 0.5 * (double)x->n_boot)
+        fprintf(out, "**Most bootstrap refits failed (%ld of %ld): these data do not support this law's intervals, and "
+                     "its parameters count as not identified.**\n\n",
+                x->n_boot - x->n_boot_used, x->n_boot);
+    if (x->n_not_identified)
+        fprintf(out, "%zu of its %zu parameters are not identified by these data: no value or interval is given for "
+                     "them.\n\n",
+                x->n_not_identified, x->n_params);
     fprintf(out, "| parameter | value | 95%% interval |\n|---|---|---|\n");
     write_params(out, x->params, x->n_params);
     write_params(out, x->alloc, x->n_alloc);
     fprintf(out, "\n");
+    if (x->n_kres) {
+        fprintf(out, "Residuals by k (observed − fitted %s; where the additive form in k fails, they drift with k):\n\n"
+                     "| k | runs | mean | rms |\n|---|---|---|---|\n",
+                x->law == FIT_T2_LOSS ? "E[−log pass@k]" : "pass@k");
+        for (size_t j = 0; j < x->n_kres; j++)
+            fprintf(out, "| %g | %zu | %+.4f | %.4f |\n", x->kres[j].k, x->kres[j].n, x->kres[j].mean, x->kres[j].rms);
+        fprintf(out, "\n");
+    }
 }
 
 static void write_fits(Report *r) {
@@ -378,39 +539,60 @@ static void write_alloc_row(FILE *out, const char *label, const Allocation *a, c
     fprintf(out, "\n");
 }
 
+// A law gives an allocation only when it converged and identifies every parameter its
+// allocation depends on; why (len) says otherwise.
+static int allocates(const ReportFit *f, char *why, size_t len) {
+    if (!f->ok) {
+        snprintf(why, len, "it could not be fitted (see above)");
+        return 0;
+    }
+    char names[256];
+    if (fit_allocation_unidentified(&f->fit, names, sizeof names) > 0) {
+        snprintf(why, len, "its allocation depends on %s, which these data do not identify (`t2 optimize --force` "
+                           "values it anyway)",
+                 names);
+        return 0;
+    }
+    return 1;
+}
+
 static int write_allocations(Report *r) {
     FILE *out = r->out;
     fprintf(out, "## Optimal allocations\n\n");
     const ReportFit *chin = &r->fits[FIT_CHINCHILLA];
     const ReportFit *laws[2] = {&r->fits[FIT_T2_ACC], &r->fits[FIT_T2_LOSS]};
-    if (!laws[0]->ok && !laws[1]->ok) {
-        fprintf(out, "None: neither t2-acc nor t2-loss could be fitted (see above).\n\n");
-        return 0;
-    }
+    char why[2][400], chin_why[400];
+    int use[2] = {allocates(laws[0], why[0], sizeof why[0]), allocates(laws[1], why[1], sizeof why[1])};
+    int use_chin = allocates(chin, chin_why, sizeof chin_why);
+    for (int l = 0; l < 2; l++)
+        if (!use[l]) fprintf(out, "No allocation from %s: %s.\n\n", fit_law_name(laws[l]->law), why[l]);
+    if (!use[0] && !use[1]) return 0;
+    if (!use_chin && chin->ok)
+        fprintf(out, "The Chinchilla choice comes from each law's own loss term: the chinchilla fit's %s.\n\n",
+                chin_why + strlen("its "));
     fprintf(out,
             "What `t2 optimize` prints: the (N, D, k) that maximises the t2-acc law's pass@k (minimises t2-loss's "
             "E[−log pass@k]) under 6ND ≤ C_train and 2Nk ≤ C_inf, beside the Chinchilla choice: N*, D* from the %s's "
             "closed form, k = C_inf/2N*, valued under the same law. Intervals: 95%% percentiles over the fits' "
             "bootstrap resamples. Optima with k above the %ld samples measured extrapolate the laws in k "
             "(`t2 optimize --k-max %ld` caps k, as figures 5 and 6 do).\n\n",
-            chin->ok ? "chinchilla fit" : "law's own loss term", r->an->key.n_samples, r->an->key.n_samples);
+            use_chin ? "chinchilla fit" : "law's own loss term", r->an->key.n_samples, r->an->key.n_samples);
     double c_train[AN_MAX_C_TRAIN];
     int n_train = analysis_c_train(r->an, c_train, AN_MAX_C_TRAIN);
     fprintf(out, "| choice | N | D | D/N | k | predicted |\n|---|---|---|---|---|---|\n");
     for (int t = 0; t < n_train; t++)
         for (int c = 0; c < r->n_cinf; c++)
             for (int l = 0; l < 2; l++) {
-                if (!laws[l]->ok) continue;
+                if (!use[l]) continue;
                 OptResult o;
                 if (optimize_allocation(&laws[l]->fit, c_train[t], r->c_inf[c], &o) != 0 ||
-                    (chin->ok && optimize_chinchilla_from(&laws[l]->fit, &chin->fit, &o) != 0))
+                    (use_chin && optimize_chinchilla_from(&laws[l]->fit, &chin->fit, &o) != 0))
                     return -1;
-                char ct[32], ci[32], label[160];
+                char ct[32], ci[32];
                 sci(c_train[t], ct, sizeof ct);
                 sci(r->c_inf[c], ci, sizeof ci);
                 fprintf(out, "| **C_train %s, C_inf %s, %s** | | | | | |\n", ct, ci, fit_law_name(laws[l]->law));
-                snprintf(label, sizeof label, "T² optimum");
-                write_alloc_row(out, label, &o.t2, o.metric);
+                write_alloc_row(out, "T² optimum", &o.t2, o.metric);
                 write_alloc_row(out, "Chinchilla", &o.chinchilla, o.metric);
             }
     fprintf(out, "\n");

@@ -352,11 +352,13 @@ static int parse_eval(Spec *s, const cJSON *root, const Task *task, int max_prom
 }
 
 static int parse_analysis(Spec *s, const cJSON *root) {
-    static const char *const keys[] = {"c_inf", "c_train"};
+    static const char *const keys[] = {"c_inf", "c_train", "k_max"};
+    AnalysisSpec *a = &s->analysis;
+    a->k_max = SPEC_K_MAX_DEFAULT;
     const cJSON *an = item(root, "analysis");
     if (!an) return 0;
     if (check_keys(an, "analysis", keys, ARRAY_LEN(keys)) != 0) return -1;
-    AnalysisSpec *a = &s->analysis;
+    if (get_int(an, "analysis", "k_max", 1, 1L << 30, SPEC_K_MAX_DEFAULT, 0, &a->k_max) != 0) return -1;
     if (item(an, "c_inf") &&
         get_num_array(an, "analysis", "c_inf", SPEC_MAX_C_INF, 0, 1e40, 1, a->c_inf, &a->n_c_inf) != 0)
         return -1;
@@ -494,6 +496,9 @@ static char *spec_json(const Spec *s) {
     cJSON *a = cJSON_AddObjectToObject(o, "analysis");
     if (s->analysis.n_c_inf) json_add_doubles(a, "c_inf", s->analysis.c_inf, s->analysis.n_c_inf);
     if (s->analysis.n_c_train) json_add_doubles(a, "c_train", s->analysis.c_train, s->analysis.n_c_train);
+    // Only when not the default: the canonical text (and with it the hash of a sweep recorded
+    // before the key existed) stays the same.
+    if (s->analysis.k_max != SPEC_K_MAX_DEFAULT) json_add_num(a, "k_max", (double)s->analysis.k_max);
     return json_text_free(o);
 }
 

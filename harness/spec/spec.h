@@ -43,7 +43,10 @@ typedef struct {
     double c_inf[SPEC_MAX_C_INF];
     int n_c_train;
     double c_train[SPEC_MAX_C_TRAIN]; // budgets for `t2 optimize` tables and plots (default: the sweep's)
+    long k_max;            // t2-loss is fitted at k = 1, 2, 4, ... up to k_max (default 1024)
 } AnalysisSpec;
+
+#define SPEC_K_MAX_DEFAULT 1024
 
 typedef struct {
     BudgetKind kind;
