@@ -18,7 +18,7 @@ LDLIBS  := -lopenblas -lsqlite3 -lcjson -llbfgs -lcmocka -lz -lm -lpthread
 GIT_SHA := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
 
 # Debian packages: build and run (DEPS), and what only the tests need (TEST_DEPS).
-DEPS      := libopenblas-dev libsqlite3-dev libcjson-dev liblbfgs-dev libcmocka-dev zlib1g-dev gnuplot-nox sqlite3
+DEPS      := libopenblas-dev libdnnl-dev libsqlite3-dev libcjson-dev liblbfgs-dev libcmocka-dev zlib1g-dev gnuplot-nox sqlite3
 TEST_DEPS := slurmctld slurmd slurm-client munge
 FUZZ_DEPS := clang libclang-rt-14-dev
 

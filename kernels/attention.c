@@ -1,7 +1,9 @@
 // attention.c — causal multi-head attention on a packed qkv buffer, forward, backward and
-// KV-cache decoding. Every matrix product is one sgemm per (sequence, head) on the strided head
-// columns of the qkv rows (leading dimension 3C), so nothing is copied or transposed; the
-// softmax rows in between are vectorised loops.
+// KV-cache decoding. Every matrix product is one product per (sequence, head, row block) on the
+// strided head columns of the qkv rows (leading dimension 3C), through sgemm or, given a pack
+// buffer, t2's AVX-512 products (matmul_f32.c): at training's small shapes (T = 64, hd = 16)
+// sgemm's per-call packing and setup cost more than the arithmetic. The softmax rows in between
+// are vectorised loops.
 #include "kernels.h"
 
 #include <cblas.h>
@@ -9,6 +11,30 @@
 #include <string.h>
 
 #include "vecmath.h"
+
+// C (M, N) = alpha·op(A)·op(B) + beta·C (beta 0 or 1), row-major as cblas_sgemm. With pack (t2's
+// products): op(A) is read in place either way; op(B) = B (K, N) is read in place, op(B) = Bᵀ of
+// a stored (N, K) is first packed into pack (f32_pack_nk: ceil(N/32)·32·K floats).
+static void att_gemm(float *pack, int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+                     int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+    if (!pack) {
+        cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N,
+                    K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    size_t a_rs = trans_a ? 1 : (size_t)lda, a_ks = trans_a ? (size_t)lda : 1;
+    size_t b_ks = (size_t)ldb, b_ps = 32;
+    if (trans_b) {
+        f32_pack_nk(pack, B, (size_t)ldb, N, K);
+        B = pack;
+        b_ks = 32;
+        b_ps = 32 * (size_t)K;
+    }
+    f32_gemm_scaled(C, (size_t)ldc, alpha, A, a_rs, a_ks, B, b_ks, b_ps, M, N, K, beta != 0.0f ? C : NULL,
+                    (size_t)ldc);
+}
+
+size_t attention_pack_floats(int T, int hd) { return (size_t)(T + 31) / 32 * 32 * (size_t)hd; }
 
 // The causal rows work on whole VLANES-float blocks: row i covers columns [0, i] but is
 // processed up to the end of the block holding the diagonal, so every vector loop runs at full
@@ -60,7 +86,7 @@ static int block_first_key(const int *pos, int r0, int rows) {
 
 // One (sequence, head): q, k, v (T, hd) with leading dimension ld; p (T, T); y (T, hd) ld C;
 // pos (T,) or NULL.
-static void attention_head_forward(float *y, float *p, const float *q, const float *k,
+static void attention_head_forward(float *y, float *p, float *pack, const float *q, const float *k,
                                    const float *v, const int *pos, int T, int hd, int ld, int C,
                                    float scale) {
     for (int r0 = 0; r0 < T; r0 += ATT_ROW_BLOCK) {
@@ -68,18 +94,18 @@ static void attention_head_forward(float *y, float *p, const float *q, const flo
         int keys = r0 + rows, lo = block_first_key(pos, r0, rows);
         float *pr = p + (size_t)r0 * T; // (rows, T)
         // scores (rows, keys − lo) = scale · q_r · k[lo:keys]ᵀ, then the softmax row by row
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, keys - lo, hd, scale,
-                    q + (size_t)r0 * ld, ld, k + (size_t)lo * ld, ld, 0.0f, pr + lo, T);
+        att_gemm(pack, 0, 1, rows, keys - lo, hd, scale, q + (size_t)r0 * ld, ld, k + (size_t)lo * ld, ld, 0.0f,
+                 pr + lo, T);
         for (int i = 0; i < rows; i++)
             causal_softmax_row(pr + (size_t)i * T, lo, first_key(pos, r0 + i), r0 + i, T);
         // y_r (rows, hd) = p_r[:, lo:keys] · v[lo:keys] (keys − lo, hd)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, keys - lo, 1.0f, pr + lo,
-                    T, v + (size_t)lo * ld, ld, 0.0f, y + (size_t)r0 * C, C);
+        att_gemm(pack, 0, 0, rows, hd, keys - lo, 1.0f, pr + lo, T, v + (size_t)lo * ld, ld, 0.0f,
+                 y + (size_t)r0 * C, C);
     }
 }
 
-void attention_forward(float *out, float *att, const float *qkv, const int *pos, size_t B, int T,
-                       int C, int H) {
+void attention_forward(float *out, float *att, float *pack, const float *qkv, const int *pos, size_t B,
+                       int T, int C, int H) {
     int hd = C / H;
     int ld = 3 * C;
     float scale = 1.0f / sqrtf((float)hd);
@@ -88,8 +114,8 @@ void attention_forward(float *out, float *att, const float *qkv, const int *pos,
         for (int h = 0; h < H; h++) {
             const float *q = qkv + b * (size_t)T * ld + (size_t)h * hd; // (T, hd) ld 3C
             attention_head_forward(out + b * (size_t)T * C + (size_t)h * hd,
-                                   att + (b * H + h) * (size_t)T * T, q, q + C, q + 2 * C, pb, T,
-                                   hd, ld, C, scale);
+                                   att + (b * H + h) * (size_t)T * T, pack, q, q + C, q + 2 * C, pb,
+                                   T, hd, ld, C, scale);
         }
     }
 }
@@ -118,7 +144,8 @@ static void zero_head_rows(float *dk, float *dv, int T, int hd, int ld) {
 // One (sequence, head), row blocks from the last. Without positions the last block covers every
 // key, so its products initialise dk and dv (beta 0) and the earlier blocks add into their first
 // rows; with positions a block may skip the first keys, so dk and dv start from zero.
-static void attention_head_backward(float *dq, float *dk, float *dv, float *ds, const float *dy,
+static void attention_head_backward(float *dq, float *dk, float *dv, float *ds, float *pack,
+                                    const float *dy,
                                     const float *q, const float *k, const float *v,
                                     const float *p, const int *pos, int T, int hd, int ld, int C,
                                     float scale) {
@@ -133,24 +160,21 @@ static void attention_head_backward(float *dq, float *dk, float *dv, float *ds, 
         const float *qr = q + (size_t)r0 * ld;     // (rows, hd) ld 3C
         float *dsr = ds + (size_t)r0 * T;          // (rows, T)
         // dP_r (rows, nk) = dy_r · v[lo:keys]ᵀ
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, nk, hd, 1.0f, dyr, C,
-                    v + (size_t)lo * ld, ld, 0.0f, dsr + lo, T);
+        att_gemm(pack, 0, 1, rows, nk, hd, 1.0f, dyr, C, v + (size_t)lo * ld, ld, 0.0f, dsr + lo, T);
         // dv[lo:keys] (nk, hd) += p_rᵀ · dy_r
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nk, hd, rows, 1.0f, pr, T, dyr, C,
-                    beta, dv + (size_t)lo * ld, ld);
+        att_gemm(pack, 1, 0, nk, hd, rows, 1.0f, pr, T, dyr, C, beta, dv + (size_t)lo * ld, ld);
         softmax_backward_rows(dsr, p + (size_t)r0 * T, r0, rows, lo, T);
         // dq_r (rows, hd) = scale · dS_r[:, lo:keys] · k[lo:keys]
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, nk, scale, dsr + lo, T,
-                    k + (size_t)lo * ld, ld, 0.0f, dq + (size_t)r0 * ld, ld);
+        att_gemm(pack, 0, 0, rows, hd, nk, scale, dsr + lo, T, k + (size_t)lo * ld, ld, 0.0f,
+                 dq + (size_t)r0 * ld, ld);
         // dk[lo:keys] (nk, hd) += scale · dS_r[:, lo:keys]ᵀ · q_r
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nk, hd, rows, scale, dsr + lo, T, qr,
-                    ld, beta, dk + (size_t)lo * ld, ld);
+        att_gemm(pack, 1, 0, nk, hd, rows, scale, dsr + lo, T, qr, ld, beta, dk + (size_t)lo * ld, ld);
     }
 }
 
 // Per (b, h), with P = softmax(scale · q·kᵀ) and y = P·v:
 //   dP = dy·vᵀ, dv = Pᵀ·dy, dS = P ⊙ (dP − rowsum(dP ⊙ P)), dq = scale·dS·k, dk = scale·dSᵀ·q.
-void attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv,
+void attention_backward(float *dqkv, float *scratch, float *pack, const float *dout, const float *qkv,
                         const float *att, const int *pos, size_t B, int T, int C, int H) {
     int hd = C / H;
     int ld = 3 * C;
@@ -161,7 +185,7 @@ void attention_backward(float *dqkv, float *scratch, const float *dout, const fl
             size_t head = b * (size_t)T * ld + (size_t)h * hd;
             const float *q = qkv + head;                             // (T, hd) ld 3C, then k, v
             float *dq = dqkv + head;                                 // (T, hd) ld 3C, then dk, dv
-            attention_head_backward(dq, dq + C, dq + 2 * C, scratch,
+            attention_head_backward(dq, dq + C, dq + 2 * C, scratch, pack,
                                     dout + b * (size_t)T * C + (size_t)h * hd, q, q + C, q + 2 * C,
                                     att + (b * H + h) * (size_t)T * T, pb, T, hd, ld, C, scale);
         }

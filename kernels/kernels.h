@@ -13,6 +13,7 @@
 #define T2_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 // ---------------------------------------------------------------------------------------------
 // Token embedding.
@@ -94,13 +95,18 @@ void rope_backward(float *dx, const float *cos_t, const float *sin_t,
 // [t − pos[t], t] only — its own example, never across an example boundary — and the
 // probabilities outside that range are exact zeros. pos restarts at 0 where an example starts and
 // counts up by one inside it (the rope positions of the same tokens).
+// pack: NULL (products through sgemm), or attention_pack_floats(T, C/H) floats of scratch: the
+// products then run on t2's AVX-512 kernels (matmul_f32.c; only on a CPU with AVX-512).
+size_t attention_pack_floats(int T, int hd);
 void attention_forward(float *out,         // (B, T, C)
                        float *att,         // (B, H, T, T) softmax probabilities, saved for backward
+                       float *pack,        // NULL or scratch, see above
                        const float *qkv,   // (B, T, 3C)
                        const int *pos,     // (B, T) or NULL
                        size_t B, int T, int C, int H);
 void attention_backward(float *dqkv,         // (B, T, 3C) overwritten
                         float *scratch,      // (T, T) scratch
+                        float *pack,         // NULL or scratch, as in the forward pass
                         const float *dout,   // (B, T, C)
                         const float *qkv,    // (B, T, 3C)
                         const float *att,    // (B, H, T, T)
@@ -167,5 +173,64 @@ void adamw_update(float *params, const float *grads, float *m, float *v, size_t 
 // Gradient clipping factor: min(1, max_norm / norm) (1 when max_norm <= 0 or norm == 0; NaN for
 // a NaN norm when clipping is on, so that a broken gradient is not silently scaled).
 float clip_scale(double norm, float max_norm);
+
+// ---------------------------------------------------------------------------------------------
+// float32 products of a training step on AVX-512 (matmul_f32.c), with the residual add and SwiGLU
+// fused into them. Compiled for AVX-512 whatever -march says; call them only when the CPU has it
+// (util/cpu.h). B operands: a packed weight (panels of 32 columns, (ceil(N/32), K, 32): b_ks = 32,
+// b_ps = 32·K) or any row-major (K, N) matrix read in place (b_ks = its row stride, b_ps = 32).
+// A element (i, k) is at A[i·a_rs + k·a_ks]. K ≥ 1.
+#if defined(__x86_64__) && (defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 10))
+#define T2_F32_KERNELS 1
+#else
+#define T2_F32_KERNELS 0
+#endif
+size_t f32_panels_size(int N, int K);
+// Panels of the rows of an (N, K) matrix, e.g. a weight (OC, IC) for x·Wᵀ.
+void f32_pack_nk(float *bp, const float *src, size_t lds, int N, int K);
+// SwiGLU's gate-up weight (2N, K): panel p holds gate rows 16p..16p+15, then the up rows `second`
+// further (second = N = d_ff); for f32_gemm_swiglu.
+void f32_pack_nk_pairs(float *bp, const float *src, size_t lds, int N, int K, size_t second);
+// C (M, N) = A·B, + add (M, N) when add is not NULL (add may be C: accumulate).
+void f32_gemm(float *C, size_t ldc, const float *A, size_t a_rs, size_t a_ks, const float *B, size_t b_ks,
+              size_t b_ps, int M, int N, int K, const float *add, size_t ld_add);
+// C = alpha·A·B (+ add); alpha scales each K block's sums (alpha = 1 is exactly f32_gemm).
+void f32_gemm_scaled(float *C, size_t ldc, float alpha, const float *A, size_t a_rs, size_t a_ks, const float *B,
+                     size_t b_ks, size_t b_ps, int M, int N, int K, const float *add, size_t ld_add);
+// gu (M, 2F) = A·Wguᵀ with Wgu packed by f32_pack_nk_pairs, and h (M, F) = silu(gate)·up.
+void f32_gemm_swiglu(float *gu, float *h, const float *A, size_t a_rs, size_t a_ks, const float *bp, int M, int F,
+                     int K);
+// dh = A·B (M, F), never stored: dgu (M, 2F) = SwiGLU's backward of dh at the forward's gu (M, 2F).
+void f32_gemm_swiglu_backward(float *dgu, const float *gu, const float *A, size_t a_rs, size_t a_ks,
+                              const float *B, size_t b_ks, size_t b_ps, int M, int F, int K);
+
+// ---------------------------------------------------------------------------------------------
+// bf16 products for mixed-precision training (matmul_bf16.c): bf16 operands, float32 sums.
+// Compiled for AVX512-BF16 whatever -march says; call them only when the CPU has it
+// (util/cpu.h). bf16 values are raw bits; a K-pair is two consecutive bf16 of one row of A or of
+// one column of B, read as one 32-bit word.
+#if defined(__x86_64__) && (defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 10))
+#define T2_BF16_KERNELS 1
+#else
+#define T2_BF16_KERNELS 0
+#endif
+typedef uint16_t bf16;
+
+// bf16 elements of B packed in panels: (ceil(N/32), ceil(K/2), 32, 2).
+size_t bf16_panels_size(int N, int K);
+// A operand, row-major: dst (rows, ldd), ldd even and ≥ cols; columns cols..ldd−1 are zero.
+void bf16_from_rows(bf16 *dst, size_t ldd, const float *src, size_t lds, size_t rows, int cols);
+// A operand, pair-major, from a (K, N) matrix: dst (ceil(K/2), ldd, 2) with pair (kp, j) =
+// (src[2kp][j], src[2kp+1][j]); a missing row 2kp+1 (odd K) and columns j ≥ N are zero.
+void bf16_pairs_from_rows(bf16 *dst, size_t ldd, const float *src, size_t lds, int K, int N);
+// B operand in panels, from a (K, N) matrix (pairs from consecutive rows) ...
+void bf16_pack_kn(bf16 *bp, const float *src, size_t lds, int K, int N);
+// ... or from an (N, K) matrix (pairs within a row), e.g. a weight (OC, IC) for x·Wᵀ.
+void bf16_pack_nk(bf16 *bp, const float *src, size_t lds, int N, int K);
+// C (M, N) = A·B, or += with accumulate. A holds M rows of ceil(K/2) pairs; a_rs and a_ks are the
+// distances, in pairs, between rows and between pairs (row-major A from bf16_from_rows: a_rs =
+// ldd/2, a_ks = 1; pair-major from bf16_pairs_from_rows: a_rs = 1, a_ks = ldd). B is packed.
+void bf16_gemm(float *C, size_t ldc, const bf16 *A, size_t a_rs, size_t a_ks, const bf16 *bp, int M, int N,
+               int K, int accumulate);
 
 #endif

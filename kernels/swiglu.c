@@ -7,8 +7,7 @@ void swiglu_forward(float *restrict h, const float *restrict gu, size_t n, int F
     for (size_t i = 0; i < n; i++) {
         const float *g = gu + i * 2 * (size_t)F; // (F,) gate
         const float *u = g + F;                  // (F,) up
-        float *hi = h + i * (size_t)F;           // (F,)
-        for (int j = 0; j < F; j++) hi[j] = g[j] / (1.0f + t2_expf(-g[j])) * u[j];
+        swiglu_row(h + i * (size_t)F, g, u, F);
     }
 }
 
@@ -20,11 +19,6 @@ void swiglu_backward(float *restrict dgu, const float *restrict dh, const float 
         const float *u = g + F;                  // (F,)
         const float *d = dh + i * (size_t)F;     // (F,)
         float *dg = dgu + i * 2 * (size_t)F;     // (F,)
-        float *du = dg + F;                      // (F,)
-        for (int j = 0; j < F; j++) {
-            float sig = 1.0f / (1.0f + t2_expf(-g[j]));
-            du[j] = d[j] * g[j] * sig;
-            dg[j] = d[j] * u[j] * sig * (1.0f + g[j] * (1.0f - sig));
-        }
+        swiglu_grad_row(dg, dg + F, d, g, u, F);
     }
 }

@@ -151,4 +151,19 @@ static inline float vexp_shift(float *x, int n, float shift) {
     return lanes_total(acc, tail);
 }
 
+// SwiGLU on a row piece: h = silu(g)·u, silu(g) = g·σ(g) (swiglu.c, and fused after products).
+static inline void swiglu_row(float *restrict h, const float *restrict g, const float *restrict u, int n) {
+    for (int j = 0; j < n; j++) h[j] = g[j] / (1.0f + t2_expf(-g[j])) * u[j];
+}
+
+// Its backward from dh: du = dh·silu(g), dg = dh·u·σ(g)·(1 + g·(1 − σ(g))).
+static inline void swiglu_grad_row(float *restrict dg, float *restrict du, const float *restrict dh,
+                                   const float *restrict g, const float *restrict u, int n) {
+    for (int j = 0; j < n; j++) {
+        float sig = 1.0f / (1.0f + t2_expf(-g[j]));
+        du[j] = dh[j] * g[j] * sig;
+        dg[j] = dh[j] * u[j] * sig * (1.0f + g[j] * (1.0f - sig));
+    }
+}
+
 #endif

@@ -69,7 +69,7 @@ static void claim_done(Db *db, const DbRun *r, double loss) {
     char owner[300];
     db_owner_self(owner);
     DbClaim c;
-    if (db_claim_run(db, r->run_id, owner, 1, 0, &c) != 0) fail_msg("%s", err_msg());
+    if (db_claim_run(db, r->run_id, owner, 1, NULL, 0, &c) != 0) fail_msg("%s", err_msg());
     db_claim_free(&c);
     TrainLogRow rows[4];
     for (int j = 0; j < 4; j++)

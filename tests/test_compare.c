@@ -52,7 +52,7 @@ static void claim_done(Db *db, const DbRun *r, double loss) {
     char owner[300];
     db_owner_self(owner);
     DbClaim c;
-    if (db_claim_run(db, r->run_id, owner, 1, 0, &c) != 0) fail_msg("%s", err_msg());
+    if (db_claim_run(db, r->run_id, owner, 1, NULL, 0, &c) != 0) fail_msg("%s", err_msg());
     db_claim_free(&c);
     if (db_finish_run(db, r->run_id, owner, DB_RUN_DONE, loss + 0.01, loss, 1.0, NULL) != 0) fail_msg("%s", err_msg());
 }

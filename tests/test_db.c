@@ -357,7 +357,7 @@ static void test_sweep_registration(void **state) {
 // Claiming.
 
 static void claim_ok(Db *db, int run_id, const char *owner, int retry, DbClaim *c) {
-    if (db_claim_run(db, run_id, owner, 2, retry, c) != 0) fail_msg("%s", err_msg());
+    if (db_claim_run(db, run_id, owner, 2, NULL, retry, c) != 0) fail_msg("%s", err_msg());
 }
 
 static void test_claim_once(void **state) {
@@ -407,7 +407,7 @@ static void test_claim_once(void **state) {
     db_run_free(&r);
     // A finished run cannot be finished again, nor can an unknown run be claimed.
     assert_int_equal(db_finish_run(db, 0, me, DB_RUN_DONE, 1.0, 1.0, 1.0, NULL), -1);
-    assert_int_equal(db_claim_run(db, 42, me, 1, 0, &c), -1);
+    assert_int_equal(db_claim_run(db, 42, me, 1, NULL, 0, &c), -1);
     assert_non_null(strstr(err_msg(), "no run 42"));
     assert_int_equal(db_finish_run(db, 1, me, DB_RUN_PENDING, 1.0, 1.0, 1.0, NULL), -1);
     db_close(db);
@@ -588,7 +588,7 @@ static void race_child(const char *path, int go_fd, int report_fd) {
     db_owner_self(me);
     for (int i = 0; i < RACE_RUNS; i++) {
         DbClaim cl;
-        if (db_claim_run(db, i, me, 1, 0, &cl) != 0) {
+        if (db_claim_run(db, i, me, 1, NULL, 0, &cl) != 0) {
             fprintf(stderr, "child: %s\n", err_msg());
             _exit(5);
         }
@@ -769,7 +769,7 @@ static void test_kill9_keeps_whole_batches(void **state) {
 static long finish_and_eval(Db *db, int run_id, double temp) {
     const char *owner = "worker-host:4242";
     DbClaim c;
-    if (db_claim_run(db, run_id, owner, 2, 0, &c) != 0) fail_msg("%s", err_msg());
+    if (db_claim_run(db, run_id, owner, 2, NULL, 0, &c) != 0) fail_msg("%s", err_msg());
     DbClaimKind kind = c.kind;
     db_claim_free(&c);
     if (kind != DB_CLAIM_NONE) {

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "util/cpu.h"
 #include "util/util.h"
 #include "vecmath.h"
 
@@ -520,12 +521,14 @@ static double att_objective(const void *p) {
 
 // Forward against the reference, backward against finite differences on every fd_stride-th
 // element of qkv. pos (B, T) or NULL: positions inside packed examples.
-static void check_attention_pos(size_t B, int T, int C, int H, const int *pos, size_t fd_stride, uint64_t seed) {
+// pack: NULL (sgemm's products) or scratch for t2's AVX-512 products.
+static void check_attention_path(size_t B, int T, int C, int H, const int *pos, size_t fd_stride, uint64_t seed,
+                                 float *pack) {
     Rng rng;
     rng_seed(&rng, seed);
     size_t nqkv = B * T * 3 * C, nout = B * T * C, natt = B * H * T * T;
     float *qkv = randn(&rng, nqkv, 1.0), *out = filled(nout, NAN), *att = filled(natt, NAN);
-    attention_forward(out, att, qkv, pos, B, T, C, H);
+    attention_forward(out, att, pack, qkv, pos, B, T, C, H);
     double *dqkv = widen(qkv, nqkv), *dout = dvec(nout), *datt = dvec(natt);
     float *r = randn(&rng, nout, 1.0);
     double *dr = widen(r, nout);
@@ -546,17 +549,27 @@ static void check_attention_pos(size_t B, int T, int C, int H, const int *pos, s
                                      (size_t)(i - pos[b * T + i]));
 
     float *g = filled(nqkv, NAN), *scratch = filled((size_t)T * T, NAN);
-    attention_backward(g, scratch, r, qkv, att, pos, B, T, C, H);
+    attention_backward(g, scratch, pack, r, qkv, att, pos, B, T, C, H);
     expect_grad("attention dqkv", g, dqkv, nqkv, fd_stride, att_objective, &ctx);
 
     // Deterministic: a second run gives the same bits.
     float *out2 = filled(nout, NAN), *att2 = filled(natt, NAN), *g2 = filled(nqkv, NAN);
-    attention_forward(out2, att2, qkv, pos, B, T, C, H);
-    attention_backward(g2, scratch, r, qkv, att2, pos, B, T, C, H);
+    attention_forward(out2, att2, pack, qkv, pos, B, T, C, H);
+    attention_backward(g2, scratch, pack, r, qkv, att2, pos, B, T, C, H);
     assert_memory_equal(out2, out, nout * sizeof(float));
     assert_memory_equal(g2, g, nqkv * sizeof(float));
     free(qkv), free(out), free(att), free(dqkv), free(dout), free(datt), free(r), free(dr),
         free(g), free(scratch), free(out2), free(att2), free(g2);
+}
+
+// Through sgemm, and through t2's AVX-512 products where the CPU has them.
+static void check_attention_pos(size_t B, int T, int C, int H, const int *pos, size_t fd_stride, uint64_t seed) {
+    check_attention_path(B, T, C, H, pos, fd_stride, seed, NULL);
+    if (T2_F32_KERNELS && cpu_info()->avx512) {
+        float *pack = filled(attention_pack_floats(T, C / H), NAN);
+        check_attention_path(B, T, C, H, pos, fd_stride, seed, pack);
+        free(pack);
+    }
 }
 
 static void check_attention(size_t B, int T, int C, int H, size_t fd_stride, uint64_t seed) {
@@ -606,16 +619,16 @@ static void test_attention_packed_isolated(void **state) {
     int pos[T];
     for (int t = 0; t < T; t++) pos[t] = t < S0 ? t : t < S0 + LEN ? t - S0 : t - S0 - LEN;
     float *qkv = randn(&rng, nqkv, 1.0), *out = fvec((size_t)T * C), *att = fvec((size_t)H * T * T);
-    attention_forward(out, att, qkv, pos, 1, T, C, H);
+    attention_forward(out, att, NULL, qkv, pos, 1, T, C, H);
     float *alone = fvec((size_t)LEN * row), *out1 = fvec((size_t)LEN * C), *att1 = fvec((size_t)H * LEN * LEN);
     memcpy(alone, qkv + (size_t)S0 * row, (size_t)LEN * row * sizeof(float));
-    attention_forward(out1, att1, alone, NULL, 1, LEN, C, H);
+    attention_forward(out1, att1, NULL, alone, NULL, 1, LEN, C, H);
     double *want = widen(out1, (size_t)LEN * C);
     expect_close("packed example against itself alone", out + (size_t)S0 * C, want, (size_t)LEN * C, 1e-6, 1e-7);
     float *other = fcopy(qkv, nqkv), *out2 = fvec((size_t)T * C);
     for (size_t i = 0; i < nqkv; i++)
         if (i / row < S0 || i / row >= S0 + LEN) other[i] = (float)(5.0 * rng_normal(&rng));
-    attention_forward(out2, att, other, pos, 1, T, C, H);
+    attention_forward(out2, att, NULL, other, pos, 1, T, C, H);
     assert_memory_equal(out2 + (size_t)S0 * C, out + (size_t)S0 * C, (size_t)LEN * C * sizeof(float));
     free(qkv), free(out), free(att), free(alone), free(out1), free(att1), free(want), free(other), free(out2);
 }
@@ -642,7 +655,7 @@ static void check_decode(size_t S, int P, int g, int G_max, int C, int H, uint64
     for (size_t s = 1; s < S; s++) // the prompt positions are shared by all sequences
         memcpy(qkv + s * T * row, qkv, (size_t)P * row * sizeof(float));
     float *full = fvec(S * T * C), *att = fvec(S * H * T * T);
-    attention_forward(full, att, qkv, NULL, S, T, C, H);
+    attention_forward(full, att, NULL, qkv, NULL, S, T, C, H);
 
     float *q = fvec(S * C), *kp = fvec((size_t)P * C), *vp = fvec((size_t)P * C);
     float *kg = filled(S * G_max * C, NAN), *vg = filled(S * G_max * C, NAN); // unused slots NaN
@@ -728,6 +741,120 @@ static void test_swiglu(void **state) {
     swiglu_backward(g, r, gu, N, F);
     expect_grad("swiglu dgu", g, dgu, N * 2 * F, 1, glu_objective, &ctx);
     free(gu), free(h), free(dgu), free(dh), free(r), free(dr), free(g);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The float32 training products (matmul_f32.c): every operand layout the model uses, the fused
+// residual add and SwiGLU, against double references; the fused SwiGLU backward against finite
+// differences. Skipped on a CPU without AVX-512.
+
+#define SKIP_WITHOUT_AVX512()                                                                                \
+    do {                                                                                                     \
+        if (!T2_F32_KERNELS || !cpu_info()->avx512) {                                                        \
+            print_message("skipped: this CPU has no AVX-512\n");                                            \
+            skip();                                                                                          \
+        }                                                                                                    \
+    } while (0)
+
+// x (M, K) · w (N, K)ᵀ (+ add) in double.
+static double *ref_product(const float *x, const float *w, const float *add, int M, int N, int K) {
+    double *y = dvec((size_t)M * N);
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            double s = add ? add[(size_t)i * N + j] : 0.0;
+            for (int k = 0; k < K; k++) s += (double)x[(size_t)i * K + k] * w[(size_t)j * K + k];
+            y[(size_t)i * N + j] = s;
+        }
+    return y;
+}
+
+static float *transpose(const float *x, int rows, int cols) {
+    float *t = fvec((size_t)rows * cols);
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) t[(size_t)j * rows + i] = x[(size_t)i * cols + j];
+    return t;
+}
+
+static void check_f32_gemm(Rng *rng, int M, int N, int K) {
+    float *x = randn(rng, (size_t)M * K, 1.0), *w = randn(rng, (size_t)N * K, 1.0), *r = randn(rng, (size_t)M * N, 1.0);
+    float *bp = fvec(f32_panels_size(N, K)), *xt = transpose(x, M, K), *wt = transpose(w, N, K);
+    f32_pack_nk(bp, w, (size_t)K, N, K);
+    double *want = ref_product(x, w, NULL, M, N, K), *want_add = ref_product(x, w, r, M, N, K);
+    float *out = filled((size_t)M * N, NAN);
+    char what[96];
+    // A row-major (the forward), B packed.
+    f32_gemm(out, (size_t)N, x, (size_t)K, 1, bp, 32, 32 * (size_t)K, M, N, K, NULL, 0);
+    snprintf(what, sizeof what, "f32_gemm %dx%dx%d packed", M, N, K);
+    expect_close(what, out, want, (size_t)M * N, 1e-5, 1e-6);
+    // A transposed in memory (dW's doutᵀ), B row-major (K, N) read in place (dx's W, dW's x).
+    f32_gemm(out, (size_t)N, xt, 1, (size_t)M, wt, (size_t)N, 32, M, N, K, NULL, 0);
+    snprintf(what, sizeof what, "f32_gemm %dx%dx%d in place", M, N, K);
+    expect_close(what, out, want, (size_t)M * N, 1e-5, 1e-6);
+    // + a residual, from another array and onto itself.
+    f32_gemm(out, (size_t)N, x, (size_t)K, 1, bp, 32, 32 * (size_t)K, M, N, K, r, (size_t)N);
+    snprintf(what, sizeof what, "f32_gemm %dx%dx%d + add", M, N, K);
+    expect_close(what, out, want_add, (size_t)M * N, 1e-5, 1e-6);
+    memcpy(out, r, (size_t)M * N * sizeof(float));
+    f32_gemm(out, (size_t)N, x, (size_t)K, 1, bp, 32, 32 * (size_t)K, M, N, K, out, (size_t)N);
+    snprintf(what, sizeof what, "f32_gemm %dx%dx%d accumulate", M, N, K);
+    expect_close(what, out, want_add, (size_t)M * N, 1e-5, 1e-6);
+    free(x), free(w), free(r), free(bp), free(xt), free(wt), free(want), free(want_add), free(out);
+}
+
+static void test_f32_gemm(void **state) {
+    (void)state;
+    SKIP_WITHOUT_AVX512();
+    Rng rng;
+    rng_seed(&rng, 21);
+    int shapes[][3] = {{1, 1, 1},   {5, 7, 6},    {12, 32, 16},  {13, 33, 17}, {30, 16, 48},
+                       {25, 48, 48}, {200, 40, 9}, {7, 70, 900}, {390, 65, 64}};
+    for (size_t i = 0; i < ARRAY_LEN(shapes); i++) check_f32_gemm(&rng, shapes[i][0], shapes[i][1], shapes[i][2]);
+}
+
+// SwiGLU fused into its products: forward gu = x·Wguᵀ, h = silu(gate)·up; backward dgu from
+// dh = dout·Wdown (never stored), checked against finite differences of the double objective
+// J = Σ (dout·Wdown) ⊙ swiglu(gu).
+static void check_f32_swiglu(Rng *rng, int M, int F, int K) {
+    float *x = randn(rng, (size_t)M * K, 1.0), *wgu = randn(rng, (size_t)2 * F * K, 0.5);
+    float *bp = fvec(f32_panels_size(2 * F, K));
+    f32_pack_nk_pairs(bp, wgu, (size_t)K, F, K, (size_t)F);
+    float *gu = filled((size_t)M * 2 * F, NAN), *h = filled((size_t)M * F, NAN);
+    f32_gemm_swiglu(gu, h, x, (size_t)K, 1, bp, M, F, K);
+    double *want_gu = ref_product(x, wgu, NULL, M, 2 * F, K), *want_h = dvec((size_t)M * F);
+    GluCtx hc = {want_gu, NULL, (size_t)M, F, want_h};
+    swiglu_ref(&hc);
+    char what[96];
+    snprintf(what, sizeof what, "f32_gemm_swiglu gu %dx%dx%d", M, F, K);
+    expect_close(what, gu, want_gu, (size_t)M * 2 * F, 1e-5, 1e-6);
+    snprintf(what, sizeof what, "f32_gemm_swiglu h %dx%dx%d", M, F, K);
+    expect_close(what, h, want_h, (size_t)M * F, 1e-4, 1e-6);
+
+    // Backward: A = dout (M, C = K), B = Wdown (C, F) read in place.
+    float *dout = randn(rng, (size_t)M * K, 1.0), *wdown = randn(rng, (size_t)K * F, 0.5);
+    float *dgu = filled((size_t)M * 2 * F, NAN);
+    f32_gemm_swiglu_backward(dgu, gu, dout, (size_t)K, 1, wdown, (size_t)F, 32, M, F, K);
+    double *dh = dvec((size_t)M * F); // r = dout·Wdown, the weight of each h in J
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < F; j++) {
+            double s = 0;
+            for (int k = 0; k < K; k++) s += (double)dout[(size_t)i * K + k] * wdown[(size_t)k * F + j];
+            dh[(size_t)i * F + j] = s;
+        }
+    double *gud = widen(gu, (size_t)M * 2 * F), *hd = dvec((size_t)M * F);
+    GluCtx ctx = {gud, dh, (size_t)M, F, hd};
+    snprintf(what, sizeof what, "f32_gemm_swiglu_backward dgu %dx%dx%d", M, F, K);
+    expect_grad(what, dgu, gud, (size_t)M * 2 * F, 1, glu_objective, &ctx);
+    free(x), free(wgu), free(bp), free(gu), free(h), free(want_gu), free(want_h), free(dout), free(wdown), free(dgu),
+        free(dh), free(gud), free(hd);
+}
+
+static void test_f32_swiglu(void **state) {
+    (void)state;
+    SKIP_WITHOUT_AVX512();
+    Rng rng;
+    rng_seed(&rng, 22);
+    int shapes[][3] = {{1, 1, 1}, {5, 16, 8}, {13, 37, 12}, {25, 40, 48}, {14, 8, 500}}; // (M, F, K)
+    for (size_t i = 0; i < ARRAY_LEN(shapes); i++) check_f32_swiglu(&rng, shapes[i][0], shapes[i][1], shapes[i][2]);
 }
 
 static void test_residual(void **state) {
@@ -907,7 +1034,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_expf_accuracy),   cmocka_unit_test(test_reductions),
         cmocka_unit_test(test_embedding),       cmocka_unit_test(test_rmsnorm),
-        cmocka_unit_test(test_matmul),          cmocka_unit_test(test_matmul_packed), cmocka_unit_test(test_rope),
+        cmocka_unit_test(test_matmul), cmocka_unit_test(test_f32_gemm), cmocka_unit_test(test_f32_swiglu),          cmocka_unit_test(test_matmul_packed), cmocka_unit_test(test_rope),
         cmocka_unit_test(test_attention_small), cmocka_unit_test(test_attention_long_rows),
         cmocka_unit_test(test_attention_packed), cmocka_unit_test(test_attention_packed_isolated),
         cmocka_unit_test(test_attention_decode), cmocka_unit_test(test_swiglu),

@@ -144,6 +144,10 @@ static const BadCase BAD[] = {
     {"{\"name\": \"x\", " TSK ", " FAM ", " BUD ", \"train\": {\"schedule\": \"linear\"}}",
      "bad.json: train.schedule: must be \"cosine\", \"constant\" or \"wsd\""},
     {"{\"name\": \"x\", " TSK ", " FAM ", " BUD ", \"train\": {\"lr\": 0}}", "bad.json: train.lr: must be in (0, 10], got 0"},
+    {"{\"name\": \"x\", " TSK ", " FAM ", " BUD ", \"train\": {\"precision\": \"fp16\"}}",
+     "bad.json: train.precision: must be \"float32\" or \"bf16\""},
+    {"{\"name\": \"x\", " TSK ", " FAM ", " BUD ", \"train\": {\"precision\": 16}}",
+     "bad.json: train.precision: must be \"float32\" or \"bf16\""},
     {"{\"name\": \"x\", " TSK ", " FAM ", " BUD ", \"train\": {\"batch_size\": \"8\"}}",
      "bad.json: train.batch_size: must be an integer in [1, 1048576]"},
     {"{\"name\": \"x\", " TSK ", " FAM ", " BUD ", \"train\": {\"seeds\": [1, 1]}}", "bad.json: train.seeds[1]: duplicate seed 1"},
@@ -166,6 +170,65 @@ static const BadCase BAD[] = {
      NULL}, // too large for memory: the message names family[0] and the machine's memory
     {"{\"name\": \"x\", " TSK ", " FAM ", " BUD ", \"analysis\": {\"c_inf\": [0]}}", "bad.json: analysis.c_inf[0]: must be in (0, 1e+40], got 0"},
 };
+
+// train.precision: bf16 is part of a run's config (and hash); float32, the default, is not
+// written, so float32 specs keep the hashes they had before the key existed.
+static void test_precision(void **state) {
+    (void)state;
+    Spec a, b, c;
+    char *f32 = xstrdup(GOOD), *bf16 = xstrdup(GOOD);
+    const char *at = "\"seeds\": [1, 2]";
+    char *p = strstr(GOOD, at);
+    assert_non_null(p);
+    free(f32), free(bf16);
+    f32 = xasprintf("%.*s\"precision\": \"float32\", %s", (int)(p - GOOD), GOOD, p);
+    bf16 = xasprintf("%.*s\"precision\": \"bf16\", %s", (int)(p - GOOD), GOOD, p);
+    assert_int_equal(spec_parse(&a, GOOD, "a"), 0);
+    assert_int_equal(spec_parse(&b, f32, "b"), 0);
+    assert_int_equal(spec_parse(&c, bf16, "c"), 0);
+    assert_int_equal(a.train.precision, PRECISION_FLOAT32);
+    assert_int_equal(c.train.precision, PRECISION_BF16);
+    assert_string_equal(a.hash, b.hash);
+    assert_string_not_equal(a.hash, c.hash);
+    char *ja = run_config_json(&a, &a.runs[0]), *jc = run_config_json(&c, &c.runs[0]);
+    assert_null(strstr(ja, "precision"));
+    assert_non_null(strstr(jc, "\"precision\":\"bf16\""));
+    // The canonical JSON keeps it.
+    Spec d;
+    assert_int_equal(spec_parse(&d, c.json, "d"), 0);
+    assert_int_equal(d.train.precision, PRECISION_BF16);
+    assert_string_equal(d.hash, c.hash);
+    free(ja), free(jc), free(f32), free(bf16);
+    spec_free(&a), spec_free(&b), spec_free(&c), spec_free(&d);
+}
+
+// bf16 on a CPU without AVX512-BF16 (pretended with T2_CPU_DISABLE): `t2 sweep` and `t2 train`
+// refuse with one line naming the file, the key and the CPU feature, and write nothing.
+static void test_precision_unsupported_cli(void **state) {
+    (void)state;
+    char *dir = tmpdir_make("prec");
+    char *path = write_text(dir, "bf16.json",
+                            "{\"name\": \"x\", " TSK ", " FAM ", " BUD ", \"train\": {\"seq_len\": 32, \"batch_size\": 8, "
+                            "\"precision\": \"bf16\"}}");
+    char *db = xasprintf("%s/r.db", dir);
+    setenv("T2_CPU_DISABLE", "avx512_bf16", 1);
+    const char *cmds[][8] = {{"sweep", path, "--db", db, NULL}, {"train", path, "--run", "0", "--db", db, NULL}};
+    for (size_t i = 0; i < ARRAY_LEN(cmds); i++) {
+        RunResult r = run_t2v((char *const *)cmds[i]);
+        assert_int_equal(r.status, 1);
+        char *want = xasprintf("t2: %s: train.precision: precision bf16 needs a CPU with AVX512_BF16", path);
+        if (strncmp(r.err, want, strlen(want)) != 0) fail_msg("stderr: %s", r.err);
+        assert_non_null(strstr(r.err, "use precision float32\n"));
+        assert_string_equal(r.out, "");
+        free(want);
+        run_free(&r);
+    }
+    unsetenv("T2_CPU_DISABLE");
+    assert_false(file_exists(db));
+    free(db);
+    free(path);
+    tmpdir_remove(dir);
+}
 
 static void test_bad_files(void **state) {
     (void)state;
@@ -221,6 +284,8 @@ int main(void) {
         cmocka_unit_test(test_grid_expansion),
         cmocka_unit_test(test_budget_kinds),
         cmocka_unit_test(test_canonical_round_trip),
+        cmocka_unit_test(test_precision),
+        cmocka_unit_test(test_precision_unsupported_cli),
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_bad_file_cli),
     };

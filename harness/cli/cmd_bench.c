@@ -52,15 +52,41 @@ double sgemm_peak_gflops(int threads) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// --precision: "float32" or "bf16", and the kernels this machine runs it with.
+static int bench_precision(const char *name, Precision *p, GemmPath *g) {
+    if (precision_parse(name, p) != 0) {
+        err_set("--precision: expected float32 or bf16, got '%s'", name);
+        return -1;
+    }
+    if (gemm_path_for(*p, g) != 0) {
+        err_prefix("--precision");
+        return -1;
+    }
+    return 0;
+}
+
+// The peak MFU is measured against: sgemm for float32 (whatever kernels train), the bf16 path's
+// own products for bf16.
+static double precision_peak(Precision p, GemmPath g, int threads) {
+    return p == PRECISION_FLOAT32 ? sgemm_peak_gflops(threads) : linear_peak_gflops(g, threads);
+}
+
 static int bench_gemm(int argc, char **argv) {
     long threads = cpu_count();
     int json = 0;
+    char *precision_arg = "float32";
     Opt opts[] = {
-        ARG_INT("--threads", &threads, "P", "OpenBLAS threads (default: all cores)", .min = 1, .max = 1024),
+        ARG_INT("--threads", &threads, "P",
+                "threads: OpenBLAS's pool for float32, one product per thread for bf16 (default: all cores)",
+                .min = 1, .max = 1024),
+        ARG_STR("--precision", &precision_arg, "P", "float32 (default, OpenBLAS sgemm) or bf16 (this machine's bf16 kernels)"),
         ARG_FLAG("--json", &json, "print one JSON object"),
     };
     int rc = args_parse("bench gemm", argc, argv, opts, ARRAY_LEN(opts), NULL, "", 0, 0);
     if (rc) return rc < 0 ? cmd_fail() : 0;
+    Precision prec;
+    GemmPath gemm;
+    if (bench_precision(precision_arg, &prec, &gemm) != 0) return cmd_fail();
     // Square products, then the shapes of small transformers: (tokens, in) · (out, in)ᵀ.
     static const int shapes[][3] = {{512, 512, 512},    {1024, 1024, 1024}, {2048, 2048, 2048}, {512, 384, 128},
                                     {512, 128, 128},    {512, 688, 128},    {512, 128, 344},    {4096, 768, 256},
@@ -70,7 +96,12 @@ static int bench_gemm(int argc, char **argv) {
     if (!json) printf("%6s %6s %6s  %9s\n", "m", "n", "k", "GFLOP/s");
     for (size_t i = 0; i < ARRAY_LEN(shapes); i++) {
         int m = shapes[i][0], n = shapes[i][1], k = shapes[i][2];
-        double g = sgemm_gflops(m, n, k, (int)threads, 5);
+        double g = prec == PRECISION_FLOAT32 ? sgemm_gflops(m, n, k, (int)threads, 5)
+                                      : linear_gemm_gflops(gemm, m, n, k, (int)threads, 5);
+        if (g < 0) {
+            cJSON_Delete(out);
+            return cmd_fail();
+        }
         if (i < 3) peak = MAX(peak, g);
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "m", m);
@@ -82,6 +113,8 @@ static int bench_gemm(int argc, char **argv) {
     }
     cJSON_AddNumberToObject(out, "peak_gflops", peak);
     cJSON_AddNumberToObject(out, "threads", (double)threads);
+    cJSON_AddStringToObject(out, "precision", precision_name(prec));
+    cJSON_AddStringToObject(out, "gemm", prec == PRECISION_FLOAT32 ? "openblas-sgemm" : gemm_path_name(gemm));
     cJSON_AddStringToObject(out, "openblas", openblas_get_config());
     if (json) {
         json_print(out);
@@ -139,6 +172,7 @@ static int bench_train(int argc, char **argv) {
     BenchModel bm = {0};
     long T = 0, B = 0, steps = 20, warm = 3, threads = cpu_count();
     int json = 0, tied = 0;
+    char *precision_arg = "float32";
     Opt opts[] = {
         BENCH_MODEL_OPTS(bm),
         ARG_INT("--seq-len", &T, "T", "sequence length", .required = 1, .min = 2, .max = 65536),
@@ -147,38 +181,51 @@ static int bench_train(int argc, char **argv) {
         ARG_INT("--steps", &steps, "S", "timed steps (default 20)", .min = 1, .max = 1 << 20),
         ARG_INT("--warmup", &warm, "W", "untimed warm-up steps (default 3)", .min = 0, .max = 1 << 20),
         ARG_INT("--threads", &threads, "P", "worker threads (default: all cores)", .min = 1, .max = 1024),
+        ARG_STR("--precision", &precision_arg, "P",
+                "float32 (default) or bf16: bf16 products, float32 master weights; MFU against the bf16 peak"),
         ARG_FLAG("--json", &json, "print one JSON object"),
     };
     int rc = args_parse("bench train", argc, argv, opts, ARRAY_LEN(opts), NULL, "", 0, 0);
     if (rc) return rc < 0 ? cmd_fail() : 0;
     ModelConfig cfg;
-    if (bench_model_config(&bm, T, tied, &cfg) != 0) return cmd_fail();
+    Precision prec;
+    GemmPath gemm;
+    if (bench_model_config(&bm, T, tied, &cfg) != 0 || bench_precision(precision_arg, &prec, &gemm) != 0)
+        return cmd_fail();
     TrainSpec ts = {.seq_len = (int)T, .batch_size = (int)B, .lr = 1e-3, .warmup = 0, .schedule = SCHED_CONSTANT,
-                    .weight_decay = 0.1, .beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8, .grad_clip = 1.0};
-    double peak = sgemm_peak_gflops((int)threads);
+                    .weight_decay = 0.1, .beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8, .grad_clip = 1.0,
+                    .precision = prec};
+    double peak = precision_peak(prec, gemm, (int)threads);
     Trainer *tr = trainer_create(&cfg, &ts, warm + steps, 1, NULL, (int)threads);
+    if (!tr) return cmd_fail();
     StepStats st = {0};
     double first_loss = NAN;
     for (long i = 0; i < warm; i++) {
         if (trainer_step(tr, &st) != 0) goto diverged;
         if (i == 0) first_loss = st.loss;
     }
-    double t0 = now_s();
+    double t0 = now_s(), c0 = cpu_time_s();
     for (long i = 0; i < steps; i++)
         if (trainer_step(tr, &st) != 0) goto diverged;
-    double secs = now_s() - t0;
+    double secs = now_s() - t0, cpu_secs = cpu_time_s() - c0;
     // The peak again after the timed steps; the higher of the two keeps MFU conservative on a
     // machine whose speed drifts.
-    peak = MAX(peak, sgemm_peak_gflops((int)threads));
+    peak = MAX(peak, precision_peak(prec, gemm, (int)threads));
     double tok_s = (double)B * T * steps / secs;
     double gflops = train_step_flops(&cfg, (int)B, (int)T) * steps / secs / 1e9;
     cJSON *o = bench_result("train", &cfg);
+    cJSON_AddStringToObject(o, "precision", precision_name(prec));
+    cJSON_AddStringToObject(o, "gemm", trainer_gemm_path(tr));
     cJSON_AddNumberToObject(o, "batch", B);
     cJSON_AddNumberToObject(o, "steps", steps);
     cJSON_AddNumberToObject(o, "warmup", warm);
     cJSON_AddNumberToObject(o, "threads", trainer_threads(tr));
     cJSON_AddNumberToObject(o, "seconds", secs);
     cJSON_AddNumberToObject(o, "ms_per_step", 1e3 * secs / steps);
+    // CPU seconds of all threads: on a shared machine, where other processes take turns on the
+    // cores, the work done per CPU second drifts less than the wall-clock rate.
+    cJSON_AddNumberToObject(o, "cpu_seconds", cpu_secs);
+    cJSON_AddNumberToObject(o, "tokens_per_cpu_s", (double)B * T * steps / cpu_secs);
     cJSON_AddNumberToObject(o, "tokens_per_s", tok_s);
     cJSON_AddNumberToObject(o, "gflops", gflops);
     cJSON_AddNumberToObject(o, "gflops_6n", 6.0 * count_params(&cfg) * tok_s / 1e9);

@@ -240,6 +240,7 @@ static void run_children(const Spec *s, const ChildArgs *ca, const int *todo, in
 // --dry-run: the grid with its sizes and costs, and a time estimate from a quick benchmark.
 static double quick_tokens_per_s(const Spec *s, int family, int threads) {
     Trainer *t = trainer_create(&s->family[family], &s->train, 5, 1, NULL, threads);
+    if (!t) return NAN; // checked before (spec_check_machine)
     StepStats st;
     trainer_step(t, &st); // warm-up
     double t0 = now_s();
@@ -312,6 +313,10 @@ int cmd_sweep(int argc, char **argv) {
         return cmd_fail();
     }
     free(pos.items);
+    if (spec_check_machine(&s) != 0) {
+        spec_free(&s);
+        return cmd_fail();
+    }
     int per_job = (int)MAX(1, threads / jobs);
     if (dry) {
         dry_run(&s, shard_i, shard_n, (int)jobs, per_job);

@@ -56,6 +56,10 @@ int cmd_train(int argc, char **argv) {
         spec_free(&spec);
         return JOB_SPEC_CHANGED;
     }
+    if (spec_check_machine(&spec) != 0) {
+        spec_free(&spec);
+        return cmd_fail();
+    }
     if (run >= spec.n_runs) {
         err_set("--run: %ld is not a run of %s (runs 0..%d)", run, spec.path, spec.n_runs - 1);
         spec_free(&spec);

@@ -151,14 +151,16 @@ typedef struct {
 } DbClaim;
 
 // Claim RUN_ID for OWNER ("host:pid", see db_owner_self), recording THREADS, the git revision
-// and the library versions of this binary:
+// and the library versions (lib_versions_json) with the fields of the JSON object RUN_KERNELS
+// added (this run's precision and kernel path; NULL adds nothing):
 //   pending                        -> running (fresh, or resume when a checkpoint is recorded);
 //   running, owner stale           -> running (resume). Stale: the owner is a dead pid on this
 //                                     host, or its heartbeat is older than the stale timeout;
 //   done                           -> not claimed;
 //   failed / diverged              -> running (fresh) only with RETRY_FAILED.
 // Every claim adds one to attempts. A run id that is not in the database is an error.
-int db_claim_run(Db *db, int run_id, const char *owner, int threads, int retry_failed, DbClaim *claim);
+int db_claim_run(Db *db, int run_id, const char *owner, int threads, const char *run_kernels, int retry_failed,
+                 DbClaim *claim);
 void db_claim_free(DbClaim *claim);
 
 // The following act only while OWNER holds the run (status running, owner matches); otherwise

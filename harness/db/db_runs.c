@@ -7,7 +7,10 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "db/db_impl.h"
+#include "util/json.h"
 
 static const char *const STATUS_NAMES[] = {"pending", "running", "done", "diverged", "failed"};
 _Static_assert(ARRAY_LEN(STATUS_NAMES) == DB_RUN_N_STATUS, "one name per run status");
@@ -438,7 +441,20 @@ static DbClaimKind claim_decision(const Db *db, const ClaimState *s, int retry_f
     return DB_CLAIM_NONE;
 }
 
-static int write_claim(Db *db, int run_id, const char *owner, int threads, DbClaimKind kind, const char *op) {
+// The library versions of this process with the fields of run_kernels (a JSON object) added.
+static char *run_versions(const char *run_kernels) {
+    char *base = lib_versions_json(sqlite3_libversion());
+    cJSON *extra = run_kernels ? cJSON_Parse(run_kernels) : NULL;
+    if (!extra) return base;
+    cJSON *o = cJSON_Parse(base);
+    free(base);
+    for (cJSON *it = extra->child; it; it = it->next) cJSON_AddItemToObject(o, it->string, cJSON_Duplicate(it, 1));
+    cJSON_Delete(extra);
+    return json_text_free(o);
+}
+
+static int write_claim(Db *db, int run_id, const char *owner, int threads, const char *run_kernels, DbClaimKind kind,
+                       const char *op) {
     // A fresh start forgets everything of earlier attempts; a resume keeps the checkpoint,
     // step and train_log (steps after the checkpoint are logged again, INSERT OR REPLACE).
     static const char FRESH[] =
@@ -463,7 +479,7 @@ static int write_claim(Db *db, int run_id, const char *owner, int threads, DbCla
     if (!st) return -1;
     char now[32];
     iso_time_utc(now);
-    char *libs = lib_versions_json(sqlite3_libversion());
+    char *libs = run_versions(run_kernels);
     Bind b = bind_start(st);
     bind_text(&b, owner);
     bind_real(&b, wall_clock_s());
@@ -478,7 +494,8 @@ static int write_claim(Db *db, int run_id, const char *owner, int threads, DbCla
     return rc;
 }
 
-int db_claim_run(Db *db, int run_id, const char *owner, int threads, int retry_failed, DbClaim *claim) {
+int db_claim_run(Db *db, int run_id, const char *owner, int threads, const char *run_kernels, int retry_failed,
+                 DbClaim *claim) {
     char op[64];
     snprintf(op, sizeof op, "claim run %d", run_id);
     memset(claim, 0, sizeof *claim);
@@ -490,7 +507,7 @@ int db_claim_run(Db *db, int run_id, const char *owner, int threads, int retry_f
     ClaimState s;
     if (read_claim_state(db, run_id, &s, op) != 0) goto fail;
     DbClaimKind kind = claim_decision(db, &s, retry_failed);
-    if (kind != DB_CLAIM_NONE && write_claim(db, run_id, owner, threads, kind, op) != 0) goto fail;
+    if (kind != DB_CLAIM_NONE && write_claim(db, run_id, owner, threads, run_kernels, kind, op) != 0) goto fail;
     if (db_commit(db, op) != 0) goto fail_committed;
     claim->kind = kind;
     claim->prev = s.status;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "nn/linear.h"
 #include "util/json.h"
 
 int default_d_ff(int d_model) { return 8 * ((d_model + 2) / 3); } // ceil(8d/3 / 8) · 8
@@ -201,7 +202,7 @@ static int act_bufs(Activations *a, const ModelConfig *c, size_t B, int T, ActBu
         {&a->lnf_rstd, BT},            {&a->logits, BT * V},       {&a->losses, BT},
         {&a->dresid, BT * C},          {&a->dln, BT * C},          {&a->dqkv, BT * 3 * C},
         {&a->datty, BT * C},           {&a->dgu, BT * 2 * F},      {&a->dh, BT * F},
-        {&a->att_scratch, TT},
+        {&a->att_scratch, TT},         {&a->att_pack, attention_pack_floats(T, (int)(C / H))},
     };
     _Static_assert(ARRAY_LEN(bufs) <= ACT_MAX_BUFS, "acts_bytes and acts_build hold every buffer");
     int n = (int)ARRAY_LEN(bufs);
@@ -241,12 +242,68 @@ void acts_free(Activations *a) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The linear layers of a pass: through lw (nn/linear.h: t2's float32 or bf16 kernels, with the
+// residual add and SwiGLU fused in), or, with lw NULL, through sgemm with those steps apart.
+static void lin_forward(LinearWorker *lw, int id, float *out, const float *x, const float *add, const float *w,
+                        size_t n, int IC, int OC) {
+    if (lw) {
+        linear_forward(lw, id, out, x, add, n);
+        return;
+    }
+    matmul_forward(out, x, w, n, IC, OC);
+    if (add) residual_forward(out, out, add, n * (size_t)OC);
+}
+
+static void lin_backward(LinearWorker *lw, int id, float *dx, float *dw, const float *dout, const float *x,
+                         const float *w, size_t n, int IC, int OC) {
+    if (lw)
+        linear_backward(lw, id, dx, dw, dout, x, n);
+    else
+        matmul_backward(dx, dw, dout, x, w, n, IC, OC);
+}
+
+// gu (n, 2F) = x·Wguᵀ, h (n, F) = swiglu(gu).
+static void lin_forward_swiglu(LinearWorker *lw, int id, float *gu, float *h, const float *x, const float *wgu,
+                               size_t n, int C, int F) {
+    if (lw) {
+        linear_forward_swiglu(lw, id, gu, h, x, n);
+        return;
+    }
+    matmul_forward(gu, x, wgu, n, C, 2 * F);
+    swiglu_forward(h, gu, n, F);
+}
+
+// dgu = swiglu'(gu)·(dout·Wdown) (dh as scratch), dWdown += doutᵀ·h.
+static void lin_backward_swiglu(LinearWorker *lw, int id, float *dgu, float *dw, float *dh, const float *dout,
+                                const float *h, const float *gu, const float *wdown, size_t n, int C, int F) {
+    if (lw) {
+        linear_backward_swiglu(lw, id, dgu, dw, dh, dout, h, gu, n);
+        return;
+    }
+    matmul_backward(dh, dw, dout, h, wdown, n, F, C);
+    swiglu_backward(dgu, dh, gu, n, F);
+}
+
+static void forward_hidden(const Model *m, Activations *a, const int *tokens, const int *pos, size_t B, int T,
+                           LinearWorker *mx);
+
+static void forward(const Model *m, Activations *a, const int *tokens, const int *pos, size_t B, int T,
+                    LinearWorker *mx) {
+    forward_hidden(m, a, tokens, pos, B, T, mx);
+    lin_forward(mx, lin_head(&m->cfg), a->logits, a->lnf, NULL, m->w.lm_head, B * (size_t)T, m->cfg.d_model,
+                m->cfg.vocab_size);
+}
+
 void model_forward(const Model *m, Activations *a, const int *tokens, const int *pos, size_t B, int T) {
-    model_forward_hidden(m, a, tokens, pos, B, T);
-    matmul_forward(a->logits, a->lnf, m->w.lm_head, B * (size_t)T, m->cfg.d_model, m->cfg.vocab_size);
+    forward(m, a, tokens, pos, B, T, NULL);
 }
 
 void model_forward_hidden(const Model *m, Activations *a, const int *tokens, const int *pos, size_t B, int T) {
+    forward_hidden(m, a, tokens, pos, B, T, NULL);
+}
+
+static void forward_hidden(const Model *m, Activations *a, const int *tokens, const int *pos, size_t B, int T,
+                           LinearWorker *mx) {
     const ModelConfig *c = &m->cfg;
     const ParamViews *w = &m->w;
     size_t C = (size_t)c->d_model, F = (size_t)c->d_ff, H = (size_t)c->n_head;
@@ -267,17 +324,15 @@ void model_forward_hidden(const Model *m, Activations *a, const int *tokens, con
         float *out = a->resid + (l + 1) * BT * C;        // (B, T, C) next layer input
 
         rmsnorm_forward(ln1, ln1_rstd, x, w->ln1 + l * C, BT, (int)C, c->norm_eps);
-        matmul_forward(qkv, ln1, w->wqkv + l * 3 * C * C, BT, (int)C, (int)(3 * C));
+        int L = (int)l;
+        lin_forward(mx, lin_id(L, LIN_QKV), qkv, ln1, NULL, w->wqkv + l * 3 * C * C, BT, (int)C, (int)(3 * C));
         rope_forward(qkv, m->rope_cos, m->rope_sin, pos, BT, T, 0, (int)H, (int)hd, (int)(3 * C));
         rope_forward(qkv + C, m->rope_cos, m->rope_sin, pos, BT, T, 0, (int)H, (int)hd, (int)(3 * C));
-        attention_forward(atty, att, qkv, pos, B, T, (int)C, (int)H);
-        matmul_forward(mid, atty, w->wo + l * C * C, BT, (int)C, (int)C);
-        residual_forward(mid, mid, x, BT * C);
+        attention_forward(atty, att, mx ? a->att_pack : NULL, qkv, pos, B, T, (int)C, (int)H);
+        lin_forward(mx, lin_id(L, LIN_O), mid, atty, x, w->wo + l * C * C, BT, (int)C, (int)C); // + residual
         rmsnorm_forward(ln2, ln2_rstd, mid, w->ln2 + l * C, BT, (int)C, c->norm_eps);
-        matmul_forward(gu, ln2, w->wgu + l * 2 * F * C, BT, (int)C, (int)(2 * F));
-        swiglu_forward(h, gu, BT, (int)F);
-        matmul_forward(out, h, w->wdown + l * C * F, BT, (int)F, (int)C);
-        residual_forward(out, out, mid, BT * C);
+        lin_forward_swiglu(mx, lin_id(L, LIN_GU), gu, h, ln2, w->wgu + l * 2 * F * C, BT, (int)C, (int)F);
+        lin_forward(mx, lin_id(L, LIN_DOWN), out, h, mid, w->wdown + l * C * F, BT, (int)F, (int)C); // + residual
     }
     float *xf = a->resid + (size_t)c->n_layer * BT * C;
     rmsnorm_forward(a->lnf, a->lnf_rstd, xf, w->lnf, BT, (int)C, c->norm_eps);
@@ -293,14 +348,15 @@ double model_forward_backward(const Model *m, Activations *a, float *grads, cons
     size_t C = (size_t)c->d_model, F = (size_t)c->d_ff, H = (size_t)c->n_head, V = (size_t)c->vocab_size;
     size_t BT = B * (size_t)T, hd = C / H, L = (size_t)c->n_layer;
 
-    model_forward(m, a, tokens, pos, B, T);
+    LinearWorker *mx = a->linear;
+    forward(m, a, tokens, pos, B, T, mx);
     crossentropy_forward_backward(a->losses, a->logits, targets, mask, BT, (int)V, loss_scale);
     double loss_sum = 0.0;
     for (size_t i = 0; i < BT; i++) loss_sum += a->losses[i]; // masked rows hold 0
 
     // Head and final norm. dresid accumulates the residual stream's gradient from here down.
     float *xf = a->resid + L * BT * C;
-    matmul_backward(a->dln, g.lm_head, a->logits, a->lnf, w->lm_head, BT, (int)C, (int)V);
+    lin_backward(mx, lin_head(c), a->dln, g.lm_head, a->logits, a->lnf, w->lm_head, BT, (int)C, (int)V);
     memset(a->dresid, 0, BT * C * sizeof(float));
     rmsnorm_backward(a->dresid, g.lnf, a->dln, xf, w->lnf, a->lnf_rstd, BT, (int)C);
 
@@ -318,19 +374,22 @@ double model_forward_backward(const Model *m, Activations *a, float *grads, cons
         float *h = a->h + l * BT * F;
 
         // MLP: out = mid + down(swiglu(gu(ln2(mid)))); dresid is d(out) and d(mid) so far.
-        matmul_backward(a->dh, g.wdown + l * C * F, a->dresid, h, w->wdown + l * C * F, BT, (int)F, (int)C);
-        swiglu_backward(a->dgu, a->dh, gu, BT, (int)F);
-        matmul_backward(a->dln, g.wgu + l * 2 * F * C, a->dgu, ln2, w->wgu + l * 2 * F * C, BT, (int)C,
-                        (int)(2 * F));
+        int Li = (int)l;
+        lin_backward_swiglu(mx, lin_id(Li, LIN_DOWN), a->dgu, g.wdown + l * C * F, a->dh, a->dresid, h, gu,
+                            w->wdown + l * C * F, BT, (int)C, (int)F);
+        lin_backward(mx, lin_id(Li, LIN_GU), a->dln, g.wgu + l * 2 * F * C, a->dgu, ln2, w->wgu + l * 2 * F * C, BT,
+                     (int)C, (int)(2 * F));
         rmsnorm_backward(a->dresid, g.ln2 + l * C, a->dln, mid, w->ln2 + l * C, ln2_rstd, BT, (int)C);
 
         // Attention: mid = x + o(attn(rope(qkv(ln1(x))))).
-        matmul_backward(a->datty, g.wo + l * C * C, a->dresid, atty, w->wo + l * C * C, BT, (int)C, (int)C);
-        attention_backward(a->dqkv, a->att_scratch, a->datty, qkv, att, pos, B, T, (int)C, (int)H);
+        lin_backward(mx, lin_id(Li, LIN_O), a->datty, g.wo + l * C * C, a->dresid, atty, w->wo + l * C * C, BT,
+                     (int)C, (int)C);
+        attention_backward(a->dqkv, a->att_scratch, mx ? a->att_pack : NULL, a->datty, qkv, att, pos, B, T, (int)C,
+                           (int)H);
         rope_backward(a->dqkv, m->rope_cos, m->rope_sin, pos, BT, T, 0, (int)H, (int)hd, (int)(3 * C));
         rope_backward(a->dqkv + C, m->rope_cos, m->rope_sin, pos, BT, T, 0, (int)H, (int)hd, (int)(3 * C));
-        matmul_backward(a->dln, g.wqkv + l * 3 * C * C, a->dqkv, ln1, w->wqkv + l * 3 * C * C, BT, (int)C,
-                        (int)(3 * C));
+        lin_backward(mx, lin_id(Li, LIN_QKV), a->dln, g.wqkv + l * 3 * C * C, a->dqkv, ln1, w->wqkv + l * 3 * C * C,
+                     BT, (int)C, (int)(3 * C));
         rmsnorm_backward(a->dresid, g.ln1 + l * C, a->dln, x, w->ln1 + l * C, ln1_rstd, BT, (int)C);
     }
     embedding_backward(g.wte, a->dresid, tokens, BT, (int)C);

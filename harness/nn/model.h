@@ -110,7 +110,12 @@ typedef struct {
     float *dgu;       // (B, T, 2F)
     float *dh;        // (B, T, F)
     float *att_scratch; // (T, T)
+    float *att_pack;  // (attention_pack_floats(T, C/H),) for attention on t2's products
     size_t bytes;     // total allocated
+    // The linear layers of model_forward_backward (nn/linear.h: t2's float32 or bf16 kernels, with
+    // the residual add and SwiGLU fused); NULL: float32 through sgemm. Set by the trainer;
+    // forward-only passes (evaluation, scoring) always use sgemm in float32.
+    struct LinearWorker *linear;
 } Activations;
 
 void acts_build(Activations *a, const ModelConfig *c, size_t B, int T);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "nn/checkpoint.h"
+#include "nn/linear.h"
 #include "kernels.h"
 #include "util/threadpool.h"
 
@@ -20,6 +21,7 @@ typedef struct {
     float *grads;           // (n_params,) worker 0's is the trainer's gradient
     int *inputs, *targets;  // (nb, T)
     unsigned char *mask;    // (nb, T)
+    LinearWorker *linear;   // t2's products (NULL: sgemm)
     int *pos;               // (nb, T) positions inside the examples; NULL without a task
     long b0, b1;            // rows [b0, b1) of the batch
     double loss_sum;        // Σ mask · loss over the slice
@@ -45,6 +47,8 @@ struct Trainer {
     int n_workers;
     Worker *workers;
     ThreadPool *pool;
+    GemmPath gemm;        // the kernels of the training products
+    LinearWeights *linear;  // the weights as t2's products read them (NULL: sgemm)
     // per-step values read by the workers
     float loss_scale, lr, grad_scale;
     int forward_only;
@@ -56,7 +60,10 @@ int trainer_threads(const Trainer *t) { return t->n_workers; }
 
 Trainer *trainer_create(const ModelConfig *cfg, const TrainSpec *ts, long total_steps, uint64_t seed,
                         const Task *task, int threads) {
+    GemmPath gemm;
+    if (gemm_path_for(ts->precision, &gemm) != 0) return NULL;
     Trainer *t = xcalloc(1, sizeof *t);
+    t->gemm = gemm;
     model_build(&t->model, cfg);
     model_init_weights(&t->model, seed);
     t->ts = *ts;
@@ -74,6 +81,7 @@ Trainer *trainer_create(const ModelConfig *cfg, const TrainSpec *ts, long total_
     t->batch_pos = xcalloc((size_t)t->B * (size_t)t->T, sizeof(int));
     t->n_workers = MAX(1, MIN(threads, t->B));
     t->workers = xcalloc((size_t)t->n_workers, sizeof(Worker));
+    if (gemm != GEMM_SGEMM) t->linear = linear_weights_create(&t->model, gemm);
     for (int w = 0; w < t->n_workers; w++) {
         Worker *wk = &t->workers[w];
         split_range(t->B, t->n_workers, w, &wk->b0, &wk->b1);
@@ -84,6 +92,11 @@ Trainer *trainer_create(const ModelConfig *cfg, const TrainSpec *ts, long total_
         wk->targets = xcalloc(nt, sizeof(int));
         wk->mask = xcalloc(nt, 1);
         wk->pos = task ? xcalloc(nt, sizeof(int)) : NULL; // random tokens: plain causal rows
+        if (t->linear && !(wk->linear = linear_worker_create(t->linear, nt))) {
+            trainer_free(t);
+            return NULL;
+        }
+        wk->acts.linear = wk->linear;
     }
     t->pool = pool_create(t->n_workers);
     return t;
@@ -91,9 +104,10 @@ Trainer *trainer_create(const ModelConfig *cfg, const TrainSpec *ts, long total_
 
 void trainer_free(Trainer *t) {
     if (!t) return;
-    pool_free(t->pool);
+    if (t->pool) pool_free(t->pool);
     for (int w = 0; w < t->n_workers; w++) {
         Worker *wk = &t->workers[w];
+        linear_worker_free(wk->linear);
         acts_free(&wk->acts);
         free(wk->grads);
         free(wk->inputs);
@@ -107,6 +121,7 @@ void trainer_free(Trainer *t) {
     free(t->batch_pos);
     free(t->m);
     free(t->v);
+    linear_weights_free(t->linear);
     model_free(&t->model);
     free(t);
 }
@@ -114,9 +129,13 @@ void trainer_free(Trainer *t) {
 size_t trainer_bytes(const Trainer *t) {
     size_t n = t->model.layout.total * sizeof(float);
     size_t bytes = 3 * n; // parameters and two moments
-    for (int w = 0; w < t->n_workers; w++) bytes += n + t->workers[w].acts.bytes;
-    return bytes;
+    for (int w = 0; w < t->n_workers; w++)
+        bytes += n + t->workers[w].acts.bytes + linear_worker_bytes(t->workers[w].linear);
+    return bytes + linear_weights_bytes(t->linear);
 }
+
+Precision trainer_precision(const Trainer *t) { return t->ts.precision; }
+const char *trainer_gemm_path(const Trainer *t) { return gemm_path_name(t->gemm); }
 
 // ---------------------------------------------------------------------------------------------
 static void fill_random_batch(Trainer *t) {
@@ -145,7 +164,7 @@ static void step_worker(void *ctx, int tid, int n_threads) {
     Worker *wk = &t->workers[tid];
     size_t nb = (size_t)(wk->b1 - wk->b0);
     worker_load_rows(t, wk);
-    if (t->forward_only) {
+    if (t->forward_only) { // evaluation: float32 whatever the training precision
         Activations *a = &wk->acts;
         model_forward(&t->model, a, wk->inputs, wk->pos, nb, t->T);
         size_t nt = nb * (size_t)t->T;
@@ -190,6 +209,12 @@ static void adam_worker(void *ctx, int tid, int n_threads) {
                      (float)s->eps, 0.0f, t->grad_scale, step1);
 }
 
+// The bf16 copies of the weights, from the float32 values the step is about to use.
+static void refresh_worker(void *ctx, int tid, int n_threads) {
+    Trainer *t = ctx;
+    linear_refresh(t->linear, tid, n_threads);
+}
+
 static long final_window(long total_steps) { return MAX(1, MIN(100, total_steps / 10)); }
 
 double trainer_final_loss(const Trainer *t) {
@@ -210,6 +235,7 @@ int trainer_step(Trainer *t, StepStats *out) {
     long n_loss = count_mask(t->batch_mask, (size_t)t->B * (size_t)t->T);
     t->loss_scale = n_loss > 0 ? 1.0f / (float)n_loss : 0.0f;
     t->forward_only = 0;
+    if (t->linear) pool_run(t->pool, refresh_worker, t);
     pool_run(t->pool, step_worker, t);
     pool_run(t->pool, reduce_worker, t);
     double loss_sum = 0, sumsq = 0;

@@ -5,6 +5,7 @@
 #define T2_TRAIN_H
 
 #include "nn/checkpoint.h"
+#include "nn/linear.h"
 #include "nn/model.h"
 #include "tasks/tasks.h"
 
@@ -33,6 +34,7 @@ typedef struct {
     int ckpt_every;        // steps between checkpoints (0: by ckpt_seconds)
     double ckpt_seconds;   // default 60
     int val_batches;       // validation batches for val_loss at the end (default 4)
+    Precision precision;   // of the training products (default float32; evaluation is float32)
 } TrainSpec;
 
 // Learning rate at step (0-based) of a run with total_steps, per the schedule.
@@ -50,7 +52,8 @@ typedef struct {
     long tokens;      // training tokens processed so far
 } StepStats;
 
-// task may be NULL: uniformly random tokens (benchmarks). threads ≥ 1.
+// task may be NULL: uniformly random tokens (benchmarks). threads ≥ 1. NULL + err_set when this
+// machine cannot train in ts->precision (bf16 without AVX512-BF16, see nn/linear.h).
 Trainer *trainer_create(const ModelConfig *cfg, const TrainSpec *ts, long total_steps, uint64_t seed,
                         const Task *task, int threads);
 void trainer_free(Trainer *t);
@@ -59,6 +62,10 @@ long trainer_step_count(const Trainer *t);
 int trainer_threads(const Trainer *t);
 // Bytes held: parameters, gradients (one buffer per worker), Adam moments, activations.
 size_t trainer_bytes(const Trainer *t);
+// The precision of the training products and the kernels that compute them ("openblas-sgemm",
+// "t2-avx512bf16", "onednn-2.6.3-avx512_core_amx-omp1").
+Precision trainer_precision(const Trainer *t);
+const char *trainer_gemm_path(const Trainer *t);
 
 // One optimisation step. Returns 0, or -1 with err_set when the loss or gradient is NaN/inf
 // (the run diverged; the weights are left as they were before the step).

@@ -230,11 +230,20 @@ static int parse_schedule(const cJSON *tr, Schedule *out) {
     return -1;
 }
 
+static int parse_precision(const cJSON *tr, Precision *out) {
+    const cJSON *v = item(tr, "precision");
+    *out = PRECISION_FLOAT32;
+    if (!v) return 0;
+    if (cJSON_IsString(v) && precision_parse(v->valuestring, out) == 0) return 0;
+    err_set("train.precision: must be \"float32\" or \"bf16\"");
+    return -1;
+}
+
 static int parse_train(Spec *s, const cJSON *root) {
     static const char *const keys[] = {"seq_len",      "batch_size", "lr",           "min_lr_ratio", "warmup",
                                        "schedule",     "decay_frac", "weight_decay", "beta1",        "beta2",
                                        "eps",          "grad_clip",  "seeds",        "log_every",    "ckpt_every",
-                                       "ckpt_seconds", "val_batches"};
+                                       "ckpt_seconds", "val_batches", "precision"};
     static const cJSON empty = {.type = cJSON_Object};
     const cJSON *tr = item(root, "train");
     if (!tr) tr = &empty;
@@ -255,7 +264,7 @@ static int parse_train(Spec *s, const cJSON *root) {
         get_int(tr, "train", "log_every", 0, 1 << 30, 0, 0, &log_every) ||
         get_int(tr, "train", "ckpt_every", 0, 1L << 40, 0, 0, &ckpt_every) ||
         get_num(tr, "train", "ckpt_seconds", 0, 1e9, 1, 60, &t->ckpt_seconds) ||
-        get_int(tr, "train", "val_batches", 0, 10000, 4, 0, &val_batches))
+        get_int(tr, "train", "val_batches", 0, 10000, 4, 0, &val_batches) || parse_precision(tr, &t->precision))
         return -1;
     t->seq_len = (int)seq;
     t->batch_size = (int)batch;
@@ -456,6 +465,9 @@ static cJSON *train_json(const TrainSpec *t, int with_seeds) {
     json_add_num(o, "beta2", t->beta2);
     json_add_num(o, "eps", t->eps);
     json_add_num(o, "grad_clip", t->grad_clip);
+    // Written only when not the default, so that float32 runs keep the config hashes (and
+    // checkpoints) they had before precision existed.
+    if (t->precision != PRECISION_FLOAT32) cJSON_AddStringToObject(o, "precision", precision_name(t->precision));
     if (with_seeds) {
         json_add_longs(o, "seeds", t->seeds, t->n_seeds);
         // How the run is logged and checkpointed: part of the spec, not of a run's result.
@@ -649,6 +661,13 @@ void spec_free(Spec *s) {
     free(s->path);
     free(s->runs);
     memset(s, 0, sizeof *s);
+}
+
+int spec_check_machine(const Spec *s) {
+    GemmPath g;
+    if (gemm_path_for(s->train.precision, &g) == 0) return 0;
+    err_prefix("%s: train.precision", s->path);
+    return -1;
 }
 
 int spec_has_eval(const Spec *s) { return s->task.kind != TASK_TEXT; }

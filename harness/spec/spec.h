@@ -98,6 +98,10 @@ void spec_free(Spec *s);
 // the run's config_hash. Caller frees.
 char *run_config_json(const Spec *s, const RunSpec *r);
 
+// Can this machine train the spec's runs (train.precision bf16 needs AVX512-BF16)? 0, or -1 +
+// err_set naming the file, the key and the missing CPU feature.
+int spec_check_machine(const Spec *s);
+
 // Does the spec's task have evaluation problems (every task but `text`)?
 int spec_has_eval(const Spec *s);
 

@@ -1,6 +1,7 @@
 // job.c — claim, train, record, evaluate one run (see job.h).
 #include "sweep/job.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -11,6 +12,7 @@
 #include "sweep/eval.h"
 #include "nn/loaded.h"
 #include "sweep/run_train.h"
+#include "util/json.h"
 
 static void on_signal(int sig) {
     (void)sig;
@@ -147,6 +149,15 @@ static int train_claimed(const Job *j, const DbClaim *claim, const char *ckpt, H
     return o.status == RUN_DONE ? JOB_OK : JOB_NOT_OK;
 }
 
+// This run's precision and the kernels of its training products, recorded with the library versions.
+static char *run_kernels_json(const Spec *s) {
+    cJSON *o = cJSON_CreateObject();
+    GemmPath g;
+    cJSON_AddStringToObject(o, "precision", precision_name(s->train.precision));
+    cJSON_AddStringToObject(o, "gemm", gemm_path_for(s->train.precision, &g) == 0 ? gemm_path_name(g) : "none");
+    return json_text_free(o);
+}
+
 int job_run(const Job *j) {
     HookCtx hc = {.job = j};
     db_owner_self(hc.owner);
@@ -154,7 +165,10 @@ int job_run(const Job *j) {
     const char *ckpt = j->ckpt ? j->ckpt : def;
     DbClaim claim;
     int rc;
-    if (db_claim_run(j->db, j->run_id, hc.owner, j->threads, j->retry_failed, &claim) != 0) {
+    char *libs = run_kernels_json(j->spec);
+    rc = db_claim_run(j->db, j->run_id, hc.owner, j->threads, libs, j->retry_failed, &claim);
+    free(libs);
+    if (rc != 0) {
         free(def);
         return JOB_ERROR;
     }

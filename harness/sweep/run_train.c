@@ -83,6 +83,10 @@ int run_train(const Spec *s, const RunSpec *r, const char *ckpt_path, int thread
     LogBuffer lb = {0};
     int rc = -1;
     double wall_before = 0;
+    if (!tr) {
+        err_prefix("run %d", r->run_id);
+        goto out;
+    }
     if (file_exists(ckpt_path)) {
         if (trainer_load(tr, ckpt_path, cfg_json, &id, &wall_before) != 0) {
             err_prefix("run %d: cannot resume (move the file away to restart the run)", r->run_id);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "util/cpu.h"
 #include "util/json.h"
 #include "util/util.h"
 
@@ -33,6 +34,11 @@ char *lib_versions_json(const char *sqlite_version) {
 #ifdef __VERSION__
     cJSON_AddStringToObject(o, "compiler", __VERSION__);
 #endif
+    const CpuInfo *cpu = cpu_info();
+    char features[128];
+    cpu_features_string(cpu, features, sizeof features);
+    cJSON_AddStringToObject(o, "cpu", cpu->brand[0] ? cpu->brand : cpu->vendor);
+    cJSON_AddStringToObject(o, "cpu_features", features);
     return json_text_free(o);
 }
 

@@ -56,6 +56,7 @@ uint32_t crc32_bytes(uint32_t crc, const void *data, size_t n);
 // ---------------------------------------------------------------------------------------------
 // Time.
 double now_s(void);       // monotonic seconds
+double cpu_time_s(void);  // CPU seconds used by this process (all its threads)
 double wall_clock_s(void); // seconds since the epoch
 void iso_time_utc(char out[32]); // "2026-11-26T13:33:02Z"
 
@@ -110,7 +111,8 @@ void human_seconds(double s, char *out, size_t n);
 // Build and library identification, recorded with every run.
 const char *t2_git_sha(void);
 const char *t2_version(void);
-// JSON object text: {"t2":..., "openblas":..., "sqlite":..., "cjson":..., "liblbfgs":..., "compiler":...}
+// JSON object text: {"t2":..., "openblas":..., "sqlite":..., "cjson":..., "liblbfgs":..., "compiler":...,
+// "cpu":..., "cpu_features": "avx512 avx512_bf16 amx_bf16"}
 // SQLITE_VERSION comes from the db layer, the only code that links SQLite directly.
 char *lib_versions_json(const char *sqlite_version);
 

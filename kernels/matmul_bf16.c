@@ -1,0 +1,187 @@
+// matmul_bf16.c — bf16 products with float32 accumulation on AVX512-BF16 (vdpbf16ps).
+//
+// vdpbf16ps multiplies pairs of bf16 and adds both products to a float32 lane: lane j gets
+// a[2j]·b[2j] + a[2j+1]·b[2j+1]. So operands are stored as PAIRS along the reduction dimension K:
+// A is read one pair (32 bits) at a time and broadcast, B is packed into panels of 32 output
+// columns, (ceil(N/32), ceil(K/2), 32, 2) — one k-pair of a panel is two zmm registers. The
+// register tile is MR = 12 rows × 32 columns (24 accumulators); K is cut into blocks of KC pairs
+// so that a B panel block stays in L1, and M into blocks of MC rows so that an A block stays in
+// L2. Every output is summed in the same order whatever the thread count, so results are
+// deterministic.
+//
+// Conversions round to nearest even with vcvtne2ps2bf16 (which, like every AVX512-BF16
+// instruction, treats float32 denormals as zero). These functions must only be called on a CPU
+// with AVX512-BF16 (the caller checks, see util/cpu.h); they are compiled for it whatever -march
+// says, so the rest of the binary runs anywhere.
+#include "kernels.h"
+
+#include <string.h>
+
+#if T2_BF16_KERNELS
+#include <immintrin.h>
+
+static inline int imin(int a, int b) { return a < b ? a : b; }
+
+#define NR 32
+#define MR 12
+#ifndef KC
+#define KC 256  // k-pairs per block: a B panel block is KC·128 bytes = 32 KiB
+#endif
+#ifndef MC
+#define MC 192  // rows per block: an A block is MC·KC·4 bytes = 192 KiB
+#endif
+
+size_t bf16_panels_size(int N, int K) { return (size_t)((N + NR - 1) / NR) * (size_t)((K + 1) / 2) * 2 * NR; }
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")
+#endif
+
+static inline __mmask16 mask16(int n) { return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
+static inline __mmask32 mask32(int n) { return n >= 32 ? (__mmask32)0xFFFFFFFFu : n <= 0 ? 0 : (__mmask32)((1u << n) - 1); }
+
+// 32 floats (the first n of src, the rest zero) as 32 bf16.
+static inline __m512i cvt32(const float *src, int n) {
+    __m512 lo = _mm512_maskz_loadu_ps(mask16(n), src);
+    __m512 hi = _mm512_maskz_loadu_ps(mask16(n - 16), src + 16);
+    return (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
+}
+
+void bf16_from_rows(bf16 *dst, size_t ldd, const float *src, size_t lds, size_t rows, int cols) {
+    for (size_t i = 0; i < rows; i++) {
+        const float *s = src + i * lds;
+        bf16 *d = dst + i * ldd;
+        for (int j = 0; j < (int)ldd; j += 32)
+            _mm512_mask_storeu_epi16(d + j, mask32((int)ldd - j), cvt32(s + j, cols - j));
+    }
+}
+
+// Word order of cvtne2ps(r1, r0) is r0[0..15], r1[0..15]; this interleaves them into pairs.
+static inline __m512i pair_index(void) {
+    return _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6, 21, 5, 20, 4,
+                            19, 3, 18, 2, 17, 1, 16, 0);
+}
+
+void bf16_pairs_from_rows(bf16 *dst, size_t ldd, const float *src, size_t lds, int K, int N) {
+    const __m512i idx = pair_index();
+    for (int kp = 0; kp < (K + 1) / 2; kp++) {
+        const float *r0 = src + (size_t)(2 * kp) * lds;
+        const float *r1 = r0 + lds;
+        int n1 = 2 * kp + 1 < K ? N : 0; // the row after the last of an odd K is zero
+        bf16 *d = dst + (size_t)kp * 2 * ldd;
+        for (int j = 0; j < (int)ldd; j += 16) {
+            __m512 a = _mm512_maskz_loadu_ps(mask16(N - j), r0 + j);
+            __m512 b = _mm512_maskz_loadu_ps(mask16(n1 - j), r1 + j);
+            __m512i w = _mm512_permutexvar_epi16(idx, (__m512i)_mm512_cvtne2ps_pbh(b, a));
+            _mm512_mask_storeu_epi32(d + 2 * j, mask16((int)ldd - j), w);
+        }
+    }
+}
+
+void bf16_pack_kn(bf16 *bp, const float *src, size_t lds, int K, int N) {
+    size_t panel = (size_t)((K + 1) / 2) * 2 * NR;
+    for (int p = 0; p * NR < N; p++)
+        bf16_pairs_from_rows(bp + (size_t)p * panel, NR, src + (size_t)p * NR, lds, K, imin(NR, N - p * NR));
+}
+
+void bf16_pack_nk(bf16 *bp, const float *src, size_t lds, int N, int K) {
+    int KP = (K + 1) / 2;
+    size_t panel = (size_t)KP * 2 * NR;
+    for (int p = 0; p * NR < N; p++) {
+        int rows = imin(NR, N - p * NR);
+        for (int kp0 = 0; kp0 < KP; kp0 += 16) {
+            // 32 rows × 16 pairs converted, then written out transposed: (16 pairs, 32 rows).
+            uint32_t blk[NR][16];
+            for (int j = 0; j < NR; j++) {
+                __m512i w = j < rows ? cvt32(src + (size_t)(p * NR + j) * lds + 2 * kp0, K - 2 * kp0)
+                                     : _mm512_setzero_si512();
+                _mm512_storeu_si512(blk[j], w);
+            }
+            bf16 *d = bp + (size_t)p * panel + (size_t)kp0 * 2 * NR;
+            int nk = imin(16, KP - kp0);
+            for (int k = 0; k < nk; k++)
+                for (int j = 0; j < NR; j++) memcpy(d + ((size_t)k * NR + (size_t)j) * 2, &blk[j][k], 4);
+        }
+    }
+}
+
+// C (mr, ncol ≤ 32) (+)= A (mr rows, kp pairs) · B panel block (kp, 32, 2).
+static inline __attribute__((always_inline)) void tile(int mr, float *C, size_t ldc, const bf16 *A, size_t a_rs,
+                                                       size_t a_ks, const bf16 *B, int kp, int ncol, int accumulate) {
+    __m512 c0[MR], c1[MR];
+#pragma GCC unroll 12
+    for (int r = 0; r < mr; r++) c0[r] = c1[r] = _mm512_setzero_ps();
+    // Row r's pair is read at base[r / 3] + 2·(r % 3)·a_rs: four base pointers and one stride, where
+    // twelve row pointers would not fit the general registers (they were spilled and reloaded).
+    const bf16 *a0 = A, *a3 = A + 6 * a_rs, *a6 = A + 12 * a_rs, *a9 = A + 18 * a_rs;
+    for (int k = 0; k < kp; k++) {
+        __m512bh b0 = (__m512bh)_mm512_loadu_si512(B + (size_t)k * 2 * NR);
+        __m512bh b1 = (__m512bh)_mm512_loadu_si512(B + (size_t)k * 2 * NR + NR);
+#pragma GCC unroll 12
+        for (int r = 0; r < mr; r++) {
+            int32_t pair;
+            memcpy(&pair, (r < 3 ? a0 : r < 6 ? a3 : r < 9 ? a6 : a9) + 2 * (size_t)(r % 3) * a_rs, 4);
+            __m512bh a = (__m512bh)_mm512_set1_epi32(pair);
+            c0[r] = _mm512_dpbf16_ps(c0[r], a, b0);
+            c1[r] = _mm512_dpbf16_ps(c1[r], a, b1);
+        }
+        a0 += 2 * a_ks, a3 += 2 * a_ks, a6 += 2 * a_ks, a9 += 2 * a_ks;
+    }
+    __mmask16 m0 = mask16(ncol), m1 = mask16(ncol - 16);
+#pragma GCC unroll 12
+    for (int r = 0; r < mr; r++) {
+        float *cr = C + (size_t)r * ldc;
+        if (accumulate) {
+            c0[r] = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, cr), c0[r]);
+            c1[r] = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, cr + 16), c1[r]);
+        }
+        _mm512_mask_storeu_ps(cr, m0, c0[r]);
+        _mm512_mask_storeu_ps(cr + 16, m1, c1[r]);
+    }
+}
+
+// One row block of at most MR rows: the tile specialised for its row count.
+static void tile_rows(int mr, float *C, size_t ldc, const bf16 *A, size_t a_rs, size_t a_ks, const bf16 *B, int kp,
+                      int ncol, int acc) {
+    switch (mr) {
+#define CASE(R)                                                                                                \
+    case R:                                                                                                    \
+        tile(R, C, ldc, A, a_rs, a_ks, B, kp, ncol, acc);                                                      \
+        break;
+        CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8) CASE(9) CASE(10) CASE(11) CASE(12)
+#undef CASE
+    default:
+        break;
+    }
+}
+
+void bf16_gemm(float *C, size_t ldc, const bf16 *A, size_t a_rs, size_t a_ks, const bf16 *bp, int M, int N, int K,
+               int accumulate) {
+    int KP = (K + 1) / 2;
+    size_t panel = (size_t)KP * 2 * NR;
+    for (int k0 = 0; k0 < KP; k0 += KC) {
+        int kc = imin(KC, KP - k0);
+        int acc = accumulate || k0 > 0;
+        for (int m0 = 0; m0 < M; m0 += MC) {
+            int mc = imin(MC, M - m0);
+            for (int p = 0; p * NR < N; p++) {
+                const bf16 *B = bp + (size_t)p * panel + (size_t)k0 * 2 * NR;
+                int ncol = imin(NR, N - p * NR);
+                for (int m = m0; m < m0 + mc; m += MR)
+                    tile_rows(imin(MR, m0 + mc - m), C + (size_t)m * ldc + (size_t)p * NR, ldc,
+                              A + 2 * ((size_t)m * a_rs + (size_t)k0 * a_ks), a_rs, a_ks, B, kc, ncol, acc);
+            }
+        }
+    }
+}
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+#endif // T2_BF16_KERNELS
