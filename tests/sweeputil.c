@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "db/db.h"
 #include "testutil.h"
 #include "util/util.h"
 
@@ -211,10 +212,13 @@ static char *dump(const char *path, const char *const *queries, size_t n, int ru
 }
 
 char *dump_content(const char *path, int run_id) {
+    // Checkpoints belong to their database and lie beside it: only the file name is the same for
+    // databases in other places (tests check that the paths resolve where they should).
     static const char *const queries[] = {
         "SELECT name, spec_hash, spec_json FROM sweeps",
         "SELECT run_id, config_hash, n_params, train_steps, train_tokens, train_flops, threads, status, step, "
-        "final_loss, val_loss, checkpoint, error FROM runs WHERE ?1 < 0 OR run_id = ?1 ORDER BY run_id",
+        "final_loss, val_loss, replace(checkpoint, rtrim(checkpoint, replace(checkpoint, '/', '')), ''), error "
+        "FROM runs WHERE ?1 < 0 OR run_id = ?1 ORDER BY run_id",
         "SELECT run_id, step, tokens, loss, lr, grad_norm FROM train_log WHERE ?1 < 0 OR run_id = ?1 "
         "ORDER BY run_id, step",
         "SELECT task, split, problem_id, prompt, target FROM problems ORDER BY task, split, problem_id",
@@ -250,6 +254,23 @@ void assert_same_dump(const char *got, const char *want, const char *what) {
     while (g > got && g[-1] != '\n') g--, w--;
     fail_msg("%s differs from the reference in\n%.*s\n  got:  %.*s\n  want: %.*s", what, (int)strcspn(section, "\n"),
              section, (int)strcspn(g, "\n"), g, (int)strcspn(w, "\n"), w);
+}
+
+void assert_checkpoints_resolve(const char *path, int n_runs) {
+    Db *db;
+    if (db_open_readonly(&db, path) != 0) fail_msg("%s", err_msg());
+    char *cwd = getcwd(NULL, 0);
+    if (chdir("/") != 0) fail_msg("chdir /: %s", strerror(errno));
+    for (int i = 0; i < n_runs; i++) {
+        DbRun r;
+        if (db_get_run(db, i, &r) != 0) fail_msg("run %d: %s", i, err_msg());
+        if (!r.checkpoint || !file_exists(r.checkpoint))
+            fail_msg("%s: run %d: checkpoint %s does not resolve to a file", path, i, r.checkpoint ? r.checkpoint : "NULL");
+        db_run_free(&r);
+    }
+    if (chdir(cwd) != 0) fail_msg("chdir %s: %s", cwd, strerror(errno));
+    free(cwd);
+    db_close(db);
 }
 
 char *slurp_file(const char *path, size_t *n) {

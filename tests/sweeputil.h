@@ -56,6 +56,9 @@ char *dump_content(const char *path, int run_id);
 char *dump_full(const char *path);
 // Equal dumps, or fail showing the query and the first line that differs.
 void assert_same_dump(const char *got, const char *want, const char *what);
+// Every one of the N_RUNS runs of the database at PATH records a checkpoint that resolves (from
+// any working directory) to a file that exists.
+void assert_checkpoints_resolve(const char *path, int n_runs);
 
 // Whole file (heap); fails the test when it cannot be read.
 char *slurp_file(const char *path, size_t *n);

@@ -20,7 +20,7 @@
 
 #define SWEEP "demo"
 #define SPEC_JSON "{\"name\":\"demo\"}"
-#define SPEC_HASH "00000000000000d1"
+#define SPEC_HASH "7d3af448ecd3ab49" // FNV-1a 64 of SPEC_JSON, as t2 stores it
 
 static long long q_int(Db *db, const char *sql) {
     sqlite3_stmt *st;
@@ -568,7 +568,9 @@ static void test_retry_failed_and_release(void **state) {
         db_run_free(&r);
     }
     // Release (SIGINT): back to pending with the checkpoint, so the next claim resumes.
-    assert_int_equal(db_set_checkpoint(db, 0, me, "run-0.ckpt", 50), 0);
+    // Recorded relative to the database's directory, read back as a path to open.
+    char *ckpt = xasprintf("%s/r/run-0.ckpt", dir);
+    assert_int_equal(db_set_checkpoint(db, 0, me, ckpt, 50), 0);
     assert_int_equal(db_release_run(db, 0, me), 0);
     assert_int_equal(db_release_run(db, 0, me), -1); // no longer held
     DbRun r;
@@ -580,7 +582,9 @@ static void test_retry_failed_and_release(void **state) {
     assert_int_equal(c.kind, DB_CLAIM_RESUME);
     assert_int_equal(c.prev, DB_RUN_PENDING);
     assert_int_equal(c.step, 50);
-    assert_string_equal(c.checkpoint, "run-0.ckpt");
+    assert_string_equal(c.checkpoint, ckpt);
+    assert_int_equal(q_int(db, "SELECT checkpoint = 'r/run-0.ckpt' FROM runs WHERE run_id = 0"), 1);
+    free(ckpt);
     db_claim_free(&c);
     db_close(db);
     tmpdir_remove(dir);

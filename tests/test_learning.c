@@ -95,7 +95,7 @@ static void test_add_learns_far_above_chance(void **state) {
     if (eval_sample(trainer_model(t), task, &es, 1.0, eval_stream_seed(1, 0, 1.0), THREADS, NULL, NULL, &r) != 0)
         fail_msg("%s", err_msg());
     DbGold *gold = xcalloc((size_t)task_n_eval(task), sizeof *gold);
-    eval_gold(trainer_model(t), task, es.batch_problems, gold);
+    eval_gold(trainer_model(t), task, es.batch_problems, 1, gold);
     eval_metrics(&r, gold, task_n_eval(task), KS, 3);
 
     double pass1 = metric(&r, "pass", 1), pass16 = metric(&r, "pass", 16), maj16 = metric(&r, "maj", 16);

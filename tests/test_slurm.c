@@ -277,14 +277,20 @@ static int stop_cluster(void **state) {
 
 // ---------------------------------------------------------------------------------------------
 
-// Run 1 of shard 1 while it trains: its step in the job's local database, else -1.
+// Run 1 of shard 1 while it trains: its step in the job's local database (in the directory the
+// script made with mktemp), else -1.
 static long long local_step(const char *local, long job) {
-    char *db = xasprintf("%s/t2-tiny-%ld-1/shard.db", local, job);
-    long long step;
-    int rc = sql_try_int(db,
-                         "SELECT CASE status WHEN 'running' THEN step ELSE -1 END FROM runs WHERE run_id = 1", &step);
-    free(db);
-    return rc == 0 ? step : -1;
+    char *pattern = xasprintf("%s/t2-tiny-%ld-1.*/shard.db", local, job);
+    glob_t g;
+    long long step = -1;
+    if (glob(pattern, 0, NULL, &g) == 0) {
+        if (g.gl_pathc != 1 || sql_try_int(g.gl_pathv[0], "SELECT CASE status WHEN 'running' THEN step ELSE -1 END "
+                                                          "FROM runs WHERE run_id = 1", &step) != 0)
+            step = -1;
+        globfree(&g);
+    }
+    free(pattern);
+    return step;
 }
 
 static void test_job_array_on_real_slurm(void **state) {
@@ -350,7 +356,7 @@ static void test_job_array_on_real_slurm(void **state) {
     assert_false(file_exists(merged));
 
     // Second submission: every shard resumes, the merge job runs once the array succeeded.
-    submit(work, local);
+    long job2 = submit(work, local);
     for (int i = 0; !file_exists(merged) || !queue_empty(); i++) {
         if (i > WAIT_S * 5) fail_msg("no merged database after %d s\n%s", WAIT_S, job_outputs(work));
         sleep_ms(200);
@@ -361,6 +367,13 @@ static void test_job_array_on_real_slurm(void **state) {
     char *got = dump_content(merged, -1);
     assert_same_dump(got, want, "the database merged by the Slurm job");
     assert_int_equal(sql_int(merged, "SELECT attempts FROM runs WHERE run_id = 1"), 2); // resumed, not redone
+    assert_checkpoints_resolve(merged, TINY_RUNS); // kept on the shared file system, beside results/tiny.db
+    // The second submission's local directories were private (mktemp) and are gone (a task of the
+    // first, cancelled one may have been killed before its shell could remove its own).
+    char *leftover = xasprintf("%s/t2-tiny-%ld-*", local, job2);
+    glob_t g;
+    assert_int_equal(glob(leftover, 0, NULL, &g), GLOB_NOMATCH);
+    free(leftover);
     free(got);
     free(outputs);
     free(shard1);

@@ -181,6 +181,8 @@ static void test_shards_merge_to_reference(void **state) {
     char *got = dump_content(merged, -1);
     assert_same_dump(got, ref.want, "the merged shards");
     free(got);
+    // Each run's checkpoint, stored relative to its shard's database, still resolves from the merge.
+    assert_checkpoints_resolve(merged, N_RUNS);
     // Merge twice equals merge once, in either order.
     char *once = dump_full(merged);
     free(t2_ok(out_dir, merge));

@@ -2,6 +2,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,16 +35,23 @@ int args_seen(const Opt *opts, int n_opts, const char *name) { return args_opt(o
 static int set_value(Opt *o, const char *arg, const char *val) {
     switch (o->type) {
     case OPT_STR:
+        if (!*val) {
+            err_set("%s: empty value%s%s", arg, o->metavar ? ", expected " : "", o->metavar ? o->metavar : "");
+            return -1;
+        }
+        *(char **)o->dst = (char *)val;
+        return 0;
+    case OPT_TEXT:
         *(char **)o->dst = (char *)val;
         return 0;
     case OPT_INT: {
-        long v;
-        if (parse_long(val, &v) != 0) {
-            err_set("%s: expected an integer, got '%s'", arg, val);
-            return -1;
+        long v, lo = LONG_MIN, hi = LONG_MAX;
+        if (o->min < o->max) {
+            lo = (long)o->min;
+            hi = o->max >= 9.2e18 ? LONG_MAX : (long)o->max;
         }
-        if (o->min < o->max && (v < o->min || v > o->max)) {
-            err_set("%s: %ld is out of range [%.0f, %.0f]", arg, v, o->min, o->max);
+        if (parse_int(val, lo, hi, &v) != 0) {
+            err_prefix("%s", arg);
             return -1;
         }
         *(long *)o->dst = v;
@@ -131,6 +139,9 @@ int args_parse(const char *cmd, int argc, char **argv, Opt *opts, int n_opts, Po
             }
             if (set_value(o, name, val) != 0) goto fail;
             o->seen = 1;
+        } else if (!*a) {
+            err_set("t2 %s: empty argument where %s is expected", cmd, pos_usage && *pos_usage ? pos_usage : "none");
+            goto fail;
         } else {
             items[n_items++] = argv[i];
         }

@@ -18,12 +18,14 @@
 #ifndef T2_ARGS_H
 #define T2_ARGS_H
 
-typedef enum { OPT_STR, OPT_INT, OPT_DOUBLE, OPT_FLAG } OptType;
+// OPT_STR is a non-empty string (a path, a name: an empty one is an error, never "/" or "here");
+// OPT_TEXT is free text that may be empty (a prompt).
+typedef enum { OPT_STR, OPT_TEXT, OPT_INT, OPT_DOUBLE, OPT_FLAG } OptType;
 
 typedef struct {
     const char *name;  // "--db"; a short alias may follow after '|': "-k|--k"
     OptType type;
-    void *dst;         // char **, long *, double *, int *
+    void *dst;         // char ** (STR, TEXT), long *, double *, int *
     const char *metavar;
     const char *help;
     int required;
@@ -39,6 +41,8 @@ static inline void *arg_dst_flag(int *p) { return p; }
 
 #define ARG_STR(NAME, DST, METAVAR, HELP, ...)                                                              \
     {.name = (NAME), .type = OPT_STR, .dst = arg_dst_str(DST), .metavar = (METAVAR), .help = (HELP), __VA_ARGS__}
+#define ARG_TEXT(NAME, DST, METAVAR, HELP, ...)                                                             \
+    {.name = (NAME), .type = OPT_TEXT, .dst = arg_dst_str(DST), .metavar = (METAVAR), .help = (HELP), __VA_ARGS__}
 #define ARG_INT(NAME, DST, METAVAR, HELP, ...)                                                              \
     {.name = (NAME), .type = OPT_INT, .dst = arg_dst_int(DST), .metavar = (METAVAR), .help = (HELP), __VA_ARGS__}
 #define ARG_DOUBLE(NAME, DST, METAVAR, HELP, ...)                                                           \

@@ -27,7 +27,7 @@ static int evaluate_runs(const Spec *s, Db *db, long only, int threads, int quie
         Progress prog;
         progress_init(&prog, i, quiet, -1);
         Job job = {.spec = s, .db = db, .run_id = i, .threads = threads, .progress = &prog};
-        char *ckpt = r.checkpoint ? xstrdup(r.checkpoint) : run_checkpoint_path(s, i);
+        char *ckpt = r.checkpoint ? xstrdup(r.checkpoint) : run_checkpoint_path(db_path(db), i);
         rc = job_evaluate(&job, ckpt, NULL) < 0 ? -1 : 0;
         free(ckpt);
         db_run_free(&r);

@@ -14,6 +14,7 @@ int cmd_export(int argc, char **argv) {
     };
     int rc = args_parse("export", argc, argv, opts, ARRAY_LEN(opts), NULL, "", 0, 0);
     if (rc) return rc < 0 ? cmd_fail() : 0;
+    if (refuse_input_as_output("--out", out, "--ckpt", ckpt) != 0) return cmd_fail();
     LoadedRun lr;
     if (loaded_run_open(&lr, ckpt) != 0) return cmd_fail();
     char **vocab = loaded_run_vocab(&lr);

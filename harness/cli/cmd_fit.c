@@ -72,7 +72,10 @@ static void print_json(const FitResult *r, const DbSource *src, long fit_id) {
         cJSON_AddNumberToObject(data, "runs", (double)src->note.n_runs);
         cJSON_AddStringToObject(data, "description", src->note.text);
         if (src->note.n_dropped) cJSON_AddStringToObject(data, "dropped", src->note.dropped);
-        cJSON_AddNumberToObject(j, "fit_id", (double)fit_id);
+        if (fit_id > 0)
+            cJSON_AddNumberToObject(j, "fit_id", (double)fit_id);
+        else
+            cJSON_AddNullToObject(j, "fit_id"); // not stored: the database is read-only
     }
     json_print(j);
     cJSON_Delete(j);
@@ -84,7 +87,9 @@ static void print_table(const FitResult *r, const DbSource *src, long fit_id) {
         if (src->note.n_dropped) printf("left out: %s\n", src->note.dropped);
     }
     fit_result_print(stdout, r);
-    if (src->db)
+    if (src->db && fit_id == 0)
+        printf("not stored: %s is read-only here\n", db_path(src->db));
+    else if (src->db)
         printf("stored as fit %ld in %s%s\n", fit_id, db_path(src->db),
                r->converged ? "" : " (converged = 0: not used by optimize, plot or report)");
 }

@@ -48,8 +48,12 @@ static int get_fit(Db *db, const Analysis *an, const FitOptions *o, int force, L
 
 static void note_fit(const LawFit *lf, int quiet) {
     if (quiet) return;
-    fprintf(stderr, "t2: %s: %s fit %ld (%s)\n", fit_law_name(lf->law), lf->fresh ? "made and stored" : "using stored",
-            lf->fit_id, lf->fit.n_boot_used ? "with bootstrap resamples" : "no bootstrap");
+    if (lf->fresh && lf->fit_id == 0)
+        fprintf(stderr, "t2: %s: fit made, not stored: the database is read-only here (%s)\n", fit_law_name(lf->law),
+                lf->fit.n_boot_used ? "with bootstrap resamples" : "no bootstrap");
+    else
+        fprintf(stderr, "t2: %s: %s fit %ld (%s)\n", fit_law_name(lf->law), lf->fresh ? "made and stored" : "using stored",
+                lf->fit_id, lf->fit.n_boot_used ? "with bootstrap resamples" : "no bootstrap");
 }
 
 static void print_comparison(const OptResult *o) {

@@ -89,6 +89,7 @@ int cmd_report(int argc, char **argv) {
     PlotNotes notes = {0};
     char *report_dir = NULL, *link = NULL;
     int status = 1;
+    if (out && refuse_input_as_output("--out", out, "--db", db_file) != 0) goto done;
     if (analysis_open_db(db_file, &db) != 0 || analysis_load_loss(db, &an, loss) != 0) goto done;
     if (out) {
         report_dir = dir_of(out);

@@ -16,7 +16,7 @@ int cmd_sample(int argc, char **argv) {
     int json = 0;
     Opt opts[] = {
         ARG_STR("--ckpt", &ckpt, "PATH", "checkpoint", .required = 1),
-        ARG_STR("--prompt", &prompt, "P", "prompt text (fed after BOS)", .required = 1),
+        ARG_TEXT("--prompt", &prompt, "P", "prompt text (fed after BOS)", .required = 1),
         ARG_INT("-k|--k", &k, "K", "number of completions (default 1)", .min = 1, .max = 1 << 16),
         ARG_DOUBLE("--temperature", &temperature, "T", "sampling temperature > 0 (default 1)"),
         ARG_DOUBLE("--top-p", &top_p, "P", "nucleus mass in (0, 1] (default 1)"),

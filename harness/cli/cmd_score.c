@@ -16,8 +16,8 @@ int cmd_score(int argc, char **argv) {
     int json = 0, no_eos = 0;
     Opt opts[] = {
         ARG_STR("--ckpt", &ckpt, "PATH", "checkpoint", .required = 1),
-        ARG_STR("--prompt", &prompt, "P", "prompt text (fed after BOS)", .required = 1),
-        ARG_STR("--completion", &completion, "C", "completion text to score", .required = 1),
+        ARG_TEXT("--prompt", &prompt, "P", "prompt text (fed after BOS)", .required = 1),
+        ARG_TEXT("--completion", &completion, "C", "completion text to score", .required = 1),
         ARG_FLAG("--no-eos", &no_eos, "score C alone, without the EOS that ends an answer"),
         ARG_FLAG("--json", &json, "print {tokens, n_prompt, token_logprobs, logprob}"),
     };

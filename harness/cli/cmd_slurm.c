@@ -39,13 +39,64 @@ static char *shell_quote(const char *s) {
     return out;
 }
 
+// Slurm partition names: letters, digits, '_', '-', '.', several separated by commas.
+static int check_partition(const char *p) {
+    int ok = *p && *p != ',' && p[strlen(p) - 1] != ',' && !strstr(p, ",,");
+    for (const char *c = p; *c && ok; c++)
+        ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || strchr("_-.,", *c);
+    if (!ok) err_set("--partition: '%s' is not a Slurm partition name (letters, digits, '_', '-', '.'; a list "
+                     "separated by commas)", p); // err_set writes control characters escaped
+    return ok ? 0 : -1;
+}
+
+// Digits, at least one, at most MAX_DIGITS; advances *p.
+static int digits(const char **p, int max_digits) {
+    int n = 0;
+    while (**p >= '0' && **p <= '9' && n <= max_digits) (*p)++, n++;
+    return n >= 1 && n <= max_digits;
+}
+
+// Slurm's time formats: MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS, or UNLIMITED / INFINITE.
+static int check_time(const char *t) {
+    if (strcmp(t, "UNLIMITED") == 0 || strcmp(t, "INFINITE") == 0) return 0;
+    const char *p = t;
+    int ok = digits(&p, 9), fields = 1, days = 0;
+    if (ok && *p == '-') { // days: then hours, optionally :MM and :SS
+        p++;
+        days = 1;
+        ok = digits(&p, 2);
+    }
+    while (ok && *p == ':' && fields < 3) {
+        p++;
+        ok = digits(&p, 2);
+        fields++;
+    }
+    ok = ok && *p == '\0' && !(days && fields > 3);
+    if (!ok) err_set("--time: '%s' is not a Slurm time limit (MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS)", t);
+    return ok ? 0 : -1;
+}
+
+// An #SBATCH line ends at a newline, and Slurm reads no escapes in it: a working directory with a
+// control character cannot be written into one (it would end the line and start another).
+static int check_workdir(const char *dir) {
+    for (const unsigned char *c = (const unsigned char *)dir; *c; c++)
+        if (*c < 0x20 || *c == 0x7f) {
+            err_set("the working directory '%s' holds a control character, which a #SBATCH line cannot hold; run t2 "
+                    "slurm from another directory", dir);
+            return -1;
+        }
+    return 0;
+}
+
 static char *slurm_script(const Spec *s, int shards, int cpus, const char *time_limit, const char *partition,
                           const char *t2, const char *spec_path, const char *workdir) {
     char *q_t2 = shell_quote(t2), *q_spec = shell_quote(spec_path), *q_dir = shell_quote(workdir);
-    char part[256] = "", merge_part[256] = "";
-    if (partition) {
+    char part[256] = "", merge_part[300] = "";
+    if (partition) { // checked: only characters that need no quoting, quoted all the same
+        char *q_part = shell_quote(partition);
         snprintf(part, sizeof part, "#SBATCH --partition=%s\n", partition);
-        snprintf(merge_part, sizeof merge_part, "--partition=%s ", partition);
+        snprintf(merge_part, sizeof merge_part, "--partition=%s ", q_part);
+        free(q_part);
     }
     char tl[128] = "";
     if (time_limit) snprintf(tl, sizeof tl, "#SBATCH --time=%s\n", time_limit);
@@ -71,8 +122,9 @@ static char *slurm_script(const Spec *s, int shards, int cpus, const char *time_
         "I=$SLURM_ARRAY_TASK_ID\n"
         "N=$SLURM_ARRAY_TASK_COUNT\n"
         "SHARD_DB=results/%s.shard-$I.db\n"
-        "LOCAL=\"${SLURM_TMPDIR:-${TMPDIR:-/tmp}}/t2-%s-$SLURM_ARRAY_JOB_ID-$I\"\n"
-        "mkdir -p results \"$LOCAL\"\n"
+        "# A fresh private directory on local disk (mktemp: never a predictable name in a shared /tmp).\n"
+        "LOCAL=$(mktemp -d \"${SLURM_TMPDIR:-${TMPDIR:-/tmp}}/t2-%s-$SLURM_ARRAY_JOB_ID-$I.XXXXXXXX\")\n"
+        "mkdir -p results\n"
         "trap 'rm -rf \"$LOCAL\"' EXIT\n"
         "# On scancel or at the time limit Slurm sends SIGTERM to every process of the job: the sweep\n"
         "# checkpoints and stops, and this shell, instead of dying, waits for it and records the shard.\n"
@@ -85,11 +137,12 @@ static char *slurm_script(const Spec *s, int shards, int cpus, const char *time_
         "# A shard that ran before starts from what it recorded.\n"
         "if [ -f \"$SHARD_DB\" ]; then \"$T2\" merge \"$LOCAL/shard.db\" \"$SHARD_DB\"; fi\n"
         "status=0\n"
-        "\"$T2\" sweep \"$SPEC\" --shard \"$I/$N\" --db \"$LOCAL/shard.db\" --threads \"$SLURM_CPUS_PER_TASK\" --quiet || status=$?\n"
+        "\"$T2\" sweep \"$SPEC\" --shard \"$I/$N\" --db \"$LOCAL/shard.db\" --ckpt-dir results/%s \\\n"
+        "  --threads \"$SLURM_CPUS_PER_TASK\" --quiet || status=$?\n"
         "\"$T2\" merge \"$SHARD_DB\" \"$LOCAL/shard.db\"\n"
         "exit $status\n",
         s->name, shards, s->n_runs, s->name, s->name, s->name, s->name, shards - 1, cpus, part, tl, q_dir, s->name,
-        q_t2, q_spec, s->name, s->name, s->name, merge_part, q_dir, s->name, s->name, s->name);
+        q_t2, q_spec, s->name, s->name, s->name, merge_part, q_dir, s->name, s->name, s->name, s->name);
     free(q_t2);
     free(q_spec);
     free(q_dir);
@@ -110,7 +163,7 @@ int cmd_slurm(int argc, char **argv) {
     int rc = args_parse("slurm", argc, argv, opts, ARRAY_LEN(opts), &pos, "SPEC.json", 1, 1);
     if (rc) return rc < 0 ? cmd_fail() : 0;
     Spec s;
-    if (spec_load(&s, pos.items[0]) != 0) {
+    if ((out && refuse_input_as_output("--out", out, "SPEC", pos.items[0]) != 0) || spec_load(&s, pos.items[0]) != 0) {
         free(pos.items);
         return cmd_fail();
     }
@@ -123,6 +176,12 @@ int cmd_slurm(int argc, char **argv) {
     }
     char cwd[PATH_MAX];
     if (!getcwd(cwd, sizeof cwd)) snprintf(cwd, sizeof cwd, ".");
+    if ((partition && check_partition(partition) != 0) || (time_limit && check_time(time_limit) != 0) ||
+        check_workdir(cwd) != 0) {
+        free(pos.items);
+        spec_free(&s);
+        return cmd_fail();
+    }
     // Slurm opens each task's --output file (results/slurm-...) before the script runs: a missing
     // results/ directory would fail every task at launch.
     char *results = xasprintf("%s/results", cwd);

@@ -3,6 +3,7 @@
 // the database. Resumable: a re-run skips what is done and continues what was cut off.
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -33,6 +34,7 @@ typedef struct {
 
 typedef struct {
     int done_now, done_before, skipped, not_ok, errors;
+    int spec_changed; // children that found the spec file edited: the sweep starts no more
 } SweepTally;
 
 static volatile sig_atomic_t sweep_stop = 0;
@@ -44,15 +46,20 @@ static void on_sweep_signal(int sig) {
 // ---------------------------------------------------------------------------------------------
 // --shard I/N: this process takes the runs with run_id mod N == I (deterministic from the spec).
 static int parse_shard(const char *s, int *index, int *count) {
-    char extra;
     if (!s) {
         *index = 0, *count = 1;
         return 0;
     }
-    if (sscanf(s, "%d/%d%c", index, count, &extra) != 2 || *count < 1 || *index < 0 || *index >= *count) {
-        err_set("--shard: expected I/N with 0 <= I < N, got '%s'", s);
+    const char *slash = strchr(s, '/');
+    long i, n;
+    char *left = slash ? xasprintf("%.*s", (int)(slash - s), s) : NULL;
+    int ok = slash && parse_int(slash + 1, 1, INT_MAX, &n) == 0 && parse_int(left, 0, INT_MAX, &i) == 0 && i < n;
+    free(left);
+    if (!ok) {
+        err_set("--shard: expected I/N with 0 <= I < N <= %d, got '%s'", INT_MAX, s);
         return -1;
     }
+    *index = (int)i, *count = (int)n;
     return 0;
 }
 
@@ -75,21 +82,36 @@ static int run_needs_work(const Spec *s, Db *db, int run_id, int *was_done) {
     return 0;
 }
 
-static int spawn_train(Child *c, const Spec *s, const char *db_path, int run_id, int threads, int retry) {
+// Where the children write their checkpoints: --ckpt-dir, else beside the database.
+typedef struct {
+    const char *db_path;
+    const char *ckpt_dir; // NULL: db_checkpoint_dir(db_path)
+    int threads, retry;
+} ChildArgs;
+
+static int spawn_train(Child *c, const Spec *s, const ChildArgs *ca, int run_id) {
     int fds[2];
     if (pipe(fds) != 0) {
         err_set("pipe: %s", strerror(errno));
         return -1;
     }
-    char run[32], thr[32];
+    char run[32], thr[32], name[48];
     snprintf(run, sizeof run, "%d", run_id);
-    snprintf(thr, sizeof thr, "%d", threads);
-    char *argv[] = {"t2", "train", s->path, "--run", run, "--db", (char *)db_path, "--threads", thr,
-                    "--progress-fd", "3", retry ? "--retry-failed" : NULL, NULL};
+    snprintf(thr, sizeof thr, "%d", ca->threads);
+    snprintf(name, sizeof name, "run-%d.ckpt", run_id);
+    char *ckpt = ca->ckpt_dir ? path_join(ca->ckpt_dir, name) : NULL;
+    // The child reads the spec again: --spec-hash makes it stop at once if the file was edited since.
+    char *argv[16] = {"t2", "train", s->path, "--run", run, "--db", (char *)ca->db_path, "--threads", thr,
+                      "--progress-fd", "3", "--spec-hash", (char *)s->hash};
+    int argc = 13;
+    if (ca->retry) argv[argc++] = "--retry-failed";
+    if (ckpt) argv[argc++] = "--ckpt", argv[argc++] = ckpt;
+    argv[argc] = NULL;
     pid_t pid = fork();
     if (pid < 0) {
         err_set("fork: %s", strerror(errno));
         close(fds[0]), close(fds[1]);
+        free(ckpt);
         return -1;
     }
     if (pid == 0) {
@@ -104,6 +126,7 @@ static int spawn_train(Child *c, const Spec *s, const char *db_path, int run_id,
         fprintf(stderr, "t2: cannot start t2 train: %s\n", strerror(errno));
         _exit(JOB_ERROR);
     }
+    free(ckpt);
     close(fds[1]);
     fcntl(fds[0], F_SETFL, O_NONBLOCK);
     *c = (Child){.pid = pid, .fd = fds[0], .run_id = run_id};
@@ -144,18 +167,41 @@ static void tally_exit(SweepTally *t, int status) {
         t->skipped++;
     else if (code == JOB_NOT_OK)
         t->not_ok++;
+    else if (code == JOB_SPEC_CHANGED)
+        t->spec_changed++;
     else
         t->errors++;
 }
 
+// Why the children refused the spec, said once: it no longer loads, or loads to another spec.
+static void report_spec_changed(const Spec *s, ProgressBoard *board) {
+    Spec now;
+    char line[1400];
+    if (spec_load(&now, s->path) != 0) {
+        snprintf(line, sizeof line, "t2: sweep %s: the spec changed during the sweep and no longer loads (%s); no more "
+                 "runs are started", s->name, err_msg());
+    } else {
+        snprintf(line, sizeof line, "t2: sweep %s: %s changed during the sweep (spec hash %s, now %s); no more runs are "
+                 "started: restore it to continue this database, or sweep the new spec into another --db",
+                 s->name, s->path, s->hash, now.hash);
+        spec_free(&now);
+    }
+    board_message(board, line);
+}
+
 // Run the listed runs, at most `jobs` at a time.
-static void run_children(const Spec *s, const char *db_path, const int *todo, int n_todo, int jobs, int threads,
-                         int retry, ProgressBoard *board, SweepTally *tally) {
+static void run_children(const Spec *s, const ChildArgs *ca, const int *todo, int n_todo, int jobs,
+                         ProgressBoard *board, SweepTally *tally) {
     Child *kids = xcalloc((size_t)jobs, sizeof *kids);
-    int n_kids = 0, next = 0, forwarded = 0;
+    int n_kids = 0, next = 0, forwarded = 0, told = 0;
     while (next < n_todo || n_kids > 0) {
+        if (tally->spec_changed && !told) { // runs in progress loaded the spec before: they finish
+            report_spec_changed(s, board);
+            next = n_todo;
+            told = 1;
+        }
         while (!sweep_stop && next < n_todo && n_kids < jobs) {
-            if (spawn_train(&kids[n_kids], s, db_path, todo[next], threads, retry) != 0) {
+            if (spawn_train(&kids[n_kids], s, ca, todo[next]) != 0) {
                 fprintf(stderr, "t2: run %d: %s\n", todo[next], err_msg());
                 tally->errors++;
             } else {
@@ -244,7 +290,7 @@ static void dry_run(const Spec *s, int shard_i, int shard_n, int jobs, int threa
 
 // ---------------------------------------------------------------------------------------------
 int cmd_sweep(int argc, char **argv) {
-    char *db_path = NULL, *shard = NULL;
+    char *db_path = NULL, *shard = NULL, *ckpt_dir = NULL;
     long jobs = 1, threads = cpu_count();
     int dry = 0, quiet = 0, retry = 0;
     Opt opts[] = {
@@ -253,6 +299,7 @@ int cmd_sweep(int argc, char **argv) {
         ARG_INT("--threads", &threads, "T", "threads in all, split between the jobs (default: all cores)", .min = 1,
                 .max = 1024),
         ARG_STR("--shard", &shard, "I/N", "take the runs with run_id mod N == I"),
+        ARG_STR("--ckpt-dir", &ckpt_dir, "DIR", "checkpoints as DIR/run-ID.ckpt (default: beside the database, results/NAME/)"),
         ARG_FLAG("--dry-run", &dry, "list the runs with their sizes, costs and estimated time; run nothing"),
         ARG_FLAG("--retry-failed", &retry, "run failed and diverged runs again"),
         ARG_FLAG("--quiet", &quiet, "one line per finished run"),
@@ -311,13 +358,14 @@ int cmd_sweep(int argc, char **argv) {
     if (!quiet || !isatty(2))
         fprintf(stderr, "t2: sweep %s: %d runs%s, %d to do, %d jobs × %d threads, database %s\n", s.name, n_mine,
                 shard_n > 1 ? " in this shard" : "", n_todo, (int)jobs, per_job, path);
-    run_children(&s, path, todo, n_todo, (int)jobs, per_job, retry, board, &tally);
+    ChildArgs ca = {path, ckpt_dir, per_job, retry};
+    run_children(&s, &ca, todo, n_todo, (int)jobs, board, &tally);
     board_free(board);
     fprintf(stderr, "t2: sweep %s: %d done now, %d done before, %d held by another process, %d diverged/failed, %d errors%s\n",
             s.name, tally.done_now, tally.done_before, tally.skipped, tally.not_ok, tally.errors,
-            sweep_stop ? " (interrupted: re-run to continue)" : "");
+            sweep_stop ? " (interrupted: re-run to continue)" : tally.spec_changed ? " (stopped: the spec changed)" : "");
     free(todo);
     free(def);
     spec_free(&s);
-    return tally.errors || tally.not_ok || sweep_stop ? 1 : 0;
+    return tally.errors || tally.not_ok || tally.spec_changed || sweep_stop ? 1 : 0;
 }

@@ -52,11 +52,6 @@ static char *default_out(const char *spec_path) {
     return xasprintf("%s-tuned.json", spec_path);
 }
 
-static int same_file(const char *a, const char *b) {
-    struct stat sa, sb;
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
-
 static void on_pilot(void *ctx, const TunePilot *p, int done, int total) {
     const Spec *s = ctx;
     const ModelConfig *c = &s->family[p->family_idx];

@@ -49,6 +49,10 @@ static void fix_blas_core(char **argv) {
 
 int main(int argc, char **argv) {
     fix_blas_core(argv);
+    // One threading model (util/threadpool.h): OpenBLAS never splits a product over its own
+    // threads, whose split would depend on the machine's core count and could change the
+    // rounding. `bench gemm` measures OpenBLAS's own pool by asking for it.
+    blas_set_threads(1);
     if (argc < 2) {
         usage(stderr);
         return 2;

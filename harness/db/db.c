@@ -87,7 +87,35 @@ _Static_assert(sizeof MIGRATIONS / sizeof MIGRATIONS[0] == DB_SCHEMA_VERSION,
 // ---------------------------------------------------------------------------------------------
 // Shared helpers.
 
+int db_quick_check(Db *db) {
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db->h, "PRAGMA quick_check", -1, &st, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    const char *res = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+    int result = res && strcmp(res, "ok") == 0 ? 0 : 1;
+    char found[512];
+    // The first problem, without the "*** in database main ***" heading.
+    const char *first = res && strncmp(res, "*** in database", 15) == 0 && strchr(res, '\n') ? strchr(res, '\n') + 1 : res;
+    snprintf(found, sizeof found, "%s", first ? first : sqlite3_errstr(rc & 0xff));
+    found[strcspn(found, "\n")] = '\0';
+    sqlite3_finalize(st);
+    if (result) err_set("%s: the database is damaged (PRAGMA quick_check: %s); restore it from a copy", db->path, found);
+    return result;
+}
+
+// SQLITE_CORRUPT and SQLITE_NOTADB in the middle of an operation: say that the file is damaged,
+// with what quick_check finds, rather than only what the failed statement saw.
+static int damaged(Db *db, const char *op, int rc, const char *msg) {
+    if ((rc & 0xff) != SQLITE_CORRUPT && (rc & 0xff) != SQLITE_NOTADB) return 0;
+    char what[256];
+    snprintf(what, sizeof what, "%s", msg);
+    if (db_quick_check(db) == 0) // the damage is where the statement read, not in the structure
+        err_set("%s: the database is damaged (%s: %s); restore it from a copy", db->path, op, what);
+    return 1;
+}
+
 int db_fail(Db *db, const char *op) {
+    if (damaged(db, op, sqlite3_errcode(db->h), sqlite3_errmsg(db->h))) return -1;
     err_set("%s: %s: %s", db->path, op, sqlite3_errmsg(db->h));
     return -1;
 }
@@ -95,6 +123,7 @@ int db_fail(Db *db, const char *op) {
 int db_fail_rc(Db *db, const char *op, int rc) {
     // The connection's message is more specific when it belongs to this failure.
     const char *msg = sqlite3_errcode(db->h) == rc ? sqlite3_errmsg(db->h) : sqlite3_errstr(rc);
+    if (damaged(db, op, rc, msg)) return -1;
     err_set("%s: %s: %s", db->path, op, msg);
     return -1;
 }
@@ -247,6 +276,59 @@ static int check_kind(const Db *db, const DbKind *k) {
     return 0;
 }
 
+// The schema DB_SCHEMA_VERSION promises: every table and column of an empty database migrated
+// to it. A t2 database whose tables were dropped or altered by hand is refused on open, before a
+// sweep counts runs in it or a report reads it.
+static int check_schema(Db *db) {
+    sqlite3 *ref = NULL;
+    int rc = sqlite3_open_v2(":memory:", &ref, SQLITE_OPEN_READWRITE, NULL);
+    for (int v = 0; rc == SQLITE_OK && v < DB_SCHEMA_VERSION; v++) rc = sqlite3_exec(ref, MIGRATIONS[v], NULL, NULL, NULL);
+    sqlite3_stmt *want = NULL, *have = NULL;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(ref,
+                                "SELECT m.name, c.name FROM sqlite_master m, pragma_table_info(m.name) c "
+                                "WHERE m.type = 'table' ORDER BY m.name, c.cid",
+                                -1, &want, NULL);
+    if (rc != SQLITE_OK) {
+        err_set("%s: check schema: %s", db->path, ref ? sqlite3_errmsg(ref) : sqlite3_errstr(rc));
+        sqlite3_close(ref);
+        return -1;
+    }
+    have = db_prepare(db, "SELECT count(*) FROM pragma_table_info(?1) WHERE name = ?2", "check schema");
+    int result = have ? 0 : -1;
+    while (result == 0 && (rc = sqlite3_step(want)) == SQLITE_ROW) {
+        const char *table = (const char *)sqlite3_column_text(want, 0), *column = (const char *)sqlite3_column_text(want, 1);
+        sqlite3_reset(have);
+        Bind b = bind_start(have);
+        bind_text(&b, table);
+        bind_text(&b, column);
+        int step = b.rc != SQLITE_OK ? b.rc : sqlite3_step(have);
+        if (step != SQLITE_ROW) {
+            result = db_fail_rc(db, "check schema", step);
+        } else if (sqlite3_column_int(have, 0) == 0) {
+            long long n_cols = 0;
+            char *sql = sqlite3_mprintf("SELECT count(*) FROM pragma_table_info(%Q)", table);
+            db_query_int(db, sql, &n_cols, "check schema");
+            sqlite3_free(sql);
+            if (n_cols == 0)
+                err_set("%s: damaged t2 database: table '%s' is missing (schema version %d has it); restore the "
+                        "database from a copy", db->path, table, DB_SCHEMA_VERSION);
+            else
+                err_set("%s: damaged t2 database: table '%s' lacks column '%s' (schema version %d has it); restore "
+                        "the database from a copy", db->path, table, column, DB_SCHEMA_VERSION);
+            result = -1;
+        }
+    }
+    if (result == 0 && rc != SQLITE_DONE) {
+        err_set("%s: check schema: %s", db->path, sqlite3_errmsg(ref));
+        result = -1;
+    }
+    sqlite3_finalize(want);
+    sqlite3_finalize(have);
+    sqlite3_close(ref);
+    return result;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Opening.
 
@@ -275,10 +357,9 @@ static char *plain_filename(const char *path) {
     return strncmp(path, "file:", 5) == 0 ? xasprintf("./%s", path) : xstrdup(path);
 }
 
-static int connect(Db *db, int flags) {
-    char *name = plain_filename(db->path);
+// Open NAME (a plain file name or a file: URI) as the database at db->path.
+static int open_as(Db *db, const char *name, int flags) {
     int rc = sqlite3_open_v2(name, &db->h, flags | SQLITE_OPEN_URI, NULL);
-    free(name);
     if (rc != SQLITE_OK) {
         err_set("%s: cannot open database: %s", db->path, db->h ? sqlite3_errmsg(db->h) : sqlite3_errstr(rc));
         return -1;
@@ -287,11 +368,65 @@ static int connect(Db *db, int flags) {
     return 0;
 }
 
+static int connect(Db *db, int flags) {
+    char *name = plain_filename(db->path);
+    int rc = open_as(db, name, flags);
+    free(name);
+    return rc;
+}
+
+static int writable_dir_of(const char *path) {
+    char *dir = path_dir(path);
+    int ok = access(dir, W_OK) == 0;
+    free(dir);
+    return ok;
+}
+
+char *db_readonly_uri(const char *path) {
+    // A reader of a WAL database needs PATH-shm. In a directory it cannot write, and with no
+    // -wal file (a cleanly closed database: every commit is in the main file), the file can be
+    // read as immutable; a -wal file holding commits cannot be read without its -shm.
+    const char *mode = "mode=ro";
+    if (!writable_dir_of(path)) {
+        char *wal = xasprintf("%s-wal", path), *shm = xasprintf("%s-shm", path);
+        struct stat st;
+        int has_wal = stat(wal, &st) == 0 && st.st_size > 0, has_shm = access(shm, R_OK) == 0;
+        free(wal);
+        free(shm);
+        if (has_wal && !has_shm) {
+            err_set("%s: its directory is read-only and it has a write-ahead log (%s-wal) but no %s-shm, which "
+                    "SQLite must create to read it: copy the database with its -wal file to a writable directory",
+                    path, path, path);
+            return NULL;
+        }
+        if (!has_wal) mode = "immutable=1";
+    }
+    size_t n = strlen(path);
+    char *uri = xmalloc(3 * n + 32), *p = uri;
+    p += sprintf(p, "file:");
+    for (const unsigned char *s = (const unsigned char *)path; *s; s++) {
+        int plain = (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+                    strchr("/._-~", *s);
+        p += plain ? sprintf(p, "%c", *s) : sprintf(p, "%%%02X", *s);
+    }
+    sprintf(p, "?%s", mode);
+    return uri;
+}
+
+// A read-only connection, also in a directory this process cannot write (db_readonly_uri).
+static int connect_readonly(Db *db) {
+    char *uri = db_readonly_uri(db->path);
+    if (!uri) return -1;
+    int rc = open_as(db, uri, SQLITE_OPEN_READONLY);
+    free(uri);
+    return rc;
+}
+
 // Look at an existing file through a read-only connection, which never writes, not even a WAL
 // checkpoint, so a refused file stays byte-identical.
 static int inspect_existing(const char *path, DbKind *k) {
     Db *probe = db_new(path);
-    int rc = connect(probe, SQLITE_OPEN_READONLY);
+    int rc = connect_readonly(probe);
     if (rc == 0) rc = inspect(probe, k);
     if (rc == 0) rc = check_kind(probe, k);
     db_close(probe);
@@ -415,6 +550,12 @@ int db_open(Db **out, const char *path) {
     DbKind k = {0};
     if (file_exists(path)) {
         if (inspect_existing(path, &k) != 0) return -1;
+        if (access(path, W_OK) != 0 || !writable_dir_of(path)) {
+            err_set("%s: cannot write to the database%s (%s)", path,
+                    access(path, W_OK) != 0 ? "" : ": its directory is read-only, and SQLite writes its journal there",
+                    strerror(errno));
+            return -1;
+        }
     } else if (make_dirs(path, 0) != 0) {
         return -1;
     }
@@ -426,6 +567,7 @@ int db_open(Db **out, const char *path) {
     if (set_wal(db) != 0) goto fail;
     if (db_exec(db, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL", "set pragmas") != 0) goto fail;
     if (k.version != DB_SCHEMA_VERSION && migrate(db) != 0) goto fail;
+    if (check_schema(db) != 0) goto fail;
     *out = db;
     return 0;
 fail:
@@ -441,8 +583,9 @@ int db_open_readonly(Db **out, const char *path) {
         return -1;
     }
     Db *db = db_new(path);
+    db->readonly = 1;
     DbKind k;
-    if (connect(db, SQLITE_OPEN_READONLY) != 0 || inspect(db, &k) != 0 || check_kind(db, &k) != 0) goto fail;
+    if (connect_readonly(db) != 0 || inspect(db, &k) != 0 || check_kind(db, &k) != 0) goto fail;
     if (is_empty(&k)) {
         err_set("%s: not a t2 results database (empty)", path);
         goto fail;
@@ -453,6 +596,7 @@ int db_open_readonly(Db **out, const char *path) {
                 path, k.version, DB_SCHEMA_VERSION);
         goto fail;
     }
+    if (check_schema(db) != 0) goto fail;
     *out = db;
     return 0;
 fail:
@@ -461,6 +605,26 @@ fail:
 }
 
 const char *db_path(const Db *db) { return db->path; }
+int db_is_readonly(const Db *db) { return db->readonly; }
+
+char *checkpoint_ref_from(const char *db_file, const char *path) {
+    char *dir = path_dir(db_file), *rel = path_inside(dir, path);
+    free(dir);
+    return rel ? rel : path_absolute(path);
+}
+
+char *checkpoint_resolve_from(const char *db_file, const char *stored) {
+    char *dir = path_dir(db_file), *path = path_join(dir, stored);
+    free(dir);
+    if (stored[0] != '/' && !file_exists(path) && file_exists(stored)) {
+        free(path);
+        return xstrdup(stored);
+    }
+    return path;
+}
+
+char *db_checkpoint_ref(const Db *db, const char *path) { return checkpoint_ref_from(db->path, path); }
+char *db_checkpoint_resolve(const Db *db, const char *stored) { return checkpoint_resolve_from(db->path, stored); }
 int db_set_busy_timeout(Db *db, int ms) {
     return sqlite3_busy_timeout(db->h, ms) == SQLITE_OK ? 0 : db_fail(db, "set busy timeout");
 }

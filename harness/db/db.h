@@ -38,14 +38,22 @@ typedef struct Db Db;
 // database that is not a t2 one (it has tables but no t2 application id), a t2 database of a newer
 // schema version.
 int db_open(Db **out, const char *path);
-// Open an existing t2 database of the current schema read-only (merge inputs, reports).
+// Open an existing t2 database of the current schema read-only (merge inputs, reports), also in a
+// directory this process cannot write (then as SQLite's immutable file when it was closed cleanly;
+// refused, saying why, when its write-ahead log holds commits that need a -shm file there).
 int db_open_readonly(Db **out, const char *path);
+// Was it opened read-only? (Writers skip what they would store, e.g. fits made for a report.)
+int db_is_readonly(const Db *db);
 void db_close(Db *db);
 
 const char *db_path(const Db *db);
 // For tests and tools: change how long a writer waits for a lock, and when a claim goes stale.
 int db_set_busy_timeout(Db *db, int ms);
 void db_set_stale_after(Db *db, double seconds);
+
+// PRAGMA quick_check: 0 when it finds nothing wrong; 1 after err_set("PATH: the database is
+// damaged (PRAGMA quick_check: first problem); restore it from a copy"). Reads the whole file.
+int db_quick_check(Db *db);
 
 // meta(key, value): facts about the database: application ("t2"), created_by, created_at,
 // schema_version, set at creation; callers may add their own keys.
@@ -109,6 +117,7 @@ typedef struct {
     double final_loss, val_loss, wall_s;                         // NAN when NULL
     double answer_loss;                                          // NAN when NULL (text; older t2)
     char *checkpoint, *error, *owner, *started_at, *finished_at; // NULL when NULL
+    // checkpoint: the path to open, resolved from what runs.checkpoint stores (db_checkpoint_resolve)
     double heartbeat;                                            // unix time, 0 when NULL
     int attempts;
 } DbRun;
@@ -161,6 +170,7 @@ void db_claim_free(DbClaim *claim);
 // Heartbeat: the run is alive and at training step STEP (runs.progress).
 int db_heartbeat(Db *db, int run_id, const char *owner, long step);
 // A checkpoint of the run at STEP is on disk at PATH (write the file first, then call this).
+// runs.checkpoint stores it as db_checkpoint_ref does.
 int db_set_checkpoint(Db *db, int run_id, const char *owner, const char *path, long step);
 // Give the run back (e.g. on SIGINT): running -> pending; its checkpoint stays for a resume.
 int db_release_run(Db *db, int run_id, const char *owner);
@@ -306,13 +316,15 @@ typedef struct {
     long fit_id;              // read back only: db_insert_fit assigns it
 } DbFit;
 
+// On a database opened read-only nothing is stored and *fit_id is 0.
 int db_insert_fit(Db *db, const DbFit *f, long *fit_id);
 
 // ---------------------------------------------------------------------------------------------
 // Reading results back (db_read.c). Arrays are heap (free(), or the named free function); a NULL
 // real reads as NAN.
 
-// The sweep the database holds: 0 and *name, *spec_json (heap), 1 when there is none, -1 on error.
+// The sweep the database holds: 0 and *name, *spec_json (heap), 1 when there is none, -1 on error
+// (a stored spec that no longer matches its hash is reported as damage to the database).
 int db_get_sweep(Db *db, char **name, char **spec_json);
 // The train_log rows of RUN_ID, by step.
 int db_read_train_log(Db *db, int run_id, TrainLogRow **out, size_t *n);
@@ -344,8 +356,20 @@ typedef struct {
 
 int db_merge(const char *out_path, const char *const *in_paths, size_t n_in, DbMergeStats *stats);
 
+// Checkpoint paths in runs.checkpoint resolve from the database's own directory, so that any
+// working directory (and a copied or moved results directory) finds them: a checkpoint inside
+// that directory is stored relative to it ("demo/run-3.ckpt" beside results/demo.db), one
+// elsewhere as an absolute path. db_checkpoint_resolve turns a stored value back into a path to
+// open; a value stored by t2 before this rule (relative to the working directory it ran in) is
+// taken as it is when it resolves to no file from the database's directory but does from here.
+char *db_checkpoint_ref(const Db *db, const char *path);
+char *db_checkpoint_resolve(const Db *db, const char *stored);
+
 // db_spec.c: results/NAME.db, the default database of a spec.
 char *default_db_path(const Spec *s);
+// Where the checkpoints of a database live by default: beside it, named after it: the path
+// without its ".db" ("results/demo.db" -> "results/demo"), or PATH.ckpt when it has no ".db".
+char *db_checkpoint_dir(const char *db_path);
 // Open (creating) the database of a spec, registering its sweep and inserting its grid of runs.
 int open_spec_db(Db **db, const Spec *s, const char *path);
 // The spec stored with a database's sweep, parsed again.

@@ -17,7 +17,13 @@ struct Db {
     char *path;
     double stale_after;              // seconds without a heartbeat before a claim goes stale
     sqlite3_stmt *cache[STMT_COUNT]; // lazily prepared, finalized by db_close
+    int readonly;                    // opened by db_open_readonly
 };
+
+// file: URI to read PATH without writing it: mode=ro, or immutable=1 in a directory this process
+// cannot write when no write-ahead log holds commits (SQLite could not create PATH-shm there).
+// NULL + err_set when it cannot be read at all.
+char *db_readonly_uri(const char *path);
 
 // err_set("PATH: OP: sqlite message") and return -1.
 int db_fail(Db *db, const char *op);
@@ -72,6 +78,10 @@ double col_real(sqlite3_stmt *st, int i);
 // Is a claim held by OWNER with this heartbeat abandoned? Yes when there is no owner or heartbeat,
 // when the heartbeat is older than db->stale_after, or when OWNER is a dead pid on this host.
 int db_claim_is_stale(const Db *db, const char *owner, int has_heartbeat, double heartbeat);
+
+// db_checkpoint_ref / db_checkpoint_resolve for a database file that need not be open (merge).
+char *checkpoint_ref_from(const char *db_file, const char *path);
+char *checkpoint_resolve_from(const char *db_file, const char *stored);
 
 // Every row of SQL (one integer parameter) into a heap array of ELEM-byte rows filled by READ.
 // On error the rows read so far are released with RELEASE (may be NULL) and the array freed.

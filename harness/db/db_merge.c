@@ -37,8 +37,8 @@ static int status_rank(DbRunStatus s) {
 // Checks before OUT is touched.
 
 typedef struct {
-    char *name, *hash;  // the sweep seen so far (NULL until one is)
-    const char *source; // the file it came from
+    char *name, *hash; // the sweep seen so far (NULL until one is)
+    char *source;      // the file it came from (a copy: that database is closed by then)
 } SweepSeen;
 
 // The sweeps of DB must be the one sweep seen so far (or the first seen).
@@ -53,7 +53,7 @@ static int check_sweeps(Db *db, SweepSeen *seen) {
         if (!seen->name) {
             seen->name = xstrdup(name);
             seen->hash = xstrdup(hash);
-            seen->source = db_path(db);
+            seen->source = xstrdup(db_path(db));
         } else if (strcmp(seen->name, name) != 0) {
             err_set("%s: holds sweep '%s' but %s holds sweep '%s': databases of different sweeps "
                     "cannot be merged",
@@ -71,27 +71,6 @@ static int check_sweeps(Db *db, SweepSeen *seen) {
     return result;
 }
 
-static int quick_check(Db *db) {
-    sqlite3_stmt *st = db_prepare(db, "PRAGMA quick_check", "check integrity");
-    if (!st) return -1;
-    int rc = sqlite3_step(st);
-    const char *res = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
-    int ok = res && strcmp(res, "ok") == 0;
-    if (!ok) {
-        if (res)
-            err_set("%s: damaged database: %s", db_path(db), res);
-        else
-            db_fail_rc(db, "check integrity", rc);
-    }
-    sqlite3_finalize(st);
-    return ok ? 0 : -1;
-}
-
-static int same_file(const char *a, const char *b) {
-    struct stat sa, sb;
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
-
 static int check_input(const char *path, const char *out_path, SweepSeen *seen) {
     if (same_file(path, out_path)) {
         err_set("%s: is the output database itself", path);
@@ -99,7 +78,7 @@ static int check_input(const char *path, const char *out_path, SweepSeen *seen) 
     }
     Db *db;
     if (db_open_readonly(&db, path) != 0) return -1;
-    int rc = quick_check(db);
+    int rc = db_quick_check(db) == 0 ? 0 : -1;
     if (rc == 0) rc = check_sweeps(db, seen);
     db_close(db);
     return rc;
@@ -107,20 +86,6 @@ static int check_input(const char *path, const char *out_path, SweepSeen *seen) 
 
 // ---------------------------------------------------------------------------------------------
 // Copying one input (attached as "src") into main, inside one transaction.
-
-// file: URI of PATH for ATTACH ... mode=ro: reserved characters percent-encoded.
-static char *readonly_uri(const char *path) {
-    size_t n = strlen(path);
-    char *uri = xmalloc(3 * n + 32), *p = uri;
-    p += sprintf(p, "file:");
-    for (const unsigned char *s = (const unsigned char *)path; *s; s++) {
-        int plain = (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-                    strchr("/._-~", *s);
-        p += plain ? sprintf(p, "%c", *s) : sprintf(p, "%%%02X", *s);
-    }
-    sprintf(p, "?mode=ro");
-    return uri;
-}
 
 // Run a statement taking (integer) parameters; -1 + err on failure. *changes gets rows changed.
 static int exec_ids(Db *db, const char *sql, long long a, long long b, size_t *changes, const char *op) {
@@ -204,7 +169,35 @@ static int input_wins(const RunState *in, const RunState *out) {
     return (in->status == DB_RUN_PENDING || in->status == DB_RUN_RUNNING) && in->step > out->step;
 }
 
-static int merge_runs(Db *db, DbMergeStats *stats) {
+// runs.checkpoint of a run just copied from the input IN_PATH resolves from the input's directory:
+// store it as it resolves from OUT's.
+static int rebase_checkpoint(Db *db, const char *in_path, int run_id, const char *op) {
+    sqlite3_stmt *st = db_prepare(db, "SELECT checkpoint FROM main.runs WHERE run_id = ?", op);
+    if (!st) return -1;
+    Bind b = bind_start(st);
+    bind_int(&b, run_id);
+    int rc = b.rc != SQLITE_OK ? b.rc : sqlite3_step(st);
+    char *stored = rc == SQLITE_ROW ? col_text_dup(st, 0) : NULL;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW) return db_fail_rc(db, op, rc);
+    if (!stored) return 0;
+    char *path = checkpoint_resolve_from(in_path, stored), *ref = checkpoint_ref_from(db->path, path);
+    st = db_prepare(db, "UPDATE main.runs SET checkpoint = ? WHERE run_id = ?", op);
+    rc = -1;
+    if (st) {
+        b = bind_start(st);
+        bind_text(&b, ref);
+        bind_int(&b, run_id);
+        rc = b.rc != SQLITE_OK ? db_fail_rc(db, op, b.rc) : db_step_done(db, st, op);
+        sqlite3_finalize(st);
+    }
+    free(stored);
+    free(path);
+    free(ref);
+    return rc;
+}
+
+static int merge_runs(Db *db, const char *in_path, DbMergeStats *stats) {
     const char *op = "merge runs";
     const char *state_sql = "SELECT status, step, config_hash FROM %s.runs WHERE run_id = ?";
     char *in_sql = xasprintf(state_sql, "src"), *out_sql = xasprintf(state_sql, "main");
@@ -226,6 +219,7 @@ static int merge_runs(Db *db, DbMergeStats *stats) {
                           "INSERT INTO main.runs (run_id, " RUN_STATE_COLUMNS
                           ") SELECT run_id, " RUN_STATE_COLUMNS " FROM src.runs WHERE run_id = ?",
                           run_id, 0, NULL, op);
+            if (rc == 0) rc = rebase_checkpoint(db, in_path, run_id, op);
             if (rc == 0) rc = copy_run_children(db, run_id, 0, op);
             stats->runs_added++;
         } else if (strcmp(in.hash, out.hash) != 0) {
@@ -237,6 +231,7 @@ static int merge_runs(Db *db, DbMergeStats *stats) {
                           "UPDATE main.runs SET (" RUN_STATE_COLUMNS ") = (SELECT " RUN_STATE_COLUMNS
                           " FROM src.runs WHERE run_id = ?1) WHERE run_id = ?1",
                           run_id, 0, NULL, op);
+            if (rc == 0) rc = rebase_checkpoint(db, in_path, run_id, op);
             if (rc == 0) rc = copy_run_children(db, run_id, 1, op);
             stats->runs_updated++;
         }
@@ -339,7 +334,8 @@ static int merge_fits(Db *db, DbMergeStats *stats) {
 }
 
 static int merge_one(Db *out, const char *in_path, DbMergeStats *stats) {
-    char *uri = readonly_uri(in_path);
+    char *uri = db_readonly_uri(in_path);
+    if (!uri) return -1;
     sqlite3_stmt *st = db_prepare(out, "ATTACH ? AS src", "attach input");
     int rc = -1;
     if (st) {
@@ -357,7 +353,7 @@ static int merge_one(Db *out, const char *in_path, DbMergeStats *stats) {
     rc = db_begin(out, "merge");
     if (rc == 0) {
         rc = merge_sweeps(out);
-        if (rc == 0) rc = merge_runs(out, stats);
+        if (rc == 0) rc = merge_runs(out, in_path, stats);
         if (rc == 0) rc = merge_problems(out, stats);
         if (rc == 0) rc = merge_evals(out, stats);
         if (rc == 0) rc = merge_fits(out, stats);
@@ -386,5 +382,6 @@ int db_merge(const char *out_path, const char *const *in_paths, size_t n_in, DbM
     db_close(out);
     free(seen.name);
     free(seen.hash);
+    free(seen.source);
     return rc;
 }

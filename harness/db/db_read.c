@@ -45,13 +45,27 @@ int db_read_rows(Db *db, const char *sql, sqlite3_int64 param, size_t elem, DbRo
 int db_get_sweep(Db *db, char **name, char **spec_json) {
     const char *op = "read sweeps";
     *name = *spec_json = NULL;
-    sqlite3_stmt *st = db_prepare(db, "SELECT name, spec_json FROM sweeps ORDER BY name", op);
+    sqlite3_stmt *st = db_prepare(db, "SELECT name, spec_json, spec_hash FROM sweeps ORDER BY name", op);
     if (!st) return -1;
     int rc = sqlite3_step(st);
     int result = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : db_fail_rc(db, op, rc);
     if (result == 0) {
         *name = col_text_dup(st, 0);
         *spec_json = col_text_dup(st, 1);
+        const char *hash = (const char *)sqlite3_column_text(st, 2);
+        char want[17];
+        if (*spec_json) hex64(fnv1a64(*spec_json, strlen(*spec_json)), want);
+        // t2 stores the spec with the hash of its text: a mismatch is damage, not a bad spec.
+        if (!*name || !*spec_json || !hash || strcmp(want, hash) != 0) {
+            if (db_quick_check(db) == 0)
+                err_set("%s: the database is damaged: the spec stored for sweep '%s' does not match its recorded "
+                        "hash (PRAGMA quick_check finds the file's structure intact); restore it from a copy",
+                        db->path, *name ? *name : "?");
+            free(*name);
+            free(*spec_json);
+            *name = *spec_json = NULL;
+            result = -1;
+        }
     }
     sqlite3_finalize(st);
     return result;

@@ -218,6 +218,12 @@ fail:
     "budget_idx, seed_idx, threads, status, step, progress, final_loss, val_loss, wall_s, "                  \
     "checkpoint, error, owner, started_at, finished_at, heartbeat, attempts, answer_loss"
 
+// runs.checkpoint as a path to open (see db_checkpoint_resolve), NULL when NULL.
+static char *col_checkpoint(const Db *db, sqlite3_stmt *st, int i) {
+    const unsigned char *s = sqlite3_column_text(st, i);
+    return s ? db_checkpoint_resolve(db, (const char *)s) : NULL;
+}
+
 static int read_run(Db *db, sqlite3_stmt *st, DbRun *r) {
     int c = 0;
     memset(r, 0, sizeof *r);
@@ -254,7 +260,7 @@ static int read_run(Db *db, sqlite3_stmt *st, DbRun *r) {
     r->final_loss = col_real(st, c++);
     r->val_loss = col_real(st, c++);
     r->wall_s = col_real(st, c++);
-    r->checkpoint = col_text_dup(st, c++);
+    r->checkpoint = col_checkpoint(db, st, c++);
     r->error = col_text_dup(st, c++);
     r->owner = col_text_dup(st, c++);
     r->started_at = col_text_dup(st, c++);
@@ -407,7 +413,7 @@ static int read_claim_state(Db *db, int run_id, ClaimState *s, const char *op) {
         s->has_heartbeat = sqlite3_column_type(st, 2) != SQLITE_NULL;
         s->heartbeat = sqlite3_column_double(st, 2);
         s->step = (long)sqlite3_column_int64(st, 3);
-        s->checkpoint = col_text_dup(st, 4);
+        s->checkpoint = col_checkpoint(db, st, 4);
         s->attempts = sqlite3_column_int(st, 5);
     } else if (rc == SQLITE_DONE) {
         err_set("%s: %s: no run %d in the database", db->path, op, run_id);
@@ -616,9 +622,11 @@ int db_set_checkpoint(Db *db, int run_id, const char *owner, const char *path, l
         "UPDATE runs SET checkpoint = ?, step = ?, progress = max(progress, ?), heartbeat = ?" WHERE_OWNED,
         op);
     if (!st) return -1;
-    CheckpointArgs a = {path, step};
+    char *stored = db_checkpoint_ref(db, path);
+    CheckpointArgs a = {stored, step};
     int rc = update_owned(db, run_id, owner, st, bind_checkpoint, &a, op);
     sqlite3_finalize(st);
+    free(stored);
     return rc;
 }
 

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db/db.h"
+#include "db/db_impl.h"
 #include "spec/spec.h"
 
 int spec_from_db(Db *db, Spec *s) {
@@ -23,6 +23,15 @@ int spec_from_db(Db *db, Spec *s) {
 }
 
 char *default_db_path(const Spec *s) { return xasprintf("results/%s.db", s->name); }
+
+char *db_checkpoint_dir(const char *db_path) {
+    size_t n = strlen(db_path);
+    const char *base = strrchr(db_path, '/');
+    base = base ? base + 1 : db_path;
+    size_t base_len = strlen(base);
+    if (base_len > 3 && strcmp(base + base_len - 3, ".db") == 0) return xasprintf("%.*s", (int)(n - 3), db_path);
+    return xasprintf("%s.ckpt", db_path);
+}
 
 // Open the database of a spec and make sure it holds the spec's sweep and grid.
 int open_spec_db(Db **db, const Spec *s, const char *path) {

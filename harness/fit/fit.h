@@ -89,6 +89,9 @@ int fit_data_check(FitLaw law, const FitData *d);
 //   coverage    model, k, pass   or   N, D|C, k, pass   (N, D then name the model)
 // C (training FLOPs) may replace D: D = C / (6 N). Errors name FILE:LINE and the column.
 int fit_csv_load(const char *path, FitLaw law, FitData *out);
+// The same from text in memory: CSV holds LEN bytes (NUL-terminated; a NUL inside is an error);
+// PATH names it in messages.
+int fit_csv_parse(const char *csv, size_t len, const char *path, FitLaw law, FitData *out);
 // The column help text above, for --help.
 const char *fit_csv_help(void);
 

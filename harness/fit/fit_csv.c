@@ -211,6 +211,19 @@ int fit_csv_load(const char *path, FitLaw law, FitData *out) {
     size_t len;
     char *text = read_file(path, &len);
     if (!text) return -1;
+    int rc = fit_csv_parse(text, len, path, law, out);
+    free(text);
+    return rc;
+}
+
+int fit_csv_parse(const char *csv, size_t len, const char *path, FitLaw law, FitData *out) {
+    memset(out, 0, sizeof *out);
+    if (strlen(csv) != len) { // what follows a NUL would be silently ignored
+        err_set("%s: holds a NUL byte at offset %zu: not a CSV text file", path, strlen(csv));
+        return -1;
+    }
+    char *text = xmalloc(len + 1);
+    memcpy(text, csv, len + 1);
     // Rows are at most the line count.
     size_t max_rows = 1;
     for (size_t i = 0; i < len; i++) max_rows += text[i] == '\n';

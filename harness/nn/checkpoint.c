@@ -1,6 +1,9 @@
 // checkpoint.c — write and read checkpoint files (layout in checkpoint.h).
 #include "nn/checkpoint.h"
 
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,7 +11,7 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "checkpoints are littl
 
 static const char CKPT_MAGIC[8] = {'T', '2', 'C', 'K', 'P', 'T', '\r', '\n'};
 
-// Fixed-size header after magic, version and header_bytes.
+// Fixed-size header after magic, version and header_bytes (all versions).
 typedef struct __attribute__((packed)) {
     int32_t n_layer, d_model, n_head, d_ff, vocab_size, seq_len, tied;
     float rope_theta, norm_eps;
@@ -23,17 +26,37 @@ typedef struct __attribute__((packed)) {
     uint32_t config_json_len;
 } CkptHeader;
 
+// Version 2 on: the run the checkpoint belongs to, right after CkptHeader.
+typedef struct __attribute__((packed)) {
+    char sweep[128]; // NUL-padded
+    char spec_hash[16];
+    int64_t run_id;
+    char config_hash[16];
+} CkptIdBlock;
+
 typedef struct __attribute__((packed)) {
     char magic[8];
     uint32_t version;
     uint32_t header_bytes;
 } CkptPrefix;
 
+static size_t header_bytes_of(uint32_t version) {
+    return version == 1 ? sizeof(CkptHeader) : sizeof(CkptHeader) + sizeof(CkptIdBlock);
+}
+
+void ckpt_identity(CkptIdentity *id, const char *sweep, const char *spec_hash, long run_id, const char *config_json) {
+    memset(id, 0, sizeof *id);
+    snprintf(id->sweep, sizeof id->sweep, "%s", sweep ? sweep : "");
+    snprintf(id->spec_hash, sizeof id->spec_hash, "%s", spec_hash ? spec_hash : "");
+    id->run_id = run_id;
+    if (config_json) hex64(fnv1a64(config_json, strlen(config_json)), id->config_hash);
+}
+
 int checkpoint_write(const char *path, const Checkpoint *ck) {
     CkptPrefix pre;
     memcpy(pre.magic, CKPT_MAGIC, 8);
     pre.version = CKPT_VERSION;
-    pre.header_bytes = sizeof(CkptHeader);
+    pre.header_bytes = (uint32_t)header_bytes_of(CKPT_VERSION);
     size_t json_len = ck->config_json ? strlen(ck->config_json) : 0;
     CkptHeader h = {
         .n_layer = ck->cfg.n_layer, .d_model = ck->cfg.d_model, .n_head = ck->cfg.n_head,
@@ -45,11 +68,18 @@ int checkpoint_write(const char *path, const Checkpoint *ck) {
         .has_moments = ck->m && ck->v, .config_json_len = (uint32_t)json_len,
     };
     memcpy(h.rng, ck->rng.s, sizeof h.rng);
+    CkptIdBlock idb;
+    memset(&idb, 0, sizeof idb);
+    memcpy(idb.sweep, ck->id.sweep, strnlen(ck->id.sweep, sizeof idb.sweep - 1));
+    memcpy(idb.spec_hash, ck->id.spec_hash, strnlen(ck->id.spec_hash, 16));
+    idb.run_id = ck->id.run_id;
+    memcpy(idb.config_hash, ck->id.config_hash, strnlen(ck->id.config_hash, 16));
     AtomicFile af;
     if (atomic_open(&af, path) != 0) return -1;
     size_t bytes = ck->n_params * sizeof(float);
     atomic_write(&af, &pre, sizeof pre);
     atomic_write(&af, &h, sizeof h);
+    atomic_write(&af, &idb, sizeof idb);
     atomic_write(&af, ck->config_json ? ck->config_json : "", json_len);
     atomic_write(&af, ck->params, bytes);
     if (h.has_moments) {
@@ -65,6 +95,42 @@ int checkpoint_write(const char *path, const Checkpoint *ck) {
     return 0;
 }
 
+// Hex digits (or nothing) in a fixed field: the field as a string, or -1 when it is damaged.
+static int hex_field(const char *field, size_t n, char out[17]) {
+    size_t len = strnlen(field, n);
+    for (size_t i = 0; i < len; i++)
+        if (!strchr("0123456789abcdef", field[i])) return -1;
+    for (size_t i = len; i < n; i++)
+        if (field[i]) return -1;
+    memcpy(out, field, len);
+    out[len] = '\0';
+    return 0;
+}
+
+static int id_from_block(const CkptIdBlock *b, CkptIdentity *id) {
+    memset(id, 0, sizeof *id);
+    size_t n = strnlen(b->sweep, sizeof b->sweep);
+    if (n == sizeof b->sweep || hex_field(b->spec_hash, 16, id->spec_hash) != 0 ||
+        hex_field(b->config_hash, 16, id->config_hash) != 0 || b->run_id < -1)
+        return -1;
+    memcpy(id->sweep, b->sweep, n + 1);
+    id->run_id = b->run_id;
+    return 0;
+}
+
+// Version 1: the identity the run config holds ({"sweep": ..., "run_id": ...}), spec hash unknown.
+static void id_from_config(const char *json, size_t len, CkptIdentity *id) {
+    char *text = xmalloc(len + 1);
+    memcpy(text, json, len);
+    text[len] = '\0';
+    cJSON *o = cJSON_Parse(text);
+    const cJSON *sweep = cJSON_GetObjectItemCaseSensitive(o, "sweep"), *run = cJSON_GetObjectItemCaseSensitive(o, "run_id");
+    ckpt_identity(id, cJSON_IsString(sweep) ? sweep->valuestring : "", "",
+                  cJSON_IsNumber(run) ? (long)run->valuedouble : -1, len ? text : NULL);
+    cJSON_Delete(o);
+    free(text);
+}
+
 static int fail(const char *path, const char *what) {
     err_set("%s: %s", path, what);
     return -1;
@@ -75,6 +141,13 @@ int checkpoint_read(const char *path, Checkpoint *ck) {
     size_t len;
     char *buf = read_file(path, &len);
     if (!buf) return -1;
+    int rc = checkpoint_parse(buf, len, path, ck);
+    free(buf);
+    return rc;
+}
+
+int checkpoint_parse(const char *buf, size_t len, const char *path, Checkpoint *ck) {
+    memset(ck, 0, sizeof *ck);
     int rc = -1;
     CkptPrefix pre;
     CkptHeader h;
@@ -83,11 +156,12 @@ int checkpoint_read(const char *path, Checkpoint *ck) {
         goto out;
     }
     memcpy(&pre, buf, sizeof pre);
-    if (pre.version != CKPT_VERSION) {
-        err_set("%s: checkpoint version %u, this t2 reads version %d", path, pre.version, CKPT_VERSION);
+    if (pre.version < 1 || pre.version > CKPT_VERSION) {
+        err_set("%s: checkpoint version %u, this t2 reads versions 1 to %d", path, pre.version, CKPT_VERSION);
         goto out;
     }
-    if (pre.header_bytes != sizeof h || len < sizeof pre + sizeof h + 4) {
+    size_t hb = header_bytes_of(pre.version);
+    if (pre.header_bytes != hb || len < sizeof pre + hb + 4) {
         fail(path, "truncated or damaged checkpoint header");
         goto out;
     }
@@ -97,7 +171,7 @@ int checkpoint_read(const char *path, Checkpoint *ck) {
         fail(path, "damaged checkpoint header");
         goto out;
     }
-    size_t want = sizeof pre + sizeof h + h.config_json_len + mult * per + 4;
+    size_t want = sizeof pre + hb + h.config_json_len + mult * per + 4;
     if (len != want) {
         err_set("%s: checkpoint is %zu bytes, its header says %zu (truncated or damaged)", path, len, want);
         goto out;
@@ -117,6 +191,18 @@ int checkpoint_read(const char *path, Checkpoint *ck) {
         fail(path, "parameter count does not match the model config");
         goto out;
     }
+    const char *p = buf + sizeof pre + sizeof h;
+    if (pre.version >= 2) {
+        CkptIdBlock idb;
+        memcpy(&idb, p, sizeof idb);
+        if (id_from_block(&idb, &ck->id) != 0) {
+            fail(path, "damaged checkpoint identity");
+            goto out;
+        }
+        p += sizeof idb;
+    } else {
+        id_from_config(p, h.config_json_len, &ck->id);
+    }
     ck->cfg = c;
     ck->step = h.step;
     ck->total_steps = h.total_steps;
@@ -127,7 +213,6 @@ int checkpoint_read(const char *path, Checkpoint *ck) {
     ck->tail_loss_sum = h.tail_loss_sum;
     ck->tail_count = h.tail_count;
     ck->n_params = h.n_params;
-    const char *p = buf + sizeof pre + sizeof h;
     ck->config_json = xmalloc(h.config_json_len + 1);
     memcpy(ck->config_json, p, h.config_json_len);
     ck->config_json[h.config_json_len] = '\0';
@@ -142,8 +227,82 @@ int checkpoint_read(const char *path, Checkpoint *ck) {
     }
     rc = 0;
 out:
+    if (rc != 0) checkpoint_free(ck);
+    return rc;
+}
+
+int checkpoint_parse_identity(const char *buf, size_t len, const char *path, CkptIdentity *id) {
+    memset(id, 0, sizeof *id);
+    CkptPrefix pre;
+    CkptHeader h;
+    if (len < sizeof pre || memcmp(buf, CKPT_MAGIC, 8) != 0) {
+        fail(path, "not a t2 checkpoint (bad magic)");
+        return 1;
+    }
+    memcpy(&pre, buf, sizeof pre);
+    if (pre.version < 1 || pre.version > CKPT_VERSION || pre.header_bytes != header_bytes_of(pre.version) ||
+        len < sizeof pre + sizeof h)
+        return fail(path, "truncated or damaged checkpoint header");
+    memcpy(&h, buf + sizeof pre, sizeof h);
+    const char *p = buf + sizeof pre + sizeof h;
+    size_t left = len - sizeof pre - sizeof h;
+    if (pre.version >= 2) {
+        CkptIdBlock idb;
+        if (left < sizeof idb) return fail(path, "truncated or damaged checkpoint header");
+        memcpy(&idb, p, sizeof idb);
+        if (id_from_block(&idb, id) != 0) return fail(path, "damaged checkpoint identity");
+        return 0;
+    }
+    if (left < h.config_json_len) return fail(path, "truncated or damaged checkpoint header");
+    id_from_config(p, h.config_json_len, id);
+    return 0;
+}
+
+int checkpoint_peek_identity(const char *path, CkptIdentity *id) {
+    memset(id, 0, sizeof *id);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        err_set("%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    // The header; for a version 1 file also its run config (up to 16 MiB of it).
+    size_t fixed = sizeof(CkptPrefix) + sizeof(CkptHeader), len = 0;
+    char *buf = xmalloc(fixed + sizeof(CkptIdBlock));
+    len = fread(buf, 1, fixed + sizeof(CkptIdBlock), f);
+    CkptPrefix pre;
+    CkptHeader h;
+    if (len >= fixed) {
+        memcpy(&pre, buf, sizeof pre);
+        memcpy(&h, buf + sizeof pre, sizeof h);
+        if (pre.version == 1 && h.config_json_len < (1u << 24) && fixed + h.config_json_len > len) {
+            buf = xrealloc(buf, fixed + h.config_json_len);
+            len += fread(buf + len, 1, fixed + h.config_json_len - len, f);
+        }
+    }
+    fclose(f);
+    int rc = checkpoint_parse_identity(buf, len, path, id);
     free(buf);
     return rc;
+}
+
+static void describe(const CkptIdentity *id, char *out, size_t n) {
+    if (id->run_id < 0)
+        snprintf(out, n, "no run of a sweep");
+    else
+        snprintf(out, n, "run %ld of sweep '%s' (spec %s, config %s)", id->run_id, id->sweep,
+                 id->spec_hash[0] ? id->spec_hash : "unknown", id->config_hash);
+}
+
+int checkpoint_check_identity(const char *path, const CkptIdentity *have, const CkptIdentity *want) {
+    int same = have->run_id == want->run_id && strcmp(have->sweep, want->sweep) == 0 &&
+               strcmp(have->config_hash, want->config_hash) == 0 &&
+               (!have->spec_hash[0] || strcmp(have->spec_hash, want->spec_hash) == 0);
+    if (same) return 0;
+    char a[300], b[300];
+    describe(have, a, sizeof a);
+    describe(want, b, sizeof b);
+    err_set("%s: checkpoint of %s, not of %s", path, a, b);
+    return -1;
 }
 
 void checkpoint_free(Checkpoint *ck) {

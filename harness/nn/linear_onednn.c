@@ -71,7 +71,7 @@ static void load(void) {
     setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
     const char *t = getenv("T2_ONEDNN_THREADS");
     long threads = 1;
-    if (t && *t && (parse_long(t, &threads) != 0 || threads < 1 || threads > 1024)) {
+    if (t && *t && parse_int(t, 1, 1024, &threads) != 0) {
         snprintf(dnnl.error, sizeof dnnl.error, "T2_ONEDNN_THREADS: expected a thread count in [1, 1024], got '%s'",
                  t);
         return;

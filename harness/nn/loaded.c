@@ -34,6 +34,7 @@ int loaded_run_open(LoadedRun *lr, const char *ckpt_path) {
     memcpy(lr->model.params, ck.params, ck.n_params * sizeof(float));
     lr->config_json = ck.config_json;
     ck.config_json = NULL;
+    lr->id = ck.id;
     lr->step = ck.step;
     lr->total_steps = ck.total_steps;
     checkpoint_free(&ck);

@@ -3,6 +3,7 @@
 #ifndef T2_LOADED_H
 #define T2_LOADED_H
 
+#include "nn/checkpoint.h"
 #include "nn/model.h"
 #include "tasks/tasks.h"
 
@@ -10,6 +11,7 @@ typedef struct {
     Model model;
     Task *task;        // NULL when the checkpoint holds no task config (e.g. from a benchmark)
     char *config_json; // the run config stored in the checkpoint
+    CkptIdentity id;   // the run the checkpoint belongs to
     long step, total_steps;
 } LoadedRun;
 

@@ -299,12 +299,16 @@ double trainer_answer_loss(Trainer *t) {
 }
 
 // ---------------------------------------------------------------------------------------------
-int trainer_save(Trainer *t, const char *path, const char *config_json, double wall_s) {
+int trainer_save(Trainer *t, const char *path, const char *config_json, const CkptIdentity *id, double wall_s) {
     Checkpoint ck = {
         .cfg = t->model.cfg, .step = t->step, .total_steps = t->total_steps, .rng = t->rng,
         .cursor = t->cursor, .wall_s = wall_s, .tail_loss_sum = t->tail_loss_sum, .tail_count = t->tail_count, .config_json = (char *)config_json,
         .n_params = t->model.layout.total, .params = t->model.params, .m = t->m, .v = t->v,
     };
+    if (id)
+        ck.id = *id;
+    else
+        ckpt_identity(&ck.id, "", "", -1, NULL);
     return checkpoint_write(path, &ck);
 }
 
@@ -314,11 +318,13 @@ static int same_model(const ModelConfig *a, const ModelConfig *b) {
            a->rope_theta == b->rope_theta && a->norm_eps == b->norm_eps;
 }
 
-int trainer_load(Trainer *t, const char *path, const char *config_json, double *wall_s) {
+int trainer_load(Trainer *t, const char *path, const char *config_json, const CkptIdentity *id, double *wall_s) {
     Checkpoint ck;
     if (checkpoint_read(path, &ck) != 0) return -1;
     int rc = -1;
-    if (!same_model(&ck.cfg, &t->model.cfg)) {
+    if (id && checkpoint_check_identity(path, &ck.id, id) != 0) {
+        rc = -1; // the message names both runs
+    } else if (!same_model(&ck.cfg, &t->model.cfg)) {
         err_set("%s: checkpoint holds a different model shape than this run", path);
     } else if (config_json && strcmp(ck.config_json, config_json) != 0) {
         err_set("%s: checkpoint was written for a different run config", path);

@@ -4,6 +4,7 @@
 #ifndef T2_TRAIN_H
 #define T2_TRAIN_H
 
+#include "nn/checkpoint.h"
 #include "nn/linear.h"
 #include "nn/model.h"
 #include "tasks/tasks.h"
@@ -79,9 +80,10 @@ double trainer_val_loss(Trainer *t, int n_batches);
 // NAN when the task has no evaluation problems (text).
 double trainer_answer_loss(Trainer *t);
 
-// Checkpoints (docs/SPEC.md §5). config_json is the run's canonical config; loading refuses a
-// checkpoint whose config differs, whose model shape differs, or that is damaged.
-int trainer_save(Trainer *t, const char *path, const char *config_json, double wall_s);
-int trainer_load(Trainer *t, const char *path, const char *config_json, double *wall_s);
+// Checkpoints (docs/SPEC.md §5). config_json is the run's canonical config and id the run it
+// belongs to (NULL: none); loading refuses a checkpoint of another run (identity), whose config
+// differs, whose model shape differs, or that is damaged.
+int trainer_save(Trainer *t, const char *path, const char *config_json, const CkptIdentity *id, double wall_s);
+int trainer_load(Trainer *t, const char *path, const char *config_json, const CkptIdentity *id, double *wall_s);
 
 #endif

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sweep/estimators.h"
 #include "sweep/eval.h"
@@ -161,7 +162,12 @@ int analysis_open_db(const char *path, Db **db) {
         err_set("%s: no such database (t2 sweep SPEC --db %s creates it)", path, path);
         return -1;
     }
-    return db_open(db, path);
+    // Reading needs no write access: a database in a directory this process cannot write (a
+    // colleague's results, a read-only mount) opens read-only, and fits made now are not stored.
+    char *dir = path_dir(path);
+    int writable = access(path, W_OK) == 0 && access(dir, W_OK) == 0;
+    free(dir);
+    return writable ? db_open(db, path) : db_open_readonly(db, path);
 }
 
 int analysis_load_loss(Db *db, Analysis *a, const char *loss) {

@@ -301,25 +301,30 @@ static void remove_tree(const char *dir) {
     rmdir(dir);
 }
 
-static int publish(const char *stage, const char *dir) {
-    DIR *d = opendir(stage);
-    if (!d) {
-        err_set("%s: cannot read: %s", stage, strerror(errno));
-        return -1;
-    }
+// Move every staged file into DIR; none may land on the database (checked before any moves).
+static int publish(const char *stage, const char *dir, const char *db_file) {
     int rc = 0;
-    struct dirent *e;
-    while (rc == 0 && (e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        char *from = xasprintf("%s/%s", stage, e->d_name), *to = xasprintf("%s/%s", dir, e->d_name);
-        if (rename(from, to) != 0) {
-            err_set("%s: cannot move into place: %s", to, strerror(errno));
-            rc = -1;
+    for (int pass = 0; pass < 2 && rc == 0; pass++) {
+        DIR *d = opendir(stage);
+        if (!d) {
+            err_set("%s: cannot read: %s", stage, strerror(errno));
+            return -1;
         }
-        free(from);
-        free(to);
+        struct dirent *e;
+        while (rc == 0 && (e = readdir(d))) {
+            if (e->d_name[0] == '.') continue;
+            char *from = xasprintf("%s/%s", stage, e->d_name), *to = xasprintf("%s/%s", dir, e->d_name);
+            if (pass == 0)
+                rc = refuse_input_as_output("figure", to, "the database", db_file);
+            else if (rename(from, to) != 0) {
+                err_set("%s: cannot move into place: %s", to, strerror(errno));
+                rc = -1;
+            }
+            free(from);
+            free(to);
+        }
+        closedir(d);
     }
-    closedir(d);
     return rc;
 }
 
@@ -401,6 +406,10 @@ int plot_all(Db *db, const Analysis *an, const char *dir, PlotNotes *notes) {
         err_set("gnuplot not found on PATH: t2 plot draws with gnuplot (Debian: apt-get install gnuplot-nox)");
         return -1;
     }
+    if (!dir || !*dir) {
+        err_set("empty output directory");
+        return -1;
+    }
     struct stat st;
     int created = stat(dir, &st) != 0;
     if (!created && !S_ISDIR(st.st_mode)) {
@@ -427,7 +436,7 @@ int plot_all(Db *db, const Analysis *an, const char *dir, PlotNotes *notes) {
         if (rc == 0) rc = run_gnuplot(&p, name);
         if (rc == 0) rc = check_images(&p, name);
     }
-    if (rc == 0) rc = publish(p.stage, dir);
+    if (rc == 0) rc = publish(p.stage, dir, db_path(db));
     remove_tree(p.stage);
     if (rc != 0 && created) rmdir(dir); // only when empty: a failure leaves nothing behind
     plot_free(&p);

@@ -608,6 +608,19 @@ static void line_col(const char *text, const char *at, int *line, int *col) {
     }
 }
 
+// Paths in an experiment file are read from the file's own directory, as a researcher expects who
+// keeps a spec beside its data: a relative task.path is made absolute from BASE_DIR, so that the
+// spec stored with the database (and a checkpoint's run config) finds the file from anywhere.
+static void resolve_task_path(cJSON *root, const char *base_dir) {
+    cJSON *task = cJSON_GetObjectItemCaseSensitive(root, "task");
+    cJSON *path = cJSON_IsObject(task) ? cJSON_GetObjectItemCaseSensitive(task, "path") : NULL;
+    if (!base_dir || !cJSON_IsString(path) || !path->valuestring[0] || path->valuestring[0] == '/') return;
+    char *joined = path_join(base_dir, path->valuestring), *abs = path_absolute(joined);
+    cJSON_SetValuestring(path, abs);
+    free(joined);
+    free(abs);
+}
+
 static int spec_parse_root(Spec *s, const cJSON *root) {
     static const char *const keys[] = {"name", "task", "family", "budgets", "train", "eval", "analysis"};
     if (check_keys(root, "", keys, ARRAY_LEN(keys)) != 0) return -1;
@@ -637,24 +650,51 @@ static int spec_parse_root(Spec *s, const cJSON *root) {
     return rc;
 }
 
-int spec_parse(Spec *s, const char *text, const char *path) {
+// A \u0000 escape inside a JSON string: cJSON would decode it into a NUL byte and every C string
+// after it would silently end there ("ti\u0000ny" read as "ti"). NULL when there is none.
+static const char *nul_escape(const char *text) {
+    int in_string = 0;
+    for (const char *p = text; *p; p++) {
+        if (!in_string) {
+            in_string = *p == '"';
+        } else if (*p == '"') {
+            in_string = 0;
+        } else if (*p == '\\') {
+            if (p[1] == 'u' && strncmp(p + 2, "0000", 4) == 0) return p;
+            if (p[1]) p++; // the escaped character, whatever it is
+        }
+    }
+    return NULL;
+}
+
+static int spec_parse_in(Spec *s, const char *text, const char *path, const char *base_dir) {
     memset(s, 0, sizeof *s);
     s->path = xstrdup(path ? path : "<spec>");
+    int line, col;
+    const char *nul = nul_escape(text);
+    if (nul) {
+        line_col(text, nul, &line, &col);
+        err_set("%s:%d:%d: a string holds a NUL character (\\u0000); t2 refuses it", s->path, line, col);
+        spec_free(s);
+        return -1;
+    }
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithOpts(text, &end, 1);
     if (!root) {
-        int line, col;
         const char *at = end ? end : text;
         // cJSON reports a trailing comma one past the closing bracket: point at the bracket.
         if (at > text && (at[-1] == '}' || at[-1] == ']')) at--;
         line_col(text, at, &line, &col);
         err_set("%s:%d:%d: JSON syntax error", s->path, line, col);
+        spec_free(s);
         return -1;
     }
+    resolve_task_path(root, base_dir);
     int rc = spec_parse_root(s, root);
     cJSON_Delete(root);
     if (rc != 0) {
         err_prefix("%s", s->path);
+        spec_free(s);
         return -1;
     }
     s->json = spec_json(s);
@@ -662,13 +702,21 @@ int spec_parse(Spec *s, const char *text, const char *path) {
     return 0;
 }
 
+int spec_parse(Spec *s, const char *text, const char *path) { return spec_parse_in(s, text, path, NULL); }
+
 int spec_load(Spec *s, const char *path) {
-    char *text = read_file(path, NULL);
-    if (!text) {
-        memset(s, 0, sizeof *s);
+    memset(s, 0, sizeof *s);
+    size_t len;
+    char *text = read_file(path, &len);
+    if (!text) return -1;
+    if (strlen(text) != len) {
+        err_set("%s: holds a NUL byte at offset %zu: not a JSON text file", path, strlen(text));
+        free(text);
         return -1;
     }
-    int rc = spec_parse(s, text, path);
+    char *dir = path_dir(path);
+    int rc = spec_parse_in(s, text, path, dir);
+    free(dir);
     free(text);
     return rc;
 }

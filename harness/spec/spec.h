@@ -103,6 +103,9 @@ typedef struct Spec {
 
 // Read, parse and validate an experiment file; expands the grid. -1 + err_set naming the file
 // and the key path ("demo.json: family[2].n_head: must divide d_model 100") or line:column.
+// On failure *s holds nothing to free. A string holding a NUL character is refused. spec_load
+// reads a relative task.path from the spec file's directory (and stores it absolute); spec_parse
+// takes TEXT as it is (PATH only names it in messages).
 int spec_load(Spec *s, const char *path);
 int spec_parse(Spec *s, const char *text, const char *path);
 void spec_free(Spec *s);

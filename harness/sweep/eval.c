@@ -8,6 +8,7 @@
 #include "kernels.h"
 #include "nn/sampler.h"
 #include "sweep/estimators.h"
+#include "util/threadpool.h"
 
 // Encode "BOS prompt" (and optionally "target EOS") into ids; returns the length or -1.
 static int encode_problem(const Task *task, const char *prompt, const char *target, int *ids, int cap) {
@@ -23,43 +24,81 @@ static int encode_problem(const Task *task, const char *prompt, const char *targ
     return n;
 }
 
-void eval_gold(const Model *m, const Task *task, int batch_problems, DbGold *gold) {
+// The gold pass in fixed work units: unit u is problems [u·B, u·B + B), scored as one batch of
+// that shape whatever the thread count, so every sgemm has the same shape at 1 thread or 64 and
+// the log-probabilities are bit-identical (OpenBLAS kernels may round differently for different
+// shapes or splits of one product). Units are dealt to the workers round-robin.
+typedef struct {
+    Activations a;    // (B, T) activations
+    int *tokens;      // (B, T)
+    int *len, *n_prompt; // (B,)
+} GoldScratch;
+
+typedef struct {
+    const Model *m;
+    const Task *task;
+    int B;
+    long n;
+    DbGold *gold;
+    GoldScratch *ws; // one per worker
+} GoldJob;
+
+static void gold_unit(const GoldJob *g, GoldScratch *w, long i0) {
+    const ModelConfig *c = &g->m->cfg;
+    int T = c->seq_len, V = c->vocab_size;
+    int nb = (int)MIN((long)g->B, g->n - i0), Tb = 0;
+    char prompt[TASK_TEXT_MAX], target[TASK_TEXT_MAX];
+    for (int b = 0; b < nb; b++) {
+        task_eval_problem(g->task, i0 + b, prompt, target);
+        int *row = w->tokens + (size_t)b * T;
+        w->n_prompt[b] = encode_problem(g->task, prompt, NULL, row, T);
+        w->len[b] = encode_problem(g->task, prompt, target, row, T);
+        Tb = MAX(Tb, w->len[b]);
+    }
+    // Rows are padded with EOS; causal attention keeps the padding from touching real tokens.
+    for (int b = 0; b < nb; b++) {
+        int *row = w->tokens + (size_t)b * T;
+        for (int t = w->len[b]; t < Tb; t++) row[t] = TOKEN_EOS;
+        if (b > 0) memmove(w->tokens + (size_t)b * Tb, row, (size_t)Tb * sizeof(int));
+    }
+    model_forward(g->m, &w->a, w->tokens, NULL, (size_t)nb, Tb);
+    log_softmax_rows(w->a.logits, (size_t)nb * (size_t)Tb, V);
+    for (int b = 0; b < nb; b++) {
+        const int *row = w->tokens + (size_t)b * Tb;
+        double lp = 0;
+        for (int t = w->n_prompt[b]; t < w->len[b]; t++) lp += w->a.logits[((size_t)b * Tb + (size_t)t - 1) * V + row[t]];
+        g->gold[i0 + b] = (DbGold){i0 + b, lp, w->len[b] - w->n_prompt[b]};
+    }
+}
+
+static void gold_worker(void *ctx, int tid, int n_threads) {
+    const GoldJob *g = ctx;
+    for (long i0 = (long)tid * g->B; i0 < g->n; i0 += (long)n_threads * g->B) gold_unit(g, &g->ws[tid], i0);
+}
+
+void eval_gold(const Model *m, const Task *task, int batch_problems, int threads, DbGold *gold) {
     const ModelConfig *c = &m->cfg;
     long n = task_n_eval(task);
-    int T = c->seq_len, V = c->vocab_size, B = batch_problems;
-    Activations a;
-    acts_build(&a, c, (size_t)B, T);
-    int *tokens = xcalloc((size_t)B * (size_t)T, sizeof(int));
-    int *len = xcalloc((size_t)B, sizeof(int)), *n_prompt = xcalloc((size_t)B, sizeof(int));
-    char prompt[TASK_TEXT_MAX], target[TASK_TEXT_MAX];
-    for (long i0 = 0; i0 < n; i0 += B) {
-        int nb = (int)MIN((long)B, n - i0), Tb = 0;
-        for (int b = 0; b < nb; b++) {
-            task_eval_problem(task, i0 + b, prompt, target);
-            int *row = tokens + (size_t)b * T;
-            n_prompt[b] = encode_problem(task, prompt, NULL, row, T);
-            len[b] = encode_problem(task, prompt, target, row, T);
-            Tb = MAX(Tb, len[b]);
-        }
-        // Rows are padded with EOS; causal attention keeps the padding from touching real tokens.
-        for (int b = 0; b < nb; b++) {
-            int *row = tokens + (size_t)b * T;
-            for (int t = len[b]; t < Tb; t++) row[t] = TOKEN_EOS;
-            if (b > 0) memmove(tokens + (size_t)b * Tb, row, (size_t)Tb * sizeof(int));
-        }
-        model_forward(m, &a, tokens, NULL, (size_t)nb, Tb);
-        log_softmax_rows(a.logits, (size_t)nb * (size_t)Tb, V);
-        for (int b = 0; b < nb; b++) {
-            const int *row = tokens + (size_t)b * Tb;
-            double lp = 0;
-            for (int t = n_prompt[b]; t < len[b]; t++) lp += a.logits[((size_t)b * Tb + (size_t)t - 1) * V + row[t]];
-            gold[i0 + b] = (DbGold){i0 + b, lp, len[b] - n_prompt[b]};
-        }
+    int B = batch_problems;
+    long units = (n + B - 1) / B;
+    int n_threads = (int)MAX(1, MIN((long)threads, units));
+    ThreadPool *pool = pool_create(n_threads); // holds OpenBLAS at one thread per caller
+    GoldJob g = {m, task, B, n, gold, xcalloc((size_t)n_threads, sizeof(GoldScratch))};
+    for (int t = 0; t < n_threads; t++) {
+        acts_build(&g.ws[t].a, c, (size_t)B, c->seq_len);
+        g.ws[t].tokens = xcalloc((size_t)B * (size_t)c->seq_len, sizeof(int));
+        g.ws[t].len = xcalloc((size_t)B, sizeof(int));
+        g.ws[t].n_prompt = xcalloc((size_t)B, sizeof(int));
     }
-    free(tokens);
-    free(len);
-    free(n_prompt);
-    acts_free(&a);
+    pool_run(pool, gold_worker, &g);
+    for (int t = 0; t < n_threads; t++) {
+        acts_free(&g.ws[t].a);
+        free(g.ws[t].tokens);
+        free(g.ws[t].len);
+        free(g.ws[t].n_prompt);
+    }
+    free(g.ws);
+    pool_free(pool);
 }
 
 uint64_t eval_stream_seed(long run_seed, int run_id, double temperature) {

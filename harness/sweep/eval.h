@@ -27,9 +27,10 @@ typedef struct {
     int n_metrics;
 } EvalResult;
 
-// Teacher-forced gold log-probabilities of every problem (batch_problems at a time).
+// Teacher-forced gold log-probabilities of every problem, batch_problems at a time, on `threads`
+// workers. Bit-identical for every thread count: each batch is one fixed-shape work unit.
 // gold must hold task_n_eval(task) rows.
-void eval_gold(const Model *m, const Task *task, int batch_problems, DbGold *gold);
+void eval_gold(const Model *m, const Task *task, int batch_problems, int threads, DbGold *gold);
 
 // Sample and score every problem at one temperature. Sample j of problem i draws from the stream
 // seed_derive(stream_seed, i, j, 0), so more samples later keep the earlier ones.

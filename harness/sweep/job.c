@@ -85,15 +85,44 @@ static int finish_line(const Job *j, const RunOutcome *o) {
     return 0;
 }
 
+static void job_identity(const Job *j, CkptIdentity *id) {
+    const RunSpec *r = &j->spec->runs[j->run_id];
+    char *cfg = run_config_json(j->spec, r);
+    run_identity(j->spec, r, cfg, id);
+    free(cfg);
+}
+
+// A fresh claim starts at step 0 whatever checkpoint of this run lies at its path: the database
+// recorded no checkpoint for the run (killed between writing a checkpoint and recording it, or
+// a new database beside old files), or the run failed or diverged and its checkpoint would fail
+// again. Resuming from such a file would skip the train_log rows the claim just deleted. A file
+// that is not a checkpoint of this run is another's, and is left alone: the run is refused.
+static int remove_unrecorded_checkpoint(const Job *j, const char *ckpt) {
+    if (!file_exists(ckpt)) return 0;
+    CkptIdentity have, want;
+    int peek = checkpoint_peek_identity(ckpt, &have);
+    job_identity(j, &want);
+    if (peek == 1) {
+        err_set("run %d: %s exists and is not a t2 checkpoint; refusing to overwrite it (move it away or give "
+                "another --ckpt)", j->run_id, ckpt);
+        return -1;
+    }
+    if (peek == 0 && checkpoint_check_identity(ckpt, &have, &want) != 0) {
+        err_prefix("run %d: refusing to overwrite a checkpoint of another run (move it away or give another "
+                   "--ckpt or --db)", j->run_id);
+        return -1;
+    }
+    if (unlink(ckpt) != 0 && errno != ENOENT) {
+        err_set("run %d: cannot remove the unrecorded checkpoint %s: %s", j->run_id, ckpt, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 // Train a claimed run and record the outcome. Returns a JOB_* code.
 static int train_claimed(const Job *j, const DbClaim *claim, const char *ckpt, HookCtx *hc) {
     const RunSpec *r = &j->spec->runs[j->run_id];
-    // A fresh claim starts at step 0 whatever file lies at the checkpoint path: the database
-    // recorded no checkpoint for the run (killed between writing a checkpoint and recording it, or
-    // a new database beside old files), or the run failed or diverged and its checkpoint would
-    // fail again. Resuming from such a file would skip the train_log rows the claim just deleted.
-    if (claim->kind == DB_CLAIM_FRESH && unlink(ckpt) != 0 && errno != ENOENT) {
-        err_set("run %d: cannot remove the unrecorded checkpoint %s: %s", j->run_id, ckpt, strerror(errno));
+    if (claim->kind == DB_CLAIM_FRESH && remove_unrecorded_checkpoint(j, ckpt) != 0) {
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", err_msg());
         db_release_run(j->db, j->run_id, hc->owner);
@@ -133,7 +162,7 @@ static char *run_kernels_json(const Spec *s) {
 int job_run(const Job *j) {
     HookCtx hc = {.job = j};
     db_owner_self(hc.owner);
-    char *def = j->ckpt ? NULL : run_checkpoint_path(j->spec, j->run_id);
+    char *def = j->ckpt ? NULL : run_checkpoint_path(db_path(j->db), j->run_id);
     const char *ckpt = j->ckpt ? j->ckpt : def;
     DbClaim claim;
     int rc;
@@ -265,11 +294,19 @@ int job_evaluate(const Job *j, const char *ckpt, int *n_held) {
     if (n_todo == 0) return 0;
     LoadedRun lr;
     if (loaded_run_open(&lr, ckpt) != 0) goto release;
+    CkptIdentity want;
+    job_identity(j, &want);
     int rc = -1;
+    // Weights of another run would be scored silently under this run's id.
+    if (checkpoint_check_identity(ckpt, &lr.id, &want) != 0) {
+        err_prefix("run %d: eval", j->run_id);
+        loaded_run_close(&lr);
+        goto release;
+    }
     long n = task_n_eval(lr.task);
     DbGold *gold = xcalloc((size_t)n, sizeof *gold);
     if (insert_problems(j->db, lr.task) != 0) goto out;
-    eval_gold(&lr.model, lr.task, es->batch_problems, gold);
+    eval_gold(&lr.model, lr.task, es->batch_problems, j->threads, gold);
     EvalCtx ec = {j, 0, n * n_todo, now_s(), owner, todo, n_todo, now_s()};
     for (int t = 0; t < n_todo; t++) {
         EvalResult er;

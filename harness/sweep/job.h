@@ -13,14 +13,15 @@ typedef struct {
     Db *db;
     int run_id;
     int threads;
-    const char *ckpt;     // checkpoint path, or NULL for the default results/NAME/run-ID.ckpt
+    const char *ckpt;     // checkpoint path, or NULL for run-ID.ckpt in db_checkpoint_dir of the database
     int retry_failed;     // claim failed / diverged runs again
     int no_eval;          // train only
     Progress *progress;
 } Job;
 
-// Exit codes of a job (and of `t2 train`).
-enum { JOB_OK = 0, JOB_ERROR = 1, JOB_NOT_OK = 3, JOB_SKIPPED = 4, JOB_DONE_BEFORE = 5 };
+// Exit codes of a job (and of `t2 train`). JOB_SPEC_CHANGED: `t2 train --spec-hash H` (as a sweep
+// starts it) found the spec file no longer loading, or loading to another hash.
+enum { JOB_OK = 0, JOB_ERROR = 1, JOB_NOT_OK = 3, JOB_SKIPPED = 4, JOB_DONE_BEFORE = 5, JOB_SPEC_CHANGED = 6 };
 
 // JOB_OK: trained and evaluated (or only evaluated: it was trained before); JOB_DONE_BEFORE:
 // nothing to do, trained and evaluated before (here or by another process; `t2 train` exits 0 for

@@ -5,6 +5,7 @@
 //   "F <text>"                                              the run's final line
 #include "sweep/progress.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,17 +138,42 @@ void board_draw(ProgressBoard *b) {
     fflush(stderr);
 }
 
+// "P <phase> <step> <total> <loss> <tokens/s> <eta_s>": 0, or -1 for anything else (a line of a
+// child is never trusted to be well formed).
+static int parse_update(const char *line, char phase[16], long *step, long *total, double *loss, double *tok_s,
+                        double *eta) {
+    char buf[256], *save = NULL;
+    snprintf(buf, sizeof buf, "%s", line);
+    char *f[7];
+    int n = 0;
+    for (char *t = strtok_r(buf, " ", &save); t && n < 7; t = strtok_r(NULL, " ", &save)) f[n++] = t;
+    if (n != 7 || strcmp(f[0], "P") != 0 || strlen(f[1]) >= 16) return -1;
+    if (parse_int(f[2], 0, LONG_MAX, step) != 0 || parse_int(f[3], 0, LONG_MAX, total) != 0) return -1;
+    double *d[3] = {loss, tok_s, eta};
+    for (int i = 0; i < 3; i++) {
+        char *end;
+        *d[i] = strtod(f[4 + i], &end); // "nan" is a value here (no loss while evaluating)
+        if (*end) return -1;
+    }
+    snprintf(phase, 16, "%s", f[1]);
+    return 0;
+}
+
+void board_message(ProgressBoard *b, const char *line) {
+    board_clear(b);
+    fprintf(stderr, "%s\n", line);
+    board_draw(b);
+}
+
 void board_line(ProgressBoard *b, int run_id, const char *line) {
     if (line[0] == 'F' && line[1] == ' ') {
-        board_clear(b);
-        fprintf(stderr, "%s\n", line + 2);
-        board_draw(b);
+        board_message(b, line + 2);
         return;
     }
     char phase[16];
     long step, total;
     double loss, tok_s, eta;
-    if (sscanf(line, "P %15s %ld %ld %lf %lf %lf", phase, &step, &total, &loss, &tok_s, &eta) == 6) {
+    if (parse_update(line, phase, &step, &total, &loss, &tok_s, &eta) == 0) {
         Active *a = board_find(b, run_id, 1);
         format_update(a->line, sizeof a->line, run_id, phase, step, total, loss, tok_s, eta);
     }

@@ -34,6 +34,8 @@ ProgressBoard *board_create(int live, int n_runs_total, double flops_total);
 void board_free(ProgressBoard *b);
 // A line from the child running run_id (without the newline).
 void board_line(ProgressBoard *b, int run_id, const char *line);
+// A line of the sweep's own on stderr, above the live board.
+void board_message(ProgressBoard *b, const char *line);
 // The run's process ended; its train FLOPs count as done.
 void board_run_ended(ProgressBoard *b, int run_id, double flops);
 void board_draw(ProgressBoard *b);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <glob.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -11,7 +12,16 @@
 
 volatile int run_stop_requested = 0;
 
-char *run_checkpoint_path(const Spec *s, int run_id) { return xasprintf("results/%s/run-%d.ckpt", s->name, run_id); }
+char *run_checkpoint_path(const char *db_path, int run_id) {
+    char *dir = db_checkpoint_dir(db_path), *name = xasprintf("run-%d.ckpt", run_id), *path = path_join(dir, name);
+    free(dir);
+    free(name);
+    return path;
+}
+
+void run_identity(const Spec *s, const RunSpec *r, const char *config_json, CkptIdentity *id) {
+    ckpt_identity(id, s->name, s->hash, r->run_id, config_json);
+}
 
 typedef struct {
     TrainLogRow *rows;
@@ -30,11 +40,11 @@ static void log_row(LogBuffer *lb, const StepStats *st, double wall_s) {
     lb->rows[lb->n++] = (TrainLogRow){st->step, st->tokens, st->loss, st->lr, st->grad_norm, wall_s};
 }
 
-static int save_checkpoint(Trainer *tr, const char *path, const char *cfg_json, double wall_s, LogBuffer *lb,
-                           const RunHooks *h) {
+static int save_checkpoint(Trainer *tr, const char *path, const char *cfg_json, const CkptIdentity *id, double wall_s,
+                           LogBuffer *lb, const RunHooks *h) {
     // Log rows first: after a crash the database never holds a checkpoint step without its log.
     if (flush_log(lb, h) != 0) return -1;
-    if (trainer_save(tr, path, cfg_json, wall_s) != 0) return -1;
+    if (trainer_save(tr, path, cfg_json, id, wall_s) != 0) return -1;
     if (h && h->on_checkpoint && h->on_checkpoint(h->ctx, trainer_step_count(tr), path) != 0) return -1;
     return 0;
 }
@@ -52,7 +62,7 @@ static void remove_stale_temporaries(const char *ckpt_path) {
         for (size_t i = 0; i < g.gl_pathc; i++) {
             long pid;
             const char *dot = strrchr(g.gl_pathv[i], '.');
-            if (dot && parse_long(dot + 1, &pid) == 0 && pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+            if (dot && parse_int(dot + 1, 1, INT_MAX, &pid) == 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH)
                 unlink(g.gl_pathv[i]);
         }
         globfree(&g);
@@ -67,6 +77,8 @@ int run_train(const Spec *s, const RunSpec *r, const char *ckpt_path, int thread
     Task *task = task_create(&s->task);
     if (!task) return -1;
     char *cfg_json = run_config_json(s, r);
+    CkptIdentity id;
+    run_identity(s, r, cfg_json, &id);
     TrainSpec ts_run = s->train;
     ts_run.lr = r->lr; // the model's own peak learning rate (family[i].lr or train.lr_rule)
     Trainer *tr = trainer_create(&r->model, &ts_run, r->steps, (uint64_t)r->seed, task, threads);
@@ -78,7 +90,7 @@ int run_train(const Spec *s, const RunSpec *r, const char *ckpt_path, int thread
         goto out;
     }
     if (file_exists(ckpt_path)) {
-        if (trainer_load(tr, ckpt_path, cfg_json, &wall_before) != 0) {
+        if (trainer_load(tr, ckpt_path, cfg_json, &id, &wall_before) != 0) {
             err_prefix("run %d: cannot resume (move the file away to restart the run)", r->run_id);
             goto out;
         }
@@ -101,7 +113,7 @@ int run_train(const Spec *s, const RunSpec *r, const char *ckpt_path, int thread
         if (step % log_every == 0 || step == r->steps) log_row(&lb, &st, wall);
         int due = ts->ckpt_every > 0 ? step % ts->ckpt_every == 0 : now - t_ckpt >= ts->ckpt_seconds;
         if (due && step < r->steps) {
-            if (save_checkpoint(tr, ckpt_path, cfg_json, wall, &lb, hooks) != 0) goto out;
+            if (save_checkpoint(tr, ckpt_path, cfg_json, &id, wall, &lb, hooks) != 0) goto out;
             t_ckpt = now;
         }
         if (hooks && hooks->on_progress && (now - t_progress >= 0.25 || step == r->steps)) {
@@ -124,7 +136,7 @@ int run_train(const Spec *s, const RunSpec *r, const char *ckpt_path, int thread
         goto out;
     }
     // Done or interrupted: the checkpoint holds the final (or current) weights.
-    if (save_checkpoint(tr, ckpt_path, cfg_json, out->wall_s, &lb, hooks) != 0) goto out;
+    if (save_checkpoint(tr, ckpt_path, cfg_json, &id, out->wall_s, &lb, hooks) != 0) goto out;
     out->final_loss = trainer_final_loss(tr);
     out->val_loss = out->status == RUN_DONE ? trainer_val_loss(tr, ts->val_batches) : NAN;
     out->answer_loss = out->status == RUN_DONE ? trainer_answer_loss(tr) : NAN;

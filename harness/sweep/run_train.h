@@ -31,8 +31,11 @@ typedef struct {
     char error[512];     // why, when not RUN_DONE
 } RunOutcome;
 
-// Default checkpoint path: results/NAME/run-ID.ckpt
-char *run_checkpoint_path(const Spec *s, int run_id);
+// Default checkpoint path of a run: run-ID.ckpt in the checkpoint directory of its database
+// (db_checkpoint_dir: results/NAME/run-ID.ckpt for results/NAME.db).
+char *run_checkpoint_path(const char *db_path, int run_id);
+// The identity a checkpoint of run r carries (config_json: run_config_json(s, r)).
+void run_identity(const Spec *s, const RunSpec *r, const char *config_json, CkptIdentity *id);
 
 // Train run r of spec s with `threads` workers, checkpointing to ckpt_path. A valid checkpoint
 // for this run's config resumes bit-exactly; a damaged or foreign one is an error (nothing is

@@ -16,11 +16,31 @@
 // ---------------------------------------------------------------------------------------------
 static _Thread_local char err_buf[1024];
 
+// A message is one line, whatever it quotes (a key of a hostile spec may hold a newline): control
+// characters are written as \n, \t or \xNN.
+static void one_line(char *buf, size_t cap) {
+    char tmp[sizeof err_buf];
+    size_t n = 0;
+    for (const unsigned char *c = (const unsigned char *)buf; *c && n + 5 < sizeof tmp; c++) {
+        if (*c == '\n')
+            n += (size_t)snprintf(tmp + n, sizeof tmp - n, "\\n");
+        else if (*c == '\t')
+            n += (size_t)snprintf(tmp + n, sizeof tmp - n, "\\t");
+        else if (*c < 0x20 || *c == 0x7f)
+            n += (size_t)snprintf(tmp + n, sizeof tmp - n, "\\x%02x", *c);
+        else
+            tmp[n++] = (char)*c;
+    }
+    tmp[n] = '\0';
+    snprintf(buf, cap, "%s", tmp);
+}
+
 void err_set(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err_buf, sizeof err_buf, fmt, ap);
     va_end(ap);
+    one_line(err_buf, sizeof err_buf);
 }
 
 const char *err_msg(void) { return err_buf[0] ? err_buf : "unknown error"; }
@@ -40,6 +60,7 @@ void err_prefix(const char *fmt, ...) {
     if (rest > sizeof err_buf - 1 - len) rest = sizeof err_buf - 1 - len;
     memcpy(err_buf + len, old, rest);
     err_buf[len + rest] = '\0';
+    one_line(err_buf, sizeof err_buf);
 }
 
 void die(const char *fmt, ...) {
@@ -233,6 +254,10 @@ static int fsync_dir_of(const char *path) {
 
 int atomic_open(AtomicFile *af, const char *path) {
     memset(af, 0, sizeof *af);
+    if (!path || !*path) {
+        err_set("empty output path");
+        return -1;
+    }
     if (make_dirs(path, 0) != 0) return -1;
     af->path = xstrdup(path);
     af->tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
@@ -268,7 +293,7 @@ static void atomic_free(AtomicFile *af) {
 
 int atomic_commit(AtomicFile *af) {
     int rc = af->failed ? -1 : 0;
-    if (rc == 0 && fflush(af->f) != 0) {
+    if (rc == 0 && (fflush(af->f) != 0 || ferror(af->f))) { // also a write made with fwrite on af->f
         err_set("%s: write failed: %s", af->tmp, strerror(errno));
         rc = -1;
     }
@@ -355,20 +380,107 @@ int file_exists(const char *path) {
     return stat(path, &st) == 0;
 }
 
+char *path_dir(const char *path) {
+    const char *slash = strrchr(path, '/');
+    if (!slash) return xstrdup(".");
+    while (slash > path && slash[-1] == '/') slash--;
+    if (slash == path) return xstrdup("/");
+    return xasprintf("%.*s", (int)(slash - path), path);
+}
+
+char *path_join(const char *dir, const char *rel) {
+    if (rel[0] == '/' || !dir[0] || strcmp(dir, ".") == 0) return xstrdup(rel);
+    size_t n = strlen(dir);
+    return xasprintf("%s%s%s", dir, dir[n - 1] == '/' ? "" : "/", rel);
+}
+
+char *path_absolute(const char *path) {
+    char *full;
+    if (path[0] == '/') {
+        full = xstrdup(path);
+    } else {
+        char *cwd = getcwd(NULL, 0);
+        full = xasprintf("%s/%s", cwd ? cwd : "", path);
+        free(cwd);
+    }
+    // Rebuild from the parts: skip "" and ".", drop the last part on "..".
+    size_t n = strlen(full);
+    char *out = xmalloc(n + 2);
+    size_t len = 0;
+    for (char *save = NULL, *part = strtok_r(full, "/", &save); part; part = strtok_r(NULL, "/", &save)) {
+        if (strcmp(part, ".") == 0) continue;
+        if (strcmp(part, "..") == 0) {
+            while (len > 0 && out[len - 1] != '/') len--;
+            if (len > 0) len--;
+            continue;
+        }
+        out[len++] = '/';
+        size_t m = strlen(part);
+        memcpy(out + len, part, m);
+        len += m;
+    }
+    if (len == 0) out[len++] = '/';
+    out[len] = '\0';
+    free(full);
+    return out;
+}
+
+char *path_inside(const char *dir, const char *path) {
+    char *d = path_absolute(dir), *p = path_absolute(path), *rel = NULL;
+    size_t n = strlen(d);
+    if (strcmp(d, "/") == 0) n = 0;
+    if (strncmp(p, d, n) == 0 && p[n] == '/' && p[n + 1]) rel = xstrdup(p + n + 1);
+    free(d);
+    free(p);
+    return rel;
+}
+
+int same_file(const char *a, const char *b) {
+    struct stat sa, sb;
+    return a && b && stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+int refuse_input_as_output(const char *out_arg, const char *out, const char *in_arg, const char *in) {
+    static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < ARRAY_LEN(suffix); i++) {
+        char *side = xasprintf("%s%s", in, suffix[i]);
+        int same = same_file(out, side);
+        free(side);
+        if (same) {
+            err_set("%s: %s is %s%s%s itself; refusing to overwrite an input", out_arg, out, in_arg,
+                    i ? "'s " : "", i ? suffix[i] + 1 : "");
+            return -1;
+        }
+    }
+    return 0;
+}
+
 // ---------------------------------------------------------------------------------------------
-int parse_long(const char *s, long *out) {
-    if (!s || !*s) return -1;
+int parse_int(const char *s, long lo, long hi, long *out) {
+    const char *shown = s ? s : "";
+    // strtol and strtod skip leading blanks: a value is the whole argument or nothing.
+    if (!s || !*s || !(s[0] == '-' || s[0] == '+' || s[0] == '.' || (s[0] >= '0' && s[0] <= '9'))) {
+        err_set("expected an integer, got '%s'", shown);
+        return PARSE_NOT_INT;
+    }
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
-    if (errno || *end) {
-        // Accept integral floats such as 1e6.
-        double d;
-        if (parse_double(s, &d) == 0 && d == floor(d) && fabs(d) < 9.2e18) {
-            *out = (long)d;
-            return 0;
+    int overflow = errno == ERANGE;
+    if (*end) { // not plain digits: an integral number written as a float ("1e6")? (not hex, "inf")
+        errno = 0;
+        double d = strtod(s, &end);
+        if (*end || s[strspn(s, "0123456789+-.eE")] || !(isfinite(d) || errno == ERANGE) || (errno != ERANGE && d != floor(d)) ||
+            (errno == ERANGE && fabs(d) < 1)) {
+            err_set("expected an integer, got '%s'", shown);
+            return PARSE_NOT_INT;
         }
-        return -1;
+        overflow = !(fabs(d) < 9.2e18);
+        v = overflow ? 0 : (long)d;
+    }
+    if (overflow || v < lo || v > hi) {
+        err_set("%s is out of range [%ld, %ld]", shown, lo, hi);
+        return PARSE_RANGE;
     }
     *out = v;
     return 0;

@@ -79,10 +79,29 @@ char *read_file(const char *path, size_t *len);
 // mkdir -p for the directory part of PATH (or PATH itself with is_dir).
 int make_dirs(const char *path, int is_dir);
 int file_exists(const char *path);
+// Paths, lexically (no file need exist; symbolic links are not followed).
+// The directory part of PATH: "results" for "results/demo.db", "." for "demo.db", "/" for "/x".
+char *path_dir(const char *path);
+// REL taken from DIR: REL itself when absolute, else DIR/REL ("." as DIR adds nothing).
+char *path_join(const char *dir, const char *rel);
+// PATH made absolute from the working directory, with "." and ".." parts and repeated '/' removed.
+char *path_absolute(const char *path);
+// PATH relative to the directory DIR when it lies inside it ("a/b.ckpt"), else NULL.
+char *path_inside(const char *dir, const char *path);
+// Are A and B one file (same device and inode, so also through links)? 0 when either is missing.
+int same_file(const char *a, const char *b);
+// A command never writes over one of its inputs: -1 + err_set("OUT_ARG: OUT is IN_ARG itself; ...")
+// when OUT is the file IN, or one of the -wal, -shm and -journal files SQLite keeps beside it.
+int refuse_input_as_output(const char *out_arg, const char *out, const char *in_arg, const char *in);
 
 // ---------------------------------------------------------------------------------------------
 // Numbers in text: strict parsing (whole string, finite). 0 on success.
-int parse_long(const char *s, long *out);
+// parse_int is the one integer parser: decimal digits with an optional sign, or an integral
+// number written as a float ("1e6"), in [lo, hi]. Returns 0; PARSE_NOT_INT after err_set("expected
+// an integer, got 'S'"); PARSE_RANGE after err_set("S is out of range [LO, HI]"), also when S
+// overflows a long. Callers prefix the argument or key: err_prefix("--shard").
+enum { PARSE_NOT_INT = -1, PARSE_RANGE = -2 };
+int parse_int(const char *s, long lo, long hi, long *out);
 int parse_double(const char *s, double *out);
 // Format FLOPs and counts for humans: 1.23e12 -> "1.23T", 824448 -> "824.4k".
 void human_count(double x, char *out, size_t n);
