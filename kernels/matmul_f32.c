@@ -52,7 +52,7 @@ void f32_pack_nk_pairs(float *bp, const float *src, size_t lds, int N, int K, si
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq")
 #endif
 
-static inline __mmask16 mask16(int n) { return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
+#include "simd512.h"
 
 // In-register transpose of a 16 × 16 block: r[i] holds row i on entry, column i on return.
 static inline void transpose16(__m512 r[16]) {
@@ -131,18 +131,35 @@ static inline __attribute__((always_inline)) void finish(int epi, const Epilogue
             }
             _mm512_mask_storeu_ps(g, mk, gv);
             _mm512_mask_storeu_ps(u, mk, uv);
-            if (last) swiglu_row(e->h + (size_t)(m + r) * (size_t)e->F + j0, g, u, ncol);
+            if (last) { // h = silu(g)·u = g / (1 + e^−g) · u, as swiglu_row
+                __m512 den = _mm512_add_ps(_mm512_set1_ps(1.0f), exp16(_mm512_sub_ps(_mm512_setzero_ps(), gv)));
+                _mm512_mask_storeu_ps(e->h + (size_t)(m + r) * (size_t)e->F + j0, mk,
+                                      _mm512_mul_ps(_mm512_div_ps(gv, den), uv));
+            }
         }
         return;
     }
     __mmask16 m0 = mask16(ncol), m1 = mask16(ncol - 16);
+    if (epi == EPI_SWIGLU_BWD) { // whole sums dh: C (dgu) gets SwiGLU's backward, as swiglu_grad_row
+        for (int r = 0; r < mr; r++) {
+            float *dg = e->C + (size_t)(m + r) * e->ldc + j0, *du = dg + e->F;
+            const float *g = e->gu + (size_t)(m + r) * 2 * (size_t)e->F + j0, *u = g + e->F;
+            for (int half = 0; half < 2; half++) {
+                __mmask16 mk = half ? m1 : m0;
+                if (!mk) break;
+                int o = 16 * half;
+                __m512 dh = _mm512_loadu_ps(acc[r] + o), gv = _mm512_maskz_loadu_ps(mk, g + o);
+                __m512 uv = _mm512_maskz_loadu_ps(mk, u + o), sig = sigmoid16(gv);
+                __m512 one = _mm512_set1_ps(1.0f);
+                _mm512_mask_storeu_ps(du + o, mk, _mm512_mul_ps(_mm512_mul_ps(dh, gv), sig));
+                __m512 dsilu = _mm512_fmadd_ps(gv, _mm512_sub_ps(one, sig), one); // 1 + g·(1 − σ)
+                _mm512_mask_storeu_ps(dg + o, mk, _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(dh, uv), sig), dsilu));
+            }
+        }
+        return;
+    }
     for (int r = 0; r < mr; r++) {
         float *cr = e->C + (size_t)(m + r) * e->ldc + j0;
-        if (epi == EPI_SWIGLU_BWD) { // whole sums: dh stays here, C (dgu) gets its two halves
-            const float *g = e->gu + (size_t)(m + r) * 2 * (size_t)e->F + j0;
-            swiglu_grad_row(cr, cr + e->F, acc[r], g, g + e->F, ncol);
-            continue;
-        }
         __m512 al = _mm512_set1_ps(e->alpha);
         __m512 v0 = _mm512_mul_ps(al, _mm512_loadu_ps(acc[r])), v1 = _mm512_mul_ps(al, _mm512_loadu_ps(acc[r] + 16));
         if (!first) { // a later K block: add to what the earlier ones stored

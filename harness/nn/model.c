@@ -307,7 +307,8 @@ static void forward_hidden(const Model *m, Activations *a, const int *tokens, co
     const ModelConfig *c = &m->cfg;
     const ParamViews *w = &m->w;
     size_t C = (size_t)c->d_model, F = (size_t)c->d_ff, H = (size_t)c->n_head;
-    size_t BT = B * (size_t)T, hd = C / H;
+    size_t BT = B * (size_t)T;
+    AttRope rope = {m->rope_cos, m->rope_sin};
     embedding_forward(a->resid, tokens, w->wte, BT, (int)C);
     for (size_t l = 0; l < (size_t)c->n_layer; l++) {
         float *x = a->resid + l * BT * C;                // (B, T, C) layer input
@@ -326,9 +327,7 @@ static void forward_hidden(const Model *m, Activations *a, const int *tokens, co
         rmsnorm_forward(ln1, ln1_rstd, x, w->ln1 + l * C, BT, (int)C, c->norm_eps);
         int L = (int)l;
         lin_forward(mx, lin_id(L, LIN_QKV), qkv, ln1, NULL, w->wqkv + l * 3 * C * C, BT, (int)C, (int)(3 * C));
-        rope_forward(qkv, m->rope_cos, m->rope_sin, pos, BT, T, 0, (int)H, (int)hd, (int)(3 * C));
-        rope_forward(qkv + C, m->rope_cos, m->rope_sin, pos, BT, T, 0, (int)H, (int)hd, (int)(3 * C));
-        attention_forward(atty, att, mx ? a->att_pack : NULL, qkv, pos, B, T, (int)C, (int)H);
+        attention_forward(atty, att, mx ? a->att_pack : NULL, qkv, pos, &rope, B, T, (int)C, (int)H); // + RoPE
         lin_forward(mx, lin_id(L, LIN_O), mid, atty, x, w->wo + l * C * C, BT, (int)C, (int)C); // + residual
         rmsnorm_forward(ln2, ln2_rstd, mid, w->ln2 + l * C, BT, (int)C, c->norm_eps);
         lin_forward_swiglu(mx, lin_id(L, LIN_GU), gu, h, ln2, w->wgu + l * 2 * F * C, BT, (int)C, (int)F);
@@ -346,7 +345,8 @@ double model_forward_backward(const Model *m, Activations *a, float *grads, cons
     ParamViews g;
     param_views(&g, grads, c);
     size_t C = (size_t)c->d_model, F = (size_t)c->d_ff, H = (size_t)c->n_head, V = (size_t)c->vocab_size;
-    size_t BT = B * (size_t)T, hd = C / H, L = (size_t)c->n_layer;
+    size_t BT = B * (size_t)T, L = (size_t)c->n_layer;
+    AttRope rope = {m->rope_cos, m->rope_sin};
 
     LinearWorker *mx = a->linear;
     forward(m, a, tokens, pos, B, T, mx);
@@ -384,10 +384,8 @@ double model_forward_backward(const Model *m, Activations *a, float *grads, cons
         // Attention: mid = x + o(attn(rope(qkv(ln1(x))))).
         lin_backward(mx, lin_id(Li, LIN_O), a->datty, g.wo + l * C * C, a->dresid, atty, w->wo + l * C * C, BT,
                      (int)C, (int)C);
-        attention_backward(a->dqkv, a->att_scratch, mx ? a->att_pack : NULL, a->datty, qkv, att, pos, B, T, (int)C,
-                           (int)H);
-        rope_backward(a->dqkv, m->rope_cos, m->rope_sin, pos, BT, T, 0, (int)H, (int)hd, (int)(3 * C));
-        rope_backward(a->dqkv + C, m->rope_cos, m->rope_sin, pos, BT, T, 0, (int)H, (int)hd, (int)(3 * C));
+        attention_backward(a->dqkv, a->att_scratch, mx ? a->att_pack : NULL, a->datty, qkv, att, pos, &rope, B, T,
+                           (int)C, (int)H);
         lin_backward(mx, lin_id(Li, LIN_QKV), a->dln, g.wqkv + l * 3 * C * C, a->dqkv, ln1, w->wqkv + l * 3 * C * C,
                      BT, (int)C, (int)(3 * C));
         rmsnorm_backward(a->dresid, g.ln1 + l * C, a->dln, x, w->ln1 + l * C, ln1_rstd, BT, (int)C);
