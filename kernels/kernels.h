@@ -208,10 +208,12 @@ void f32_gemm(float *C, size_t ldc, const float *A, size_t a_rs, size_t a_ks, co
 // C = alpha·A·B (+ add); alpha scales each K block's sums (alpha = 1 is exactly f32_gemm).
 void f32_gemm_scaled(float *C, size_t ldc, float alpha, const float *A, size_t a_rs, size_t a_ks, const float *B,
                      size_t b_ks, size_t b_ps, int M, int N, int K, const float *add, size_t ld_add);
-// gu (M, 2F) = A·Wguᵀ with Wgu packed by f32_pack_nk_pairs, and h (M, F) = silu(gate)·up.
+// The gate-up product [g | u] = A·Wguᵀ with Wgu packed by f32_pack_nk_pairs, and h (M, F) =
+// silu(g)·u. g and u are not kept: gu (M, 2F) gets what the backward needs, [silu(g) | u·silu'(g)].
 void f32_gemm_swiglu(float *gu, float *h, const float *A, size_t a_rs, size_t a_ks, const float *bp, int M, int F,
                      int K);
-// dh = A·B (M, F), never stored: dgu (M, 2F) = SwiGLU's backward of dh at the forward's gu (M, 2F).
+// dh = A·B (M, F), never stored: dgu (M, 2F) = SwiGLU's backward of dh, [dh·u·silu'(g) | dh·silu(g)],
+// from the gu f32_gemm_swiglu left.
 void f32_gemm_swiglu_backward(float *dgu, const float *gu, const float *A, size_t a_rs, size_t a_ks,
                               const float *B, size_t b_ks, size_t b_ps, int M, int F, int K);
 // Attention's fused pieces (attention_f32.c), for one (sequence, head) and one block of query

@@ -110,7 +110,7 @@ typedef struct {
     const float *add;  // EPI_ADD: C = A·B + add (add may be C itself)
     size_t ld_add;
     float *h;          // EPI_SWIGLU: h = silu(gate)·up, (M, F)
-    const float *gu;   // EPI_SWIGLU_BWD: the forward's gate and up, (M, 2F)
+    const float *gu;   // EPI_SWIGLU_BWD: what EPI_SWIGLU left in gu, (M, 2F)
     int F;             // EPI_SWIGLU*: the hidden size
     float alpha;       // EPI_STORE, EPI_ADD: C = alpha·A·B (+ add)
 } Epilogue;
@@ -129,31 +129,32 @@ static inline __attribute__((always_inline)) void finish(int epi, const Epilogue
                 gv = _mm512_add_ps(_mm512_maskz_loadu_ps(mk, g), gv);
                 uv = _mm512_add_ps(_mm512_maskz_loadu_ps(mk, u), uv);
             }
-            _mm512_mask_storeu_ps(g, mk, gv);
-            _mm512_mask_storeu_ps(u, mk, uv);
-            if (last) { // h = silu(g)·u = g / (1 + e^−g) · u, as swiglu_row
-                __m512 den = _mm512_add_ps(_mm512_set1_ps(1.0f), exp16(_mm512_sub_ps(_mm512_setzero_ps(), gv)));
-                _mm512_mask_storeu_ps(e->h + (size_t)(m + r) * (size_t)e->F + j0, mk,
-                                      _mm512_mul_ps(_mm512_div_ps(gv, den), uv));
+            if (!last) { // partial sums of a K block
+                _mm512_mask_storeu_ps(g, mk, gv);
+                _mm512_mask_storeu_ps(u, mk, uv);
+                continue;
             }
+            // h = silu(g)·u with silu(g) = g·σ(g); gu keeps what the backward needs instead of g
+            // and u: silu(g), and u·silu'(g) = u·σ·(1 + g·(1 − σ)).
+            __m512 one = _mm512_set1_ps(1.0f), sig = sigmoid16(gv), silu = _mm512_mul_ps(gv, sig);
+            _mm512_mask_storeu_ps(e->h + (size_t)(m + r) * (size_t)e->F + j0, mk, _mm512_mul_ps(silu, uv));
+            _mm512_mask_storeu_ps(g, mk, silu);
+            _mm512_mask_storeu_ps(u, mk, _mm512_mul_ps(_mm512_mul_ps(uv, sig), _mm512_fmadd_ps(gv, _mm512_sub_ps(one, sig), one)));
         }
         return;
     }
     __mmask16 m0 = mask16(ncol), m1 = mask16(ncol - 16);
-    if (epi == EPI_SWIGLU_BWD) { // whole sums dh: C (dgu) gets SwiGLU's backward, as swiglu_grad_row
+    if (epi == EPI_SWIGLU_BWD) { // whole sums dh: dgu = (dh·silu(g), dh·u·silu'(g)), from the forward's gu
         for (int r = 0; r < mr; r++) {
             float *dg = e->C + (size_t)(m + r) * e->ldc + j0, *du = dg + e->F;
-            const float *g = e->gu + (size_t)(m + r) * 2 * (size_t)e->F + j0, *u = g + e->F;
+            const float *a = e->gu + (size_t)(m + r) * 2 * (size_t)e->F + j0, *b = a + e->F;
             for (int half = 0; half < 2; half++) {
                 __mmask16 mk = half ? m1 : m0;
                 if (!mk) break;
                 int o = 16 * half;
-                __m512 dh = _mm512_loadu_ps(acc[r] + o), gv = _mm512_maskz_loadu_ps(mk, g + o);
-                __m512 uv = _mm512_maskz_loadu_ps(mk, u + o), sig = sigmoid16(gv);
-                __m512 one = _mm512_set1_ps(1.0f);
-                _mm512_mask_storeu_ps(du + o, mk, _mm512_mul_ps(_mm512_mul_ps(dh, gv), sig));
-                __m512 dsilu = _mm512_fmadd_ps(gv, _mm512_sub_ps(one, sig), one); // 1 + g·(1 − σ)
-                _mm512_mask_storeu_ps(dg + o, mk, _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(dh, uv), sig), dsilu));
+                __m512 dh = _mm512_loadu_ps(acc[r] + o);
+                _mm512_mask_storeu_ps(du + o, mk, _mm512_mul_ps(dh, _mm512_maskz_loadu_ps(mk, a + o)));
+                _mm512_mask_storeu_ps(dg + o, mk, _mm512_mul_ps(dh, _mm512_maskz_loadu_ps(mk, b + o)));
             }
         }
         return;

@@ -903,13 +903,22 @@ static void check_f32_swiglu(Rng *rng, int M, int F, int K) {
     double *want_gu = ref_product(x, wgu, NULL, M, 2 * F, K), *want_h = dvec((size_t)M * F);
     GluCtx hc = {want_gu, NULL, (size_t)M, F, want_h};
     swiglu_ref(&hc);
+    // gu keeps [silu(g) | u·silu'(g)], what the backward needs.
+    double *want_d = dvec((size_t)M * 2 * F);
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < F; j++) {
+            double g = want_gu[(size_t)i * 2 * F + j], u = want_gu[(size_t)i * 2 * F + F + j], sig = 1 / (1 + exp(-g));
+            want_d[(size_t)i * 2 * F + j] = g * sig;
+            want_d[(size_t)i * 2 * F + F + j] = u * sig * (1 + g * (1 - sig));
+        }
     char what[96];
     snprintf(what, sizeof what, "f32_gemm_swiglu gu %dx%dx%d", M, F, K);
-    expect_close(what, gu, want_gu, (size_t)M * 2 * F, 1e-5, 1e-6);
+    expect_close(what, gu, want_d, (size_t)M * 2 * F, 1e-4, 1e-6);
     snprintf(what, sizeof what, "f32_gemm_swiglu h %dx%dx%d", M, F, K);
     expect_close(what, h, want_h, (size_t)M * F, 1e-4, 1e-6);
 
-    // Backward: A = dout (M, C = K), B = Wdown (C, F) read in place.
+    // Backward: A = dout (M, C = K), B = Wdown (C, F) read in place; finite differences at the
+    // forward's product.
     float *dout = randn(rng, (size_t)M * K, 1.0), *wdown = randn(rng, (size_t)K * F, 0.5);
     float *dgu = filled((size_t)M * 2 * F, NAN);
     f32_gemm_swiglu_backward(dgu, gu, dout, (size_t)K, 1, wdown, (size_t)F, 32, M, F, K);
@@ -920,12 +929,12 @@ static void check_f32_swiglu(Rng *rng, int M, int F, int K) {
             for (int k = 0; k < K; k++) s += (double)dout[(size_t)i * K + k] * wdown[(size_t)k * F + j];
             dh[(size_t)i * F + j] = s;
         }
-    double *gud = widen(gu, (size_t)M * 2 * F), *hd = dvec((size_t)M * F);
+    double *gud = want_gu, *hd = dvec((size_t)M * F);
     GluCtx ctx = {gud, dh, (size_t)M, F, hd};
     snprintf(what, sizeof what, "f32_gemm_swiglu_backward dgu %dx%dx%d", M, F, K);
     expect_grad(what, dgu, gud, (size_t)M * 2 * F, 1, glu_objective, &ctx);
-    free(x), free(wgu), free(bp), free(gu), free(h), free(want_gu), free(want_h), free(dout), free(wdown), free(dgu),
-        free(dh), free(gud), free(hd);
+    free(x), free(wgu), free(bp), free(gu), free(h), free(want_gu), free(want_h), free(want_d), free(dout), free(wdown),
+        free(dgu), free(dh), free(hd);
 }
 
 static void test_f32_swiglu(void **state) {
