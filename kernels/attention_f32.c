@@ -62,24 +62,40 @@ static inline __mmask16 keep(int lo, int c, int first, int t) {
     return upto & from;
 }
 
-// The scores (or dP) of rows [m, m + mr) over NCH chunks, left in acc.
-#define TILE_PRODUCT(NCH, R)                                                                                   \
-    __m512 acc[R][NCH];                                                                                        \
-    _Pragma("GCC unroll 12") for (int i = 0; i < R; i++)                                                       \
-        _Pragma("GCC unroll 8") for (int c = 0; c < NCH; c++) acc[i][c] = _mm512_setzero_ps();                  \
-    const float *a = w->a + (m - w->r0);                                                                       \
-    size_t panel = (size_t)PANEL * (size_t)w->hd;                                                              \
-    const float *b = w->b;                                                                                     \
-    for (int d = 0; d < w->hd; d++) {                                                                          \
-        __m512 bv[NCH];                                                                                        \
-        _Pragma("GCC unroll 8") for (int c = 0; c < NCH; c++) bv[c] =                                          \
-            _mm512_loadu_ps(b + (size_t)(c / 2) * panel + (size_t)d * PANEL + (c % 2) * CH);                    \
-        _Pragma("GCC unroll 12") for (int i = 0; i < R; i++) {                                                 \
-            __m512 av = _mm512_set1_ps(a[d * PANEL + i]);                                                      \
-            _Pragma("GCC unroll 8") for (int c = 0; c < NCH; c++) acc[i][c] =                                  \
-                _mm512_fmadd_ps(av, bv[c], acc[i][c]);                                                         \
-        }                                                                                                      \
+// The scores (or dP) of R rows from m over NCH chunks, in registers while they are summed, then
+// stored to sums (R, NCH·16): the epilogue's loop over the rows indexes them at run time, which
+// would otherwise keep every accumulator in memory. (The unrolled loops are in a function, not a
+// macro: GCC drops _Pragma("GCC unroll") inside macros.)
+static inline __attribute__((always_inline)) void tile_product(const int NCH, const int R, const Rows *w, int m,
+                                                               float *sums) {
+    __m512 acc[12 * MAX_NCH]; // fixed sizes: an array sized by R and NCH would be a VLA, kept in memory
+#pragma GCC unroll 12
+    for (int i = 0; i < R; i++)
+#pragma GCC unroll 8
+        for (int c = 0; c < NCH; c++) acc[i * MAX_NCH + c] = _mm512_setzero_ps();
+    const float *a = w->a + (m - w->r0);
+    size_t panel = (size_t)PANEL * (size_t)w->hd;
+    const float *b = w->b;
+    for (int d = 0; d < w->hd; d++) {
+        __m512 bv[MAX_NCH];
+#pragma GCC unroll 8
+        for (int c = 0; c < NCH; c++) bv[c] = _mm512_loadu_ps(b + (size_t)(c / 2) * panel + (size_t)d * PANEL + (c % 2) * CH);
+#pragma GCC unroll 12
+        for (int i = 0; i < R; i++) {
+            __m512 av = _mm512_set1_ps(a[d * PANEL + i]);
+#pragma GCC unroll 8
+            for (int c = 0; c < NCH; c++) acc[i * MAX_NCH + c] = _mm512_fmadd_ps(av, bv[c], acc[i * MAX_NCH + c]);
+        }
     }
+#pragma GCC unroll 12
+    for (int i = 0; i < R; i++)
+#pragma GCC unroll 8
+        for (int c = 0; c < NCH; c++) _mm512_store_ps(sums + (i * NCH + c) * CH, acc[i * MAX_NCH + c]);
+}
+
+#define TILE_PRODUCT(NCH, R)                                                                                   \
+    float sums[24 * CH] __attribute__((aligned(64))); /* R·NCH ≤ 24 */                                         \
+    tile_product(NCH, R, w, m, sums);
 
 // Columns [lo + NCH·16, to) of a row: zeros.
 static inline void zero_cols(float *row, int from, int to) {
@@ -91,12 +107,11 @@ static inline __attribute__((always_inline)) void probs_tile(const int NCH, cons
                                                              int mr) {
     TILE_PRODUCT(NCH, R)
     __m512 scale = _mm512_set1_ps(w->scale), ninf = _mm512_set1_ps(-INFINITY);
-    _Pragma("GCC unroll 12") for (int i = 0; i < R; i++) {
-        if (i >= mr) break;
+    for (int i = 0; i < mr; i++) {
         int t = m + i, first = first_key(w->pos, t);
-        __m512 s[NCH], mx = ninf;
+        __m512 s[MAX_NCH], mx = ninf;
         _Pragma("GCC unroll 8") for (int c = 0; c < NCH; c++) {
-            s[c] = _mm512_mask_mul_ps(ninf, keep(w->lo, c, first, t), acc[i][c], scale);
+            s[c] = _mm512_mask_mul_ps(ninf, keep(w->lo, c, first, t), _mm512_load_ps(sums + (i * NCH + c) * CH), scale);
             mx = _mm512_max_ps(mx, s[c]);
         }
         __m512 mv = _mm512_set1_ps(_mm512_reduce_max_ps(mx)), sum = _mm512_setzero_ps();
@@ -121,21 +136,21 @@ static inline __attribute__((always_inline)) void dscores_tile(const int NCH, co
                                                                int mr) {
     TILE_PRODUCT(NCH, R)
     __m512 scale = _mm512_set1_ps(w->scale);
-    _Pragma("GCC unroll 12") for (int i = 0; i < R; i++) {
-        if (i >= mr) break;
+    for (int i = 0; i < mr; i++) {
         int t = m + i;
         const float *prow = w->p + (size_t)t * (size_t)w->T;
-        __m512 pv[NCH], dot = _mm512_setzero_ps();
+        __m512 pv[MAX_NCH], dp[MAX_NCH], dot = _mm512_setzero_ps();
         _Pragma("GCC unroll 8") for (int c = 0; c < NCH; c++) {
             int j = w->lo + c * CH;
             pv[c] = _mm512_maskz_loadu_ps(mask16(w->T - j), prow + j);
-            dot = _mm512_fmadd_ps(acc[i][c], pv[c], dot);
+            dp[c] = _mm512_load_ps(sums + (i * NCH + c) * CH);
+            dot = _mm512_fmadd_ps(dp[c], pv[c], dot);
         }
         __m512 r = _mm512_set1_ps(_mm512_reduce_add_ps(dot));
         float *row = w->out + (size_t)t * (size_t)w->T;
         _Pragma("GCC unroll 8") for (int c = 0; c < NCH; c++) {
             int j = w->lo + c * CH;
-            __m512 ds = _mm512_mul_ps(_mm512_mul_ps(pv[c], _mm512_sub_ps(acc[i][c], r)), scale);
+            __m512 ds = _mm512_mul_ps(_mm512_mul_ps(pv[c], _mm512_sub_ps(dp[c], r)), scale);
             _mm512_mask_storeu_ps(row + j, mask16(w->end - j), ds);
         }
         zero_cols(row, w->lo + NCH * CH, w->end);
