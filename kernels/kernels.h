@@ -205,6 +205,16 @@ void f32_pack_nk_pairs(float *bp, const float *src, size_t lds, int N, int K, si
 // C (M, N) = A·B, + add (M, N) when add is not NULL (add may be C: accumulate).
 void f32_gemm(float *C, size_t ldc, const float *A, size_t a_rs, size_t a_ks, const float *B, size_t b_ks,
               size_t b_ps, int M, int N, int K, const float *add, size_t ld_add);
+// What follows a product on its rows while they are still in cache (an RMSNorm of the new residual
+// stream, the loss on the logits): fn(ctx, m0, rows) once the rows [m0, m0 + rows) of C are final,
+// for consecutive blocks of rows in order, which together cover [0, M).
+typedef struct {
+    void (*fn)(void *ctx, int m0, int rows);
+    void *ctx;
+} F32RowHook;
+// f32_gemm, then hook (NULL: none) on each block of finished rows.
+void f32_gemm_hook(float *C, size_t ldc, const float *A, size_t a_rs, size_t a_ks, const float *B, size_t b_ks,
+                   size_t b_ps, int M, int N, int K, const float *add, size_t ld_add, const F32RowHook *hook);
 // C = alpha·A·B (+ add); alpha scales each K block's sums (alpha = 1 is exactly f32_gemm).
 void f32_gemm_scaled(float *C, size_t ldc, float alpha, const float *A, size_t a_rs, size_t a_ks, const float *B,
                      size_t b_ks, size_t b_ps, int M, int N, int K, const float *add, size_t ld_add);

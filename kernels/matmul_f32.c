@@ -113,6 +113,7 @@ typedef struct {
     const float *gu;   // EPI_SWIGLU_BWD: what EPI_SWIGLU left in gu, (M, 2F)
     int F;             // EPI_SWIGLU*: the hidden size
     float alpha;       // EPI_STORE, EPI_ADD: C = alpha·A·B (+ add)
+    const F32RowHook *hook; // or NULL: called on each block of finished rows
 } Epilogue;
 
 // Rows [m, m + mr) × columns j0.. of a finished tile, its sums (K-block partial sums unless last)
@@ -267,6 +268,7 @@ static void run(TileFn fn, const Epilogue *e, const float *A, size_t a_rs, size_
                     fn(e, imin(MR, m0 + mc - m), m, p * pw, ncol, A + (size_t)m * a_rs + (size_t)k0 * a_ks, a_rs, a_ks,
                        Bp, b_ks, kc, first, last);
             }
+            if (last && e->hook) e->hook->fn(e->hook->ctx, m0, mc); // rows [m0, m0 + mc) are final
         }
     }
 }
@@ -277,9 +279,15 @@ void f32_gemm_scaled(float *C, size_t ldc, float alpha, const float *A, size_t a
     run(add ? tiles_add : tiles_store, &e, A, a_rs, a_ks, B, b_ks, b_ps, M, N, K, NR);
 }
 
+void f32_gemm_hook(float *C, size_t ldc, const float *A, size_t a_rs, size_t a_ks, const float *B, size_t b_ks,
+                   size_t b_ps, int M, int N, int K, const float *add, size_t ld_add, const F32RowHook *hook) {
+    Epilogue e = {.C = C, .ldc = ldc, .add = add, .ld_add = ld_add, .alpha = 1.0f, .hook = hook};
+    run(add ? tiles_add : tiles_store, &e, A, a_rs, a_ks, B, b_ks, b_ps, M, N, K, NR);
+}
+
 void f32_gemm(float *C, size_t ldc, const float *A, size_t a_rs, size_t a_ks, const float *B, size_t b_ks,
               size_t b_ps, int M, int N, int K, const float *add, size_t ld_add) {
-    f32_gemm_scaled(C, ldc, 1.0f, A, a_rs, a_ks, B, b_ks, b_ps, M, N, K, add, ld_add);
+    f32_gemm_hook(C, ldc, A, a_rs, a_ks, B, b_ks, b_ps, M, N, K, add, ld_add, NULL);
 }
 
 void f32_gemm_swiglu(float *gu, float *h, const float *A, size_t a_rs, size_t a_ks, const float *bp, int M, int F,

@@ -855,6 +855,22 @@ static float *transpose(const float *x, int rows, int cols) {
     return t;
 }
 
+// A row hook that copies each block of finished rows of C aside, checking that blocks come in
+// order and cover [0, M).
+typedef struct {
+    const float *C;
+    float *copy;
+    int N, next;
+} RowCopy;
+
+static void copy_rows(void *ctx, int m0, int rows) {
+    RowCopy *r = ctx;
+    assert_int_equal(m0, r->next);
+    assert_true(rows > 0);
+    memcpy(r->copy + (size_t)m0 * r->N, r->C + (size_t)m0 * r->N, (size_t)rows * r->N * sizeof(float));
+    r->next = m0 + rows;
+}
+
 static void check_f32_gemm(Rng *rng, int M, int N, int K) {
     float *x = randn(rng, (size_t)M * K, 1.0), *w = randn(rng, (size_t)N * K, 1.0), *r = randn(rng, (size_t)M * N, 1.0);
     float *bp = fvec(f32_panels_size(N, K)), *xt = transpose(x, M, K), *wt = transpose(w, N, K);
@@ -878,7 +894,16 @@ static void check_f32_gemm(Rng *rng, int M, int N, int K) {
     f32_gemm(out, (size_t)N, x, (size_t)K, 1, bp, 32, 32 * (size_t)K, M, N, K, out, (size_t)N);
     snprintf(what, sizeof what, "f32_gemm %dx%dx%d accumulate", M, N, K);
     expect_close(what, out, want_add, (size_t)M * N, 1e-5, 1e-6);
-    free(x), free(w), free(r), free(bp), free(xt), free(wt), free(want), free(want_add), free(out);
+    // With a row hook: it sees every row final (as the product leaves it), in order.
+    float *copy = filled((size_t)M * N, NAN);
+    RowCopy rc = {out, copy, N, 0};
+    F32RowHook hook = {copy_rows, &rc};
+    f32_gemm_hook(out, (size_t)N, x, (size_t)K, 1, bp, 32, 32 * (size_t)K, M, N, K, r, (size_t)N, &hook);
+    assert_int_equal(rc.next, M);
+    assert_memory_equal(copy, out, (size_t)M * N * sizeof(float));
+    snprintf(what, sizeof what, "f32_gemm_hook %dx%dx%d + add", M, N, K);
+    expect_close(what, out, want_add, (size_t)M * N, 1e-5, 1e-6);
+    free(x), free(w), free(r), free(bp), free(xt), free(wt), free(want), free(want_add), free(out), free(copy);
 }
 
 static void test_f32_gemm(void **state) {
