@@ -67,20 +67,25 @@ static int block_first_key(const int *pos, int r0, int rows) {
 static size_t packed_keys_floats(int T, int hd) { return (size_t)(T + 31) / 32 * 32 * (size_t)hd; }
 size_t attention_pack_floats(int T, int hd) { return packed_keys_floats(T, hd) + 32 * (size_t)hd + 16; }
 
-// RoPE of one head's q or k (T rows of hd at x, leading dimension ld), in place; sign −1 undoes it.
-static void rope_head(float *x, size_t ld, int T, const AttRope *rope, const int *pos, int hd, float sign, int t2) {
+// RoPE of one head's q (T rows of hd at x, leading dimension ld) and k (C further), in place;
+// sign −1 undoes it.
+static void rope_head(float *x, int C, size_t ld, int T, const AttRope *rope, const int *pos, int hd, float sign,
+                      int t2) {
 #if T2_F32_KERNELS
     if (t2) {
-        attention_f32_rope(x, ld, T, rope->cos_t, rope->sin_t, pos, hd, sign);
+        attention_f32_rope(x, (size_t)C, ld, T, rope->cos_t, rope->sin_t, pos, hd, sign);
         return;
     }
 #else
     (void)t2;
 #endif
-    if (sign > 0)
-        rope_forward(x, rope->cos_t, rope->sin_t, pos, (size_t)T, T, 0, 1, hd, (int)ld);
-    else
-        rope_backward(x, rope->cos_t, rope->sin_t, pos, (size_t)T, T, 0, 1, hd, (int)ld);
+    for (int part = 0; part < 2; part++) {
+        float *xp = x + (part ? C : 0);
+        if (sign > 0)
+            rope_forward(xp, rope->cos_t, rope->sin_t, pos, (size_t)T, T, 0, 1, hd, (int)ld);
+        else
+            rope_backward(xp, rope->cos_t, rope->sin_t, pos, (size_t)T, T, 0, 1, hd, (int)ld);
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -245,10 +250,7 @@ void attention_forward(float *out, float *att, float *pack, float *qkv, const in
             float *q = qkv + b * (size_t)T * ld + (size_t)h * hd; // (T, hd) ld 3C, then k, v
             float *y = out + b * (size_t)T * C + (size_t)h * hd;  // (T, hd) ld C
             float *p = att + (b * H + h) * (size_t)T * T;         // (T, T)
-            if (rope) {
-                rope_head(q, (size_t)ld, T, rope, pb, hd, 1.0f, t2);
-                rope_head(q + C, (size_t)ld, T, rope, pb, hd, 1.0f, t2);
-            }
+            if (rope) rope_head(q, C, (size_t)ld, T, rope, pb, hd, 1.0f, t2);
 #if T2_F32_KERNELS
             if (t2) {
                 head_forward_t2(y, p, pack, q, q + C, q + 2 * C, pb, T, hd, ld, C, scale);
@@ -285,10 +287,7 @@ void attention_backward(float *dqkv, float *scratch, float *pack, const float *d
 #endif
                 head_backward_sgemm(dq, dq + C, dq + 2 * C, scratch, dy, q, q + C, q + 2 * C, p, pb, T, hd, ld, C,
                                     scale);
-            if (rope) {
-                rope_head(dq, (size_t)ld, T, rope, pb, hd, -1.0f, t2);
-                rope_head(dq + C, (size_t)ld, T, rope, pb, hd, -1.0f, t2);
-            }
+            if (rope) rope_head(dq, C, (size_t)ld, T, rope, pb, hd, -1.0f, t2);
         }
     }
 }

@@ -205,21 +205,25 @@ void attention_f32_dscores(float *ds, const float *p, int T, const float *dypack
     run_rows(dscores_fns, &w);
 }
 
-// RoPE on one head's rows: the pairs (i, i + hd/2) of x (T rows, ld) rotated by sign·angle.
-void attention_f32_rope(float *x, size_t ld, int T, const float *cos_t, const float *sin_t, const int *pos, int hd,
-                        float sign) {
+// RoPE on one head's q and k rows (q at x, k at x + koff): the pairs (i, i + hd/2) rotated by
+// sign·angle, both with the same cos and sin of the row's position.
+void attention_f32_rope(float *x, size_t koff, size_t ld, int T, const float *cos_t, const float *sin_t,
+                        const int *pos, int hd, float sign) {
     int half = hd / 2;
+    __m512 sg = _mm512_set1_ps(sign);
     for (int t = 0; t < T; t++) {
         size_t p = pos ? (size_t)pos[t] : (size_t)t;
         const float *c = cos_t + p * (size_t)half, *s = sin_t + p * (size_t)half;
-        float *x1 = x + (size_t)t * ld, *x2 = x1 + half;
+        float *q = x + (size_t)t * ld;
         for (int i = 0; i < half; i += CH) {
             __mmask16 k = mask16(half - i);
-            __m512 a = _mm512_maskz_loadu_ps(k, x1 + i), b = _mm512_maskz_loadu_ps(k, x2 + i);
-            __m512 cv = _mm512_maskz_loadu_ps(k, c + i);
-            __m512 sv = _mm512_mul_ps(_mm512_set1_ps(sign), _mm512_maskz_loadu_ps(k, s + i));
-            _mm512_mask_storeu_ps(x1 + i, k, _mm512_fmsub_ps(a, cv, _mm512_mul_ps(b, sv)));
-            _mm512_mask_storeu_ps(x2 + i, k, _mm512_fmadd_ps(b, cv, _mm512_mul_ps(a, sv)));
+            __m512 cv = _mm512_maskz_loadu_ps(k, c + i), sv = _mm512_mul_ps(sg, _mm512_maskz_loadu_ps(k, s + i));
+            for (int part = 0; part < 2; part++) {
+                float *x1 = q + (part ? koff : 0) + i, *x2 = x1 + half;
+                __m512 a = _mm512_maskz_loadu_ps(k, x1), b = _mm512_maskz_loadu_ps(k, x2);
+                _mm512_mask_storeu_ps(x1, k, _mm512_fmsub_ps(a, cv, _mm512_mul_ps(b, sv)));
+                _mm512_mask_storeu_ps(x2, k, _mm512_fmadd_ps(b, cv, _mm512_mul_ps(a, sv)));
+            }
         }
     }
 }

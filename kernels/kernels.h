@@ -239,10 +239,10 @@ void attention_f32_probs(float *p, int T, const float *rpack, const float *kpack
 // dS rows (ld T, columns [lo, end)) = scale · P ⊙ (dP − Σ_j dP_j·P_j), dP = dy·vᵀ.
 void attention_f32_dscores(float *ds, const float *p, int T, const float *rpack, const float *vpack, int hd, int r0,
                            int end, int lo, float scale);
-// RoPE on T rows of one head (x, leading dimension ld): sign +1 rotates, −1 undoes (rope.c's
-// convention and tables; pos (T,) or NULL for positions 0..T−1).
-void attention_f32_rope(float *x, size_t ld, int T, const float *cos_t, const float *sin_t, const int *pos, int hd,
-                        float sign);
+// RoPE on T rows of one head's q (at x, leading dimension ld) and k (at x + koff): sign +1
+// rotates, −1 undoes (rope.c's convention and tables; pos (T,) or NULL for positions 0..T−1).
+void attention_f32_rope(float *x, size_t koff, size_t ld, int T, const float *cos_t, const float *sin_t,
+                        const int *pos, int hd, float sign);
 
 // ---------------------------------------------------------------------------------------------
 // bf16 products for mixed-precision training (matmul_bf16.c): bf16 operands, float32 sums.
