@@ -45,7 +45,7 @@ static inline int first_key(const int *pos, int t) {
 }
 
 typedef struct {
-    float *out;        // P (probabilities) or dS, rows of ld T
+    float *out;        // P (probabilities) or dS, rows of ld T; columns [lo, end) written
     int T;
     const float *a;    // the block's rows transposed: row i of k-step d at a[d·32 + i]
     const float *b;    // keys (values) packed; chunk 0 is keys lo.. (lo a multiple of 32)
@@ -102,58 +102,85 @@ static inline void zero_cols(float *row, int from, int to) {
     for (int j = from; j < to; j += CH) _mm512_mask_storeu_ps(row + j, mask16(to - j), _mm512_setzero_ps());
 }
 
-// Forward: P rows = softmax(scale · scores) over keys first..t, zero elsewhere in the row (all T).
+// Forward: P rows = softmax(scale · scores) over keys first..t, zero elsewhere in the block's keys
+// [lo, end); the rest of the row is not written (nothing reads it, and at T = 64 writing it was a
+// third of the stores that miss the cache).
+// In three passes over the tile's rows, with the row maxima and the row sums reduced for all rows
+// at once between them (one long chain of reductions per row kept the rows from overlapping).
 static inline __attribute__((always_inline)) void probs_tile(const int NCH, const int R, const Rows *w, int m,
                                                              int mr) {
     TILE_PRODUCT(NCH, R)
-    __m512 scale = _mm512_set1_ps(w->scale), ninf = _mm512_set1_ps(-INFINITY);
-    for (int i = 0; i < mr; i++) {
+    const int T = w->T, lo = w->lo;
+    __m512 scale = _mm512_set1_ps(w->scale), ninf = _mm512_set1_ps(-INFINITY), red[16];
+    float mx[16] __attribute__((aligned(64))), inv[16] __attribute__((aligned(64)));
+    for (int i = 0; i < 16; i++) red[i] = ninf;
+    mr = imin(mr, R); // (tells the compiler the rows stay within sums)
+    for (int i = 0; i < mr; i++) { // masked, scaled scores; their maxima
         int t = m + i, first = first_key(w->pos, t);
-        __m512 s[MAX_NCH], mx = ninf;
+        __m512 v = ninf;
         _Pragma("GCC unroll 8") for (int c = 0; c < NCH; c++) {
-            s[c] = _mm512_mask_mul_ps(ninf, keep(w->lo, c, first, t), _mm512_load_ps(sums + (i * NCH + c) * CH), scale);
-            mx = _mm512_max_ps(mx, s[c]);
+            float *sc = sums + (i * NCH + c) * CH;
+            __m512 x = _mm512_mask_mul_ps(ninf, keep(lo, c, first, t), _mm512_load_ps(sc), scale);
+            _mm512_store_ps(sc, x);
+            v = _mm512_max_ps(v, x);
         }
-        __m512 mv = _mm512_set1_ps(_mm512_reduce_max_ps(mx)), sum = _mm512_setzero_ps();
+        red[i] = v;
+    }
+    _mm512_store_ps(mx, hmax16(red));
+    for (int i = 0; i < 16; i++) red[i] = _mm512_setzero_ps();
+    for (int i = 0; i < mr; i++) { // exponentials; their sums
+        __m512 mv = _mm512_set1_ps(mx[i]), v = _mm512_setzero_ps();
         _Pragma("GCC unroll 8") for (int c = 0; c < NCH; c++) {
-            s[c] = exp16(_mm512_sub_ps(s[c], mv));
-            sum = _mm512_add_ps(sum, s[c]);
+            float *sc = sums + (i * NCH + c) * CH;
+            __m512 e = exp16(_mm512_sub_ps(_mm512_load_ps(sc), mv));
+            _mm512_store_ps(sc, e);
+            v = _mm512_add_ps(v, e);
         }
-        __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
-        float *row = w->out + (size_t)t * (size_t)w->T;
-        zero_cols(row, 0, w->lo);
+        red[i] = v;
+    }
+    __m512 sum = hsum16(red);
+    _mm512_store_ps(inv, _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_mask_blend_ps(mask16(mr), _mm512_set1_ps(1.0f), sum)));
+    for (int i = 0; i < mr; i++) { // normalised, stored with the row's zeros
+        float *row = w->out + (size_t)(m + i) * (size_t)T;
+        __m512 iv = _mm512_set1_ps(inv[i]);
         _Pragma("GCC unroll 8") for (int c = 0; c < NCH; c++) {
-            int j = w->lo + c * CH;
-            _mm512_mask_storeu_ps(row + j, mask16(w->T - j), _mm512_mul_ps(s[c], inv));
+            int j = lo + c * CH;
+            _mm512_mask_storeu_ps(row + j, mask16(T - j), _mm512_mul_ps(_mm512_load_ps(sums + (i * NCH + c) * CH), iv));
         }
-        zero_cols(row, imin(w->lo + NCH * CH, w->T), w->T);
+        zero_cols(row, lo + NCH * CH, w->end);
     }
 }
 
 // Backward: dS = scale · P ⊙ (dP − Σ_j dP_j·P_j) over the block's keys [lo, end) (zero past the
-// computed chunks, where P is zero).
+// computed chunks, where P is zero); the row sums reduced for all rows at once.
 static inline __attribute__((always_inline)) void dscores_tile(const int NCH, const int R, const Rows *w, int m,
                                                                int mr) {
     TILE_PRODUCT(NCH, R)
-    __m512 scale = _mm512_set1_ps(w->scale);
+    const int T = w->T, lo = w->lo, end = w->end;
+    __m512 scale = _mm512_set1_ps(w->scale), red[16];
+    float dot[16] __attribute__((aligned(64)));
+    for (int i = 0; i < 16; i++) red[i] = _mm512_setzero_ps();
+    mr = imin(mr, R); // (tells the compiler the rows stay within sums)
     for (int i = 0; i < mr; i++) {
-        int t = m + i;
-        const float *prow = w->p + (size_t)t * (size_t)w->T;
-        __m512 pv[MAX_NCH], dp[MAX_NCH], dot = _mm512_setzero_ps();
+        const float *prow = w->p + (size_t)(m + i) * (size_t)T;
+        __m512 v = _mm512_setzero_ps();
         _Pragma("GCC unroll 8") for (int c = 0; c < NCH; c++) {
-            int j = w->lo + c * CH;
-            pv[c] = _mm512_maskz_loadu_ps(mask16(w->T - j), prow + j);
-            dp[c] = _mm512_load_ps(sums + (i * NCH + c) * CH);
-            dot = _mm512_fmadd_ps(dp[c], pv[c], dot);
+            int j = lo + c * CH;
+            v = _mm512_fmadd_ps(_mm512_load_ps(sums + (i * NCH + c) * CH), _mm512_maskz_loadu_ps(mask16(T - j), prow + j), v);
         }
-        __m512 r = _mm512_set1_ps(_mm512_reduce_add_ps(dot));
-        float *row = w->out + (size_t)t * (size_t)w->T;
+        red[i] = v;
+    }
+    _mm512_store_ps(dot, hsum16(red));
+    for (int i = 0; i < mr; i++) {
+        const float *prow = w->p + (size_t)(m + i) * (size_t)T;
+        float *row = w->out + (size_t)(m + i) * (size_t)T;
+        __m512 r = _mm512_set1_ps(dot[i]);
         _Pragma("GCC unroll 8") for (int c = 0; c < NCH; c++) {
-            int j = w->lo + c * CH;
-            __m512 ds = _mm512_mul_ps(_mm512_mul_ps(pv[c], _mm512_sub_ps(dp[c], r)), scale);
-            _mm512_mask_storeu_ps(row + j, mask16(w->end - j), ds);
+            int j = lo + c * CH;
+            __m512 pv = _mm512_maskz_loadu_ps(mask16(T - j), prow + j), dp = _mm512_load_ps(sums + (i * NCH + c) * CH);
+            _mm512_mask_storeu_ps(row + j, mask16(end - j), _mm512_mul_ps(_mm512_mul_ps(pv, _mm512_sub_ps(dp, r)), scale));
         }
-        zero_cols(row, w->lo + NCH * CH, w->end);
+        zero_cols(row, lo + NCH * CH, end);
     }
 }
 

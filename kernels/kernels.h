@@ -95,6 +95,10 @@ void rope_backward(float *dx, const float *cos_t, const float *sin_t,
 // [t − pos[t], t] only — its own example, never across an example boundary — and the
 // probabilities outside that range are exact zeros. pos restarts at 0 where an example starts and
 // counts up by one inside it (the rope positions of the same tokens).
+// att keeps the probabilities for the backward pass: query t's row is written (zeros outside
+// [t − pos[t], t]) over the keys its block of 32 queries sees, from the block's earliest first
+// key (on t2's products rounded down to a multiple of 32) to the block's last query; the rest of
+// the row may hold anything (through sgemm it is zero).
 // rope: the tables of rope_tables (positions as pos, or 0.. per row without it), or NULL when q
 // and k are already rotated. With tables, attention_forward rotates each head's q and k in place
 // right before its products use them (so qkv leaves holding rotated q and k, what a KV cache
@@ -232,8 +236,8 @@ void f32_gemm_swiglu_backward(float *dgu, const float *gu, const float *A, size_
 // the panel; kpack (vpack) the whole sequence's keys (values) packed by f32_pack_nk. Only when
 // attention_f32_fits(lo, end) (at most 128 keys).
 int attention_f32_fits(int lo, int end);
-// P rows r0..end−1 (ld T, every column written) = softmax over keys [t − pos[t], t] (pos NULL:
-// [0, t]) of scale · q_t·k_j, zero elsewhere.
+// P rows r0..end−1 (ld T, columns [lo, end) written) = softmax over keys [t − pos[t], t] (pos
+// NULL: [0, t]) of scale · q_t·k_j, zero elsewhere.
 void attention_f32_probs(float *p, int T, const float *rpack, const float *kpack, int hd, int r0, int end, int lo,
                          const int *pos, float scale);
 // dS rows (ld T, columns [lo, end)) = scale · P ⊙ (dP − Σ_j dP_j·P_j), dP = dy·vᵀ.

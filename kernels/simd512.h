@@ -40,4 +40,24 @@ static inline __m512 sigmoid16(__m512 g) {
     return _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_add_ps(_mm512_set1_ps(1.0f), exp16(_mm512_sub_ps(_mm512_setzero_ps(), g))));
 }
 
+// Lane i of the result = v[i]'s 16 lanes combined by op (add or max), for 16 vectors at once: 45
+// shuffles and ops where 16 separate reductions take 128, and no long chain per vector.
+#define HREDUCE16(NAME, OP)                                                                                    \
+    static inline __m512 NAME(const __m512 v[16]) {                                                            \
+        __m512 a[8], b[4], c[2];                                                                               \
+        for (int k = 0; k < 8; k++)                                                                            \
+            a[k] = OP(_mm512_unpacklo_ps(v[2 * k], v[2 * k + 1]), _mm512_unpackhi_ps(v[2 * k], v[2 * k + 1]));   \
+        for (int k = 0; k < 4; k++) {                                                                          \
+            __m512d x = _mm512_castps_pd(a[2 * k]), y = _mm512_castps_pd(a[2 * k + 1]);                        \
+            b[k] = OP(_mm512_castpd_ps(_mm512_unpacklo_pd(x, y)), _mm512_castpd_ps(_mm512_unpackhi_pd(x, y)));    \
+        }                                                                                                      \
+        for (int k = 0; k < 2; k++)                                                                            \
+            c[k] = OP(_mm512_shuffle_f32x4(b[2 * k], b[2 * k + 1], 0x88),                                      \
+                      _mm512_shuffle_f32x4(b[2 * k], b[2 * k + 1], 0xdd));                                     \
+        return OP(_mm512_shuffle_f32x4(c[0], c[1], 0x88), _mm512_shuffle_f32x4(c[0], c[1], 0xdd));            \
+    }
+HREDUCE16(hsum16, _mm512_add_ps)
+HREDUCE16(hmax16, _mm512_max_ps)
+#undef HREDUCE16
+
 #endif
