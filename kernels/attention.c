@@ -1,9 +1,10 @@
 // attention.c — causal multi-head attention on a packed qkv buffer, forward, backward and
-// KV-cache decoding. Every matrix product is one product per (sequence, head, row block) on the
-// strided head columns of the qkv rows (leading dimension 3C), through sgemm or, given a pack
-// buffer, t2's AVX-512 products (matmul_f32.c): at training's small shapes (T = 64, hd = 16)
-// sgemm's per-call packing and setup cost more than the arithmetic. The softmax rows in between
-// are vectorised loops.
+// KV-cache decoding, with RoPE applied per head inside it. Every matrix product is one product
+// per (sequence, head, row block) on the strided head columns of the qkv rows (leading dimension
+// 3C), through sgemm or, given a pack buffer, t2's AVX-512 products (matmul_f32.c) with the
+// softmax fused into the score tiles (attention_f32.c): at training's small shapes (T = 64,
+// hd = 16) sgemm's per-call packing and setup, and separate passes over the (T, T) scores, cost
+// more than the arithmetic.
 #include "kernels.h"
 
 #include <cblas.h>
@@ -11,30 +12,6 @@
 #include <string.h>
 
 #include "vecmath.h"
-
-// C (M, N) = alpha·op(A)·op(B) + beta·C (beta 0 or 1), row-major as cblas_sgemm. With pack (t2's
-// products): op(A) is read in place either way; op(B) = B (K, N) is read in place, op(B) = Bᵀ of
-// a stored (N, K) is first packed into pack (f32_pack_nk: ceil(N/32)·32·K floats).
-static void att_gemm(float *pack, int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
-                     int lda, const float *B, int ldb, float beta, float *C, int ldc) {
-    if (!pack) {
-        cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N,
-                    K, alpha, A, lda, B, ldb, beta, C, ldc);
-        return;
-    }
-    size_t a_rs = trans_a ? 1 : (size_t)lda, a_ks = trans_a ? (size_t)lda : 1;
-    size_t b_ks = (size_t)ldb, b_ps = 32;
-    if (trans_b) {
-        f32_pack_nk(pack, B, (size_t)ldb, N, K);
-        B = pack;
-        b_ks = 32;
-        b_ps = 32 * (size_t)K;
-    }
-    f32_gemm_scaled(C, (size_t)ldc, alpha, A, a_rs, a_ks, B, b_ks, b_ps, M, N, K, beta != 0.0f ? C : NULL,
-                    (size_t)ldc);
-}
-
-size_t attention_pack_floats(int T, int hd) { return (size_t)(T + 31) / 32 * 32 * (size_t)hd; }
 
 // The causal rows work on whole VLANES-float blocks: row i covers columns [0, i] but is
 // processed up to the end of the block holding the diagonal, so every vector loop runs at full
@@ -67,9 +44,10 @@ static void causal_softmax_row(float *s, int lo, int start, int i, int T) {
 
 // Query rows are taken in blocks of ATT_ROW_BLOCK: block [r0, r0 + rows) only sees keys
 // [0, r0 + rows), so the products skip most of the zero upper triangle ((nb + 1)/(2·nb) of the
-// full-square work with nb blocks) while each sgemm stays large enough to run well. 32 measured
-// best against 64 at T = 64 and 128, hd = 32. With positions (packed examples) a block also
-// skips the keys before the first example any of its rows belongs to.
+// full-square work with nb blocks) while each product stays large enough to run well. 32
+// measured best against 64 at T = 64 and 128, hd = 32. With positions (packed examples) a block
+// also skips the keys before the first example any of its rows belongs to. On t2's products a
+// block is one panel of f32_pack_nk.
 #define ATT_ROW_BLOCK 32
 // A block ends on a VLANES boundary, so causal_row_len never reaches past the block's keys.
 _Static_assert(ATT_ROW_BLOCK % VLANES == 0, "row blocks must be whole lane blocks");
@@ -84,39 +62,52 @@ static int block_first_key(const int *pos, int r0, int rows) {
     return lo;
 }
 
+// Keys (or values) of a whole sequence packed by f32_pack_nk, then one block's query (or dy)
+// rows, then slack the fused tiles may read past a block's last row.
+static size_t packed_keys_floats(int T, int hd) { return (size_t)(T + 31) / 32 * 32 * (size_t)hd; }
+size_t attention_pack_floats(int T, int hd) { return packed_keys_floats(T, hd) + 32 * (size_t)hd + 16; }
+
+// RoPE of one head's q (T rows of hd at x, leading dimension ld) and k (C further), in place;
+// sign −1 undoes it.
+static void rope_head(float *x, int C, size_t ld, int T, const AttRope *rope, const int *pos, int hd, float sign,
+                      int t2) {
+#if T2_F32_KERNELS
+    if (t2) {
+        attention_f32_rope(x, (size_t)C, ld, T, rope->cos_t, rope->sin_t, pos, hd, sign);
+        return;
+    }
+#else
+    (void)t2;
+#endif
+    for (int part = 0; part < 2; part++) {
+        float *xp = x + (part ? C : 0);
+        if (sign > 0)
+            rope_forward(xp, rope->cos_t, rope->sin_t, pos, (size_t)T, T, 0, 1, hd, (int)ld);
+        else
+            rope_backward(xp, rope->cos_t, rope->sin_t, pos, (size_t)T, T, 0, 1, hd, (int)ld);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Through sgemm: one product per row block and step, the softmax (and its backward) on the rows
+// in between.
+
 // One (sequence, head): q, k, v (T, hd) with leading dimension ld; p (T, T); y (T, hd) ld C;
 // pos (T,) or NULL.
-static void attention_head_forward(float *y, float *p, float *pack, const float *q, const float *k,
-                                   const float *v, const int *pos, int T, int hd, int ld, int C,
-                                   float scale) {
+static void head_forward_sgemm(float *y, float *p, const float *q, const float *k, const float *v, const int *pos,
+                               int T, int hd, int ld, int C, float scale) {
     for (int r0 = 0; r0 < T; r0 += ATT_ROW_BLOCK) {
         int rows = T - r0 < ATT_ROW_BLOCK ? T - r0 : ATT_ROW_BLOCK;
         int keys = r0 + rows, lo = block_first_key(pos, r0, rows);
         float *pr = p + (size_t)r0 * T; // (rows, T)
         // scores (rows, keys − lo) = scale · q_r · k[lo:keys]ᵀ, then the softmax row by row
-        att_gemm(pack, 0, 1, rows, keys - lo, hd, scale, q + (size_t)r0 * ld, ld, k + (size_t)lo * ld, ld, 0.0f,
-                 pr + lo, T);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, keys - lo, hd, scale, q + (size_t)r0 * ld, ld,
+                    k + (size_t)lo * ld, ld, 0.0f, pr + lo, T);
         for (int i = 0; i < rows; i++)
             causal_softmax_row(pr + (size_t)i * T, lo, first_key(pos, r0 + i), r0 + i, T);
         // y_r (rows, hd) = p_r[:, lo:keys] · v[lo:keys] (keys − lo, hd)
-        att_gemm(pack, 0, 0, rows, hd, keys - lo, 1.0f, pr + lo, T, v + (size_t)lo * ld, ld, 0.0f,
-                 y + (size_t)r0 * C, C);
-    }
-}
-
-void attention_forward(float *out, float *att, float *pack, const float *qkv, const int *pos, size_t B,
-                       int T, int C, int H) {
-    int hd = C / H;
-    int ld = 3 * C;
-    float scale = 1.0f / sqrtf((float)hd);
-    for (size_t b = 0; b < B; b++) {
-        const int *pb = pos ? pos + b * (size_t)T : NULL; // (T,)
-        for (int h = 0; h < H; h++) {
-            const float *q = qkv + b * (size_t)T * ld + (size_t)h * hd; // (T, hd) ld 3C
-            attention_head_forward(out + b * (size_t)T * C + (size_t)h * hd,
-                                   att + (b * H + h) * (size_t)T * T, pack, q, q + C, q + 2 * C, pb,
-                                   T, hd, ld, C, scale);
-        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, keys - lo, 1.0f, pr + lo, T,
+                    v + (size_t)lo * ld, ld, 0.0f, y + (size_t)r0 * C, C);
     }
 }
 
@@ -144,11 +135,9 @@ static void zero_head_rows(float *dk, float *dv, int T, int hd, int ld) {
 // One (sequence, head), row blocks from the last. Without positions the last block covers every
 // key, so its products initialise dk and dv (beta 0) and the earlier blocks add into their first
 // rows; with positions a block may skip the first keys, so dk and dv start from zero.
-static void attention_head_backward(float *dq, float *dk, float *dv, float *ds, float *pack,
-                                    const float *dy,
-                                    const float *q, const float *k, const float *v,
-                                    const float *p, const int *pos, int T, int hd, int ld, int C,
-                                    float scale) {
+static void head_backward_sgemm(float *dq, float *dk, float *dv, float *ds, const float *dy, const float *q,
+                                const float *k, const float *v, const float *p, const int *pos, int T, int hd, int ld,
+                                int C, float scale) {
     int last = (T - 1) / ATT_ROW_BLOCK * ATT_ROW_BLOCK;
     if (pos) zero_head_rows(dk, dv, T, hd, ld);
     for (int r0 = last; r0 >= 0; r0 -= ATT_ROW_BLOCK) {
@@ -160,34 +149,145 @@ static void attention_head_backward(float *dq, float *dk, float *dv, float *ds, 
         const float *qr = q + (size_t)r0 * ld;     // (rows, hd) ld 3C
         float *dsr = ds + (size_t)r0 * T;          // (rows, T)
         // dP_r (rows, nk) = dy_r · v[lo:keys]ᵀ
-        att_gemm(pack, 0, 1, rows, nk, hd, 1.0f, dyr, C, v + (size_t)lo * ld, ld, 0.0f, dsr + lo, T);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, nk, hd, 1.0f, dyr, C, v + (size_t)lo * ld, ld,
+                    0.0f, dsr + lo, T);
         // dv[lo:keys] (nk, hd) += p_rᵀ · dy_r
-        att_gemm(pack, 1, 0, nk, hd, rows, 1.0f, pr, T, dyr, C, beta, dv + (size_t)lo * ld, ld);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nk, hd, rows, 1.0f, pr, T, dyr, C, beta,
+                    dv + (size_t)lo * ld, ld);
         softmax_backward_rows(dsr, p + (size_t)r0 * T, r0, rows, lo, T);
         // dq_r (rows, hd) = scale · dS_r[:, lo:keys] · k[lo:keys]
-        att_gemm(pack, 0, 0, rows, hd, nk, scale, dsr + lo, T, k + (size_t)lo * ld, ld, 0.0f,
-                 dq + (size_t)r0 * ld, ld);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, nk, scale, dsr + lo, T, k + (size_t)lo * ld,
+                    ld, 0.0f, dq + (size_t)r0 * ld, ld);
         // dk[lo:keys] (nk, hd) += scale · dS_r[:, lo:keys]ᵀ · q_r
-        att_gemm(pack, 1, 0, nk, hd, rows, scale, dsr + lo, T, qr, ld, beta, dk + (size_t)lo * ld, ld);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nk, hd, rows, scale, dsr + lo, T, qr, ld, beta,
+                    dk + (size_t)lo * ld, ld);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// On t2's AVX-512 products: the keys (values) of a head packed once, each block's query (dy) rows
+// packed into one panel, the scores and softmax (dP and the softmax's backward) fused in
+// registers (attention_f32.c) for blocks of at most 128 keys. A block's keys start at a multiple
+// of 32 (a panel of the packed keys); the keys it skips in front of its examples are masked.
+#if T2_F32_KERNELS
+// Query (dy) rows [r0, r0 + rows) of x (ld) into the block panel rp, zero past them.
+static void pack_block_rows(float *rp, const float *x, size_t ld, int rows, int hd) {
+    f32_pack_nk(rp, x, ld, rows, hd);
+    memset(rp + 32 * (size_t)hd, 0, 16 * sizeof(float));
+}
+
+static void head_forward_t2(float *y, float *p, float *pack, const float *q, const float *k, const float *v,
+                            const int *pos, int T, int hd, int ld, int C, float scale) {
+    float *kp = pack, *rp = pack + packed_keys_floats(T, hd);
+    f32_pack_nk(kp, k, (size_t)ld, T, hd);
+    for (int r0 = 0; r0 < T; r0 += ATT_ROW_BLOCK) {
+        int rows = T - r0 < ATT_ROW_BLOCK ? T - r0 : ATT_ROW_BLOCK;
+        int end = r0 + rows, lo = block_first_key(pos, r0, rows) / 32 * 32, nk = end - lo;
+        const float *kb = kp + (size_t)lo * hd; // panels from key lo
+        if (attention_f32_fits(lo, end)) {
+            pack_block_rows(rp, q + (size_t)r0 * ld, (size_t)ld, rows, hd);
+            attention_f32_probs(p, T, rp, kp, hd, r0, end, lo, pos, scale);
+        } else {
+            float *pr = p + (size_t)r0 * T;
+            f32_gemm_scaled(pr + lo, (size_t)T, scale, q + (size_t)r0 * ld, (size_t)ld, 1, kb, 32, 32 * (size_t)hd,
+                            rows, nk, hd, NULL, 0);
+            for (int i = 0; i < rows; i++)
+                causal_softmax_row(pr + (size_t)i * T, lo, first_key(pos, r0 + i), r0 + i, T);
+        }
+        // y_r (rows, hd) = p_r[:, lo:end] · v[lo:end]
+        f32_gemm(y + (size_t)r0 * C, (size_t)C, p + (size_t)r0 * T + lo, (size_t)T, 1, v + (size_t)lo * ld,
+                 (size_t)ld, 32, rows, hd, nk, NULL, 0);
+    }
+}
+
+static void head_backward_t2(float *dq, float *dk, float *dv, float *ds, float *pack, const float *dy, const float *q,
+                             const float *k, const float *v, const float *p, const int *pos, int T, int hd, int ld,
+                             int C, float scale) {
+    float *vp = pack, *rp = pack + packed_keys_floats(T, hd);
+    size_t lda = (size_t)ld, ldt = (size_t)T;
+    f32_pack_nk(vp, v, lda, T, hd);
+    int last = (T - 1) / ATT_ROW_BLOCK * ATT_ROW_BLOCK;
+    if (pos) zero_head_rows(dk, dv, T, hd, ld);
+    for (int r0 = last; r0 >= 0; r0 -= ATT_ROW_BLOCK) {
+        int rows = T - r0 < ATT_ROW_BLOCK ? T - r0 : ATT_ROW_BLOCK;
+        int end = r0 + rows, lo = block_first_key(pos, r0, rows) / 32 * 32, nk = end - lo;
+        int init = r0 == last && !pos; // the last block covers every key: it initialises dk, dv
+        const float *pr = p + (size_t)r0 * T + lo; // (rows, nk) ld T
+        const float *dyr = dy + (size_t)r0 * C;    // (rows, hd) ld C
+        float *dsr = ds + (size_t)r0 * T + lo;     // (rows, nk) ld T
+        float alpha = 1.0f;                        // the fused tiles fold the scale into dS
+        if (attention_f32_fits(lo, end)) {
+            pack_block_rows(rp, dyr, (size_t)C, rows, hd);
+            attention_f32_dscores(ds, p, T, rp, vp, hd, r0, end, lo, scale);
+        } else {
+            f32_gemm(dsr, ldt, dyr, (size_t)C, 1, vp + (size_t)lo * hd, 32, 32 * (size_t)hd, rows, nk, hd, NULL, 0);
+            softmax_backward_rows(ds + (size_t)r0 * T, p + (size_t)r0 * T, r0, rows, lo, T);
+            alpha = scale;
+        }
+        // dv[lo:end] (nk, hd) += p_rᵀ · dy_r
+        f32_gemm(dv + (size_t)lo * ld, lda, pr, 1, ldt, dyr, (size_t)C, 32, nk, hd, rows,
+                 init ? NULL : dv + (size_t)lo * ld, lda);
+        // dq_r (rows, hd) = dS_r · k[lo:end]
+        f32_gemm_scaled(dq + (size_t)r0 * ld, lda, alpha, dsr, ldt, 1, k + (size_t)lo * ld, lda, 32, rows, hd, nk,
+                        NULL, 0);
+        // dk[lo:end] (nk, hd) += dS_rᵀ · q_r
+        f32_gemm_scaled(dk + (size_t)lo * ld, lda, alpha, dsr, 1, ldt, q + (size_t)r0 * ld, lda, 32, nk, hd, rows,
+                        init ? NULL : dk + (size_t)lo * ld, lda);
+    }
+}
+#endif
+
+// ---------------------------------------------------------------------------------------------
+void attention_forward(float *out, float *att, float *pack, float *qkv, const int *pos, const AttRope *rope,
+                       size_t B, int T, int C, int H) {
+    int hd = C / H;
+    int ld = 3 * C;
+    float scale = 1.0f / sqrtf((float)hd);
+    int t2 = T2_F32_KERNELS && pack;
+    for (size_t b = 0; b < B; b++) {
+        const int *pb = pos ? pos + b * (size_t)T : NULL; // (T,)
+        for (int h = 0; h < H; h++) {
+            float *q = qkv + b * (size_t)T * ld + (size_t)h * hd; // (T, hd) ld 3C, then k, v
+            float *y = out + b * (size_t)T * C + (size_t)h * hd;  // (T, hd) ld C
+            float *p = att + (b * H + h) * (size_t)T * T;         // (T, T)
+            if (rope) rope_head(q, C, (size_t)ld, T, rope, pb, hd, 1.0f, t2);
+#if T2_F32_KERNELS
+            if (t2) {
+                head_forward_t2(y, p, pack, q, q + C, q + 2 * C, pb, T, hd, ld, C, scale);
+                continue;
+            }
+#endif
+            head_forward_sgemm(y, p, q, q + C, q + 2 * C, pb, T, hd, ld, C, scale);
+        }
     }
 }
 
 // Per (b, h), with P = softmax(scale · q·kᵀ) and y = P·v:
-//   dP = dy·vᵀ, dv = Pᵀ·dy, dS = P ⊙ (dP − rowsum(dP ⊙ P)), dq = scale·dS·k, dk = scale·dSᵀ·q.
+//   dP = dy·vᵀ, dv = Pᵀ·dy, dS = P ⊙ (dP − rowsum(dP ⊙ P)), dq = scale·dS·k, dk = scale·dSᵀ·q,
+// then, with RoPE, dq and dk rotated back.
 void attention_backward(float *dqkv, float *scratch, float *pack, const float *dout, const float *qkv,
-                        const float *att, const int *pos, size_t B, int T, int C, int H) {
+                        const float *att, const int *pos, const AttRope *rope, size_t B, int T, int C, int H) {
     int hd = C / H;
     int ld = 3 * C;
     float scale = 1.0f / sqrtf((float)hd);
+    int t2 = T2_F32_KERNELS && pack;
     for (size_t b = 0; b < B; b++) {
         const int *pb = pos ? pos + b * (size_t)T : NULL; // (T,)
         for (int h = 0; h < H; h++) {
             size_t head = b * (size_t)T * ld + (size_t)h * hd;
-            const float *q = qkv + head;                             // (T, hd) ld 3C, then k, v
-            float *dq = dqkv + head;                                 // (T, hd) ld 3C, then dk, dv
-            attention_head_backward(dq, dq + C, dq + 2 * C, scratch, pack,
-                                    dout + b * (size_t)T * C + (size_t)h * hd, q, q + C, q + 2 * C,
-                                    att + (b * H + h) * (size_t)T * T, pb, T, hd, ld, C, scale);
+            const float *q = qkv + head;                        // (T, hd) ld 3C, then k, v
+            float *dq = dqkv + head;                            // (T, hd) ld 3C, then dk, dv
+            const float *dy = dout + b * (size_t)T * C + (size_t)h * hd; // (T, hd) ld C
+            const float *p = att + (b * H + h) * (size_t)T * T;          // (T, T)
+#if T2_F32_KERNELS
+            if (t2)
+                head_backward_t2(dq, dq + C, dq + 2 * C, scratch, pack, dy, q, q + C, q + 2 * C, p, pb, T, hd, ld, C,
+                                 scale);
+            else
+#endif
+                head_backward_sgemm(dq, dq + C, dq + 2 * C, scratch, dy, q, q + C, q + 2 * C, p, pb, T, hd, ld, C,
+                                    scale);
+            if (rope) rope_head(dq, C, (size_t)ld, T, rope, pb, hd, -1.0f, t2);
         }
     }
 }

@@ -87,7 +87,7 @@ void rope_backward(float *dx, const float *cos_t, const float *sin_t,
                    size_t n, int T, int pos0, int H, int hd, int stride);
 
 // ---------------------------------------------------------------------------------------------
-// Causal multi-head attention over a packed qkv buffer (q and k already rotated).
+// Causal multi-head attention over a packed qkv buffer, with RoPE applied inside it.
 // qkv rows are [q (C) | k (C) | v (C)]; head h uses columns h·hd .. (h+1)·hd of each part.
 // O(T²) time and memory in both directions; softmax scale 1/sqrt(hd).
 // pos (B, T), or NULL for one sequence per row: the position of each token inside its example,
@@ -95,22 +95,37 @@ void rope_backward(float *dx, const float *cos_t, const float *sin_t,
 // [t − pos[t], t] only — its own example, never across an example boundary — and the
 // probabilities outside that range are exact zeros. pos restarts at 0 where an example starts and
 // counts up by one inside it (the rope positions of the same tokens).
+// att keeps the probabilities for the backward pass: query t's row is written (zeros outside
+// [t − pos[t], t]) over the keys its block of 32 queries sees, from the block's earliest first
+// key (on t2's products rounded down to a multiple of 32) to the block's last query; the rest of
+// the row may hold anything (through sgemm it is zero).
+// rope: the tables of rope_tables (positions as pos, or 0.. per row without it), or NULL when q
+// and k are already rotated. With tables, attention_forward rotates each head's q and k in place
+// right before its products use them (so qkv leaves holding rotated q and k, what a KV cache
+// keeps), and attention_backward takes that rotated qkv and returns dqkv with respect to the
+// unrotated q and k (the projection's output).
 // pack: NULL (products through sgemm), or attention_pack_floats(T, C/H) floats of scratch: the
-// products then run on t2's AVX-512 kernels (matmul_f32.c; only on a CPU with AVX-512).
+// products then run on t2's AVX-512 kernels (matmul_f32.c) with the softmax fused into them
+// (attention_f32.c; only on a CPU with AVX-512).
+typedef struct {
+    const float *cos_t, *sin_t; // (max_pos, hd/2) each, max_pos >= T
+} AttRope;
 size_t attention_pack_floats(int T, int hd);
 void attention_forward(float *out,         // (B, T, C)
                        float *att,         // (B, H, T, T) softmax probabilities, saved for backward
                        float *pack,        // NULL or scratch, see above
-                       const float *qkv,   // (B, T, 3C)
+                       float *qkv,         // (B, T, 3C) q, k rotated in place when rope is given
                        const int *pos,     // (B, T) or NULL
+                       const AttRope *rope, // or NULL
                        size_t B, int T, int C, int H);
 void attention_backward(float *dqkv,         // (B, T, 3C) overwritten
                         float *scratch,      // (T, T) scratch
                         float *pack,         // NULL or scratch, as in the forward pass
                         const float *dout,   // (B, T, C)
-                        const float *qkv,    // (B, T, 3C)
+                        const float *qkv,    // (B, T, 3C) as the forward pass left it
                         const float *att,    // (B, H, T, T)
                         const int *pos,      // (B, T) or NULL, as in the forward pass
+                        const AttRope *rope, // or NULL, as in the forward pass
                         size_t B, int T, int C, int H);
 
 // Decoding with a KV cache, S sequences one new token each. The keys and values of a prompt
@@ -194,15 +209,44 @@ void f32_pack_nk_pairs(float *bp, const float *src, size_t lds, int N, int K, si
 // C (M, N) = A·B, + add (M, N) when add is not NULL (add may be C: accumulate).
 void f32_gemm(float *C, size_t ldc, const float *A, size_t a_rs, size_t a_ks, const float *B, size_t b_ks,
               size_t b_ps, int M, int N, int K, const float *add, size_t ld_add);
+// What follows a product on its rows while they are still in cache (an RMSNorm of the new residual
+// stream, the loss on the logits): fn(ctx, m0, rows) once the rows [m0, m0 + rows) of C are final,
+// for consecutive blocks of rows in order, which together cover [0, M).
+typedef struct {
+    void (*fn)(void *ctx, int m0, int rows);
+    void *ctx;
+} F32RowHook;
+// f32_gemm, then hook (NULL: none) on each block of finished rows.
+void f32_gemm_hook(float *C, size_t ldc, const float *A, size_t a_rs, size_t a_ks, const float *B, size_t b_ks,
+                   size_t b_ps, int M, int N, int K, const float *add, size_t ld_add, const F32RowHook *hook);
 // C = alpha·A·B (+ add); alpha scales each K block's sums (alpha = 1 is exactly f32_gemm).
 void f32_gemm_scaled(float *C, size_t ldc, float alpha, const float *A, size_t a_rs, size_t a_ks, const float *B,
                      size_t b_ks, size_t b_ps, int M, int N, int K, const float *add, size_t ld_add);
-// gu (M, 2F) = A·Wguᵀ with Wgu packed by f32_pack_nk_pairs, and h (M, F) = silu(gate)·up.
+// The gate-up product [g | u] = A·Wguᵀ with Wgu packed by f32_pack_nk_pairs, and h (M, F) =
+// silu(g)·u. g and u are not kept: gu (M, 2F) gets what the backward needs, [silu(g) | u·silu'(g)].
 void f32_gemm_swiglu(float *gu, float *h, const float *A, size_t a_rs, size_t a_ks, const float *bp, int M, int F,
                      int K);
-// dh = A·B (M, F), never stored: dgu (M, 2F) = SwiGLU's backward of dh at the forward's gu (M, 2F).
+// dh = A·B (M, F), never stored: dgu (M, 2F) = SwiGLU's backward of dh, [dh·u·silu'(g) | dh·silu(g)],
+// from the gu f32_gemm_swiglu left.
 void f32_gemm_swiglu_backward(float *dgu, const float *gu, const float *A, size_t a_rs, size_t a_ks,
                               const float *B, size_t b_ks, size_t b_ps, int M, int F, int K);
+// Attention's fused pieces (attention_f32.c), for one (sequence, head) and one block of query
+// rows [r0, end) (at most 32, r0 a multiple of 32) over keys [lo, end) (lo a multiple of 32):
+// rpack holds the block's rows (q, or dy) packed by f32_pack_nk, with 16 floats of slack after
+// the panel; kpack (vpack) the whole sequence's keys (values) packed by f32_pack_nk. Only when
+// attention_f32_fits(lo, end) (at most 128 keys).
+int attention_f32_fits(int lo, int end);
+// P rows r0..end−1 (ld T, columns [lo, end) written) = softmax over keys [t − pos[t], t] (pos
+// NULL: [0, t]) of scale · q_t·k_j, zero elsewhere.
+void attention_f32_probs(float *p, int T, const float *rpack, const float *kpack, int hd, int r0, int end, int lo,
+                         const int *pos, float scale);
+// dS rows (ld T, columns [lo, end)) = scale · P ⊙ (dP − Σ_j dP_j·P_j), dP = dy·vᵀ.
+void attention_f32_dscores(float *ds, const float *p, int T, const float *rpack, const float *vpack, int hd, int r0,
+                           int end, int lo, float scale);
+// RoPE on T rows of one head's q (at x, leading dimension ld) and k (at x + koff): sign +1
+// rotates, −1 undoes (rope.c's convention and tables; pos (T,) or NULL for positions 0..T−1).
+void attention_f32_rope(float *x, size_t koff, size_t ld, int T, const float *cos_t, const float *sin_t,
+                        const int *pos, int hd, float sign);
 
 // ---------------------------------------------------------------------------------------------
 // bf16 products for mixed-precision training (matmul_bf16.c): bf16 operands, float32 sums.

@@ -52,7 +52,7 @@ void f32_pack_nk_pairs(float *bp, const float *src, size_t lds, int N, int K, si
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq")
 #endif
 
-static inline __mmask16 mask16(int n) { return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
+#include "simd512.h"
 
 // In-register transpose of a 16 × 16 block: r[i] holds row i on entry, column i on return.
 static inline void transpose16(__m512 r[16]) {
@@ -110,9 +110,10 @@ typedef struct {
     const float *add;  // EPI_ADD: C = A·B + add (add may be C itself)
     size_t ld_add;
     float *h;          // EPI_SWIGLU: h = silu(gate)·up, (M, F)
-    const float *gu;   // EPI_SWIGLU_BWD: the forward's gate and up, (M, 2F)
+    const float *gu;   // EPI_SWIGLU_BWD: what EPI_SWIGLU left in gu, (M, 2F)
     int F;             // EPI_SWIGLU*: the hidden size
     float alpha;       // EPI_STORE, EPI_ADD: C = alpha·A·B (+ add)
+    const F32RowHook *hook; // or NULL: called on each block of finished rows
 } Epilogue;
 
 // Rows [m, m + mr) × columns j0.. of a finished tile, its sums (K-block partial sums unless last)
@@ -129,20 +130,38 @@ static inline __attribute__((always_inline)) void finish(int epi, const Epilogue
                 gv = _mm512_add_ps(_mm512_maskz_loadu_ps(mk, g), gv);
                 uv = _mm512_add_ps(_mm512_maskz_loadu_ps(mk, u), uv);
             }
-            _mm512_mask_storeu_ps(g, mk, gv);
-            _mm512_mask_storeu_ps(u, mk, uv);
-            if (last) swiglu_row(e->h + (size_t)(m + r) * (size_t)e->F + j0, g, u, ncol);
+            if (!last) { // partial sums of a K block
+                _mm512_mask_storeu_ps(g, mk, gv);
+                _mm512_mask_storeu_ps(u, mk, uv);
+                continue;
+            }
+            // h = silu(g)·u with silu(g) = g·σ(g); gu keeps what the backward needs instead of g
+            // and u: silu(g), and u·silu'(g) = u·σ·(1 + g·(1 − σ)).
+            __m512 one = _mm512_set1_ps(1.0f), sig = sigmoid16(gv), silu = _mm512_mul_ps(gv, sig);
+            _mm512_mask_storeu_ps(e->h + (size_t)(m + r) * (size_t)e->F + j0, mk, _mm512_mul_ps(silu, uv));
+            _mm512_mask_storeu_ps(g, mk, silu);
+            _mm512_mask_storeu_ps(u, mk, _mm512_mul_ps(_mm512_mul_ps(uv, sig), _mm512_fmadd_ps(gv, _mm512_sub_ps(one, sig), one)));
         }
         return;
     }
     __mmask16 m0 = mask16(ncol), m1 = mask16(ncol - 16);
+    if (epi == EPI_SWIGLU_BWD) { // whole sums dh: dgu = (dh·silu(g), dh·u·silu'(g)), from the forward's gu
+        for (int r = 0; r < mr; r++) {
+            float *dg = e->C + (size_t)(m + r) * e->ldc + j0, *du = dg + e->F;
+            const float *a = e->gu + (size_t)(m + r) * 2 * (size_t)e->F + j0, *b = a + e->F;
+            for (int half = 0; half < 2; half++) {
+                __mmask16 mk = half ? m1 : m0;
+                if (!mk) break;
+                int o = 16 * half;
+                __m512 dh = _mm512_loadu_ps(acc[r] + o);
+                _mm512_mask_storeu_ps(du + o, mk, _mm512_mul_ps(dh, _mm512_maskz_loadu_ps(mk, a + o)));
+                _mm512_mask_storeu_ps(dg + o, mk, _mm512_mul_ps(dh, _mm512_maskz_loadu_ps(mk, b + o)));
+            }
+        }
+        return;
+    }
     for (int r = 0; r < mr; r++) {
         float *cr = e->C + (size_t)(m + r) * e->ldc + j0;
-        if (epi == EPI_SWIGLU_BWD) { // whole sums: dh stays here, C (dgu) gets its two halves
-            const float *g = e->gu + (size_t)(m + r) * 2 * (size_t)e->F + j0;
-            swiglu_grad_row(cr, cr + e->F, acc[r], g, g + e->F, ncol);
-            continue;
-        }
         __m512 al = _mm512_set1_ps(e->alpha);
         __m512 v0 = _mm512_mul_ps(al, _mm512_loadu_ps(acc[r])), v1 = _mm512_mul_ps(al, _mm512_loadu_ps(acc[r] + 16));
         if (!first) { // a later K block: add to what the earlier ones stored
@@ -249,6 +268,7 @@ static void run(TileFn fn, const Epilogue *e, const float *A, size_t a_rs, size_
                     fn(e, imin(MR, m0 + mc - m), m, p * pw, ncol, A + (size_t)m * a_rs + (size_t)k0 * a_ks, a_rs, a_ks,
                        Bp, b_ks, kc, first, last);
             }
+            if (last && e->hook) e->hook->fn(e->hook->ctx, m0, mc); // rows [m0, m0 + mc) are final
         }
     }
 }
@@ -259,9 +279,15 @@ void f32_gemm_scaled(float *C, size_t ldc, float alpha, const float *A, size_t a
     run(add ? tiles_add : tiles_store, &e, A, a_rs, a_ks, B, b_ks, b_ps, M, N, K, NR);
 }
 
+void f32_gemm_hook(float *C, size_t ldc, const float *A, size_t a_rs, size_t a_ks, const float *B, size_t b_ks,
+                   size_t b_ps, int M, int N, int K, const float *add, size_t ld_add, const F32RowHook *hook) {
+    Epilogue e = {.C = C, .ldc = ldc, .add = add, .ld_add = ld_add, .alpha = 1.0f, .hook = hook};
+    run(add ? tiles_add : tiles_store, &e, A, a_rs, a_ks, B, b_ks, b_ps, M, N, K, NR);
+}
+
 void f32_gemm(float *C, size_t ldc, const float *A, size_t a_rs, size_t a_ks, const float *B, size_t b_ks,
               size_t b_ps, int M, int N, int K, const float *add, size_t ld_add) {
-    f32_gemm_scaled(C, ldc, 1.0f, A, a_rs, a_ks, B, b_ks, b_ps, M, N, K, add, ld_add);
+    f32_gemm_hook(C, ldc, A, a_rs, a_ks, B, b_ks, b_ps, M, N, K, add, ld_add, NULL);
 }
 
 void f32_gemm_swiglu(float *gu, float *h, const float *A, size_t a_rs, size_t a_ks, const float *bp, int M, int F,

@@ -174,6 +174,55 @@ static void test_expf_accuracy(void **state) {
     assert_true(ulp_distance(t2_expf(-100.0f), (float)exp(-100.0)) <= 1); // subnormal result
 }
 
+#if T2_F32_KERNELS
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq")
+#endif
+#include "simd512.h"
+// exp16 (the fused kernels' exp, kernels/simd512.h) on n values, 16 at a time.
+static void exp16_rows(float *y, const float *x, size_t n) {
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 k = mask16((int)(n - i));
+        _mm512_mask_storeu_ps(y + i, k, exp16(_mm512_maskz_loadu_ps(k, x + i)));
+    }
+}
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+#endif
+
+// The fused kernels' exp16 gives t2_expf's bits: every 997th float of [-120, 100], the specials.
+static void test_exp16_matches(void **state) {
+    (void)state;
+    if (!T2_F32_KERNELS || !cpu_info()->avx512) skip();
+#if T2_F32_KERNELS
+    enum { N = 4096 };
+    static float x[N], y[N];
+    const float special[] = {NAN, -INFINITY, INFINITY, -1000.0f, 89.0f, 88.72f, -103.9f, -104.0f, 0.0f, -0.0f};
+    size_t m = 0;
+    for (size_t i = 0; i < ARRAY_LEN(special); i++) x[m++] = special[i];
+    uint32_t ranges[2][2] = {{f32_bits(-0.0f), f32_bits(-120.0f)}, {0, f32_bits(100.0f)}};
+    for (int side = 0; side < 2; side++)
+        for (uint64_t b = ranges[side][0]; b <= ranges[side][1]; b += 997) {
+            x[m++] = f32_from_bits((uint32_t)b);
+            if (m == N || b + 997 > ranges[side][1]) {
+                exp16_rows(y, x, m);
+                for (size_t i = 0; i < m; i++) {
+                    float want = t2_expf(x[i]);
+                    if (memcmp(&y[i], &want, sizeof want) != 0 && !(isnan(y[i]) && isnan(want)))
+                        fail_msg("exp16(%a) = %a, t2_expf gives %a", (double)x[i], (double)y[i], (double)want);
+                }
+                m = 0;
+            }
+        }
+#endif
+}
+
 static void test_reductions(void **state) {
     (void)state;
     Rng rng;
@@ -481,19 +530,27 @@ typedef struct {
     int T, C, H;
     double *out, *att; // (B, T, C), (B, H, T, T)
     const int *pos;    // (B, T) or NULL
+    double theta;      // RoPE on q and k first (0: none)
+    double *rot;       // (B, T, 3C) scratch: qkv with q and k rotated
 } AttCtx;
 
 static void attention_ref(const AttCtx *c) {
     int T = c->T, C = c->C, H = c->H, hd = C / H;
+    const double *qkv = c->qkv;
+    if (c->theta > 0) { // q and k are the first 2H heads of each row
+        RopeCtx rc = {c->qkv, NULL, c->B * T, T, 0, 2 * H, hd, 3 * C, c->theta, c->rot, c->pos};
+        rope_ref(&rc);
+        qkv = c->rot;
+    }
     double *s = dvec((size_t)T);
     for (size_t b = 0; b < c->B; b++)
         for (int h = 0; h < H; h++)
             for (int i = 0; i < T; i++) {
-                const double *q = c->qkv + (b * T + i) * 3 * C + h * hd;
+                const double *q = qkv + (b * T + i) * 3 * C + h * hd;
                 double mx = -INFINITY, sum = 0;
                 int j0 = c->pos ? i - c->pos[b * T + i] : 0; // the start of the example of token i
                 for (int j = j0; j <= i; j++) {
-                    const double *k = c->qkv + (b * T + j) * 3 * C + C + h * hd;
+                    const double *k = qkv + (b * T + j) * 3 * C + C + h * hd;
                     s[j] = 0;
                     for (int d = 0; d < hd; d++) s[j] += q[d] * k[d] / sqrt((double)hd);
                     mx = fmax(mx, s[j]);
@@ -505,7 +562,7 @@ static void attention_ref(const AttCtx *c) {
                 for (int d = 0; d < hd; d++) {
                     y[d] = 0;
                     for (int j = j0; j <= i; j++) {
-                        const double *v = c->qkv + (b * T + j) * 3 * C + 2 * C + h * hd;
+                        const double *v = qkv + (b * T + j) * 3 * C + 2 * C + h * hd;
                         y[d] += p[j] * v[d];
                     }
                 }
@@ -519,56 +576,93 @@ static double att_objective(const void *p) {
     return dot_fd(c->r, c->out, c->B * c->T * c->C);
 }
 
+// The keys [*lo, *end) whose probabilities query i's row must hold: those of its block of 32
+// queries, from the block's earliest first key rounded down to a multiple of 32.
+static void att_block_keys(const int *pos, int T, int i, int *lo, int *end) {
+    int r0 = i / 32 * 32;
+    *end = r0 + 32 < T ? r0 + 32 : T;
+    *lo = r0;
+    for (int r = r0; r < *end; r++) {
+        int first = pos ? r - pos[r] : 0;
+        *lo = first < *lo ? first : *lo;
+    }
+    *lo = *lo / 32 * 32;
+}
+
 // Forward against the reference, backward against finite differences on every fd_stride-th
-// element of qkv. pos (B, T) or NULL: positions inside packed examples.
+// element of qkv. pos (B, T) or NULL: positions inside packed examples. theta > 0: with RoPE
+// (tables up to position T), the forward rotating q and k in place and the backward's gradient
+// taken with respect to the unrotated qkv.
 // pack: NULL (sgemm's products) or scratch for t2's AVX-512 products.
 static void check_attention_path(size_t B, int T, int C, int H, const int *pos, size_t fd_stride, uint64_t seed,
-                                 float *pack) {
+                                 float *pack, float theta) {
     Rng rng;
     rng_seed(&rng, seed);
     size_t nqkv = B * T * 3 * C, nout = B * T * C, natt = B * H * T * T;
-    float *qkv = randn(&rng, nqkv, 1.0), *out = filled(nout, NAN), *att = filled(natt, NAN);
-    attention_forward(out, att, pack, qkv, pos, B, T, C, H);
-    double *dqkv = widen(qkv, nqkv), *dout = dvec(nout), *datt = dvec(natt);
+    int hd = C / H;
+    float *cos_t = fvec((size_t)T * hd / 2), *sin_t = fvec((size_t)T * hd / 2);
+    rope_tables(cos_t, sin_t, T, hd, theta > 0 ? theta : 10000.0f);
+    AttRope rope = {cos_t, sin_t}, *rp = theta > 0 ? &rope : NULL;
+    float *qkv0 = randn(&rng, nqkv, 1.0), *qkv = fcopy(qkv0, nqkv), *out = filled(nout, NAN),
+          *att = filled(natt, NAN);
+    attention_forward(out, att, pack, qkv, pos, rp, B, T, C, H);
+    double *dqkv = widen(qkv0, nqkv), *dout = dvec(nout), *datt = dvec(natt), *rot = dvec(nqkv);
     float *r = randn(&rng, nout, 1.0);
     double *dr = widen(r, nout);
-    AttCtx ctx = {dqkv, dr, B, T, C, H, dout, datt, pos};
+    AttCtx ctx = {dqkv, dr, B, T, C, H, dout, datt, pos, theta, rot};
     attention_ref(&ctx);
     expect_close("attention out", out, dout, nout, 1e-5, 1e-6);
-    expect_close("attention probabilities", att, datt, natt, 1e-5, 1e-6);
-    for (size_t bh = 0; bh < B * H; bh++) // exact zeros above the diagonal
-        for (int i = 0; i < T; i++)
-            expect_all_equal("attention above the diagonal", att + (bh * T + i) * T + i + 1, 0.0f,
-                             (size_t)(T - i - 1));
-
-    if (pos) // exact zeros before the start of each token's example
-        for (size_t b = 0; b < B; b++)
-            for (int h = 0; h < H; h++)
-                for (int i = 0; i < T; i++)
-                    expect_all_equal("attention before the example", att + (((b * H + h) * T) + i) * T, 0.0f,
-                                     (size_t)(i - pos[b * T + i]));
+    // att is compared where it is written: over the keys of each query's 32-row block (from the
+    // block's earliest first key rounded down to 32); elsewhere it may hold anything.
+    float *att_seen = fcopy(att, natt);
+    for (size_t b = 0; b < B; b++)
+        for (int i = 0; i < T; i++) {
+            int lo, end;
+            att_block_keys(pos ? pos + b * T : NULL, T, i, &lo, &end);
+            for (int h = 0; h < H; h++) {
+                float *row = att_seen + ((b * H + h) * T + i) * T;
+                for (int j = 0; j < T; j++)
+                    if (j < lo || j >= end) row[j] = 0.0f;
+                expect_all_equal("attention above the diagonal", row + i + 1, 0.0f, (size_t)(end - i - 1));
+                int first = pos ? i - pos[b * T + i] : 0;
+                expect_all_equal("attention before the example", row + lo, 0.0f, (size_t)(first - lo));
+            }
+        }
+    expect_close("attention probabilities", att_seen, datt, natt, 1e-5, 1e-6);
+    free(att_seen);
+    if (theta > 0) { // qkv holds the rotated q and k, and v as it was
+        expect_close("attention's rotated qkv", qkv, rot, nqkv, 1e-5, 1e-6);
+        for (size_t i = 0; i < B * T; i++)
+            assert_memory_equal(qkv + i * 3 * C + 2 * C, qkv0 + i * 3 * C + 2 * C, (size_t)C * sizeof(float));
+    } else {
+        assert_memory_equal(qkv, qkv0, nqkv * sizeof(float));
+    }
 
     float *g = filled(nqkv, NAN), *scratch = filled((size_t)T * T, NAN);
-    attention_backward(g, scratch, pack, r, qkv, att, pos, B, T, C, H);
+    attention_backward(g, scratch, pack, r, qkv, att, pos, rp, B, T, C, H);
     expect_grad("attention dqkv", g, dqkv, nqkv, fd_stride, att_objective, &ctx);
 
     // Deterministic: a second run gives the same bits.
-    float *out2 = filled(nout, NAN), *att2 = filled(natt, NAN), *g2 = filled(nqkv, NAN);
-    attention_forward(out2, att2, pack, qkv, pos, B, T, C, H);
-    attention_backward(g2, scratch, pack, r, qkv, att2, pos, B, T, C, H);
+    float *qkv2 = fcopy(qkv0, nqkv), *out2 = filled(nout, NAN), *att2 = filled(natt, NAN), *g2 = filled(nqkv, NAN);
+    attention_forward(out2, att2, pack, qkv2, pos, rp, B, T, C, H);
+    attention_backward(g2, scratch, pack, r, qkv2, att2, pos, rp, B, T, C, H);
     assert_memory_equal(out2, out, nout * sizeof(float));
     assert_memory_equal(g2, g, nqkv * sizeof(float));
-    free(qkv), free(out), free(att), free(dqkv), free(dout), free(datt), free(r), free(dr),
-        free(g), free(scratch), free(out2), free(att2), free(g2);
+    free(qkv0), free(qkv), free(out), free(att), free(dqkv), free(dout), free(datt), free(r), free(dr),
+        free(g), free(scratch), free(qkv2), free(out2), free(att2), free(g2), free(rot), free(cos_t), free(sin_t);
 }
 
 // Through sgemm, and through t2's AVX-512 products where the CPU has them.
+// Without and with RoPE (theta 100, so that the angles vary fast across these short rows).
 static void check_attention_pos(size_t B, int T, int C, int H, const int *pos, size_t fd_stride, uint64_t seed) {
-    check_attention_path(B, T, C, H, pos, fd_stride, seed, NULL);
-    if (T2_F32_KERNELS && cpu_info()->avx512) {
-        float *pack = filled(attention_pack_floats(T, C / H), NAN);
-        check_attention_path(B, T, C, H, pos, fd_stride, seed, pack);
-        free(pack);
+    for (int with_rope = 0; with_rope < 2; with_rope++) {
+        float theta = with_rope ? 100.0f : 0.0f;
+        check_attention_path(B, T, C, H, pos, fd_stride, seed, NULL, theta);
+        if (T2_F32_KERNELS && cpu_info()->avx512) {
+            float *pack = filled(attention_pack_floats(T, C / H), NAN);
+            check_attention_path(B, T, C, H, pos, fd_stride, seed, pack, theta);
+            free(pack);
+        }
     }
 }
 
@@ -619,16 +713,16 @@ static void test_attention_packed_isolated(void **state) {
     int pos[T];
     for (int t = 0; t < T; t++) pos[t] = t < S0 ? t : t < S0 + LEN ? t - S0 : t - S0 - LEN;
     float *qkv = randn(&rng, nqkv, 1.0), *out = fvec((size_t)T * C), *att = fvec((size_t)H * T * T);
-    attention_forward(out, att, NULL, qkv, pos, 1, T, C, H);
+    attention_forward(out, att, NULL, qkv, pos, NULL, 1, T, C, H);
     float *alone = fvec((size_t)LEN * row), *out1 = fvec((size_t)LEN * C), *att1 = fvec((size_t)H * LEN * LEN);
     memcpy(alone, qkv + (size_t)S0 * row, (size_t)LEN * row * sizeof(float));
-    attention_forward(out1, att1, NULL, alone, NULL, 1, LEN, C, H);
+    attention_forward(out1, att1, NULL, alone, NULL, NULL, 1, LEN, C, H);
     double *want = widen(out1, (size_t)LEN * C);
     expect_close("packed example against itself alone", out + (size_t)S0 * C, want, (size_t)LEN * C, 1e-6, 1e-7);
     float *other = fcopy(qkv, nqkv), *out2 = fvec((size_t)T * C);
     for (size_t i = 0; i < nqkv; i++)
         if (i / row < S0 || i / row >= S0 + LEN) other[i] = (float)(5.0 * rng_normal(&rng));
-    attention_forward(out2, att, NULL, other, pos, 1, T, C, H);
+    attention_forward(out2, att, NULL, other, pos, NULL, 1, T, C, H);
     assert_memory_equal(out2 + (size_t)S0 * C, out + (size_t)S0 * C, (size_t)LEN * C * sizeof(float));
     free(qkv), free(out), free(att), free(alone), free(out1), free(att1), free(want), free(other), free(out2);
 }
@@ -643,6 +737,11 @@ static void test_attention_long_rows(void **state) {
     (void)state;
     check_attention(1, 37, 64, 2, 7, 7); // rows longer than the 16 reduction lanes, hd = 32
     check_attention(2, 70, 8, 2, 5, 19); // three query-row blocks, the last one partial
+    check_attention(1, 150, 8, 2, 13, 41); // blocks of more than 128 keys: the unfused softmax
+    const int lens[] = {140, 10};          // ... and with positions
+    int *pos = packed_positions(1, 150, lens, 2);
+    check_attention_pos(1, 150, 8, 2, pos, 13, 42);
+    free(pos);
 }
 
 // Decoding the last of P + g positions from the KV cache equals that row of the full forward.
@@ -655,7 +754,7 @@ static void check_decode(size_t S, int P, int g, int G_max, int C, int H, uint64
     for (size_t s = 1; s < S; s++) // the prompt positions are shared by all sequences
         memcpy(qkv + s * T * row, qkv, (size_t)P * row * sizeof(float));
     float *full = fvec(S * T * C), *att = fvec(S * H * T * T);
-    attention_forward(full, att, NULL, qkv, NULL, S, T, C, H);
+    attention_forward(full, att, NULL, qkv, NULL, NULL, S, T, C, H);
 
     float *q = fvec(S * C), *kp = fvec((size_t)P * C), *vp = fvec((size_t)P * C);
     float *kg = filled(S * G_max * C, NAN), *vg = filled(S * G_max * C, NAN); // unused slots NaN
@@ -775,6 +874,22 @@ static float *transpose(const float *x, int rows, int cols) {
     return t;
 }
 
+// A row hook that copies each block of finished rows of C aside, checking that blocks come in
+// order and cover [0, M).
+typedef struct {
+    const float *C;
+    float *copy;
+    int N, next;
+} RowCopy;
+
+static void copy_rows(void *ctx, int m0, int rows) {
+    RowCopy *r = ctx;
+    assert_int_equal(m0, r->next);
+    assert_true(rows > 0);
+    memcpy(r->copy + (size_t)m0 * r->N, r->C + (size_t)m0 * r->N, (size_t)rows * r->N * sizeof(float));
+    r->next = m0 + rows;
+}
+
 static void check_f32_gemm(Rng *rng, int M, int N, int K) {
     float *x = randn(rng, (size_t)M * K, 1.0), *w = randn(rng, (size_t)N * K, 1.0), *r = randn(rng, (size_t)M * N, 1.0);
     float *bp = fvec(f32_panels_size(N, K)), *xt = transpose(x, M, K), *wt = transpose(w, N, K);
@@ -798,7 +913,16 @@ static void check_f32_gemm(Rng *rng, int M, int N, int K) {
     f32_gemm(out, (size_t)N, x, (size_t)K, 1, bp, 32, 32 * (size_t)K, M, N, K, out, (size_t)N);
     snprintf(what, sizeof what, "f32_gemm %dx%dx%d accumulate", M, N, K);
     expect_close(what, out, want_add, (size_t)M * N, 1e-5, 1e-6);
-    free(x), free(w), free(r), free(bp), free(xt), free(wt), free(want), free(want_add), free(out);
+    // With a row hook: it sees every row final (as the product leaves it), in order.
+    float *copy = filled((size_t)M * N, NAN);
+    RowCopy rc = {out, copy, N, 0};
+    F32RowHook hook = {copy_rows, &rc};
+    f32_gemm_hook(out, (size_t)N, x, (size_t)K, 1, bp, 32, 32 * (size_t)K, M, N, K, r, (size_t)N, &hook);
+    assert_int_equal(rc.next, M);
+    assert_memory_equal(copy, out, (size_t)M * N * sizeof(float));
+    snprintf(what, sizeof what, "f32_gemm_hook %dx%dx%d + add", M, N, K);
+    expect_close(what, out, want_add, (size_t)M * N, 1e-5, 1e-6);
+    free(x), free(w), free(r), free(bp), free(xt), free(wt), free(want), free(want_add), free(out), free(copy);
 }
 
 static void test_f32_gemm(void **state) {
@@ -823,13 +947,22 @@ static void check_f32_swiglu(Rng *rng, int M, int F, int K) {
     double *want_gu = ref_product(x, wgu, NULL, M, 2 * F, K), *want_h = dvec((size_t)M * F);
     GluCtx hc = {want_gu, NULL, (size_t)M, F, want_h};
     swiglu_ref(&hc);
+    // gu keeps [silu(g) | u·silu'(g)], what the backward needs.
+    double *want_d = dvec((size_t)M * 2 * F);
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < F; j++) {
+            double g = want_gu[(size_t)i * 2 * F + j], u = want_gu[(size_t)i * 2 * F + F + j], sig = 1 / (1 + exp(-g));
+            want_d[(size_t)i * 2 * F + j] = g * sig;
+            want_d[(size_t)i * 2 * F + F + j] = u * sig * (1 + g * (1 - sig));
+        }
     char what[96];
     snprintf(what, sizeof what, "f32_gemm_swiglu gu %dx%dx%d", M, F, K);
-    expect_close(what, gu, want_gu, (size_t)M * 2 * F, 1e-5, 1e-6);
+    expect_close(what, gu, want_d, (size_t)M * 2 * F, 1e-4, 1e-6);
     snprintf(what, sizeof what, "f32_gemm_swiglu h %dx%dx%d", M, F, K);
     expect_close(what, h, want_h, (size_t)M * F, 1e-4, 1e-6);
 
-    // Backward: A = dout (M, C = K), B = Wdown (C, F) read in place.
+    // Backward: A = dout (M, C = K), B = Wdown (C, F) read in place; finite differences at the
+    // forward's product.
     float *dout = randn(rng, (size_t)M * K, 1.0), *wdown = randn(rng, (size_t)K * F, 0.5);
     float *dgu = filled((size_t)M * 2 * F, NAN);
     f32_gemm_swiglu_backward(dgu, gu, dout, (size_t)K, 1, wdown, (size_t)F, 32, M, F, K);
@@ -840,12 +973,12 @@ static void check_f32_swiglu(Rng *rng, int M, int F, int K) {
             for (int k = 0; k < K; k++) s += (double)dout[(size_t)i * K + k] * wdown[(size_t)k * F + j];
             dh[(size_t)i * F + j] = s;
         }
-    double *gud = widen(gu, (size_t)M * 2 * F), *hd = dvec((size_t)M * F);
+    double *gud = want_gu, *hd = dvec((size_t)M * F);
     GluCtx ctx = {gud, dh, (size_t)M, F, hd};
     snprintf(what, sizeof what, "f32_gemm_swiglu_backward dgu %dx%dx%d", M, F, K);
     expect_grad(what, dgu, gud, (size_t)M * 2 * F, 1, glu_objective, &ctx);
-    free(x), free(wgu), free(bp), free(gu), free(h), free(want_gu), free(want_h), free(dout), free(wdown), free(dgu),
-        free(dh), free(gud), free(hd);
+    free(x), free(wgu), free(bp), free(gu), free(h), free(want_gu), free(want_h), free(want_d), free(dout), free(wdown),
+        free(dgu), free(dh), free(hd);
 }
 
 static void test_f32_swiglu(void **state) {
@@ -1032,7 +1165,7 @@ static void test_clip_scale(void **state) {
 int main(void) {
     blas_set_threads(1); // as t2 runs the kernels
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_expf_accuracy),   cmocka_unit_test(test_reductions),
+        cmocka_unit_test(test_expf_accuracy), cmocka_unit_test(test_exp16_matches),   cmocka_unit_test(test_reductions),
         cmocka_unit_test(test_embedding),       cmocka_unit_test(test_rmsnorm),
         cmocka_unit_test(test_matmul), cmocka_unit_test(test_f32_gemm), cmocka_unit_test(test_f32_swiglu),          cmocka_unit_test(test_matmul_packed), cmocka_unit_test(test_rope),
         cmocka_unit_test(test_attention_small), cmocka_unit_test(test_attention_long_rows),

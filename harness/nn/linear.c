@@ -251,32 +251,39 @@ static void bf16_forward(LinearWorker *w, int id, float *out, const float *x, si
         bf16_gemm(out, (size_t)L->OC, w->a, lda / 2, 1, L->fwd, (int)n, L->OC, L->IC, 0);
 }
 
-void linear_forward(LinearWorker *w, int id, float *out, const float *x, const float *add, size_t n) {
+static void then_all(const F32RowHook *then, size_t n) {
+    if (then) then->fn(then->ctx, 0, (int)n);
+}
+
+void linear_forward(LinearWorker *w, int id, float *out, const float *x, const float *add, size_t n,
+                    const F32RowHook *then) {
     const LinearWeight *L = &w->lw->lin[id];
     if (w->lw->path == GEMM_T2_F32) {
-        f32_gemm(out, (size_t)L->OC, x, (size_t)L->IC, 1, L->fwd, 32, f32_panels_size(32, L->IC), (int)n, L->OC,
-                 L->IC, add, (size_t)L->OC);
+        f32_gemm_hook(out, (size_t)L->OC, x, (size_t)L->IC, 1, L->fwd, 32, f32_panels_size(32, L->IC), (int)n, L->OC,
+                      L->IC, add, (size_t)L->OC, then);
         return;
     }
     bf16_forward(w, id, out, x, n);
     if (add) residual_forward(out, out, add, n * (size_t)L->OC);
+    then_all(then, n);
 }
 
-void linear_backward(LinearWorker *w, int id, float *dx, float *dw, const float *dout, const float *x, size_t n) {
+void linear_backward(LinearWorker *w, int id, float *dx, float *dw, const float *dout, const float *x, size_t n,
+                     const F32RowHook *then) {
     const LinearWeight *L = &w->lw->lin[id];
     size_t IC = (size_t)L->IC, OC = (size_t)L->OC, ldo = even(OC);
     switch (w->lw->path) {
     case GEMM_T2_F32:
         // dx = dout·W with W (OC, IC) as B (K = OC, N = IC) in place; dW += doutᵀ·x, doutᵀ read
         // down dout's columns and x as B (K = n, N = IC) in place.
-        if (dx) f32_gemm(dx, IC, dout, OC, 1, L->w, IC, 32, (int)n, L->IC, L->OC, NULL, 0);
+        if (dx) f32_gemm_hook(dx, IC, dout, OC, 1, L->w, IC, 32, (int)n, L->IC, L->OC, NULL, 0, then);
         f32_gemm(dw, IC, dout, 1, OC, x, IC, 32, L->OC, L->IC, (int)n, dw, IC);
         return;
     case GEMM_ONEDNN:
         bf16_from_rows(w->a, ldo, dout, OC, n, L->OC);
         bf16_from_rows(w->b, even(IC), x, IC, n, L->IC);
         onednn_backward(w, id, dx, dw, n);
-        return;
+        break;
     default:
         if (dx) {
             bf16_from_rows(w->a, ldo, dout, OC, n, L->OC);
@@ -286,6 +293,7 @@ void linear_backward(LinearWorker *w, int id, float *dx, float *dw, const float 
         bf16_pack_kn(w->b, x, IC, (int)n, L->IC);
         bf16_gemm(dw, IC, w->a, 1, OC, w->b, L->OC, L->IC, (int)n, 1);
     }
+    if (dx) then_all(then, n);
 }
 
 void linear_forward_swiglu(LinearWorker *w, int id_gu, float *gu, float *h, const float *x, size_t n) {
@@ -308,7 +316,7 @@ void linear_backward_swiglu(LinearWorker *w, int id_down, float *dgu, float *dw_
         f32_gemm(dw_down, F, dout, 1, C, h, F, 32, (int)C, (int)F, (int)n, dw_down, F);
         return;
     }
-    linear_backward(w, id_down, dh, dw_down, dout, h, n);
+    linear_backward(w, id_down, dh, dw_down, dout, h, n, NULL);
     swiglu_backward(dgu, dh, gu, n, (int)F);
 }
 

@@ -21,6 +21,7 @@
 
 #include <stddef.h>
 
+#include "kernels.h"
 #include "nn/model.h"
 
 typedef enum { PRECISION_FLOAT32 = 0, PRECISION_BF16 = 1 } Precision;
@@ -59,10 +60,13 @@ void linear_worker_free(LinearWorker *w);
 size_t linear_worker_bytes(const LinearWorker *w);
 
 // out (n, OC) = x (n, IC) · Wᵀ for linear weight `id`, + add (n, OC) when add is not NULL (the
-// residual; add may be out).
-void linear_forward(LinearWorker *w, int id, float *out, const float *x, const float *add, size_t n);
-// dx (n, IC) = dout · W (skipped when dx is NULL); dw (OC, IC) += doutᵀ · x.
-void linear_backward(LinearWorker *w, int id, float *dx, float *dw, const float *dout, const float *x, size_t n);
+// residual; add may be out); then `then` (or NULL) on out's rows (kernels.h, F32RowHook): on
+// t2-avx512 block by block while they are in cache, on the other paths once on all n rows.
+void linear_forward(LinearWorker *w, int id, float *out, const float *x, const float *add, size_t n,
+                    const F32RowHook *then);
+// dx (n, IC) = dout · W (skipped when dx is NULL), then `then` on dx's rows; dw (OC, IC) += doutᵀ · x.
+void linear_backward(LinearWorker *w, int id, float *dx, float *dw, const float *dout, const float *x, size_t n,
+                     const F32RowHook *then);
 // The MLP's gate-up product and SwiGLU: gu (n, 2F) = x · Wguᵀ, h (n, F) = silu(gate) · up.
 void linear_forward_swiglu(LinearWorker *w, int id_gu, float *gu, float *h, const float *x, size_t n);
 // The down projection's backward through SwiGLU: dgu (n, 2F) = SwiGLU's backward of

@@ -242,24 +242,74 @@ void acts_free(Activations *a) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// What follows a product on its rows (F32RowHook): on t2's float32 products, block by block while
+// the rows are in cache; on the other paths once over all rows.
+
+// The RMSNorm of a residual stream a product has just written: out = rmsnorm(x)·w.
+typedef struct {
+    float *out, *rstd;   // (n, C), (n,)
+    const float *x, *w;  // (n, C), (C,)
+    int C;
+    float eps;
+} NormRows;
+
+static void norm_rows(void *ctx, int m0, int rows) {
+    const NormRows *r = ctx;
+    size_t o = (size_t)m0 * (size_t)r->C;
+    rmsnorm_forward(r->out + o, r->rstd + m0, r->x + o, r->w, (size_t)rows, r->C, r->eps);
+}
+
+// The RMSNorm's backward from the gradient a product has just written (dout = d(normed)): the
+// residual stream's gradient dx and the scale's dw accumulate.
+typedef struct {
+    float *dx, *dw;
+    const float *dout, *x, *w, *rstd;
+    int C;
+} NormBackRows;
+
+static void norm_back_rows(void *ctx, int m0, int rows) {
+    const NormBackRows *r = ctx;
+    size_t o = (size_t)m0 * (size_t)r->C;
+    rmsnorm_backward(r->dx + o, r->dw, r->dout + o, r->x + o, r->w, r->rstd + m0, (size_t)rows, r->C);
+}
+
+// The loss on logits the head has just written, which become dloss/dlogits in place.
+typedef struct {
+    float *losses, *logits;
+    const int *targets;
+    const unsigned char *mask;
+    int V;
+    float scale;
+} XentRows;
+
+static void xent_rows(void *ctx, int m0, int rows) {
+    const XentRows *r = ctx;
+    crossentropy_forward_backward(r->losses + m0, r->logits + (size_t)m0 * (size_t)r->V, r->targets + m0,
+                                  r->mask ? r->mask + m0 : NULL, (size_t)rows, r->V, r->scale);
+}
+
+// ---------------------------------------------------------------------------------------------
 // The linear layers of a pass: through lw (nn/linear.h: t2's float32 or bf16 kernels, with the
-// residual add and SwiGLU fused in), or, with lw NULL, through sgemm with those steps apart.
+// residual add, SwiGLU and `then` fused in), or, with lw NULL, through sgemm with those steps apart.
 static void lin_forward(LinearWorker *lw, int id, float *out, const float *x, const float *add, const float *w,
-                        size_t n, int IC, int OC) {
+                        size_t n, int IC, int OC, const F32RowHook *then) {
     if (lw) {
-        linear_forward(lw, id, out, x, add, n);
+        linear_forward(lw, id, out, x, add, n, then);
         return;
     }
     matmul_forward(out, x, w, n, IC, OC);
     if (add) residual_forward(out, out, add, n * (size_t)OC);
+    if (then) then->fn(then->ctx, 0, (int)n);
 }
 
 static void lin_backward(LinearWorker *lw, int id, float *dx, float *dw, const float *dout, const float *x,
-                         const float *w, size_t n, int IC, int OC) {
-    if (lw)
-        linear_backward(lw, id, dx, dw, dout, x, n);
-    else
-        matmul_backward(dx, dw, dout, x, w, n, IC, OC);
+                         const float *w, size_t n, int IC, int OC, const F32RowHook *then) {
+    if (lw) {
+        linear_backward(lw, id, dx, dw, dout, x, n, then);
+        return;
+    }
+    matmul_backward(dx, dw, dout, x, w, n, IC, OC);
+    if (then) then->fn(then->ctx, 0, (int)n);
 }
 
 // gu (n, 2F) = x·Wguᵀ, h (n, F) = swiglu(gu).
@@ -284,58 +334,53 @@ static void lin_backward_swiglu(LinearWorker *lw, int id, float *dgu, float *dw,
     swiglu_backward(dgu, dh, gu, n, F);
 }
 
-static void forward_hidden(const Model *m, Activations *a, const int *tokens, const int *pos, size_t B, int T,
-                           LinearWorker *mx);
-
-static void forward(const Model *m, Activations *a, const int *tokens, const int *pos, size_t B, int T,
-                    LinearWorker *mx) {
-    forward_hidden(m, a, tokens, pos, B, T, mx);
-    lin_forward(mx, lin_head(&m->cfg), a->logits, a->lnf, NULL, m->w.lm_head, B * (size_t)T, m->cfg.d_model,
-                m->cfg.vocab_size);
-}
-
-void model_forward(const Model *m, Activations *a, const int *tokens, const int *pos, size_t B, int T) {
-    forward(m, a, tokens, pos, B, T, NULL);
-}
-
-void model_forward_hidden(const Model *m, Activations *a, const int *tokens, const int *pos, size_t B, int T) {
-    forward_hidden(m, a, tokens, pos, B, T, NULL);
-}
-
+// Forward up to the final norm (a->lnf). Each RMSNorm after the first follows the product that
+// wrote the residual stream it normalises (o and down, with the residual add), on its rows.
 static void forward_hidden(const Model *m, Activations *a, const int *tokens, const int *pos, size_t B, int T,
                            LinearWorker *mx) {
     const ModelConfig *c = &m->cfg;
     const ParamViews *w = &m->w;
-    size_t C = (size_t)c->d_model, F = (size_t)c->d_ff, H = (size_t)c->n_head;
-    size_t BT = B * (size_t)T, hd = C / H;
+    size_t C = (size_t)c->d_model, F = (size_t)c->d_ff, H = (size_t)c->n_head, L = (size_t)c->n_layer;
+    size_t BT = B * (size_t)T;
+    AttRope rope = {m->rope_cos, m->rope_sin};
     embedding_forward(a->resid, tokens, w->wte, BT, (int)C);
-    for (size_t l = 0; l < (size_t)c->n_layer; l++) {
+    rmsnorm_forward(a->ln1, a->ln1_rstd, a->resid, w->ln1, BT, (int)C, c->norm_eps);
+    for (size_t l = 0; l < L; l++) {
         float *x = a->resid + l * BT * C;                // (B, T, C) layer input
         float *ln1 = a->ln1 + l * BT * C;                // (B, T, C)
-        float *ln1_rstd = a->ln1_rstd + l * BT;          // (B, T)
         float *qkv = a->qkv + l * BT * 3 * C;            // (B, T, 3C)
         float *att = a->att + l * B * H * (size_t)T * T; // (B, H, T, T)
         float *atty = a->atty + l * BT * C;              // (B, T, C)
         float *mid = a->resid_mid + l * BT * C;          // (B, T, C)
         float *ln2 = a->ln2 + l * BT * C;                // (B, T, C)
-        float *ln2_rstd = a->ln2_rstd + l * BT;          // (B, T)
         float *gu = a->gu + l * BT * 2 * F;              // (B, T, 2F)
         float *h = a->h + l * BT * F;                    // (B, T, F)
         float *out = a->resid + (l + 1) * BT * C;        // (B, T, C) next layer input
+        int Li = (int)l, last = l + 1 == L;
 
-        rmsnorm_forward(ln1, ln1_rstd, x, w->ln1 + l * C, BT, (int)C, c->norm_eps);
-        int L = (int)l;
-        lin_forward(mx, lin_id(L, LIN_QKV), qkv, ln1, NULL, w->wqkv + l * 3 * C * C, BT, (int)C, (int)(3 * C));
-        rope_forward(qkv, m->rope_cos, m->rope_sin, pos, BT, T, 0, (int)H, (int)hd, (int)(3 * C));
-        rope_forward(qkv + C, m->rope_cos, m->rope_sin, pos, BT, T, 0, (int)H, (int)hd, (int)(3 * C));
-        attention_forward(atty, att, mx ? a->att_pack : NULL, qkv, pos, B, T, (int)C, (int)H);
-        lin_forward(mx, lin_id(L, LIN_O), mid, atty, x, w->wo + l * C * C, BT, (int)C, (int)C); // + residual
-        rmsnorm_forward(ln2, ln2_rstd, mid, w->ln2 + l * C, BT, (int)C, c->norm_eps);
-        lin_forward_swiglu(mx, lin_id(L, LIN_GU), gu, h, ln2, w->wgu + l * 2 * F * C, BT, (int)C, (int)F);
-        lin_forward(mx, lin_id(L, LIN_DOWN), out, h, mid, w->wdown + l * C * F, BT, (int)F, (int)C); // + residual
+        lin_forward(mx, lin_id(Li, LIN_QKV), qkv, ln1, NULL, w->wqkv + l * 3 * C * C, BT, (int)C, (int)(3 * C), NULL);
+        attention_forward(atty, att, mx ? a->att_pack : NULL, qkv, pos, &rope, B, T, (int)C, (int)H); // + RoPE
+        // mid = x + o(atty), then ln2 = rmsnorm(mid)
+        NormRows n2 = {ln2, a->ln2_rstd + l * BT, mid, w->ln2 + l * C, (int)C, c->norm_eps};
+        F32RowHook then2 = {norm_rows, &n2};
+        lin_forward(mx, lin_id(Li, LIN_O), mid, atty, x, w->wo + l * C * C, BT, (int)C, (int)C, &then2);
+        lin_forward_swiglu(mx, lin_id(Li, LIN_GU), gu, h, ln2, w->wgu + l * 2 * F * C, BT, (int)C, (int)F);
+        // out = mid + down(h), then the next layer's ln1 (or the final norm) of it
+        NormRows n1 = {last ? a->lnf : a->ln1 + (l + 1) * BT * C, last ? a->lnf_rstd : a->ln1_rstd + (l + 1) * BT,
+                       out, last ? w->lnf : w->ln1 + (l + 1) * C, (int)C, c->norm_eps};
+        F32RowHook then1 = {norm_rows, &n1};
+        lin_forward(mx, lin_id(Li, LIN_DOWN), out, h, mid, w->wdown + l * C * F, BT, (int)F, (int)C, &then1);
     }
-    float *xf = a->resid + (size_t)c->n_layer * BT * C;
-    rmsnorm_forward(a->lnf, a->lnf_rstd, xf, w->lnf, BT, (int)C, c->norm_eps);
+}
+
+void model_forward(const Model *m, Activations *a, const int *tokens, const int *pos, size_t B, int T) {
+    forward_hidden(m, a, tokens, pos, B, T, NULL);
+    lin_forward(NULL, lin_head(&m->cfg), a->logits, a->lnf, NULL, m->w.lm_head, B * (size_t)T, m->cfg.d_model,
+                m->cfg.vocab_size, NULL);
+}
+
+void model_forward_hidden(const Model *m, Activations *a, const int *tokens, const int *pos, size_t B, int T) {
+    forward_hidden(m, a, tokens, pos, B, T, NULL);
 }
 
 double model_forward_backward(const Model *m, Activations *a, float *grads, const int *tokens,
@@ -346,19 +391,25 @@ double model_forward_backward(const Model *m, Activations *a, float *grads, cons
     ParamViews g;
     param_views(&g, grads, c);
     size_t C = (size_t)c->d_model, F = (size_t)c->d_ff, H = (size_t)c->n_head, V = (size_t)c->vocab_size;
-    size_t BT = B * (size_t)T, hd = C / H, L = (size_t)c->n_layer;
+    size_t BT = B * (size_t)T, L = (size_t)c->n_layer;
+    AttRope rope = {m->rope_cos, m->rope_sin};
 
+    // Forward; the head's logits become dloss/dlogits as they are written.
     LinearWorker *mx = a->linear;
-    forward(m, a, tokens, pos, B, T, mx);
-    crossentropy_forward_backward(a->losses, a->logits, targets, mask, BT, (int)V, loss_scale);
+    forward_hidden(m, a, tokens, pos, B, T, mx);
+    XentRows xent = {a->losses, a->logits, targets, mask, (int)V, loss_scale};
+    F32RowHook then_xent = {xent_rows, &xent};
+    lin_forward(mx, lin_head(c), a->logits, a->lnf, NULL, w->lm_head, BT, (int)C, (int)V, &then_xent);
     double loss_sum = 0.0;
     for (size_t i = 0; i < BT; i++) loss_sum += a->losses[i]; // masked rows hold 0
 
-    // Head and final norm. dresid accumulates the residual stream's gradient from here down.
+    // Head and final norm. dresid accumulates the residual stream's gradient from here down; each
+    // RMSNorm's backward follows the product that wrote its output's gradient (dln).
     float *xf = a->resid + L * BT * C;
-    lin_backward(mx, lin_head(c), a->dln, g.lm_head, a->logits, a->lnf, w->lm_head, BT, (int)C, (int)V);
     memset(a->dresid, 0, BT * C * sizeof(float));
-    rmsnorm_backward(a->dresid, g.lnf, a->dln, xf, w->lnf, a->lnf_rstd, BT, (int)C);
+    NormBackRows nf = {a->dresid, g.lnf, a->dln, xf, w->lnf, a->lnf_rstd, (int)C};
+    F32RowHook then_f = {norm_back_rows, &nf};
+    lin_backward(mx, lin_head(c), a->dln, g.lm_head, a->logits, a->lnf, w->lm_head, BT, (int)C, (int)V, &then_f);
 
     for (size_t l = L; l-- > 0;) {
         float *x = a->resid + l * BT * C;
@@ -377,20 +428,20 @@ double model_forward_backward(const Model *m, Activations *a, float *grads, cons
         int Li = (int)l;
         lin_backward_swiglu(mx, lin_id(Li, LIN_DOWN), a->dgu, g.wdown + l * C * F, a->dh, a->dresid, h, gu,
                             w->wdown + l * C * F, BT, (int)C, (int)F);
+        NormBackRows n2 = {a->dresid, g.ln2 + l * C, a->dln, mid, w->ln2 + l * C, ln2_rstd, (int)C};
+        F32RowHook then2 = {norm_back_rows, &n2};
         lin_backward(mx, lin_id(Li, LIN_GU), a->dln, g.wgu + l * 2 * F * C, a->dgu, ln2, w->wgu + l * 2 * F * C, BT,
-                     (int)C, (int)(2 * F));
-        rmsnorm_backward(a->dresid, g.ln2 + l * C, a->dln, mid, w->ln2 + l * C, ln2_rstd, BT, (int)C);
+                     (int)C, (int)(2 * F), &then2);
 
         // Attention: mid = x + o(attn(rope(qkv(ln1(x))))).
         lin_backward(mx, lin_id(Li, LIN_O), a->datty, g.wo + l * C * C, a->dresid, atty, w->wo + l * C * C, BT,
-                     (int)C, (int)C);
-        attention_backward(a->dqkv, a->att_scratch, mx ? a->att_pack : NULL, a->datty, qkv, att, pos, B, T, (int)C,
-                           (int)H);
-        rope_backward(a->dqkv, m->rope_cos, m->rope_sin, pos, BT, T, 0, (int)H, (int)hd, (int)(3 * C));
-        rope_backward(a->dqkv + C, m->rope_cos, m->rope_sin, pos, BT, T, 0, (int)H, (int)hd, (int)(3 * C));
+                     (int)C, (int)C, NULL);
+        attention_backward(a->dqkv, a->att_scratch, mx ? a->att_pack : NULL, a->datty, qkv, att, pos, &rope, B, T,
+                           (int)C, (int)H);
+        NormBackRows n1 = {a->dresid, g.ln1 + l * C, a->dln, x, w->ln1 + l * C, ln1_rstd, (int)C};
+        F32RowHook then1 = {norm_back_rows, &n1};
         lin_backward(mx, lin_id(Li, LIN_QKV), a->dln, g.wqkv + l * 3 * C * C, a->dqkv, ln1, w->wqkv + l * 3 * C * C,
-                     BT, (int)C, (int)(3 * C));
-        rmsnorm_backward(a->dresid, g.ln1 + l * C, a->dln, x, w->ln1 + l * C, ln1_rstd, BT, (int)C);
+                     BT, (int)C, (int)(3 * C), &then1);
     }
     embedding_backward(g.wte, a->dresid, tokens, BT, (int)C);
     return loss_sum;

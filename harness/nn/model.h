@@ -96,7 +96,7 @@ typedef struct {
     float *resid_mid; // (L, B, T, C)  after the attention residual
     float *ln2;       // (L, B, T, C)
     float *ln2_rstd;  // (L, B, T)
-    float *gu;        // (L, B, T, 2F)
+    float *gu;        // (L, B, T, 2F)  [gate | up]; on t2-avx512 what SwiGLU's backward needs instead
     float *h;         // (L, B, T, F)
     float *lnf;       // (B, T, C)
     float *lnf_rstd;  // (B, T)
