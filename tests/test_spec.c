@@ -141,7 +141,7 @@ static const BadCase BAD[] = {
     {"{\"name\": \"x\", " TSK ", \"family\": [{\"n_layer\": 1, \"d_model\": 32}], " BUD "}",
      "bad.json: family[0].n_head: missing (an integer in [1, 65536])"},
     {"{\"name\": \"x\", " TSK ", \"family\": [{\"n_layer\": 1, \"d_model\": 32, \"n_head\": 2, \"heads\": 2}], " BUD "}",
-     "bad.json: family[0].heads: unknown key (known: n_layer, d_model, n_head, d_ff, tied, rope_theta, norm_eps, lr)"},
+     "bad.json: family[0].heads: unknown key (known: n_layer, d_model, n_head, d_ff, tied, rope_theta, norm_eps, lr, grad_clip)"},
     {"{\"name\": \"x\", " TSK ", " FAM ", \"budgets\": {\"train_flops\": [1e10], \"tokens\": [5]}}",
      "bad.json: budgets: give exactly one of train_flops, tokens_per_param, tokens"},
     {"{\"name\": \"x\", " TSK ", " FAM ", \"budgets\": {\"train_flops\": [1e10, -3]}}",
@@ -180,6 +180,10 @@ static const BadCase BAD[] = {
      "bad.json: family[0].lr: must be in (0, 10], got 0"},
     {"{\"name\": \"x\", " TSK ", \"family\": [{\"n_layer\": 1, \"d_model\": 32, \"n_head\": 2, \"lr\": -0.001}], " BUD "}",
      "bad.json: family[0].lr: must be in (0, 10], got -0.001"},
+    {"{\"name\": \"x\", " TSK ", \"family\": [{\"n_layer\": 1, \"d_model\": 32, \"n_head\": 2, \"grad_clip\": -0.5}], " BUD "}",
+     "bad.json: family[0].grad_clip: must be in [0, 1e+09], got -0.5"},
+    {"{\"name\": \"x\", " TSK ", \"family\": [{\"n_layer\": 1, \"d_model\": 32, \"n_head\": 2, \"grad_clip\": \"1\"}], " BUD "}",
+     "bad.json: family[0].grad_clip: must be a number"},
     {"{\"name\": \"x\", \"task\": {\"name\": \"add\", \"digits\": 4, \"min_digits\": 1}, " FAM ", " BUD ", \"train\": {\"seq_len\": 15}}",
      "bad.json: train.seq_len: 15 cannot hold the longest add example (17 tokens with BOS and EOS): it must be at least 16"},
     {"{\"name\": \"x\", \"task\": {\"name\": \"add\", \"digits\": 2, \"min_digits\": 3}, " FAM ", " BUD "}",
@@ -193,6 +197,51 @@ static const BadCase BAD[] = {
     {"{\"name\": \"x\", " TSK ", " FAM ", " BUD ", \"analysis\": {\"loss\": \"gold\"}}",
      "bad.json: analysis.loss: must be \"answer\" (runs.answer_loss) or \"val\" (runs.val_loss)"},
 };
+
+// family[i].grad_clip: that model's clip, else train.grad_clip; written into the canonical JSON and
+// a run's config only where it is given, so the runs of the other models keep their hashes.
+static void test_grad_clip_per_size(void **state) {
+    (void)state;
+    const char *at = "{\"n_layer\": 1, \"d_model\": 32, \"n_head\": 2}";
+    char *p = strstr(GOOD, at);
+    assert_non_null(p);
+    char *own = xasprintf("%.*s{\"n_layer\": 1, \"d_model\": 32, \"n_head\": 2, \"grad_clip\": 2.5}%s", (int)(p - GOOD),
+                          GOOD, p + strlen(at));
+    char *global = xasprintf("%.*s\"grad_clip\": 0.5, %s", (int)(strstr(GOOD, "\"seeds\"") - GOOD), GOOD,
+                             strstr(GOOD, "\"seeds\""));
+    Spec a, b, c, d;
+    assert_int_equal(spec_parse(&a, GOOD, "a"), 0);
+    assert_int_equal(spec_parse(&b, own, "b"), 0);
+    assert_int_equal(spec_parse(&c, global, "c"), 0);
+    assert_true(a.family_clip[0] == -1 && a.model_clip[0] == 1.0 && a.runs[0].grad_clip == 1.0);
+    assert_true(b.family_clip[0] == 2.5 && b.model_clip[0] == 2.5 && b.model_clip[1] == 1.0);
+    assert_true(c.model_clip[0] == 0.5 && c.model_clip[2] == 0.5);
+    for (int i = 0; i < b.n_runs; i++) assert_true(b.runs[i].grad_clip == (b.runs[i].family_idx == 0 ? 2.5 : 1.0));
+    assert_string_not_equal(a.hash, b.hash);
+    assert_non_null(strstr(b.json, "\"grad_clip\":2.5"));
+    for (int i = 0; i < a.n_runs; i++) { // family[0]'s runs change; the others' configs stay as they were
+        char *ja = run_config_json(&a, &a.runs[i]), *jb = run_config_json(&b, &b.runs[i]);
+        if (a.runs[i].family_idx == 0) {
+            assert_string_not_equal(ja, jb);
+            assert_true(strtod(strstr(jb, "\"grad_clip\":") + 12, NULL) == 2.5);
+        } else {
+            assert_string_equal(ja, jb);
+        }
+        free(ja), free(jb);
+    }
+    // The canonical JSON keeps it; 0 (no clipping for that model) is a value, not "absent".
+    assert_int_equal(spec_parse(&d, b.json, "d"), 0);
+    assert_string_equal(d.hash, b.hash);
+    assert_true(d.model_clip[0] == 2.5);
+    spec_free(&d);
+    char *off = xstrdup(own);
+    memcpy(strstr(off, "2.5"), "0.0", 3);
+    assert_int_equal(spec_parse(&d, off, "e"), 0);
+    assert_true(d.family_clip[0] == 0 && d.runs[0].grad_clip == 0 && d.runs[6].grad_clip == 1.0);
+    assert_non_null(strstr(d.json, "\"grad_clip\":0"));
+    free(own), free(global), free(off);
+    spec_free(&a), spec_free(&b), spec_free(&c), spec_free(&d);
+}
 
 // train.precision: bf16 is part of a run's config (and hash); float32, the default, is not
 // written, so float32 specs keep the hashes they had before the key existed.
@@ -307,6 +356,7 @@ int main(void) {
         cmocka_unit_test(test_grid_expansion),
         cmocka_unit_test(test_budget_kinds),
         cmocka_unit_test(test_canonical_round_trip),
+        cmocka_unit_test(test_grad_clip_per_size),
         cmocka_unit_test(test_precision),
         cmocka_unit_test(test_precision_unsupported_cli),
         cmocka_unit_test(test_bad_files),

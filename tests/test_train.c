@@ -388,6 +388,71 @@ static void test_lr_per_size_reaches_optimizer(void **state) {
     spec_free(&s);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Per-size clipping: family[i].grad_clip is the clip the optimiser applies to that model's runs,
+// train.grad_clip the other models'. Each run of the sweep path (run_train) must end with the
+// weights of a reference trainer given that clip directly, bit for bit, and not with those of the
+// other clip (a check that the two clips lead apart here, so the comparison can fail).
+static const char CLIP_SPEC[] =
+    "{\"name\": \"clip\", \"task\": {\"name\": \"add\", \"digits\": 1, \"eval_problems\": 20},\n"
+    " \"family\": [{\"n_layer\": 1, \"d_model\": 16, \"n_head\": 2, \"grad_clip\": 0.02},\n"
+    "            {\"n_layer\": 1, \"d_model\": 16, \"n_head\": 2}],\n"
+    " \"budgets\": {\"tokens\": [768]},\n"
+    " \"train\": {\"seq_len\": 16, \"batch_size\": 8, \"lr\": 0.01, \"grad_clip\": 5,\n"
+    "           \"warmup\": 0, \"schedule\": \"constant\", \"weight_decay\": 0}}";
+
+// The weights after training run R's model, seed and steps with clip CLIP, in a trainer of its own.
+static float *reference_params(const Spec *s, const RunSpec *r, double clip) {
+    Task *task = task_create(&s->task);
+    TrainSpec ts = s->train;
+    ts.lr = r->lr;
+    ts.grad_clip = clip;
+    Trainer *t = trainer_create(&r->model, &ts, r->steps, (uint64_t)r->seed, task, 1);
+    StepStats st;
+    for (long i = 0; i < r->steps; i++) assert_int_equal(trainer_step(t, &st), 0);
+    size_t n = trainer_model(t)->layout.total;
+    float *p = malloc(n * sizeof *p);
+    memcpy(p, trainer_model(t)->params, n * sizeof *p);
+    trainer_free(t);
+    task_free(task);
+    return p;
+}
+
+static int capture_clip_norms(void *ctx, const TrainLogRow *rows, int n) {
+    double *max_norm = ctx;
+    for (int i = 0; i < n; i++) *max_norm = fmax(*max_norm, rows[i].grad_norm);
+    return 0;
+}
+
+static void test_grad_clip_per_size_reaches_optimizer(void **state) {
+    (void)state;
+    Spec s;
+    if (spec_parse(&s, CLIP_SPEC, "clip.json") != 0) fail_msg("%s", err_msg());
+    char *dir = tmpdir_make("clip");
+    const double want[2] = {0.02, 5}; // family[0]'s own, train.grad_clip
+    for (int i = 0; i < 2; i++) {
+        const RunSpec *r = &s.runs[i];
+        assert_true(r->grad_clip == want[i] && r->steps == 6);
+        char *ckpt = xasprintf("%s/run-%d.ckpt", dir, i);
+        double max_norm = 0;
+        RunHooks hooks = {.ctx = &max_norm, .on_log = capture_clip_norms};
+        RunOutcome out;
+        if (run_train(&s, r, ckpt, 1, &hooks, &out) != 0) fail_msg("%s", err_msg());
+        Checkpoint ck;
+        if (checkpoint_read(ckpt, &ck) != 0) fail_msg("%s", err_msg());
+        float *mine = reference_params(&s, r, want[i]), *other = reference_params(&s, r, want[1 - i]);
+        size_t n = ck.n_params;
+        print_message("run %d: clip %g, largest gradient norm %.3g\n", i, want[i], max_norm);
+        assert_true(max_norm > want[0] && max_norm < want[1]); // 0.02 clips, 5 never
+        assert_memory_equal(ck.params, mine, n * sizeof(float));
+        assert_memory_not_equal(ck.params, other, n * sizeof(float));
+        free(mine), free(other), free(ckpt);
+        checkpoint_free(&ck);
+    }
+    tmpdir_remove(dir);
+    spec_free(&s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resume_bit_exact_1_thread),
@@ -399,6 +464,7 @@ int main(void) {
         cmocka_unit_test(test_export_read_back),
         cmocka_unit_test(test_schedules),
         cmocka_unit_test(test_lr_per_size_reaches_optimizer),
+        cmocka_unit_test(test_grad_clip_per_size_reaches_optimizer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

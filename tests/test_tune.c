@@ -1,7 +1,8 @@
 // test_tune.c — `t2 tune`: on a tiny spec it picks, for every model, the learning rate whose pilot
-// ends with the lowest held-out loss, each pilot loss recomputed here by training the same pilot
-// through the library; the tuned copy is the spec with those rates as family[i].lr; the choice
-// rule (ties, divergence, the edge of the grid); bad options.
+// ends with the lowest held-out loss, and the clip --clip-factor times the median gradient norm of
+// that pilot's second half, each pilot recomputed here by training it through the library with its
+// model's clip; the tuned copy is the spec with those as family[i].lr and family[i].grad_clip; the
+// choice rule (ties, divergence, the edge of the grid); bad options.
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -17,7 +18,8 @@
 
 static const char SPEC[] =
     "{\"name\": \"tiny\", \"task\": {\"name\": \"add\", \"digits\": 1, \"eval_problems\": 20, \"seed\": 2},\n"
-    " \"family\": [{\"n_layer\": 1, \"d_model\": 16, \"n_head\": 2}, {\"n_layer\": 1, \"d_model\": 32, \"n_head\": 2}],\n"
+    " \"family\": [{\"n_layer\": 1, \"d_model\": 16, \"n_head\": 2}, {\"n_layer\": 1, \"d_model\": 32, \"n_head\": 2,\n"
+    "             \"grad_clip\": 0.5}],\n"
     " \"budgets\": {\"tokens\": [40000, 20000]},\n"
     " \"train\": {\"seq_len\": 16, \"batch_size\": 8, \"lr\": 0.003, \"seeds\": [4, 5]},\n"
     " \"eval\": {\"n_samples\": 4, \"k\": [1, 4]}}\n";
@@ -30,18 +32,33 @@ static double num(const cJSON *o, const char *key) {
     return v->valuedouble;
 }
 
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
 // The pilot of model F at LR, trained here: the smallest budget (20000 tokens), the first seed,
-// one thread (what each of 2 jobs of 2 threads gets); its answer loss.
-static double pilot_loss(const Spec *s, int f, double lr) {
+// the model's clip under the spec (family[1] has its own), one thread (what each of 2 jobs of 2
+// threads gets); its answer loss, and in *late_median the median gradient norm of its second half.
+static double pilot_loss(const Spec *s, int f, double lr, double *late_median) {
     Task *task = task_create(&s->task);
     TrainSpec ts = s->train;
     ts.lr = lr;
+    ts.grad_clip = f == 1 ? 0.5 : 1.0;
     long steps = s->runs[f * 4 + 2].steps; // (family f, budget 1, seed 4)
     assert_int_equal(s->runs[f * 4 + 2].budget, 20000);
     Trainer *t = trainer_create(&s->family[f], &ts, steps, 4, task, 1);
     StepStats st;
-    for (long i = 0; i < steps; i++)
+    double *norm = malloc((size_t)steps * sizeof *norm);
+    for (long i = 0; i < steps; i++) {
         if (trainer_step(t, &st) != 0) fail_msg("%s", err_msg());
+        norm[i] = st.grad_norm;
+    }
+    long half = steps / 2, late = steps - half; // the last ceil(steps/2) steps
+    qsort(norm + half, (size_t)late, sizeof *norm, cmp_double);
+    const double *x = norm + half;
+    *late_median = late % 2 ? x[late / 2] : (x[late / 2 - 1] + x[late / 2]) / 2;
+    free(norm);
     double loss = trainer_answer_loss(t);
     trainer_free(t);
     task_free(task);
@@ -64,28 +81,49 @@ static void test_tune_picks_lowest_pilot_loss(void **state) {
     if (spec_parse(&s, SPEC, "tiny.json") != 0) fail_msg("%s", err_msg());
     const cJSON *pilots = cJSON_GetObjectItem(o, "pilots");
     assert_int_equal(cJSON_GetArraySize(pilots), 6);
-    double want_lr[2];
+    assert_true(num(o, "clip_factor") == 4);
+    double want_lr[2], want_clip[2];
     for (int f = 0; f < 2; f++) {
-        double best = INFINITY;
+        double best = INFINITY, median = NAN;
         for (int g = 0; g < 3; g++) {
             const cJSON *p = cJSON_GetArrayItem(pilots, f * 3 + g);
             assert_int_equal((int)num(p, "family"), f);
             assert_true(num(p, "lr") == GRID[g]);
-            double loss = pilot_loss(&s, f, GRID[g]);
-            print_message("family[%d] lr %g: pilot loss %.6f (t2 tune %.6f)\n", f, GRID[g], loss, num(p, "loss"));
+            assert_true(num(p, "grad_clip") == (f == 1 ? 0.5 : 1.0)); // the model's clip under the spec
+            double m, loss = pilot_loss(&s, f, GRID[g], &m);
+            print_message("family[%d] lr %g: pilot loss %.6f (t2 tune %.6f), late median |g| %.6f (%.6f)\n", f,
+                          GRID[g], loss, num(p, "loss"), m, num(p, "late_grad_norm"));
             assert_true(num(p, "loss") == loss); // the same pilot, bit for bit
-            if (loss < best) best = loss, want_lr[f] = GRID[g];
+            assert_true(num(p, "late_grad_norm") == m);
+            if (loss < best) best = loss, want_lr[f] = GRID[g], median = m;
         }
+        // The clip: 4 times the chosen pilot's late median, to 2 significant digits.
+        char two[32];
+        snprintf(two, sizeof two, "%.2g", 4 * median);
+        want_clip[f] = strtod(two, NULL);
         const cJSON *c = cJSON_GetArrayItem(cJSON_GetObjectItem(o, "chosen"), f);
+        print_message("family[%d]: chosen lr %g, clip %g\n", f, want_lr[f], want_clip[f]);
         assert_true(num(c, "lr") == want_lr[f]);
+        assert_true(num(c, "late_grad_norm") == median && num(c, "grad_clip") == want_clip[f]);
+        assert_true(tune_clip_threshold(median, 4) == want_clip[f]);
     }
     // The tuned copy: the same experiment with the chosen rates as family[i].lr.
     Spec t;
     if (spec_load(&t, out) != 0) fail_msg("%s", err_msg());
     assert_int_equal(t.n_runs, s.n_runs);
     assert_true(t.budgets.values[0] == 40000 && t.train.seeds[1] == 5 && t.task.digits == 1);
-    for (int f = 0; f < 2; f++) assert_true(t.family_lr[f] == want_lr[f] && t.model_lr[f] == want_lr[f]);
+    for (int f = 0; f < 2; f++)
+        assert_true(t.family_lr[f] == want_lr[f] && t.model_lr[f] == want_lr[f] && t.family_clip[f] == want_clip[f]);
     spec_free(&t);
+    // --clip-factor 0: the rates only; the clips stay the spec's (family[1]'s own, train's for family[0]).
+    RunResult r0 = run_t2("tune", spec, "--grid", "0.001,0.01,0.1", "--clip-factor", "0", "--jobs", "2", "--threads", "2",
+                          "--quiet", NULL);
+    if (r0.status != 0) fail_msg("t2 tune --clip-factor 0: %s", r0.err);
+    if (spec_load(&t, out) != 0) fail_msg("%s", err_msg());
+    assert_true(t.family_lr[0] == want_lr[0] && t.family_lr[1] == want_lr[1]);
+    assert_true(t.family_clip[0] == -1 && t.family_clip[1] == 0.5);
+    spec_free(&t);
+    run_free(&r0);
     spec_free(&s);
     cJSON_Delete(o);
     run_free(&r);
@@ -128,6 +166,8 @@ static void test_tune_errors(void **state) {
         {{"--factors", "1,x"}, "--factors: 'x' is not a learning rate in (0, 10]"},
         {{"--grid", "0.01", "--factors", "1"}, "t2 tune: give --grid or --factors, not both"},
         {{"--out", spec}, "is the spec itself; the tuned copy needs another file"},
+        {{"--clip-factor", "-1"}, "--clip-factor: -1 is out of range [0, 1000]"},
+        {{"--clip-factor", "x"}, "--clip-factor: expected a number, got 'x'"},
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
         char *argv[8] = {"tune", spec};

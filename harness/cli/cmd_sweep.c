@@ -257,8 +257,8 @@ static double quick_tokens_per_s(const Spec *s, int family, int threads) {
 static void dry_run(const Spec *s, int shard_i, int shard_n, int jobs, int threads) {
     double *rate = xcalloc((size_t)s->n_family, sizeof(double));
     for (int f = 0; f < s->n_family; f++) rate[f] = quick_tokens_per_s(s, f, threads);
-    printf("%4s %5s %6s %4s %10s %10s %10s %8s %8s %10s %10s %9s %9s\n", "run", "model", "d", "L", "N", "N_nonemb",
-           "D", "D/N", "steps", "FLOPs", "6ND", "est.time", "lr");
+    printf("%4s %5s %6s %4s %10s %10s %10s %8s %8s %10s %10s %9s %9s %6s\n", "run", "model", "d", "L", "N", "N_nonemb",
+           "D", "D/N", "steps", "FLOPs", "6ND", "est.time", "lr", "clip");
     double total_s = 0, total_flops = 0;
     int n = 0;
     for (int i = 0; i < s->n_runs; i++) {
@@ -272,9 +272,9 @@ static void dry_run(const Spec *s, int shard_i, int shard_n, int jobs, int threa
         human_count(r->train_flops_6nd, F6, sizeof F6);
         double secs = (double)r->train_tokens / rate[r->family_idx];
         human_seconds(secs, tm, sizeof tm);
-        printf("%4d %5d %6d %4d %10s %10s %10s %8.1f %8ld %10s %10s %9s %9.3g\n", r->run_id, r->family_idx,
+        printf("%4d %5d %6d %4d %10s %10s %10s %8.1f %8ld %10s %10s %9s %9.3g %6.3g\n", r->run_id, r->family_idx,
                r->model.d_model, r->model.n_layer, N, Ne, D, (double)r->train_tokens / (double)r->n_params, r->steps, F,
-               F6, tm, r->lr);
+               F6, tm, r->lr, r->grad_clip);
         total_s += secs;
         total_flops += r->train_flops;
         n++;

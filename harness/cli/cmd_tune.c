@@ -1,8 +1,10 @@
-// cmd_tune.c — `t2 tune SPEC.json`: pick a peak learning rate per model size. A short pilot of
-// every model of the spec at each rate of a small grid (by default 1/4, 1/2, 1, 2 and 4 times the
-// model's rate under the spec) trains at the spec's smallest budget with its first seed; the rate
-// whose pilot ends with the lowest held-out loss (the analysis's loss variable) is chosen, and a
-// copy of the spec with those rates as family[i].lr is written (the spec itself is not touched).
+// cmd_tune.c — `t2 tune SPEC.json`: pick a peak learning rate and a gradient-norm clip per model
+// size. A short pilot of every model of the spec at each rate of a small grid (by default 1/4,
+// 1/2, 1, 2 and 4 times the model's rate under the spec) trains at the spec's smallest budget with
+// its first seed and its clip under the spec; the rate whose pilot ends with the lowest held-out
+// loss (the analysis's loss variable) is chosen, the clip is --clip-factor times the median
+// gradient norm of that pilot's second half (tune_clip_threshold), and a copy of the spec with
+// them as family[i].lr and family[i].grad_clip is written (the spec itself is not touched).
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,8 +63,11 @@ static void on_pilot(void *ctx, const TunePilot *p, int done, int total) {
         fprintf(stderr, "t2: pilot %d/%d: family[%d] L%d d%d, lr %.3g: diverged (%s)\n", done, total, p->family_idx,
                 c->n_layer, c->d_model, p->lr, w);
     else
-        fprintf(stderr, "t2: pilot %d/%d: family[%d] L%d d%d, lr %.3g: %s %.4f, clipped %.0f%% of steps (%s)\n", done,
-                total, p->family_idx, c->n_layer, c->d_model, p->lr, tune_loss_column(s), p->loss, 100 * p->clipped, w);
+        fprintf(stderr,
+                "t2: pilot %d/%d: family[%d] L%d d%d, lr %.3g: %s %.4f, clipped %.0f%% of steps at %g, late median "
+                "gradient norm %.3g (%s)\n",
+                done, total, p->family_idx, c->n_layer, c->d_model, p->lr, tune_loss_column(s), p->loss,
+                100 * p->clipped, p->grad_clip, p->late_grad_norm, w);
 }
 
 // Every number of a JSON tree in its shortest form that reads back exactly (3e+10, not
@@ -86,8 +91,9 @@ static void shortest_numbers(cJSON *node) {
     }
 }
 
-// The spec file as written, with family[i].lr set to the chosen rates, into OUT (atomically).
-static int write_tuned(const char *spec_path, const char *out, const double *lr, int n_family) {
+// The spec file as written, with family[i].lr set to the chosen rates and, when CLIP is given,
+// family[i].grad_clip to the chosen clips, into OUT (atomically).
+static int write_tuned(const char *spec_path, const char *out, const double *lr, const double *clip, int n_family) {
     char *text = read_file(spec_path, NULL);
     if (!text) return -1;
     cJSON *root = cJSON_Parse(text);
@@ -102,6 +108,10 @@ static int write_tuned(const char *spec_path, const char *out, const double *lr,
     for (cJSON *m = fam->child; m; m = m->next, i++) {
         cJSON_DeleteItemFromObjectCaseSensitive(m, "lr");
         cJSON_AddNumberToObject(m, "lr", lr[i]);
+        if (clip) {
+            cJSON_DeleteItemFromObjectCaseSensitive(m, "grad_clip");
+            cJSON_AddNumberToObject(m, "grad_clip", clip[i]);
+        }
     }
     shortest_numbers(root);
     char *json = cJSON_Print(root);
@@ -119,11 +129,14 @@ static int write_tuned(const char *spec_path, const char *out, const double *lr,
     return rc;
 }
 
-// One line per model: every rate tried with its pilot loss (* the chosen one), the chosen rate
-// and how often its pilot clipped the gradient.
-static void print_table(const Spec *s, const TunePilot *p, int n, const int *chosen, const int *edge) {
-    printf("t2 tune %s: budget %g, seed %ld; pilot loss %s (lr: loss, * chosen)\n", s->path,
+// One line per model: every rate tried with its pilot loss (* the chosen one), the chosen rate,
+// how often its pilot clipped the gradient, and the clip chosen from it (CLIP NULL: none).
+static void print_table(const Spec *s, const TunePilot *p, int n, const int *chosen, const int *edge,
+                        const double *clip, double factor) {
+    printf("t2 tune %s: budget %g, seed %ld; pilot loss %s (lr: loss, * chosen)", s->path,
            s->budgets.values[tune_budget_idx(s)], s->train.seeds[0], tune_loss_column(s));
+    if (clip) printf("; clip %g x the chosen pilot's late median gradient norm", factor);
+    printf("\n");
     for (int f = 0; f < s->n_family; f++) {
         const ModelConfig *c = &s->family[f];
         char label[32], N[16];
@@ -139,16 +152,21 @@ static void print_table(const Spec *s, const TunePilot *p, int n, const int *cho
                 snprintf(cell, sizeof cell, "%.3g: %.4f%s", p[i].lr, p[i].loss, i == chosen[f] ? "*" : "");
             printf("  %-17s", cell);
         }
-        printf("  chosen %.3g, clipped %.0f%% of steps%s\n", p[chosen[f]].lr, 100 * p[chosen[f]].clipped,
-               edge[f] ? " (edge of the rates tried)" : "");
+        const TunePilot *c_p = &p[chosen[f]];
+        printf("  chosen %.3g%s, clipped %.0f%% of steps at %g, late median |g| %.3g", c_p->lr,
+               edge[f] ? " (edge of the rates tried)" : "", 100 * c_p->clipped, c_p->grad_clip, c_p->late_grad_norm);
+        if (clip) printf(" -> grad_clip %g", clip[f]);
+        printf("\n");
     }
 }
 
-static void print_json(const Spec *s, const TunePilot *p, int n, const int *chosen, const int *edge, const char *out) {
+static void print_json(const Spec *s, const TunePilot *p, int n, const int *chosen, const int *edge, const char *out,
+                       const double *clip, double factor) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "spec", s->path);
     cJSON_AddStringToObject(o, "out", out);
     cJSON_AddStringToObject(o, "loss", tune_loss_column(s));
+    json_add_num(o, "clip_factor", factor);
     json_add_num(o, "budget", s->budgets.values[tune_budget_idx(s)]);
     json_add_num(o, "seed", (double)s->train.seeds[0]);
     cJSON *pilots = cJSON_AddArrayToObject(o, "pilots");
@@ -162,7 +180,9 @@ static void print_json(const Spec *s, const TunePilot *p, int n, const int *chos
             json_add_num(x, "loss", p[i].loss);
             json_add_num(x, "train_loss", p[i].train_loss);
         }
+        json_add_num(x, "grad_clip", p[i].grad_clip);
         json_add_num(x, "clipped", p[i].clipped);
+        if (!p[i].diverged) json_add_num(x, "late_grad_norm", p[i].late_grad_norm);
         cJSON_AddItemToArray(pilots, x);
     }
     cJSON *ch = cJSON_AddArrayToObject(o, "chosen");
@@ -172,6 +192,11 @@ static void print_json(const Spec *s, const TunePilot *p, int n, const int *chos
         json_add_num(x, "lr", p[chosen[f]].lr);
         json_add_num(x, "loss", p[chosen[f]].loss);
         json_add_num(x, "clipped", p[chosen[f]].clipped);
+        json_add_num(x, "late_grad_norm", p[chosen[f]].late_grad_norm);
+        if (clip)
+            json_add_num(x, "grad_clip", clip[f]);
+        else
+            cJSON_AddNullToObject(x, "grad_clip");
         cJSON_AddBoolToObject(x, "at_edge", edge[f]);
         cJSON_AddItemToArray(ch, x);
     }
@@ -182,11 +207,16 @@ static void print_json(const Spec *s, const TunePilot *p, int n, const int *chos
 int cmd_tune(int argc, char **argv) {
     char *grid_text = NULL, *factors_text = NULL, *out_arg = NULL;
     long jobs = 1, threads = cpu_count();
+    double clip_factor = TUNE_CLIP_FACTOR;
     int json = 0, quiet = 0;
     Opt opts[] = {
         ARG_STR("--factors", &factors_text, "F,F,...",
                 "rates to try, as multiples of each model's rate under the spec (default 0.25,0.5,1,2,4)"),
         ARG_STR("--grid", &grid_text, "LR,LR,...", "rates to try, the same for every model (instead of --factors)"),
+        ARG_DOUBLE("--clip-factor", &clip_factor, "F",
+                   "each model's grad_clip: F times the median gradient norm of the second half of its chosen "
+                   "pilot (default 4; 0 keeps the spec's clipping)",
+                   .min = 0, .max = 1000),
         ARG_STR("--out", &out_arg, "FILE", "the tuned copy of the spec (default SPEC-tuned.json beside it)"),
         ARG_INT("--jobs", &jobs, "J", "pilots at once, as processes (default 1)", .min = 1, .max = 64),
         ARG_INT("--threads", &threads, "T", "threads in all, split between the jobs (default: all cores)", .min = 1,
@@ -223,7 +253,7 @@ int cmd_tune(int argc, char **argv) {
         for (int g = 0; g < n_grid; g++) {
             const RunSpec *r = &s.runs[(f * s.budgets.n + b) * s.train.n_seeds]; // (f, b, first seed)
             p[f * n_grid + g] = (TunePilot){.family_idx = f, .lr = absolute ? grid[g] : grid[g] * s.model_lr[f],
-                                            .steps = r->steps};
+                                            .grad_clip = s.model_clip[f], .steps = r->steps};
         }
     int per_job = (int)MAX(1, threads / jobs);
     if (!quiet)
@@ -231,7 +261,8 @@ int cmd_tune(int argc, char **argv) {
                 s.n_family, n_grid, s.budgets.values[b], (int)MIN(jobs, n), per_job);
     if (tune_run(&s, p, n, (int)jobs, per_job, quiet ? NULL : on_pilot, &s) != 0) goto done;
     int chosen[SPEC_MAX_FAMILY], edge[SPEC_MAX_FAMILY];
-    double lr[SPEC_MAX_FAMILY];
+    double lr[SPEC_MAX_FAMILY], clip[SPEC_MAX_FAMILY];
+    const double *clip_out = clip_factor > 0 ? clip : NULL;
     for (int f = 0; f < s.n_family; f++) {
         chosen[f] = tune_choose(p, n, f, &edge[f]);
         if (chosen[f] < 0) {
@@ -243,12 +274,19 @@ int cmd_tune(int argc, char **argv) {
             goto done;
         }
         lr[f] = p[chosen[f]].lr;
+        clip[f] = tune_clip_threshold(p[chosen[f]].late_grad_norm, clip_factor);
+        if (clip_out && !(clip[f] > 0)) { // a gradient of norm 0 all through the second half
+            err_set("family[%d]: the chosen pilot's late median gradient norm is %g: no clip can be set from it; "
+                    "--clip-factor 0 keeps the spec's; nothing written",
+                    f, p[chosen[f]].late_grad_norm);
+            goto done;
+        }
     }
-    if (write_tuned(spec_path, out, lr, s.n_family) != 0) goto done;
+    if (write_tuned(spec_path, out, lr, clip_out, s.n_family) != 0) goto done;
     if (json) {
-        print_json(&s, p, n, chosen, edge, out);
+        print_json(&s, p, n, chosen, edge, out, clip_out, clip_factor);
     } else {
-        print_table(&s, p, n, chosen, edge);
+        print_table(&s, p, n, chosen, edge, clip_out, clip_factor);
         printf("wrote %s\n", out);
     }
     for (int f = 0; f < s.n_family; f++)

@@ -13,7 +13,7 @@
 static const Command commands[] = {
     {"sweep", cmd_sweep, "train and evaluate every run of an experiment file (resumable)"},
     {"train", cmd_train, "train and evaluate one run of an experiment (what a job-array task calls)"},
-    {"tune", cmd_tune, "pick a learning rate per model size from short pilots; write a tuned copy of the spec"},
+    {"tune", cmd_tune, "pick a learning rate and a gradient clip per model size from short pilots; write a tuned copy of the spec"},
     {"eval", cmd_eval, "repeated-sampling evaluation of finished runs that lack it"},
     {"fit", cmd_fit, "fit a scaling law (chinchilla, t2-loss, t2-acc, coverage) to a database or CSV"},
     {"optimize", cmd_optimize, "compute-optimal (N, D, k) under the fitted laws, beside Chinchilla's choice"},

@@ -160,7 +160,7 @@ static int parse_name(Spec *s, const cJSON *root) {
 }
 
 static int parse_family(Spec *s, const cJSON *root, int vocab, int seq_len) {
-    static const char *const keys[] = {"n_layer", "d_model", "n_head", "d_ff", "tied", "rope_theta", "norm_eps", "lr"};
+    static const char *const keys[] = {"n_layer", "d_model", "n_head", "d_ff", "tied", "rope_theta", "norm_eps", "lr", "grad_clip"};
     const cJSON *arr = item(root, "family");
     if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) < 1) {
         err_set("family: must be a non-empty array of models");
@@ -181,7 +181,8 @@ static int parse_family(Spec *s, const cJSON *root, int vocab, int seq_len) {
         if (get_int(f, path, "n_layer", 1, 256, 0, 1, &L) || get_int(f, path, "d_model", 2, 65536, 0, 1, &C) ||
             get_int(f, path, "n_head", 1, 65536, 0, 1, &H) || get_int(f, path, "d_ff", 1, 1 << 20, 0, 0, &Fh) ||
             get_bool(f, path, "tied", 0, &tied) || get_num(f, path, "rope_theta", 1, 1e9, 1, 10000, &theta) ||
-            get_num(f, path, "norm_eps", 0, 0.1, 1, 1e-5, &eps) || get_num(f, path, "lr", 0, 10, 1, 0, &s->family_lr[i]))
+            get_num(f, path, "norm_eps", 0, 0.1, 1, 1e-5, &eps) || get_num(f, path, "lr", 0, 10, 1, 0, &s->family_lr[i]) ||
+            get_num(f, path, "grad_clip", 0, 1e9, 0, -1, &s->family_clip[i]))
             return -1;
         ModelConfig *c = &s->family[i];
         *c = (ModelConfig){(int)L, (int)C, (int)H, (int)Fh, vocab, seq_len, tied, (float)theta, (float)eps};
@@ -244,8 +245,9 @@ static int parse_lr_rule(Spec *s, const cJSON *tr) {
 }
 
 // Every model's peak learning rate: its own family[i].lr, else train.lr scaled by the rule from
-// train.lr_ref_width (default: the smallest d_model of the family).
-static int resolve_lrs(Spec *s, const cJSON *root) {
+// train.lr_ref_width (default: the smallest d_model of the family); and its gradient-norm clip:
+// its own family[i].grad_clip, else train.grad_clip.
+static int resolve_per_size(Spec *s, const cJSON *root) {
     const cJSON *tr = item(root, "train");
     long ref = 0;
     int smallest = s->family[0].d_model;
@@ -256,6 +258,8 @@ static int resolve_lrs(Spec *s, const cJSON *root) {
         s->model_lr[i] = s->family_lr[i] > 0 ? s->family_lr[i]
                                              : lr_rule_apply(s->lr_rule, s->train.lr, s->lr_ref_width,
                                                              s->family[i].d_model);
+    for (int i = 0; i < s->n_family; i++)
+        s->model_clip[i] = s->family_clip[i] >= 0 ? s->family_clip[i] : s->train.grad_clip;
     return 0;
 }
 
@@ -492,6 +496,7 @@ static int expand_grid(Spec *s) {
                 r->train_flops = (double)r->steps * train_step_flops(c, t->batch_size, t->seq_len);
                 r->train_flops_6nd = 6.0 * N * (double)r->train_tokens;
                 r->lr = s->model_lr[f];
+                r->grad_clip = s->model_clip[f];
             }
     return 0;
 }
@@ -551,6 +556,7 @@ static char *spec_json(const Spec *s) {
     for (int i = 0; i < s->n_family; i++) {
         cJSON *m = model_config_cjson(&s->family[i], 0);
         if (s->family_lr[i] > 0) json_add_num(m, "lr", s->family_lr[i]);
+        if (s->family_clip[i] >= 0) json_add_num(m, "grad_clip", s->family_clip[i]);
         cJSON_AddItemToArray(fam, m);
     }
     static const char *const names[] = {"train_flops", "tokens_per_param", "tokens"};
@@ -583,7 +589,9 @@ char *run_config_json(const Spec *s, const RunSpec *r) {
     cJSON_AddItemToObject(o, "model", model_config_cjson(&r->model, 1));
     cJSON_AddItemToObject(o, "task", task_json(&s->task));
     TrainSpec ts = s->train;
-    ts.lr = r->lr; // the run's own peak learning rate (family[i].lr or the rule's)
+    ts.lr = r->lr;               // the run's own peak learning rate (family[i].lr or the rule's)
+    ts.grad_clip = r->grad_clip; // and clip (family[i].grad_clip or train.grad_clip): a run whose
+                                 // model takes train.grad_clip keeps the config and hash it had
     cJSON_AddItemToObject(o, "train", train_json(s, &ts, 0));
     json_add_num(o, "seed", (double)r->seed);
     json_add_num(o, "steps", (double)r->steps);
@@ -640,7 +648,7 @@ static int spec_parse_root(Spec *s, const cJSON *root) {
     int max_prompt = task_max_prompt_tokens(t);
     int rc = task_check_seq_len(t, s->train.seq_len, "train.seq_len");
     if (rc == 0) rc = parse_family(s, root, task_vocab_size(t), s->train.seq_len);
-    if (rc == 0) rc = resolve_lrs(s, root);
+    if (rc == 0) rc = resolve_per_size(s, root);
     if (rc == 0) rc = parse_budgets(s, root);
     if (rc == 0) rc = parse_eval(s, root, t, max_prompt);
     task_free(t);

@@ -70,6 +70,7 @@ typedef struct {
     double train_flops;     // exact: steps · train_step_flops
     double train_flops_6nd; // 6 · N · D
     double lr;              // peak learning rate of the run: its model's (Spec.model_lr)
+    double grad_clip;       // gradient-norm clip of the run: its model's (Spec.model_clip); 0: none
 } RunSpec;
 
 // How train.lr scales with the model's width when a family member gives no lr of its own:
@@ -91,6 +92,9 @@ typedef struct Spec {
     double family_lr[SPEC_MAX_FAMILY]; // family[i].lr as written; 0 when not given
     double model_lr[SPEC_MAX_FAMILY];  // the peak learning rate of each model: family[i].lr, else
                                        // train.lr scaled by the rule
+    double family_clip[SPEC_MAX_FAMILY]; // family[i].grad_clip as written; -1 when not given
+    double model_clip[SPEC_MAX_FAMILY];  // the gradient-norm clip of each model: family[i].grad_clip,
+                                         // else train.grad_clip (0: no clipping)
     LrRule lr_rule;                    // train.lr_rule
     int lr_ref_width;                  // train.lr_ref_width (default: the smallest d_model)
     BudgetSpec budgets;

@@ -80,7 +80,8 @@ int run_train(const Spec *s, const RunSpec *r, const char *ckpt_path, int thread
     CkptIdentity id;
     run_identity(s, r, cfg_json, &id);
     TrainSpec ts_run = s->train;
-    ts_run.lr = r->lr; // the model's own peak learning rate (family[i].lr or train.lr_rule)
+    ts_run.lr = r->lr;               // the model's own peak learning rate (family[i].lr or train.lr_rule)
+    ts_run.grad_clip = r->grad_clip; // and clip (family[i].grad_clip or train.grad_clip)
     Trainer *tr = trainer_create(&r->model, &ts_run, r->steps, (uint64_t)r->seed, task, threads);
     LogBuffer lb = {0};
     int rc = -1;

@@ -29,12 +29,32 @@ int tune_budget_idx(const Spec *s) {
     return best;
 }
 
-// Train one pilot in this process.
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+// The median of X[0..n) (the mean of the middle two when n is even); sorts X. NAN when n = 0.
+static double median_sorting(double *x, long n) {
+    if (n <= 0) return NAN;
+    qsort(x, (size_t)n, sizeof *x, cmp_double);
+    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
+}
+
+double tune_clip_threshold(double late_grad_norm, double factor) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "%.2g", factor * late_grad_norm);
+    return strtod(buf, NULL);
+}
+
+// Train one pilot in this process, with its model's gradient-norm clip under the spec.
 static void run_pilot(const Spec *s, const Task *task, TunePilot *p, int threads) {
     TrainSpec ts = s->train;
     ts.lr = p->lr;
+    ts.grad_clip = p->grad_clip;
     double t0 = now_s();
     Trainer *t = trainer_create(&s->family[p->family_idx], &ts, p->steps, (uint64_t)s->train.seeds[0], task, threads);
+    double *norm = xcalloc((size_t)p->steps, sizeof *norm); // (steps,) every step's gradient norm
     long done = 0, clipped = 0;
     StepStats st;
     p->diverged = 0;
@@ -43,9 +63,13 @@ static void run_pilot(const Spec *s, const Task *task, TunePilot *p, int threads
             p->diverged = 1;
             break;
         }
-        clipped += s->train.grad_clip > 0 && st.grad_norm > s->train.grad_clip;
+        norm[done] = st.grad_norm;
+        clipped += p->grad_clip > 0 && st.grad_norm > p->grad_clip;
     }
     p->clipped = done > 0 ? (double)clipped / (double)done : 0;
+    long late = (p->steps + 1) / 2; // the last ceil(steps/2) steps
+    p->late_grad_norm = p->diverged ? NAN : median_sorting(norm + (p->steps - late), late);
+    free(norm);
     p->train_loss = p->diverged ? NAN : trainer_final_loss(t);
     p->loss = INFINITY;
     if (!p->diverged) {
@@ -70,7 +94,8 @@ static void worker(const Spec *s, TunePilot *pilots, int n, int w, int jobs, int
     for (int i = w; i < n; i += jobs) {
         TunePilot *p = &pilots[i];
         run_pilot(s, task, p, threads);
-        fprintf(out, "%d %d %.17g %.17g %.17g %.17g\n", i, p->diverged, p->loss, p->train_loss, p->clipped, p->wall_s);
+        fprintf(out, "%d %d %.17g %.17g %.17g %.17g %.17g\n", i, p->diverged, p->loss, p->train_loss, p->clipped,
+                p->late_grad_norm, p->wall_s);
     }
     task_free(task);
     fclose(out);
@@ -91,9 +116,9 @@ static int take_line(const char *line, TunePilot *pilots, int n, int *index) {
         return -1;
     }
     int i, diverged;
-    double loss, train_loss, clipped, wall;
-    if (sscanf(line, "%d %d %lf %lf %lf %lf", &i, &diverged, &loss, &train_loss, &clipped, &wall) != 6 || i < 0 ||
-        i >= n) {
+    double loss, train_loss, clipped, late_norm, wall;
+    if (sscanf(line, "%d %d %lf %lf %lf %lf %lf", &i, &diverged, &loss, &train_loss, &clipped, &late_norm, &wall) != 7 ||
+        i < 0 || i >= n) {
         err_set("tune: a pilot worker wrote an unreadable line: %.80s", line);
         return -1;
     }
@@ -102,6 +127,7 @@ static int take_line(const char *line, TunePilot *pilots, int n, int *index) {
     p->loss = diverged ? INFINITY : loss;
     p->train_loss = train_loss;
     p->clipped = clipped;
+    p->late_grad_norm = late_norm;
     p->wall_s = wall;
     *index = i;
     return 0;

@@ -11,12 +11,16 @@
 typedef struct {
     int family_idx;
     double lr;          // peak learning rate of the pilot
+    double grad_clip;   // the model's gradient-norm clip under the spec (family[i].grad_clip or
+                        // train.grad_clip; 0: none), which the pilot trains with
     long steps;         // the model's steps at the smallest budget
     // Results.
     int diverged;       // a non-finite loss or gradient stopped the pilot
     double loss;        // held-out loss at the end (INFINITY when diverged)
     double train_loss;  // mean training loss of the last steps (final_loss)
-    double clipped;     // fraction of steps whose gradient norm exceeded train.grad_clip
+    double clipped;     // fraction of steps whose gradient norm exceeded grad_clip
+    double late_grad_norm; // median gradient norm (before clipping) of the last ceil(steps/2)
+                           // steps (NAN when diverged)
     double wall_s;
 } TunePilot;
 
@@ -38,5 +42,11 @@ int tune_run(const Spec *s, TunePilot *pilots, int n, int jobs, int threads, Tun
 // -1 when every pilot of the model diverged. *at_edge: the choice is the lowest or highest rate
 // tried for the model (the grid may not hold the best rate).
 int tune_choose(const TunePilot *pilots, int n, int family_idx, int *at_edge);
+
+// The gradient-norm clip `t2 tune` gives a model: FACTOR times the median gradient norm of the
+// second half of its chosen pilot (LATE_GRAD_NORM), to 2 significant digits (as printf's %.2g
+// rounds it). A clip there acts on spikes, not on the ordinary steps of the model's own scale.
+double tune_clip_threshold(double late_grad_norm, double factor);
+#define TUNE_CLIP_FACTOR 4.0 // `t2 tune --clip-factor`'s default
 
 #endif
