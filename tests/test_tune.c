@@ -160,7 +160,7 @@ static void test_tune_errors(void **state) {
         const char *args[4];
         const char *want;
     } cases[] = {
-        {{"--grid", ""}, "--grid: the grid is empty: give values separated by commas"},
+        {{"--grid", ""}, "--grid: empty value, expected LR,LR,..."},
         {{"--grid", ","}, "--grid: the grid is empty: give values separated by commas"},
         {{"--grid", "0.01,0"}, "--grid: '0' is not a learning rate in (0, 10]"},
         {{"--factors", "1,x"}, "--factors: 'x' is not a learning rate in (0, 10]"},
