@@ -271,10 +271,24 @@ void bf16_pairs_from_rows(bf16 *dst, size_t ldd, const float *src, size_t lds, i
 void bf16_pack_kn(bf16 *bp, const float *src, size_t lds, int K, int N);
 // ... or from an (N, K) matrix (pairs within a row), e.g. a weight (OC, IC) for x·Wᵀ.
 void bf16_pack_nk(bf16 *bp, const float *src, size_t lds, int N, int K);
+// SwiGLU's gate-up weight (2N, K): panel p holds gate rows 16p..16p+15 in its first 16 columns and
+// the up rows `second` further in its last 16 (second = N = d_ff); for bf16_gemm_swiglu.
+void bf16_pack_nk_pairs(bf16 *bp, const float *src, size_t lds, int N, int K, size_t second);
 // C (M, N) = A·B, or += with accumulate. A holds M rows of ceil(K/2) pairs; a_rs and a_ks are the
 // distances, in pairs, between rows and between pairs (row-major A from bf16_from_rows: a_rs =
 // ldd/2, a_ks = 1; pair-major from bf16_pairs_from_rows: a_rs = 1, a_ks = ldd). B is packed.
 void bf16_gemm(float *C, size_t ldc, const bf16 *A, size_t a_rs, size_t a_ks, const bf16 *bp, int M, int N,
                int K, int accumulate);
+// The gate-up product [g | u] = A·Wguᵀ with Wgu packed by bf16_pack_nk_pairs, SwiGLU on its tiles
+// (as f32_gemm_swiglu): gu (M, 2F) = [silu(g) | u·silu'(g)], h (M, F) = silu(g)·u, and h again as
+// bf16 rows in hb (ld ldhb; columns F.. are not written) — the down product's A operand.
+void bf16_gemm_swiglu(float *gu, float *h, bf16 *hb, size_t ldhb, const bf16 *A, size_t a_rs, size_t a_ks,
+                      const bf16 *bp, int M, int F, int K);
+// dh = A·B (M, F), never stored: dgu = SwiGLU's backward of dh, [dh·u·silu'(g) | dh·silu(g)], from
+// the gu bf16_gemm_swiglu left, written in bf16 twice — as rows (M, ldr ≥ 2F), the A operand of
+// the gate-up product's dx, and pair-major (ceil(M/2), ldp ≥ 2F, 2) as bf16_pairs_from_rows writes
+// dguᵀ (a missing row of an odd M is zero), the A operand of its dW.
+void bf16_gemm_swiglu_backward(bf16 *rows, size_t ldr, bf16 *pairs, size_t ldp, const float *gu, const bf16 *A,
+                               size_t a_rs, size_t a_ks, const bf16 *bp, int M, int F, int K);
 
 #endif

@@ -40,7 +40,8 @@ size_t bf16_panels_size(int N, int K) { return (size_t)((N + NR - 1) / NR) * (si
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")
 #endif
 
-static inline __mmask16 mask16(int n) { return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
+#include "simd512.h"
+
 static inline __mmask32 mask32(int n) { return n >= 32 ? (__mmask32)0xFFFFFFFFu : n <= 0 ? 0 : (__mmask32)((1u << n) - 1); }
 
 // 32 floats (the first n of src, the rest zero) as 32 bf16.
@@ -87,31 +88,48 @@ void bf16_pack_kn(bf16 *bp, const float *src, size_t lds, int K, int N) {
         bf16_pairs_from_rows(bp + (size_t)p * panel, NR, src + (size_t)p * NR, lds, K, imin(NR, N - p * NR));
 }
 
-void bf16_pack_nk(bf16 *bp, const float *src, size_t lds, int N, int K) {
+// One panel of 32 B columns from rows of an (N, K) matrix: row j of the panel is rows[j] (NULL: zero).
+static void pack_panel_nk(bf16 *d, const float *const rows[NR], int K) {
     int KP = (K + 1) / 2;
-    size_t panel = (size_t)KP * 2 * NR;
-    for (int p = 0; p * NR < N; p++) {
-        int rows = imin(NR, N - p * NR);
-        for (int kp0 = 0; kp0 < KP; kp0 += 16) {
-            // 32 rows × 16 pairs converted, then written out transposed: (16 pairs, 32 rows).
-            uint32_t blk[NR][16];
-            for (int j = 0; j < NR; j++) {
-                __m512i w = j < rows ? cvt32(src + (size_t)(p * NR + j) * lds + 2 * kp0, K - 2 * kp0)
-                                     : _mm512_setzero_si512();
-                _mm512_storeu_si512(blk[j], w);
-            }
-            bf16 *d = bp + (size_t)p * panel + (size_t)kp0 * 2 * NR;
-            int nk = imin(16, KP - kp0);
-            for (int k = 0; k < nk; k++)
-                for (int j = 0; j < NR; j++) memcpy(d + ((size_t)k * NR + (size_t)j) * 2, &blk[j][k], 4);
+    for (int kp0 = 0; kp0 < KP; kp0 += 16) {
+        // 32 rows × 16 pairs converted, then written out transposed: (16 pairs, 32 rows).
+        uint32_t blk[NR][16];
+        for (int j = 0; j < NR; j++) {
+            __m512i w = rows[j] ? cvt32(rows[j] + 2 * kp0, K - 2 * kp0) : _mm512_setzero_si512();
+            _mm512_storeu_si512(blk[j], w);
         }
+        bf16 *dk = d + (size_t)kp0 * 2 * NR;
+        int nk = imin(16, KP - kp0);
+        for (int k = 0; k < nk; k++)
+            for (int j = 0; j < NR; j++) memcpy(dk + ((size_t)k * NR + (size_t)j) * 2, &blk[j][k], 4);
     }
 }
 
-// C (mr, ncol ≤ 32) (+)= A (mr rows, kp pairs) · B panel block (kp, 32, 2).
-static inline __attribute__((always_inline)) void tile(int mr, float *C, size_t ldc, const bf16 *A, size_t a_rs,
-                                                       size_t a_ks, const bf16 *B, int kp, int ncol, int accumulate) {
-    __m512 c0[MR], c1[MR];
+void bf16_pack_nk(bf16 *bp, const float *src, size_t lds, int N, int K) {
+    size_t panel = (size_t)((K + 1) / 2) * 2 * NR;
+    for (int p = 0; p * NR < N; p++) {
+        const float *rows[NR];
+        for (int j = 0; j < NR; j++) rows[j] = p * NR + j < N ? src + (size_t)(p * NR + j) * lds : NULL;
+        pack_panel_nk(bp + (size_t)p * panel, rows, K);
+    }
+}
+
+void bf16_pack_nk_pairs(bf16 *bp, const float *src, size_t lds, int N, int K, size_t second) {
+    size_t panel = (size_t)((K + 1) / 2) * 2 * NR;
+    for (int p = 0; p * 16 < N; p++) {
+        const float *rows[NR];
+        for (int j = 0; j < 16; j++) {
+            const float *g = p * 16 + j < N ? src + (size_t)(p * 16 + j) * lds : NULL;
+            rows[j] = g;
+            rows[16 + j] = g ? g + second * lds : NULL;
+        }
+        pack_panel_nk(bp + (size_t)p * panel, rows, K);
+    }
+}
+
+// The sums of a tile: c0, c1 (mr rows × 32 columns) = A (mr rows, kp pairs) · B panel block (kp, 32, 2).
+static inline __attribute__((always_inline)) void tile_sums(int mr, __m512 *c0, __m512 *c1, const bf16 *A, size_t a_rs,
+                                                            size_t a_ks, const bf16 *B, int kp) {
 #pragma GCC unroll 12
     for (int r = 0; r < mr; r++) c0[r] = c1[r] = _mm512_setzero_ps();
     // Row r's pair is read at base[r / 3] + 2·(r % 3)·a_rs: four base pointers and one stride, where
@@ -130,6 +148,13 @@ static inline __attribute__((always_inline)) void tile(int mr, float *C, size_t 
         }
         a0 += 2 * a_ks, a3 += 2 * a_ks, a6 += 2 * a_ks, a9 += 2 * a_ks;
     }
+}
+
+// C (mr, ncol ≤ 32) (+)= A (mr rows, kp pairs) · B panel block (kp, 32, 2).
+static inline __attribute__((always_inline)) void tile(int mr, float *C, size_t ldc, const bf16 *A, size_t a_rs,
+                                                       size_t a_ks, const bf16 *B, int kp, int ncol, int accumulate) {
+    __m512 c0[MR], c1[MR];
+    tile_sums(mr, c0, c1, A, a_rs, a_ks, B, kp);
     __mmask16 m0 = mask16(ncol), m1 = mask16(ncol - 16);
 #pragma GCC unroll 12
     for (int r = 0; r < mr; r++) {
@@ -158,24 +183,157 @@ static void tile_rows(int mr, float *C, size_t ldc, const bf16 *A, size_t a_rs, 
     }
 }
 
-void bf16_gemm(float *C, size_t ldc, const bf16 *A, size_t a_rs, size_t a_ks, const bf16 *bp, int M, int N, int K,
-               int accumulate) {
+// ---------------------------------------------------------------------------------------------
+// SwiGLU on the tiles (as matmul_f32.c does in float32), writing what the next product reads in
+// bf16 directly, so that no pass over the (n, F) and (n, 2F) activations is left between them.
+enum { EPI_SWIGLU, EPI_SWIGLU_BWD };
+
+typedef struct {
+    int kind;
+    float *gu;              // SWIGLU: (M, 2F) written; SWIGLU_BWD: read
+    float *h;               // SWIGLU: (M, F)
+    bf16 *hb;               // SWIGLU: h as bf16 rows, ld ldhb
+    size_t ldhb;
+    bf16 *rows;             // SWIGLU_BWD: dgu as bf16 rows, ld ldr
+    size_t ldr;
+    bf16 *pairs;            // SWIGLU_BWD: dgu pair-major, (ceil(M/2), ldp, 2)
+    size_t ldp;
+    int F;
+} Epilogue;
+
+// 16 floats as 16 bf16 (round to nearest even, as bf16_from_rows).
+static inline __m256i cvt16(__m512 v) { return (__m256i)_mm512_cvtneps_pbh(v); }
+
+// Rows [m, m + mr) of gate-up columns j0 .. j0 + ncol (ncol ≤ 16): gate sums in acc[r][0..15],
+// up sums in acc[r][16..31]; partial sums of a K block unless last.
+static void finish_swiglu(const Epilogue *e, int mr, int m, int j0, int ncol, float (*acc)[NR], int first, int last) {
+    __mmask16 mk = mask16(ncol);
+    const __m512 one = _mm512_set1_ps(1.0f);
+    for (int r = 0; r < mr; r++) {
+        float *g = e->gu + (size_t)(m + r) * 2 * (size_t)e->F + j0, *u = g + e->F;
+        __m512 gv = _mm512_loadu_ps(acc[r]), uv = _mm512_loadu_ps(acc[r] + 16);
+        if (!first) {
+            gv = _mm512_add_ps(_mm512_maskz_loadu_ps(mk, g), gv);
+            uv = _mm512_add_ps(_mm512_maskz_loadu_ps(mk, u), uv);
+        }
+        if (!last) {
+            _mm512_mask_storeu_ps(g, mk, gv);
+            _mm512_mask_storeu_ps(u, mk, uv);
+            continue;
+        }
+        // h = silu(g)·u; gu keeps silu(g) and u·silu'(g) = u·σ·(1 + g·(1 − σ)) for the backward.
+        __m512 sig = sigmoid16(gv), silu = _mm512_mul_ps(gv, sig), h = _mm512_mul_ps(silu, uv);
+        _mm512_mask_storeu_ps(e->h + (size_t)(m + r) * (size_t)e->F + j0, mk, h);
+        _mm256_mask_storeu_epi16(e->hb + (size_t)(m + r) * e->ldhb + j0, mk, cvt16(h));
+        _mm512_mask_storeu_ps(g, mk, silu);
+        _mm512_mask_storeu_ps(u, mk, _mm512_mul_ps(_mm512_mul_ps(uv, sig), _mm512_fmadd_ps(gv, _mm512_sub_ps(one, sig), one)));
+    }
+}
+
+// Rows [m, m + mr) (m even) of dh columns j0 .. j0 + ncol (ncol ≤ 32), whole sums: dgu =
+// [dh·u·silu'(g) | dh·silu(g)] from the forward's gu, written as bf16 rows and as row pairs.
+static void finish_swiglu_bwd(const Epilogue *e, int mr, int m, int j0, int ncol, float (*acc)[NR]) {
+    const __m512i idx = pair_index();
+    size_t F = (size_t)e->F;
+    for (int r = 0; r < mr; r += 2) {
+        int has2 = r + 1 < mr;
+        for (int half = 0; half < 2; half++) {
+            __mmask16 mk = mask16(ncol - 16 * half);
+            if (!mk) break;
+            size_t j = (size_t)j0 + 16 * (size_t)half;
+            __m512 dg[2], du[2];
+            for (int i = 0; i < 2; i++) {
+                dg[i] = du[i] = _mm512_setzero_ps();
+                if (i == 1 && !has2) break;
+                const float *gr = e->gu + (size_t)(m + r + i) * 2 * F + j;
+                __m512 dh = _mm512_loadu_ps(acc[r + i] + 16 * half);
+                dg[i] = _mm512_mul_ps(dh, _mm512_maskz_loadu_ps(mk, gr + F));
+                du[i] = _mm512_mul_ps(dh, _mm512_maskz_loadu_ps(mk, gr));
+                bf16 *row = e->rows + (size_t)(m + r + i) * e->ldr + j;
+                _mm256_mask_storeu_epi16(row, mk, cvt16(dg[i]));
+                _mm256_mask_storeu_epi16(row + F, mk, cvt16(du[i]));
+            }
+            bf16 *pr = e->pairs + ((size_t)(m + r) / 2 * e->ldp + j) * 2;
+            _mm512_mask_storeu_epi32(pr, mk, _mm512_permutexvar_epi16(idx, (__m512i)_mm512_cvtne2ps_pbh(dg[1], dg[0])));
+            _mm512_mask_storeu_epi32(pr + 2 * F, mk, _mm512_permutexvar_epi16(idx, (__m512i)_mm512_cvtne2ps_pbh(du[1], du[0])));
+        }
+    }
+}
+
+static inline __attribute__((always_inline)) void tile_epi(int mr, const Epilogue *e, int m, int j0, int ncol,
+                                                           const bf16 *A, size_t a_rs, size_t a_ks, const bf16 *B,
+                                                           int kp, int first, int last) {
+    __m512 c0[MR], c1[MR];
+    float acc[MR][NR];
+    tile_sums(mr, c0, c1, A, a_rs, a_ks, B, kp);
+#pragma GCC unroll 12
+    for (int r = 0; r < mr; r++) {
+        _mm512_storeu_ps(acc[r], c0[r]);
+        _mm512_storeu_ps(acc[r] + 16, c1[r]);
+    }
+    if (e->kind == EPI_SWIGLU)
+        finish_swiglu(e, mr, m, j0, ncol, acc, first, last);
+    else
+        finish_swiglu_bwd(e, mr, m, j0, ncol, acc);
+}
+
+static void tile_rows_epi(int mr, const Epilogue *e, int m, int j0, int ncol, const bf16 *A, size_t a_rs,
+                          size_t a_ks, const bf16 *B, int kp, int first, int last) {
+    switch (mr) {
+#define CASE(R)                                                                                                \
+    case R:                                                                                                    \
+        tile_epi(R, e, m, j0, ncol, A, a_rs, a_ks, B, kp, first, last);                                        \
+        break;
+        CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8) CASE(9) CASE(10) CASE(11) CASE(12)
+#undef CASE
+    default:
+        break;
+    }
+}
+
+// The loops around the tiles: K in blocks of kc_max pairs, M in blocks of MC rows, B's panels (of
+// pw output columns: 32, or 16 gate-up pairs), row tiles of MR. e NULL: C (+)= A·B.
+static void run(float *C, size_t ldc, const Epilogue *e, const bf16 *A, size_t a_rs, size_t a_ks, const bf16 *bp,
+                int M, int N, int K, int accumulate, int kc_max, int pw) {
     int KP = (K + 1) / 2;
     size_t panel = (size_t)KP * 2 * NR;
-    for (int k0 = 0; k0 < KP; k0 += KC) {
-        int kc = imin(KC, KP - k0);
+    for (int k0 = 0; k0 < KP; k0 += kc_max) {
+        int kc = imin(kc_max, KP - k0), first = k0 == 0, last = k0 + kc >= KP;
         int acc = accumulate || k0 > 0;
         for (int m0 = 0; m0 < M; m0 += MC) {
             int mc = imin(MC, M - m0);
-            for (int p = 0; p * NR < N; p++) {
+            for (int p = 0; p * pw < N; p++) {
                 const bf16 *B = bp + (size_t)p * panel + (size_t)k0 * 2 * NR;
-                int ncol = imin(NR, N - p * NR);
-                for (int m = m0; m < m0 + mc; m += MR)
-                    tile_rows(imin(MR, m0 + mc - m), C + (size_t)m * ldc + (size_t)p * NR, ldc,
-                              A + 2 * ((size_t)m * a_rs + (size_t)k0 * a_ks), a_rs, a_ks, B, kc, ncol, acc);
+                int ncol = imin(pw, N - p * pw);
+                for (int m = m0; m < m0 + mc; m += MR) {
+                    const bf16 *Am = A + 2 * ((size_t)m * a_rs + (size_t)k0 * a_ks);
+                    int mr = imin(MR, m0 + mc - m);
+                    if (e)
+                        tile_rows_epi(mr, e, m, p * pw, ncol, Am, a_rs, a_ks, B, kc, first, last);
+                    else
+                        tile_rows(mr, C + (size_t)m * ldc + (size_t)p * NR, ldc, Am, a_rs, a_ks, B, kc, ncol, acc);
+                }
             }
         }
     }
+}
+
+void bf16_gemm(float *C, size_t ldc, const bf16 *A, size_t a_rs, size_t a_ks, const bf16 *bp, int M, int N, int K,
+               int accumulate) {
+    run(C, ldc, NULL, A, a_rs, a_ks, bp, M, N, K, accumulate, KC, NR);
+}
+
+void bf16_gemm_swiglu(float *gu, float *h, bf16 *hb, size_t ldhb, const bf16 *A, size_t a_rs, size_t a_ks,
+                      const bf16 *bp, int M, int F, int K) {
+    Epilogue e = {.kind = EPI_SWIGLU, .gu = gu, .h = h, .hb = hb, .ldhb = ldhb, .F = F};
+    run(NULL, 0, &e, A, a_rs, a_ks, bp, M, F, K, 0, KC, 16);
+}
+
+void bf16_gemm_swiglu_backward(bf16 *rows, size_t ldr, bf16 *pairs, size_t ldp, const float *gu, const bf16 *A,
+                               size_t a_rs, size_t a_ks, const bf16 *bp, int M, int F, int K) {
+    Epilogue e = {.kind = EPI_SWIGLU_BWD, .gu = (float *)gu, .rows = rows, .ldr = ldr, .pairs = pairs, .ldp = ldp,
+                  .F = F};
+    run(NULL, 0, &e, A, a_rs, a_ks, bp, M, F, K, 0, (K + 1) / 2, NR); // whole sums
 }
 
 #if defined(__clang__)

@@ -198,6 +198,83 @@ static void test_gemm(void **state) {
 }
 
 
+// bf16_gemm_swiglu and its backward against double sums of the same bf16 values: gu and h within
+// float rounding, hb exactly h in bf16; dgu's rows within bf16 rounding of the exact values, its
+// pairs exactly the rows, paired (a missing row of an odd M zero).
+static void check_swiglu(Rng *r, int M, int F, int K, int Cd) {
+    float *x = randn_f(r, (size_t)M * K), *wgu = randn_f(r, (size_t)2 * F * K);
+    float *dout = randn_f(r, (size_t)M * Cd), *wdown = randn_f(r, (size_t)Cd * F);
+    int lda = (K + 1) / 2 * 2, ldo = (Cd + 1) / 2 * 2, ldhb = (F + 1) / 2 * 2 + 2;
+    bf16 *a = bvec((size_t)M * lda, 0), *ao = bvec((size_t)M * ldo, 0);
+    bf16 *bp = bvec(bf16_panels_size(2 * F, K), 0), *bd = bvec(bf16_panels_size(F, Cd), 0);
+    bf16 *hb = bvec((size_t)M * ldhb, CANARY), *rows = bvec((size_t)M * 2 * F, CANARY);
+    bf16 *pairs = bvec((size_t)(M + 1) / 2 * 2 * F * 2, CANARY);
+    bf16_from_rows(a, (size_t)lda, x, (size_t)K, (size_t)M, K);
+    bf16_from_rows(ao, (size_t)ldo, dout, (size_t)Cd, (size_t)M, Cd);
+    bf16_pack_nk_pairs(bp, wgu, (size_t)K, F, K, (size_t)F);
+    bf16_pack_kn(bd, wdown, (size_t)F, Cd, F);
+    float *gu = xmalloc((size_t)M * 2 * F * sizeof(float)), *h = xmalloc((size_t)M * F * sizeof(float));
+    bf16_gemm_swiglu(gu, h, hb, (size_t)ldhb, a, (size_t)lda / 2, 1, bp, M, F, K);
+    bf16_gemm_swiglu_backward(rows, 2 * (size_t)F, pairs, 2 * (size_t)F, gu, ao, (size_t)ldo / 2, 1, bd, M, F, Cd);
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < F; j++) {
+            double g = 0, u = 0, dh = 0, sg = 0, su = 0, sd = 0;
+            for (int k = 0; k < K; k++) {
+                double xv = bf16_value(ref_bf16(x[(size_t)i * K + k]));
+                g += xv * bf16_value(ref_bf16(wgu[(size_t)j * K + k]));
+                u += xv * bf16_value(ref_bf16(wgu[(size_t)(F + j) * K + k]));
+                sg += fabs(xv * bf16_value(ref_bf16(wgu[(size_t)j * K + k])));
+                su += fabs(xv * bf16_value(ref_bf16(wgu[(size_t)(F + j) * K + k])));
+            }
+            for (int c = 0; c < Cd; c++) {
+                double t = bf16_value(ref_bf16(dout[(size_t)i * Cd + c])) * bf16_value(ref_bf16(wdown[(size_t)c * F + j]));
+                dh += t;
+                sd += fabs(t);
+            }
+            double sig = 1.0 / (1.0 + exp(-g)), silu = g * sig, dsilu = u * sig * (1.0 + g * (1.0 - sig));
+            // float sums of K terms: errors up to ~K·2⁻²⁴ of the terms' magnitudes, through silu.
+            double eg = 1e-6 * (sg + 1), eu = 1e-6 * (su + 1);
+            double got_silu = gu[(size_t)i * 2 * F + j], got_d = gu[(size_t)i * 2 * F + F + j];
+            double got_h = h[(size_t)i * F + j];
+            if (!(fabs(got_silu - silu) <= 2 * eg + 1e-6 * fabs(silu)) || !(fabs(got_h - silu * u) <= 2 * (eg * fabs(u) + eu * fabs(silu)) + 1e-5 * fabs(silu * u)) ||
+                !(fabs(got_d - dsilu) <= 3 * (eu + eg * fabs(u)) + 1e-5 * fabs(dsilu)))
+                fail_msg("swiglu M%d F%d K%d (%d, %d): silu %.9g (%.9g), h %.9g (%.9g), u·silu' %.9g (%.9g)", M, F, K,
+                         i, j, got_silu, silu, got_h, silu * u, got_d, dsilu);
+            if (hb[(size_t)i * ldhb + j] != ref_bf16(h[(size_t)i * F + j]))
+                fail_msg("swiglu hb (%d, %d) is not h in bf16", i, j);
+            // dgu from the gu the kernel left (what the backward reads), exact dh.
+            double dg = dh * got_d, du = dh * got_silu, ed = 1e-6 * (sd + 1);
+            double rg = bf16_value(rows[(size_t)i * 2 * F + j]), ru = bf16_value(rows[(size_t)i * 2 * F + F + j]);
+            if (!(fabs(rg - dg) <= fabs(dg) / 256 + ed * fabs(got_d)) || !(fabs(ru - du) <= fabs(du) / 256 + ed * fabs(got_silu)))
+                fail_msg("swiglu backward M%d F%d Cd%d (%d, %d): dg %.9g (%.9g), du %.9g (%.9g)", M, F, Cd, i, j, rg, dg,
+                         ru, du);
+        }
+    for (int i = 0; i < M; i++)
+        for (int j = ldhb - 2; j < ldhb; j++)
+            if (j >= F && hb[(size_t)i * ldhb + j] != CANARY) fail_msg("swiglu wrote hb column %d", j);
+    for (int kp = 0; kp < (M + 1) / 2; kp++)
+        for (int j = 0; j < 2 * F; j++)
+            for (int e = 0; e < 2; e++) {
+                int i = 2 * kp + e;
+                bf16 want = i < M ? rows[(size_t)i * 2 * F + j] : 0;
+                if (pairs[((size_t)kp * 2 * F + j) * 2 + e] != want)
+                    fail_msg("swiglu backward M%d F%d: pair (%d, %d)[%d] is not row %d's value", M, F, kp, j, e, i);
+            }
+    free(x), free(wgu), free(dout), free(wdown), free(a), free(ao), free(bp), free(bd), free(hb), free(rows);
+    free(pairs), free(gu), free(h);
+}
+
+static void test_swiglu_products(void **state) {
+    (void)state;
+    SKIP_WITHOUT_BF16();
+    Rng r;
+    rng_seed(&r, 9);
+    // K past two blocks of pairs (the forward's partial sums), odd M, F and K, F past a panel.
+    int shapes[][4] = {{1, 1, 1, 2}, {13, 17, 33, 5}, {25, 40, 64, 48}, {7, 100, 3, 31}, {30, 20, 1100, 600}};
+    for (size_t s = 0; s < ARRAY_LEN(shapes); s++)
+        check_swiglu(&r, shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The model in bf16 against the model in float32: the same weights and batch, every parameter
 // tensor's gradient within a relative error (‖g_bf16 − g_f32‖ / ‖g_f32‖) that bf16's 8-bit
@@ -420,6 +497,7 @@ int main(void) {
         cmocka_unit_test(test_convert_rows),
         cmocka_unit_test(test_pairs_and_panels),
         cmocka_unit_test(test_gemm),
+        cmocka_unit_test(test_swiglu_products),
         cmocka_unit_test(test_model_gradients_t2),
         cmocka_unit_test(test_model_gradients_f32),
         cmocka_unit_test(test_model_gradients_onednn),

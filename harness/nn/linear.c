@@ -11,6 +11,9 @@
 // t2-avx512bf16: forward A = x as bf16 rows, B = W packed (N = OC, K = IC); dx: A = dout as bf16
 // rows, B = W packed (N = IC, K = OC); dW: A = dout as pairs of rows, B = x packed (N = IC, K = n).
 // Both packings of W are made once per step; activations are converted in the worker's scratch.
+// SwiGLU runs on the gate-up product's tiles (forward) and on the down product's dx tiles
+// (backward), which write h and dgu in bf16 for the product that follows, so no float32 pass
+// over the (n, F) and (n, 2F) activations remains between them.
 #include "nn/linear.h"
 
 #include <cjson/cJSON.h>
@@ -144,7 +147,7 @@ static LinearWeights *weights_create(LinearWeight *lin, int n, GemmPath path) {
 LinearWeights *linear_weights_create(const Model *m, GemmPath path) {
     const ModelConfig *c = &m->cfg;
     size_t C = (size_t)c->d_model, F = (size_t)c->d_ff;
-    int n = lin_head(c) + 1, glu = path == GEMM_T2_F32;
+    int n = lin_head(c) + 1, glu = path == GEMM_T2_F32 || path == GEMM_T2_BF16;
     LinearWeight *lin = xcalloc((size_t)n, sizeof(LinearWeight));
     for (int l = 0; l < c->n_layer; l++) {
         lin[lin_id(l, LIN_QKV)] = (LinearWeight){m->w.wqkv + (size_t)l * 3 * C * C, (int)C, (int)(3 * C), 0, 0, 0};
@@ -197,7 +200,13 @@ static void refresh_one(GemmPath path, const LinearWeight *L, int tid, int n_thr
     }
     size_t fwd_panel = bf16_panels_size(32, L->IC), bwd_panel = bf16_panels_size(32, L->OC);
     split_range((L->OC + 31) / 32, n_threads, tid, &lo, &hi);
-    if (hi > lo)
+    if (L->swiglu) { // panels of 16 gate rows and the 16 matching up rows
+        int F = L->OC / 2;
+        split_range((F + 15) / 16, n_threads, tid, &lo, &hi);
+        if (hi > lo)
+            bf16_pack_nk_pairs((bf16 *)L->fwd + (size_t)lo * fwd_panel, L->w + (size_t)lo * 16 * L->IC, (size_t)L->IC,
+                               MIN(F - (int)lo * 16, (int)(hi - lo) * 16), L->IC, (size_t)F);
+    } else if (hi > lo)
         bf16_pack_nk((bf16 *)L->fwd + (size_t)lo * fwd_panel, L->w + (size_t)lo * 32 * L->IC, (size_t)L->IC,
                      MIN(L->OC - (int)lo * 32, (int)(hi - lo) * 32), L->IC);
     split_range((L->IC + 31) / 32, n_threads, tid, &lo, &hi);
@@ -223,6 +232,18 @@ LinearWorker *linear_worker_create(const LinearWeights *lw, size_t max_rows) {
     w->a = xmalloc_aligned(a * sizeof(bf16));
     w->b = xmalloc_aligned(b * sizeof(bf16));
     w->bytes = (a + b) * sizeof(bf16);
+    size_t F = 0;
+    for (int i = 0; i < lw->n; i++)
+        if (lw->lin[i].swiglu) F = MAX(F, (size_t)lw->lin[i].OC / 2);
+    if (lw->path == GEMM_T2_BF16 && F > 0) {
+        size_t hb = max_rows * even(F), dr = max_rows * 2 * F, dp = even(max_rows) * 2 * F;
+        w->ldhb = even(F);
+        w->hb = xmalloc_aligned(hb * sizeof(bf16));
+        memset(w->hb, 0, hb * sizeof(bf16)); // the padding column of an odd F stays zero
+        w->drows = xmalloc_aligned(dr * sizeof(bf16));
+        w->dpairs = xmalloc_aligned(dp * sizeof(bf16));
+        w->bytes += (hb + dr + dp) * sizeof(bf16);
+    }
     if (lw->path == GEMM_ONEDNN && onednn_worker_init(w) != 0) {
         linear_worker_free(w);
         return NULL;
@@ -235,15 +256,25 @@ void linear_worker_free(LinearWorker *w) {
     onednn_worker_free(w);
     free(w->a);
     free(w->b);
+    free(w->hb);
+    free(w->drows);
+    free(w->dpairs);
     free(w);
 }
 
 size_t linear_worker_bytes(const LinearWorker *w) { return w ? w->bytes : 0; }
 
 // The bf16 product out = x·Wᵀ.
+// The bf16 product out = x·Wᵀ; x's bf16 rows are the ones linear_forward_swiglu staged when x is h.
 static void bf16_forward(LinearWorker *w, int id, float *out, const float *x, size_t n) {
     const LinearWeight *L = &w->lw->lin[id];
     size_t lda = even((size_t)L->IC);
+    const float *staged = w->h_staged;
+    w->h_staged = NULL;
+    if (staged == x && w->lw->path == GEMM_T2_BF16) {
+        bf16_gemm(out, (size_t)L->OC, w->hb, w->ldhb / 2, 1, L->fwd, (int)n, L->OC, L->IC, 0);
+        return;
+    }
     bf16_from_rows(w->a, lda, x, (size_t)L->IC, n, L->IC);
     if (w->lw->path == GEMM_ONEDNN)
         onednn_forward(w, id, out, n);
@@ -272,6 +303,9 @@ void linear_backward(LinearWorker *w, int id, float *dx, float *dw, const float 
                      const F32RowHook *then) {
     const LinearWeight *L = &w->lw->lin[id];
     size_t IC = (size_t)L->IC, OC = (size_t)L->OC, ldo = even(OC);
+    const float *staged = w->d_staged;
+    w->d_staged = NULL;
+    w->h_staged = NULL;
     switch (w->lw->path) {
     case GEMM_T2_F32:
         // dx = dout·W with W (OC, IC) as B (K = OC, N = IC) in place; dW += doutᵀ·x, doutᵀ read
@@ -285,6 +319,12 @@ void linear_backward(LinearWorker *w, int id, float *dx, float *dw, const float 
         onednn_backward(w, id, dx, dw, n);
         break;
     default:
+        if (staged == dout) { // dgu, as linear_backward_swiglu left it in bf16 (OC = 2F is even)
+            if (dx) bf16_gemm(dx, IC, w->drows, OC / 2, 1, L->bwd, (int)n, L->IC, L->OC, 0);
+            bf16_pack_kn(w->b, x, IC, (int)n, L->IC);
+            bf16_gemm(dw, IC, w->dpairs, 1, OC, w->b, L->OC, L->IC, (int)n, 1);
+            break;
+        }
         if (dx) {
             bf16_from_rows(w->a, ldo, dout, OC, n, L->OC);
             bf16_gemm(dx, IC, w->a, ldo / 2, 1, L->bwd, (int)n, L->IC, L->OC, 0);
@@ -303,6 +343,13 @@ void linear_forward_swiglu(LinearWorker *w, int id_gu, float *gu, float *h, cons
         f32_gemm_swiglu(gu, h, x, (size_t)L->IC, 1, L->fwd, (int)n, F, L->IC);
         return;
     }
+    if (w->lw->path == GEMM_T2_BF16) {
+        size_t lda = even((size_t)L->IC);
+        bf16_from_rows(w->a, lda, x, (size_t)L->IC, n, L->IC);
+        bf16_gemm_swiglu(gu, h, w->hb, w->ldhb, w->a, lda / 2, 1, L->fwd, (int)n, F, L->IC);
+        w->h_staged = h;
+        return;
+    }
     bf16_forward(w, id_gu, gu, x, n);
     swiglu_forward(h, gu, n, F);
 }
@@ -314,6 +361,16 @@ void linear_backward_swiglu(LinearWorker *w, int id_down, float *dgu, float *dw_
     if (w->lw->path == GEMM_T2_F32) {
         f32_gemm_swiglu_backward(dgu, gu, dout, C, 1, L->w, F, 32, (int)n, (int)F, (int)C);
         f32_gemm(dw_down, F, dout, 1, C, h, F, 32, (int)C, (int)F, (int)n, dw_down, F);
+        return;
+    }
+    if (w->lw->path == GEMM_T2_BF16) {
+        // dgu straight to bf16 (rows and pairs) for the gate-up product's backward, which follows.
+        size_t ldo = even(C);
+        bf16_from_rows(w->a, ldo, dout, C, n, (int)C);
+        bf16_gemm_swiglu_backward(w->drows, 2 * F, w->dpairs, 2 * F, gu, w->a, ldo / 2, 1, L->bwd, (int)n, (int)F,
+                                  (int)C);
+        linear_backward(w, id_down, NULL, dw_down, dout, h, n, NULL);
+        w->d_staged = dgu;
         return;
     }
     linear_backward(w, id_down, dh, dw_down, dout, h, n, NULL);

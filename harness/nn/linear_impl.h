@@ -8,7 +8,7 @@
 typedef struct {
     const float *w; // (OC, IC) the float32 master weight
     int IC, OC;
-    int swiglu;     // the gate-up weight (OC = 2F): packed for the fused SwiGLU (t2-avx512)
+    int swiglu;     // the gate-up weight (OC = 2F): packed for the fused SwiGLU (t2's paths)
     // t2-avx512:     fwd = W packed as B of x·Wᵀ (float panels); bwd unused (W is read in place)
     // t2-avx512bf16: fwd = W packed as B of x·Wᵀ (N = OC, K = IC), bwd = as B of dout·W (N = IC, K = OC)
     // oneDNN:        fwd = W as plain bf16 (OC, IC); bwd unused
@@ -30,6 +30,13 @@ struct LinearWorker {
     size_t rows;          // token rows of every product
     bf16 *a;              // bf16 paths: A operand scratch, activations or output gradients as bf16
     bf16 *b;              // bf16 paths: the packed activations of dW (oneDNN: x as bf16 rows)
+    // t2-avx512bf16: what the SwiGLU products write in bf16 for the product after them, and the
+    // float32 array each stands for (NULL: nothing staged); the next call consumes or drops it.
+    bf16 *hb;             // h (rows, ldhb) from linear_forward_swiglu, the down product's A
+    size_t ldhb;
+    const float *h_staged;
+    bf16 *drows, *dpairs; // dgu from linear_backward_swiglu: rows (rows, 2F), pairs (rows/2, 2F, 2)
+    const float *d_staged;
     size_t bytes;
     OnednnWorker *onednn; // primitives and memory objects of this worker (oneDNN path)
 };

@@ -96,7 +96,7 @@ typedef struct {
     float *resid_mid; // (L, B, T, C)  after the attention residual
     float *ln2;       // (L, B, T, C)
     float *ln2_rstd;  // (L, B, T)
-    float *gu;        // (L, B, T, 2F)  [gate | up]; on t2-avx512 what SwiGLU's backward needs instead
+    float *gu;        // (L, B, T, 2F)  [gate | up]; on t2's paths what SwiGLU's backward needs instead
     float *h;         // (L, B, T, F)
     float *lnf;       // (B, T, C)
     float *lnf_rstd;  // (B, T)
@@ -107,8 +107,8 @@ typedef struct {
     float *dln;       // (B, T, C)
     float *dqkv;      // (B, T, 3C)
     float *datty;     // (B, T, C)
-    float *dgu;       // (B, T, 2F)
-    float *dh;        // (B, T, F)
+    float *dgu;       // (B, T, 2F)  (t2-avx512bf16 keeps it in bf16 in its LinearWorker instead)
+    float *dh;        // (B, T, F)   (unused on t2's paths)
     float *att_scratch; // (T, T)
     float *att_pack;  // (attention_pack_floats(T, C/H),) for attention on t2's products
     size_t bytes;     // total allocated
