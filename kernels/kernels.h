@@ -267,6 +267,11 @@ void bf16_from_rows(bf16 *dst, size_t ldd, const float *src, size_t lds, size_t 
 // A operand, pair-major, from a (K, N) matrix: dst (ceil(K/2), ldd, 2) with pair (kp, j) =
 // (src[2kp][j], src[2kp+1][j]); a missing row 2kp+1 (odd K) and columns j ≥ N are zero.
 void bf16_pairs_from_rows(bf16 *dst, size_t ldd, const float *src, size_t lds, int K, int N);
+// Both of the above from one read of src (n, cols): rows (n, ldr) as bf16_from_rows, and pairs as
+// bf16_pairs_from_rows(pairs, ldp, src, lds, n, cols) — the output gradient of a linear layer as
+// the A operands of its dx and of its dW.
+void bf16_rows_and_pairs(bf16 *rows, size_t ldr, bf16 *pairs, size_t ldp, const float *src, size_t lds, int n,
+                         int cols);
 // B operand in panels, from a (K, N) matrix (pairs from consecutive rows) ...
 void bf16_pack_kn(bf16 *bp, const float *src, size_t lds, int K, int N);
 // ... or from an (N, K) matrix (pairs within a row), e.g. a weight (OC, IC) for x·Wᵀ.
@@ -279,6 +284,11 @@ void bf16_pack_nk_pairs(bf16 *bp, const float *src, size_t lds, int N, int K, si
 // ldd/2, a_ks = 1; pair-major from bf16_pairs_from_rows: a_rs = 1, a_ks = ldd). B is packed.
 void bf16_gemm(float *C, size_t ldc, const bf16 *A, size_t a_rs, size_t a_ks, const bf16 *bp, int M, int N,
                int K, int accumulate);
+// C = A·B, + add (M, N) when add is not NULL (added to the whole sums: bf16_gemm, then the add; add
+// may be C: accumulate), then hook (NULL: none; kernels.h's
+// F32RowHook) on each block of finished rows while they are in cache.
+void bf16_gemm_hook(float *C, size_t ldc, const bf16 *A, size_t a_rs, size_t a_ks, const bf16 *bp, int M, int N, int K,
+                    const float *add, size_t ld_add, const F32RowHook *hook);
 // The gate-up product [g | u] = A·Wguᵀ with Wgu packed by bf16_pack_nk_pairs, SwiGLU on its tiles
 // (as f32_gemm_swiglu): gu (M, 2F) = [silu(g) | u·silu'(g)], h (M, F) = silu(g)·u, and h again as
 // bf16 rows in hb (ld ldhb; columns F.. are not written) — the down product's A operand.

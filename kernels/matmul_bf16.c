@@ -82,6 +82,27 @@ void bf16_pairs_from_rows(bf16 *dst, size_t ldd, const float *src, size_t lds, i
     }
 }
 
+void bf16_rows_and_pairs(bf16 *rows, size_t ldr, bf16 *pairs, size_t ldp, const float *src, size_t lds, int n,
+                         int cols) {
+    const __m512i idx = pair_index();
+    size_t ld = ldr > ldp ? ldr : ldp;
+    for (int kp = 0; kp < (n + 1) / 2; kp++) {
+        const float *r0 = src + (size_t)(2 * kp) * lds;
+        const float *r1 = r0 + lds;
+        int two = 2 * kp + 1 < n, n1 = two ? cols : 0; // the row after the last of an odd n is zero
+        bf16 *d0 = rows + (size_t)(2 * kp) * ldr, *d1 = d0 + ldr, *dp = pairs + (size_t)kp * 2 * ldp;
+        for (int j = 0; j < (int)ld; j += 16) {
+            __m512 a = _mm512_maskz_loadu_ps(mask16(cols - j), r0 + j);
+            __m512 b = _mm512_maskz_loadu_ps(mask16(n1 - j), r1 + j);
+            __m512i w = (__m512i)_mm512_cvtne2ps_pbh(b, a); // a's 16 words, then b's
+            __mmask16 mr = mask16((int)ldr - j);
+            _mm256_mask_storeu_epi16(d0 + j, mr, _mm512_castsi512_si256(w));
+            if (two) _mm256_mask_storeu_epi16(d1 + j, mr, _mm512_extracti64x4_epi64(w, 1));
+            _mm512_mask_storeu_epi32(dp + 2 * j, mask16((int)ldp - j), _mm512_permutexvar_epi16(idx, w));
+        }
+    }
+}
+
 void bf16_pack_kn(bf16 *bp, const float *src, size_t lds, int K, int N) {
     size_t panel = (size_t)((K + 1) / 2) * 2 * NR;
     for (int p = 0; p * NR < N; p++)
@@ -150,9 +171,11 @@ static inline __attribute__((always_inline)) void tile_sums(int mr, __m512 *c0, 
     }
 }
 
-// C (mr, ncol ≤ 32) (+)= A (mr rows, kp pairs) · B panel block (kp, 32, 2).
+// C (mr, ncol ≤ 32) (+)= A (mr rows, kp pairs) · B panel block (kp, 32, 2), + add (ld ld_add) when
+// add is not NULL (the residual, added once: to the whole sums, with the last K block).
 static inline __attribute__((always_inline)) void tile(int mr, float *C, size_t ldc, const bf16 *A, size_t a_rs,
-                                                       size_t a_ks, const bf16 *B, int kp, int ncol, int accumulate) {
+                                                       size_t a_ks, const bf16 *B, int kp, int ncol, int accumulate,
+                                                       const float *add, size_t ld_add) {
     __m512 c0[MR], c1[MR];
     tile_sums(mr, c0, c1, A, a_rs, a_ks, B, kp);
     __mmask16 m0 = mask16(ncol), m1 = mask16(ncol - 16);
@@ -163,6 +186,11 @@ static inline __attribute__((always_inline)) void tile(int mr, float *C, size_t 
             c0[r] = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, cr), c0[r]);
             c1[r] = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, cr + 16), c1[r]);
         }
+        if (add) {
+            const float *ar = add + (size_t)r * ld_add;
+            c0[r] = _mm512_add_ps(c0[r], _mm512_maskz_loadu_ps(m0, ar));
+            c1[r] = _mm512_add_ps(c1[r], _mm512_maskz_loadu_ps(m1, ar + 16));
+        }
         _mm512_mask_storeu_ps(cr, m0, c0[r]);
         _mm512_mask_storeu_ps(cr + 16, m1, c1[r]);
     }
@@ -170,11 +198,11 @@ static inline __attribute__((always_inline)) void tile(int mr, float *C, size_t 
 
 // One row block of at most MR rows: the tile specialised for its row count.
 static void tile_rows(int mr, float *C, size_t ldc, const bf16 *A, size_t a_rs, size_t a_ks, const bf16 *B, int kp,
-                      int ncol, int acc) {
+                      int ncol, int acc, const float *add, size_t ld_add) {
     switch (mr) {
 #define CASE(R)                                                                                                \
     case R:                                                                                                    \
-        tile(R, C, ldc, A, a_rs, a_ks, B, kp, ncol, acc);                                                      \
+        tile(R, C, ldc, A, a_rs, a_ks, B, kp, ncol, acc, add, ld_add);                                         \
         break;
         CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8) CASE(9) CASE(10) CASE(11) CASE(12)
 #undef CASE
@@ -291,10 +319,19 @@ static void tile_rows_epi(int mr, const Epilogue *e, int m, int j0, int ncol, co
     }
 }
 
+// What a plain product does besides C (+)= A·B: the residual add (add NULL: none), and the hook
+// on each block of finished rows (NULL: none).
+typedef struct {
+    const float *add;
+    size_t ld_add;
+    const F32RowHook *hook;
+} Plain;
+
 // The loops around the tiles: K in blocks of kc_max pairs, M in blocks of MC rows, B's panels (of
-// pw output columns: 32, or 16 gate-up pairs), row tiles of MR. e NULL: C (+)= A·B.
-static void run(float *C, size_t ldc, const Epilogue *e, const bf16 *A, size_t a_rs, size_t a_ks, const bf16 *bp,
-                int M, int N, int K, int accumulate, int kc_max, int pw) {
+// pw output columns: 32, or 16 gate-up pairs), row tiles of MR. e NULL: C (+)= A·B, with pl's
+// add and hook.
+static void run(float *C, size_t ldc, const Epilogue *e, const Plain *pl, const bf16 *A, size_t a_rs, size_t a_ks,
+                const bf16 *bp, int M, int N, int K, int accumulate, int kc_max, int pw) {
     int KP = (K + 1) / 2;
     size_t panel = (size_t)KP * 2 * NR;
     for (int k0 = 0; k0 < KP; k0 += kc_max) {
@@ -308,32 +345,44 @@ static void run(float *C, size_t ldc, const Epilogue *e, const bf16 *A, size_t a
                 for (int m = m0; m < m0 + mc; m += MR) {
                     const bf16 *Am = A + 2 * ((size_t)m * a_rs + (size_t)k0 * a_ks);
                     int mr = imin(MR, m0 + mc - m);
-                    if (e)
+                    if (e) {
                         tile_rows_epi(mr, e, m, p * pw, ncol, Am, a_rs, a_ks, B, kc, first, last);
-                    else
-                        tile_rows(mr, C + (size_t)m * ldc + (size_t)p * NR, ldc, Am, a_rs, a_ks, B, kc, ncol, acc);
+                    } else {
+                        const float *add = last && pl && pl->add ? pl->add + (size_t)m * pl->ld_add + (size_t)p * NR
+                                                                   : NULL;
+                        tile_rows(mr, C + (size_t)m * ldc + (size_t)p * NR, ldc, Am, a_rs, a_ks, B, kc, ncol, acc, add,
+                                  pl ? pl->ld_add : 0);
+                    }
                 }
             }
+            if (last && pl && pl->hook) pl->hook->fn(pl->hook->ctx, m0, mc); // rows [m0, m0 + mc) are final
         }
     }
 }
 
 void bf16_gemm(float *C, size_t ldc, const bf16 *A, size_t a_rs, size_t a_ks, const bf16 *bp, int M, int N, int K,
                int accumulate) {
-    run(C, ldc, NULL, A, a_rs, a_ks, bp, M, N, K, accumulate, KC, NR);
+    run(C, ldc, NULL, NULL, A, a_rs, a_ks, bp, M, N, K, accumulate, KC, NR);
+}
+
+void bf16_gemm_hook(float *C, size_t ldc, const bf16 *A, size_t a_rs, size_t a_ks, const bf16 *bp, int M, int N, int K,
+                    const float *add, size_t ld_add, const F32RowHook *hook) {
+    int acc = add == C && ld_add == ldc; // C += A·B
+    Plain pl = {acc ? NULL : add, ld_add, hook};
+    run(C, ldc, NULL, &pl, A, a_rs, a_ks, bp, M, N, K, acc, KC, NR);
 }
 
 void bf16_gemm_swiglu(float *gu, float *h, bf16 *hb, size_t ldhb, const bf16 *A, size_t a_rs, size_t a_ks,
                       const bf16 *bp, int M, int F, int K) {
     Epilogue e = {.kind = EPI_SWIGLU, .gu = gu, .h = h, .hb = hb, .ldhb = ldhb, .F = F};
-    run(NULL, 0, &e, A, a_rs, a_ks, bp, M, F, K, 0, KC, 16);
+    run(NULL, 0, &e, NULL, A, a_rs, a_ks, bp, M, F, K, 0, KC, 16);
 }
 
 void bf16_gemm_swiglu_backward(bf16 *rows, size_t ldr, bf16 *pairs, size_t ldp, const float *gu, const bf16 *A,
                                size_t a_rs, size_t a_ks, const bf16 *bp, int M, int F, int K) {
     Epilogue e = {.kind = EPI_SWIGLU_BWD, .gu = (float *)gu, .rows = rows, .ldr = ldr, .pairs = pairs, .ldp = ldp,
                   .F = F};
-    run(NULL, 0, &e, A, a_rs, a_ks, bp, M, F, K, 0, (K + 1) / 2, NR); // whole sums
+    run(NULL, 0, &e, NULL, A, a_rs, a_ks, bp, M, F, K, 0, (K + 1) / 2, NR); // whole sums
 }
 
 #if defined(__clang__)

@@ -198,6 +198,85 @@ static void test_gemm(void **state) {
 }
 
 
+// One read, two layouts: bf16_rows_and_pairs equals bf16_from_rows and bf16_pairs_from_rows bit for
+// bit, padding included, and writes nothing past either.
+static void test_rows_and_pairs(void **state) {
+    (void)state;
+    SKIP_WITHOUT_BF16();
+    Rng r;
+    rng_seed(&r, 4);
+    int shapes[][4] = {{1, 1, 2, 1}, {5, 7, 8, 9}, {6, 33, 34, 33}, {9, 40, 40, 48}, {64, 100, 100, 100}};
+    for (size_t s = 0; s < ARRAY_LEN(shapes); s++) {
+        int n = shapes[s][0], cols = shapes[s][1], ldr = shapes[s][2], ldp = shapes[s][3], lds = cols + 3;
+        float *src = randn_f(&r, (size_t)n * lds);
+        size_t nr = (size_t)n * ldr + 40, np = (size_t)(n + 1) / 2 * ldp * 2 + 40;
+        bf16 *r1 = bvec(nr, CANARY), *p1 = bvec(np, CANARY), *r2 = bvec(nr, CANARY), *p2 = bvec(np, CANARY);
+        bf16_from_rows(r1, (size_t)ldr, src, (size_t)lds, (size_t)n, cols);
+        bf16_pairs_from_rows(p1, (size_t)ldp, src, (size_t)lds, n, cols);
+        bf16_rows_and_pairs(r2, (size_t)ldr, p2, (size_t)ldp, src, (size_t)lds, n, cols);
+        assert_memory_equal(r1, r2, nr * sizeof(bf16));
+        assert_memory_equal(p1, p2, np * sizeof(bf16));
+        free(src), free(r1), free(p1), free(r2), free(p2);
+    }
+}
+
+// bf16_gemm_hook: C = A·B + add exactly as bf16_gemm followed by the add, the hook called on
+// consecutive blocks of rows that cover [0, M) once, each after its rows are final.
+typedef struct {
+    const float *c, *want;
+    int N, next, calls;
+    size_t ldc;
+} HookLog;
+
+static void hook_check(void *ctx, int m0, int rows) {
+    HookLog *h = ctx;
+    if (m0 != h->next || rows < 1) fail_msg("hook on rows [%d, %d), expected to start at %d", m0, m0 + rows, h->next);
+    for (int i = m0; i < m0 + rows; i++)
+        if (memcmp(h->c + (size_t)i * h->ldc, h->want + (size_t)i * h->N, (size_t)h->N * sizeof(float)) != 0)
+            fail_msg("hook on row %d before it was final", i);
+    h->next = m0 + rows;
+    h->calls++;
+}
+
+static void test_gemm_hook(void **state) {
+    (void)state;
+    SKIP_WITHOUT_BF16();
+    Rng r;
+    rng_seed(&r, 6);
+    int shapes[][3] = {{1, 1, 1}, {13, 33, 17}, {390, 65, 64}, {200, 40, 1100}};
+    for (size_t s = 0; s < ARRAY_LEN(shapes); s++) {
+        int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2], lda = (K + 1) / 2 * 2;
+        size_t ldc = (size_t)N + 3;
+        float *a = randn_f(&r, (size_t)M * K), *b = randn_f(&r, (size_t)N * K), *add = randn_f(&r, (size_t)M * ldc);
+        bf16 *ab = bvec((size_t)M * lda, 0), *bp = bvec(bf16_panels_size(N, K), 0);
+        bf16_from_rows(ab, (size_t)lda, a, (size_t)K, (size_t)M, K);
+        bf16_pack_nk(bp, b, (size_t)K, N, K);
+        float *want = xmalloc((size_t)M * N * sizeof(float)), *c = xmalloc((size_t)M * ldc * sizeof(float));
+        bf16_gemm(want, (size_t)N, ab, (size_t)lda / 2, 1, bp, M, N, K, 0);
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) want[(size_t)i * N + j] += add[(size_t)i * ldc + j];
+        for (size_t i = 0; i < (size_t)M * ldc; i++) c[i] = 7.0f;
+        HookLog log = {c, want, N, 0, 0, ldc};
+        F32RowHook hook = {hook_check, &log};
+        bf16_gemm_hook(c, ldc, ab, (size_t)lda / 2, 1, bp, M, N, K, add, ldc, &hook);
+        assert_int_equal(log.next, M);
+        for (int i = 0; i < M; i++) {
+            assert_memory_equal(c + (size_t)i * ldc, want + (size_t)i * N, (size_t)N * sizeof(float));
+            for (size_t j = (size_t)N; j < ldc; j++) assert_true(c[(size_t)i * ldc + j] == 7.0f);
+        }
+        // add may be C itself: accumulate.
+        bf16_gemm(want, (size_t)N, ab, (size_t)lda / 2, 1, bp, M, N, K, 0);
+        memcpy(add, c, (size_t)M * ldc * sizeof(float));
+        bf16_gemm_hook(c, ldc, ab, (size_t)lda / 2, 1, bp, M, N, K, c, ldc, NULL);
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++)
+                if (!(fabsf(c[(size_t)i * ldc + j] - (want[(size_t)i * N + j] + add[(size_t)i * ldc + j])) <=
+                      1e-5f * (fabsf(want[(size_t)i * N + j]) + fabsf(add[(size_t)i * ldc + j]))))
+                    fail_msg("gemm_hook M%d N%d K%d with add = C: (%d, %d) is not the sum", M, N, K, i, j);
+        free(a), free(b), free(add), free(ab), free(bp), free(want), free(c);
+    }
+}
+
 // bf16_gemm_swiglu and its backward against double sums of the same bf16 values: gu and h within
 // float rounding, hb exactly h in bf16; dgu's rows within bf16 rounding of the exact values, its
 // pairs exactly the rows, paired (a missing row of an odd M zero).
@@ -498,6 +577,8 @@ int main(void) {
         cmocka_unit_test(test_pairs_and_panels),
         cmocka_unit_test(test_gemm),
         cmocka_unit_test(test_swiglu_products),
+        cmocka_unit_test(test_rows_and_pairs),
+        cmocka_unit_test(test_gemm_hook),
         cmocka_unit_test(test_model_gradients_t2),
         cmocka_unit_test(test_model_gradients_f32),
         cmocka_unit_test(test_model_gradients_onednn),

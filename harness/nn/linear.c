@@ -235,8 +235,8 @@ LinearWorker *linear_worker_create(const LinearWeights *lw, size_t max_rows) {
     size_t F = 0;
     for (int i = 0; i < lw->n; i++)
         if (lw->lin[i].swiglu) F = MAX(F, (size_t)lw->lin[i].OC / 2);
-    if (lw->path == GEMM_T2_BF16 && F > 0) {
-        size_t hb = max_rows * even(F), dr = max_rows * 2 * F, dp = even(max_rows) * 2 * F;
+    if (lw->path == GEMM_T2_BF16) { // dpairs: every product's dout as pairs
+        size_t hb = max_rows * even(F), dr = max_rows * 2 * F, dp = even(max_rows) * MAX(2 * F, widest);
         w->ldhb = even(F);
         w->hb = xmalloc_aligned(hb * sizeof(bf16));
         memset(w->hb, 0, hb * sizeof(bf16)); // the padding column of an odd F stays zero
@@ -265,25 +265,28 @@ void linear_worker_free(LinearWorker *w) {
 size_t linear_worker_bytes(const LinearWorker *w) { return w ? w->bytes : 0; }
 
 // The bf16 product out = x·Wᵀ.
-// The bf16 product out = x·Wᵀ; x's bf16 rows are the ones linear_forward_swiglu staged when x is h.
-static void bf16_forward(LinearWorker *w, int id, float *out, const float *x, size_t n) {
+// The bf16 product out = x·Wᵀ (+ add), then `then`; x's bf16 rows are the ones
+// linear_forward_swiglu staged when x is h.
+static void bf16_forward(LinearWorker *w, int id, float *out, const float *x, const float *add, size_t n,
+                         const F32RowHook *then) {
     const LinearWeight *L = &w->lw->lin[id];
-    size_t lda = even((size_t)L->IC);
+    size_t lda = even((size_t)L->IC), OC = (size_t)L->OC;
     const float *staged = w->h_staged;
     w->h_staged = NULL;
-    if (staged == x && w->lw->path == GEMM_T2_BF16) {
-        bf16_gemm(out, (size_t)L->OC, w->hb, w->ldhb / 2, 1, L->fwd, (int)n, L->OC, L->IC, 0);
+    if (w->lw->path == GEMM_ONEDNN) {
+        bf16_from_rows(w->a, lda, x, (size_t)L->IC, n, L->IC);
+        onednn_forward(w, id, out, n);
+        if (add) residual_forward(out, out, add, n * OC);
+        if (then) then->fn(then->ctx, 0, (int)n);
         return;
     }
-    bf16_from_rows(w->a, lda, x, (size_t)L->IC, n, L->IC);
-    if (w->lw->path == GEMM_ONEDNN)
-        onednn_forward(w, id, out, n);
-    else
-        bf16_gemm(out, (size_t)L->OC, w->a, lda / 2, 1, L->fwd, (int)n, L->OC, L->IC, 0);
-}
-
-static void then_all(const F32RowHook *then, size_t n) {
-    if (then) then->fn(then->ctx, 0, (int)n);
+    const bf16 *a = w->a;
+    if (staged == x) {
+        a = w->hb, lda = w->ldhb;
+    } else {
+        bf16_from_rows(w->a, lda, x, (size_t)L->IC, n, L->IC);
+    }
+    bf16_gemm_hook(out, OC, a, lda / 2, 1, L->fwd, (int)n, L->OC, L->IC, add, OC, then);
 }
 
 void linear_forward(LinearWorker *w, int id, float *out, const float *x, const float *add, size_t n,
@@ -294,9 +297,7 @@ void linear_forward(LinearWorker *w, int id, float *out, const float *x, const f
                       L->IC, add, (size_t)L->OC, then);
         return;
     }
-    bf16_forward(w, id, out, x, n);
-    if (add) residual_forward(out, out, add, n * (size_t)L->OC);
-    then_all(then, n);
+    bf16_forward(w, id, out, x, add, n, then);
 }
 
 void linear_backward(LinearWorker *w, int id, float *dx, float *dw, const float *dout, const float *x, size_t n,
@@ -317,23 +318,26 @@ void linear_backward(LinearWorker *w, int id, float *dx, float *dw, const float 
         bf16_from_rows(w->a, ldo, dout, OC, n, L->OC);
         bf16_from_rows(w->b, even(IC), x, IC, n, L->IC);
         onednn_backward(w, id, dx, dw, n);
-        break;
+        if (dx && then) then->fn(then->ctx, 0, (int)n);
+        return;
     default:
-        if (staged == dout) { // dgu, as linear_backward_swiglu left it in bf16 (OC = 2F is even)
-            if (dx) bf16_gemm(dx, IC, w->drows, OC / 2, 1, L->bwd, (int)n, L->IC, L->OC, 0);
-            bf16_pack_kn(w->b, x, IC, (int)n, L->IC);
-            bf16_gemm(dw, IC, w->dpairs, 1, OC, w->b, L->OC, L->IC, (int)n, 1);
-            break;
-        }
-        if (dx) {
-            bf16_from_rows(w->a, ldo, dout, OC, n, L->OC);
-            bf16_gemm(dx, IC, w->a, ldo / 2, 1, L->bwd, (int)n, L->IC, L->OC, 0);
-        }
-        bf16_pairs_from_rows(w->a, OC, dout, OC, (int)n, L->OC);
-        bf16_pack_kn(w->b, x, IC, (int)n, L->IC);
-        bf16_gemm(dw, IC, w->a, 1, OC, w->b, L->OC, L->IC, (int)n, 1);
+        break;
     }
-    if (dx) then_all(then, n);
+    // t2-avx512bf16: dout as bf16 rows (dx's A) and pairs (dW's A), converted here in one pass or
+    // staged by linear_backward_swiglu (dgu: OC = 2F is even).
+    const bf16 *rows = w->drows, *pairs = w->dpairs;
+    size_t ldr = OC;
+    if (staged != dout) {
+        ldr = ldo;
+        rows = w->a;
+        if (dx)
+            bf16_rows_and_pairs(w->a, ldo, w->dpairs, OC, dout, OC, (int)n, L->OC);
+        else
+            bf16_pairs_from_rows(w->dpairs, OC, dout, OC, (int)n, L->OC);
+    }
+    if (dx) bf16_gemm_hook(dx, IC, rows, ldr / 2, 1, L->bwd, (int)n, L->IC, L->OC, NULL, 0, then);
+    bf16_pack_kn(w->b, x, IC, (int)n, L->IC);
+    bf16_gemm(dw, IC, pairs, 1, OC, w->b, L->OC, L->IC, (int)n, 1);
 }
 
 void linear_forward_swiglu(LinearWorker *w, int id_gu, float *gu, float *h, const float *x, size_t n) {
@@ -350,7 +354,7 @@ void linear_forward_swiglu(LinearWorker *w, int id_gu, float *gu, float *h, cons
         w->h_staged = h;
         return;
     }
-    bf16_forward(w, id_gu, gu, x, n);
+    bf16_forward(w, id_gu, gu, x, NULL, n, NULL);
     swiglu_forward(h, gu, n, F);
 }
 
@@ -365,11 +369,14 @@ void linear_backward_swiglu(LinearWorker *w, int id_down, float *dgu, float *dw_
     }
     if (w->lw->path == GEMM_T2_BF16) {
         // dgu straight to bf16 (rows and pairs) for the gate-up product's backward, which follows.
+        // dW_down first: its A (dout's pairs) shares dpairs with what the dx epilogue stages.
         size_t ldo = even(C);
-        bf16_from_rows(w->a, ldo, dout, C, n, (int)C);
+        w->d_staged = w->h_staged = NULL;
+        bf16_rows_and_pairs(w->a, ldo, w->dpairs, C, dout, C, (int)n, (int)C);
+        bf16_pack_kn(w->b, h, F, (int)n, (int)F);
+        bf16_gemm(dw_down, F, w->dpairs, 1, C, w->b, (int)C, (int)F, (int)n, 1);
         bf16_gemm_swiglu_backward(w->drows, 2 * F, w->dpairs, 2 * F, gu, w->a, ldo / 2, 1, L->bwd, (int)n, (int)F,
                                   (int)C);
-        linear_backward(w, id_down, NULL, dw_down, dout, h, n, NULL);
         w->d_staged = dgu;
         return;
     }
