@@ -214,6 +214,26 @@ static inline __attribute__((always_inline)) void tile(int epi, const Epilogue *
         }
     }
 #undef A_ROW
+    if (epi == EPI_STORE || epi == EPI_ADD) { // finish's arithmetic, straight from the registers
+        __mmask16 s0 = mask16(ncol), s1 = mask16(ncol - 16);
+        __m512 al = _mm512_set1_ps(e->alpha);
+#pragma GCC unroll 12
+        for (int r = 0; r < mr; r++) {
+            float *cr = e->C + (size_t)(m + r) * e->ldc + j0;
+            __m512 v0 = _mm512_mul_ps(al, c0[r]), v1 = _mm512_mul_ps(al, c1[r]);
+            if (!first) {
+                v0 = _mm512_add_ps(_mm512_maskz_loadu_ps(s0, cr), v0);
+                if (full) v1 = _mm512_add_ps(_mm512_maskz_loadu_ps(s1, cr + 16), v1);
+            } else if (epi == EPI_ADD) {
+                const float *ar = e->add + (size_t)(m + r) * e->ld_add + j0;
+                v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(s0, ar));
+                if (full) v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(s1, ar + 16));
+            }
+            _mm512_mask_storeu_ps(cr, s0, v0);
+            if (full) _mm512_mask_storeu_ps(cr + 16, s1, v1);
+        }
+        return;
+    }
 #pragma GCC unroll 12
     for (int r = 0; r < mr; r++) {
         _mm512_storeu_ps(acc[r], c0[r]);
