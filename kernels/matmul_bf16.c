@@ -9,6 +9,10 @@
 // L2. Every output is summed in the same order whatever the thread count, so results are
 // deterministic.
 //
+// What follows a product runs on its tiles, as in matmul_f32.c: the residual add and a row hook
+// (an RMSNorm) on finished rows (bf16_gemm_hook), SwiGLU on the gate-up product and its backward
+// on the down product's dx, which write their results in bf16 for the product after them.
+//
 // Conversions round to nearest even with vcvtne2ps2bf16 (which, like every AVX512-BF16
 // instruction, treats float32 denormals as zero). These functions must only be called on a CPU
 // with AVX512-BF16 (the caller checks, see util/cpu.h); they are compiled for it whatever -march
