@@ -141,8 +141,10 @@ fuzz-corpus: fuzz-bins
 	done
 
 # A sanitizer report exits 99, never 1, so a test expecting t2 to refuse something cannot mistake it.
+# intercept_tls_get_addr=0: LeakSanitizer (GCC 12, glibc 2.36) reads a garbage dynamic-TLS range of
+# the dlopen'ed oneDNN and its tracer crashes at exit (test_bf16); static TLS is still scanned.
 asan:
-	@CFLAGS='-O1 -g' ASAN_OPTIONS=detect_leaks=1:exitcode=99 UBSAN_OPTIONS=print_stacktrace=1:exitcode=99 \
+	@CFLAGS='-O1 -g' ASAN_OPTIONS=detect_leaks=1:exitcode=99:intercept_tls_get_addr=0 UBSAN_OPTIONS=print_stacktrace=1:exitcode=99 \
 	  $(MAKE) --no-print-directory BUILD=build-asan SANITIZE='$(ASAN_FLAGS)' test
 
 demo: $(BUILD)/t2

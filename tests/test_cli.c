@@ -234,13 +234,13 @@ static void test_bad_arguments(void **state) {
         {{"sample", "--ckpt", ckpt, "--prompt", "1+2=", "--top-p", "1.5"}, "t2: --top-p: must be in (0, 1], got 1.5\n"},
         {{"sample", "--ckpt", ckpt, "--prompt", "1+2=", "-k", "0"}, "t2: -k: 0 is out of range [1, 65536]\n"},
         {{"sample", "--ckpt", ckpt, "--prompt", "1+2=", "-k", "x"}, "t2: -k: expected an integer, got 'x'\n"},
-        {{"sample", "--ckpt", ckpt}, "t2: t2 sample: missing required option --prompt\n"},
-        {{"sample", "--ckpt", ckpt, "--prompt", "1+2=", "--colour"}, "t2: t2 sample: unknown option '--colour' (see t2 sample --help)\n"},
+        {{"sample", "--ckpt", ckpt}, "t2: sample: missing required option --prompt\n"},
+        {{"sample", "--ckpt", ckpt, "--prompt", "1+2=", "--colour"}, "t2: sample: unknown option '--colour' (see t2 sample --help)\n"},
         {{"sample", "--ckpt", "/nonexistent.ckpt", "--prompt", "1"}, "t2: /nonexistent.ckpt: cannot open: No such file or directory\n"},
         {{"sample", "--ckpt", spec, "--prompt", "1"}, NULL}, // not a checkpoint: "...: not a t2 checkpoint (bad magic)"
         {{"score", "--ckpt", ckpt, "--prompt", "1+x=", "--completion", "3"}, NULL}, // unknown character
-        {{"score", "--ckpt", ckpt, "--prompt", "1+2="}, "t2: t2 score: missing required option --completion\n"},
-        {{"export", "--ckpt", ckpt}, "t2: t2 export: missing required option --out\n"},
+        {{"score", "--ckpt", ckpt, "--prompt", "1+2="}, "t2: score: missing required option --completion\n"},
+        {{"export", "--ckpt", ckpt}, "t2: export: missing required option --out\n"},
         {{"train", spec, "--run", "7", "--db", db}, NULL}, // not a run of the spec
         {{"slurm", spec, "--shards", "2"}, "t2: --shards: 2 shards for 1 runs would leave shards empty\n"},
     };

@@ -122,7 +122,7 @@ int args_parse(const char *cmd, int argc, char **argv, Opt *opts, int n_opts, Po
             for (int j = 0; j < n_opts; j++)
                 if (opt_matches(opts[j].name, name)) o = &opts[j];
             if (!o) {
-                err_set("t2 %s: unknown option '%s' (see t2 %s --help)", cmd, name, cmd);
+                err_set("%s: unknown option '%s' (see t2 %s --help)", cmd, name, cmd);
                 goto fail;
             }
             if (o->type == OPT_FLAG) {
@@ -140,7 +140,7 @@ int args_parse(const char *cmd, int argc, char **argv, Opt *opts, int n_opts, Po
             if (set_value(o, name, val) != 0) goto fail;
             o->seen = 1;
         } else if (!*a) {
-            err_set("t2 %s: empty argument where %s is expected", cmd, pos_usage && *pos_usage ? pos_usage : "none");
+            err_set("%s: empty argument where %s is expected", cmd, pos_usage && *pos_usage ? pos_usage : "none");
             goto fail;
         } else {
             items[n_items++] = argv[i];
@@ -148,14 +148,14 @@ int args_parse(const char *cmd, int argc, char **argv, Opt *opts, int n_opts, Po
     }
     for (int j = 0; j < n_opts; j++)
         if (opts[j].required && !opts[j].seen) {
-            err_set("t2 %s: missing required option %s", cmd, opts[j].name);
+            err_set("%s: missing required option %s", cmd, opts[j].name);
             goto fail;
         }
     if (n_items < pos_min || (pos_max >= 0 && n_items > pos_max)) {
         if (n_items < pos_min)
-            err_set("t2 %s: missing argument %s", cmd, pos_usage ? pos_usage : "");
+            err_set("%s: missing argument %s", cmd, pos_usage ? pos_usage : "");
         else
-            err_set("t2 %s: unexpected argument '%s'", cmd, items[pos_max]);
+            err_set("%s: unexpected argument '%s'", cmd, items[pos_max]);
         goto fail;
     }
     if (pos) {

@@ -117,7 +117,7 @@ int cmd_fit(int argc, char **argv) {
     }
     if (rc != 0) return cmd_fail();
     if ((csv != NULL) == (db_file != NULL)) {
-        err_set("t2 fit: give exactly one of --db PATH and --csv FILE");
+        err_set("fit: give exactly one of --db PATH and --csv FILE");
         return cmd_fail();
     }
     FitLaw law;

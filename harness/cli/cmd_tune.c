@@ -232,7 +232,7 @@ int cmd_tune(int argc, char **argv) {
     double grid[TUNE_MAX_GRID];
     int n_grid = 0, absolute = grid_text != NULL;
     if (grid_text && factors_text) {
-        err_set("t2 tune: give --grid or --factors, not both");
+        err_set("tune: give --grid or --factors, not both");
         return cmd_fail();
     }
     if (parse_grid(absolute ? "--grid" : "--factors", absolute ? grid_text : factors_text ? factors_text : "0.25,0.5,1,2,4",
