@@ -339,10 +339,11 @@ static void test_eval_after_no_eval(void **state) {
 static void test_bench_commands(void **state) {
     (void)state;
     RunResult r = run_t2("bench", "train", "--n-layer", "1", "--d-model", "32", "--n-head", "2", "--seq-len", "16",
-                         "--batch", "4", "--vocab", "20", "--steps", "2", "--warmup", "1", "--threads", "2", "--json", NULL);
+                         "--batch", "4", "--vocab", "20", "--steps", "2", "--warmup", "1", "--threads", "2", "--peak-size", "256",
+                         "--json", NULL);
     assert_int_equal(r.status, 0);
     cJSON *o = json_of(r.out);
-    const char *keys[] = {"tokens_per_s", "gflops", "mfu", "peak_gflops", "threads", "n_params", "blas_core"};
+    const char *keys[] = {"tokens_per_s", "gflops", "mfu", "peak_gflops", "peak_gemm", "peak_size", "threads", "n_params", "blas_core"};
     for (size_t i = 0; i < ARRAY_LEN(keys); i++) assert_non_null(cJSON_GetObjectItem(o, keys[i]));
     assert_true(cJSON_GetObjectItem(o, "tokens_per_s")->valuedouble > 0);
     double mfu = cJSON_GetObjectItem(o, "mfu")->valuedouble;

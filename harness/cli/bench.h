@@ -6,8 +6,8 @@
 
 // GFLOP/s of (m, k)·(n, k)ᵀ on OpenBLAS's pool of `threads` threads, best of `reps`.
 double sgemm_gflops(int m, int n, int k, int threads, int reps);
-// Best of square products 512..2048: the peak that MFU is measured against.
-double sgemm_peak_gflops(int threads);
+// Best of square products from 512 (or max_n) doubling up to max_n: the peak MFU is measured against.
+double sgemm_peak_gflops(int threads, int max_n);
 // Print a flat result object: one JSON line with json, else "key: value" lines. Frees o.
 void bench_print(cJSON *o, int json);
 int bench_sample(int argc, char **argv);

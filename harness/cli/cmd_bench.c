@@ -46,9 +46,9 @@ double sgemm_gflops(int m, int n, int k, int threads, int reps) {
 }
 
 // The machine's sgemm peak: the best of large square products on `threads` threads.
-double sgemm_peak_gflops(int threads) {
+double sgemm_peak_gflops(int threads, int max_n) {
     double best = 0;
-    for (int n = 512; n <= 2048; n *= 2) best = MAX(best, sgemm_gflops(n, n, n, threads, 3));
+    for (int n = MIN(512, max_n); n <= max_n; n *= 2) best = MAX(best, sgemm_gflops(n, n, n, threads, 3));
     return best;
 }
 
@@ -76,14 +76,14 @@ typedef struct {
     const char *gemm;   // the kernels that gave it
 } Peak;
 
-static void measure_peak(Peak *pk, Precision p, GemmPath g, int threads) {
+static void measure_peak(Peak *pk, Precision p, GemmPath g, int threads, int max_n) {
     if (p != PRECISION_FLOAT32) {
-        pk->gflops = MAX(pk->gflops, linear_peak_gflops(g, threads));
+        pk->gflops = MAX(pk->gflops, linear_peak_gflops(g, threads, max_n));
         pk->gemm = gemm_path_name(g);
         return;
     }
-    pk->sgemm = MAX(pk->sgemm, sgemm_peak_gflops(threads));
-    if (T2_F32_KERNELS && cpu_info()->avx512) pk->t2 = MAX(pk->t2, linear_peak_gflops(GEMM_T2_F32, threads));
+    pk->sgemm = MAX(pk->sgemm, sgemm_peak_gflops(threads, max_n));
+    if (T2_F32_KERNELS && cpu_info()->avx512) pk->t2 = MAX(pk->t2, linear_peak_gflops(GEMM_T2_F32, threads, max_n));
     pk->gflops = MAX(pk->sgemm, pk->t2);
     pk->gemm = pk->t2 > pk->sgemm ? gemm_path_name(GEMM_T2_F32) : "openblas-sgemm";
 }
@@ -187,7 +187,7 @@ static cJSON *bench_result(const char *bench, const ModelConfig *c) {
 
 static int bench_train(int argc, char **argv) {
     BenchModel bm = {0};
-    long T = 0, B = 0, steps = 20, warm = 3, threads = cpu_count();
+    long T = 0, B = 0, steps = 20, warm = 3, threads = cpu_count(), peak_size = 2048;
     int json = 0, tied = 0;
     char *precision_arg = "float32";
     Opt opts[] = {
@@ -200,6 +200,9 @@ static int bench_train(int argc, char **argv) {
         ARG_INT("--threads", &threads, "P", "worker threads (default: all cores)", .min = 1, .max = 1024),
         ARG_STR("--precision", &precision_arg, "P",
                 "float32 (default) or bf16: bf16 products, float32 master weights; MFU against the bf16 peak"),
+        ARG_INT("--peak-size", &peak_size, "N",
+                "the peak is the best of squares from 512 doubling up to N (default 2048; smaller is quicker, the peak lower)",
+                .min = 64, .max = 8192),
         ARG_FLAG("--json", &json, "print one JSON object"),
     };
     int rc = args_parse("bench train", argc, argv, opts, ARRAY_LEN(opts), NULL, "", 0, 0);
@@ -213,7 +216,7 @@ static int bench_train(int argc, char **argv) {
                     .weight_decay = 0.1, .beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8, .grad_clip = 1.0,
                     .precision = prec};
     Peak peak = {0};
-    measure_peak(&peak, prec, gemm, (int)threads);
+    measure_peak(&peak, prec, gemm, (int)threads, (int)peak_size);
     Trainer *tr = trainer_create(&cfg, &ts, warm + steps, 1, NULL, (int)threads);
     if (!tr) return cmd_fail();
     StepStats st = {0};
@@ -228,7 +231,7 @@ static int bench_train(int argc, char **argv) {
     double secs = now_s() - t0, cpu_secs = cpu_time_s() - c0;
     // The peak again after the timed steps; the higher of the two keeps MFU conservative on a
     // machine whose speed drifts.
-    measure_peak(&peak, prec, gemm, (int)threads);
+    measure_peak(&peak, prec, gemm, (int)threads, (int)peak_size);
     double tok_s = (double)B * T * steps / secs;
     double gflops = train_step_flops(&cfg, (int)B, (int)T) * steps / secs / 1e9;
     cJSON *o = bench_result("train", &cfg);
@@ -249,6 +252,7 @@ static int bench_train(int argc, char **argv) {
     cJSON_AddNumberToObject(o, "gflops_6n", 6.0 * count_params(&cfg) * tok_s / 1e9);
     cJSON_AddNumberToObject(o, "peak_gflops", peak.gflops);
     cJSON_AddStringToObject(o, "peak_gemm", peak.gemm);
+    cJSON_AddNumberToObject(o, "peak_size", peak_size);
     if (prec == PRECISION_FLOAT32) {
         cJSON_AddNumberToObject(o, "sgemm_peak_gflops", peak.sgemm);
         if (peak.t2 > 0) cJSON_AddNumberToObject(o, "t2_peak_gflops", peak.t2);

@@ -451,8 +451,8 @@ out:
     return best;
 }
 
-double linear_peak_gflops(GemmPath path, int threads) {
+double linear_peak_gflops(GemmPath path, int threads, int max_n) {
     double best = 0;
-    for (int n = 512; n <= 2048; n *= 2) best = MAX(best, linear_gemm_gflops(path, n, n, n, threads, 3));
+    for (int n = MIN(512, max_n); n <= max_n; n *= 2) best = MAX(best, linear_gemm_gflops(path, n, n, n, threads, 3));
     return best;
 }

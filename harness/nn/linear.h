@@ -76,9 +76,9 @@ void linear_backward_swiglu(LinearWorker *w, int id_down, float *dgu, float *dw_
 
 // GFLOP/s of products (m, k)·(n, k)ᵀ on a path other than sgemm, with operands already in the
 // path's format (the kernel alone), one product per thread on `threads` threads, best of `reps`;
-// -1 + err_set if the path cannot build them. linear_peak_gflops: the best of squares 512..2048,
-// what MFU in bf16 is measured against.
+// -1 + err_set if the path cannot build them. linear_peak_gflops: the best of squares from 512
+// (or max_n) doubling up to max_n (2048 by default in bench), what MFU in bf16 is measured against.
 double linear_gemm_gflops(GemmPath path, int m, int n, int k, int threads, int reps);
-double linear_peak_gflops(GemmPath path, int threads);
+double linear_peak_gflops(GemmPath path, int threads, int max_n);
 
 #endif
