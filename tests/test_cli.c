@@ -363,6 +363,13 @@ static void test_bench_commands(void **state) {
         cJSON_Delete(o);
         run_free(&r);
     }
+    // Without --json, one "key: value" line each, the model's shape included.
+    r = run_t2("bench", "sample", "--n-layer", "1", "--d-model", "32", "--n-head", "2", "--vocab", "20", "--prompt-len",
+               "4", "--gen", "5", "-k", "6", "--repeat", "1", NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "n_layer: 1\n"));
+    assert_non_null(strstr(r.out, "d_model: 32\n"));
+    run_free(&r);
     r = run_t2("bench", "gemm", "--threads", "1", "--json", NULL);
     assert_int_equal(r.status, 0);
     o = json_of(r.out);

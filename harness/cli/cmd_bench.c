@@ -274,7 +274,7 @@ void bench_print(cJSON *o, int json) {
         json_print(o);
     } else {
         for (cJSON *it = o->child; it; it = it->next) {
-            if (cJSON_IsString(it))
+            if (cJSON_IsString(it) || cJSON_IsRaw(it)) // raw: the model config's exactly written numbers
                 printf("%16s: %s\n", it->string, it->valuestring);
             else if (cJSON_IsBool(it))
                 printf("%16s: %s\n", it->string, cJSON_IsTrue(it) ? "true" : "false");
