@@ -108,43 +108,51 @@ static double finite_mean(const double *v, size_t n) {
 // ---------------------------------------------------------------------------------------------
 // Paired bootstrap.
 
-// The mean of d (S, P) over its finite cells and a 95% percentile interval over B resamples that
-// draw the P problems with replacement and, when draw_seeds, S − 1 of the S seeds too (jointly).
-static double paired(const double *d, int S, size_t P, int draw_seeds, long B, uint64_t seed, double ci[2]) {
-    double sum = 0;
-    size_t m = 0;
-    for (size_t i = 0; i < (size_t)S * P; i++)
-        if (isfinite(d[i])) sum += d[i], m++;
+// Resample b of a bootstrap stream: problem weights wp (P,) from P draws with replacement and,
+// when S > 1, seed weights ws (S,) from S − 1 draws (Rao and Wu's rescaled bootstrap: S draws of
+// so few seeds would shrink the spread between them by (S − 1) / S); ws is all 1 for one seed.
+static void draw_weights(uint64_t seed, long b, double *wp, size_t P, double *ws, int S) {
+    Rng rng;
+    rng_seed(&rng, seed_derive(seed, 0xC0AE, (uint64_t)b, 0));
+    memset(wp, 0, P * sizeof(double));
+    for (size_t i = 0; i < P; i++) wp[rng_below(&rng, P)] += 1;
+    for (int s = 0; s < S; s++) ws[s] = S > 1 ? 0 : 1;
+    for (int s = 0; S > 1 && s + 1 < S; s++) ws[rng_below(&rng, (uint64_t)S)] += 1;
+}
+
+// Weighted mean of v (S·P,) over finite cells; NAN when none has weight.
+static double weighted_mean(const double *v, int S, size_t P, const double *wp, const double *ws) {
+    double num = 0, den = 0;
+    for (int s = 0; s < S; s++)
+        for (size_t p = 0; p < P; p++) {
+            double w = wp[p] * ws[s], x = v[(size_t)s * P + p];
+            if (w > 0 && isfinite(x)) num += w * x, den += w;
+        }
+    return den > 0 ? num / den : NAN;
+}
+
+// The mean of d (S, P) over its finite cells and a 95% percentile interval over B resamples of
+// draw_weights (problems, and seeds when S > 1, jointly).
+static double paired(const double *d, int S, size_t P, long B, uint64_t seed, double ci[2]) {
+    double mean = finite_mean(d, (size_t)S * P);
     ci[0] = ci[1] = NAN;
-    if (m == 0) return NAN;
+    if (!isfinite(mean)) return NAN;
     double *wp = xmalloc(P * sizeof(double)), *ws = xmalloc((size_t)S * sizeof(double)), *est = xmalloc((size_t)B * sizeof(double));
     long used = 0;
     for (long b = 0; b < B; b++) {
-        Rng rng;
-        rng_seed(&rng, seed_derive(seed, 0xC0AE, (uint64_t)b, 0));
-        memset(wp, 0, P * sizeof(double));
-        for (size_t i = 0; i < P; i++) wp[rng_below(&rng, P)] += 1;
-        // Seeds: Rao and Wu's rescaled bootstrap, S − 1 draws (S draws of so few would shrink the
-        // spread between seeds by (S − 1) / S).
-        for (int s = 0; s < S; s++) ws[s] = draw_seeds ? 0 : 1;
-        for (int s = 0; draw_seeds && s + 1 < S; s++) ws[rng_below(&rng, (uint64_t)S)] += 1;
-        double num = 0, den = 0;
-        for (int s = 0; s < S; s++)
-            for (size_t p = 0; ws[s] > 0 && p < P; p++) {
-                double v = d[(size_t)s * P + p];
-                if (wp[p] > 0 && isfinite(v)) num += ws[s] * wp[p] * v, den += ws[s] * wp[p];
-            }
-        if (den > 0) est[used++] = num / den;
+        draw_weights(seed, b, wp, P, ws, S);
+        double v = weighted_mean(d, S, P, wp, ws);
+        if (isfinite(v)) est[used++] = v;
     }
     if (used > 0) fit_percentile_interval(est, (size_t)used, 0.95, ci);
     free(wp);
     free(ws);
     free(est);
-    return sum / (double)m;
+    return mean;
 }
 
 double analysis_mean_ci(const double *v, size_t n, long B, uint64_t seed, double ci[2]) {
-    return paired(v, 1, n, 0, B, seed, ci);
+    return paired(v, 1, n, B, seed, ci);
 }
 
 double analysis_pass_ci(const Analysis *a, const AnRun *r, long k, long B, uint64_t seed, double ci[2]) {
@@ -152,7 +160,7 @@ double analysis_pass_ci(const Analysis *a, const AnRun *r, long k, long B, uint6
     double *v = xmalloc((P ? P : 1) * sizeof(double));
     for (size_t p = 0; p < P; p++)
         v[p] = r->n_correct && r->n_correct[p] >= 0 && k <= r->n_samples ? pass_at_k(r->n_samples, r->n_correct[p], k) : NAN;
-    double m = paired(v, 1, P, 0, B, seed, ci);
+    double m = paired(v, 1, P, B, seed, ci);
     free(v);
     return m;
 }
@@ -282,17 +290,6 @@ static void crossfit(const Cands *c, const double *scores, const int pick[2], do
         }
 }
 
-// Weighted mean of v (S·P,) over finite cells; NAN when none has weight.
-static double weighted_mean(const double *v, int S, size_t P, const double *wp, const double *ws) {
-    double num = 0, den = 0;
-    for (int s = 0; s < S; s++)
-        for (size_t p = 0; p < P; p++) {
-            double w = wp[p] * ws[s], x = v[(size_t)s * P + p];
-            if (w > 0 && isfinite(x)) num += w * x, den += w;
-        }
-    return den > 0 ? num / den : NAN;
-}
-
 // Bootstrap of the whole procedure: each resample draws the problems (and S − 1 of S seeds, Rao
 // and Wu's rescaling) and picks again on each fold. Fills the 95% intervals of the cross-fitted
 // T² pass, the pass and maj differences against the Chinchilla candidate h.
@@ -306,12 +303,7 @@ static void bootstrap_entry(const Cands *c, int h, long B, uint64_t seed, AnComp
     const double *hp = c->pass + (size_t)h * SP, *hm = c->maj + (size_t)h * SP;
     long used[3] = {0, 0, 0};
     for (long b = 0; b < B; b++) {
-        Rng rng;
-        rng_seed(&rng, seed_derive(seed, 0xC0AE, (uint64_t)b, 0));
-        memset(wp, 0, P * sizeof(double));
-        for (size_t i = 0; i < P; i++) wp[rng_below(&rng, P)] += 1;
-        for (int s = 0; s < S; s++) ws[s] = S > 1 ? 0 : 1;
-        for (int s = 0; S > 1 && s + 1 < S; s++) ws[rng_below(&rng, (uint64_t)S)] += 1;
+        draw_weights(seed, b, wp, P, ws, S);
         int pick[2] = {select_best(c, wp, ws, 0), select_best(c, wp, ws, 1)};
         crossfit(c, c->pass, pick, t);
         crossfit(c, c->maj, pick, tm);
@@ -381,7 +373,7 @@ static void finish_entry(AnCompare *e, const Cands *c, int h, const AnCompareOpt
     uint64_t seed = entry_seed(e, o);
     e->n_resamples = o->bootstrap;
     bootstrap_entry(c, h, o->bootstrap, seed, e);
-    paired(hp, S, P, S > 1, o->bootstrap, seed, e->chinchilla.pass_ci);
+    paired(hp, S, P, o->bootstrap, seed, e->chinchilla.pass_ci);
     e->significant = e->ci95[0] > 0 || e->ci95[1] < 0;
     e->maj_significant = e->maj_ci95[0] > 0 || e->maj_ci95[1] < 0;
     free(t);
@@ -397,7 +389,7 @@ static int score_k1(Db *db, const Analysis *a, const AnRun *const *runs, int S, 
     if (rc == 0) {
         e->chinchilla_1.pass = finite_mean(v, (size_t)S * P);
         e->chinchilla_1.maj = finite_mean(m, (size_t)S * P);
-        paired(v, S, P, S > 1, o->bootstrap, entry_seed(e, o), e->chinchilla_1.pass_ci);
+        paired(v, S, P, o->bootstrap, entry_seed(e, o), e->chinchilla_1.pass_ci);
     }
     free(v);
     free(m);
