@@ -369,11 +369,14 @@ static void chinchilla_points(const Analysis *a, FitData *d, AnFitNote *note) {
              a->loss_column);
 }
 
-// Sampled pass@k of each problem of R (NAN where it has no samples) into row `row` of prob_term.
-static void problem_pass(const Analysis *a, const AnRun *r, long k, FitData *d, size_t row) {
-    double *t = d->prob_term + row * d->n_problems;
+void analysis_problem_pass(const Analysis *a, const AnRun *r, long k, double *out) {
     for (size_t p = 0; p < a->n_problems; p++)
-        t[p] = r->n_correct && r->n_correct[p] >= 0 ? pass_at_k(r->n_samples, r->n_correct[p], k) : NAN;
+        out[p] = r->n_correct && r->n_correct[p] >= 0 ? pass_at_k(r->n_samples, r->n_correct[p], k) : NAN;
+}
+
+// Sampled pass@k of each problem of R into row `row` of prob_term.
+static void problem_pass(const Analysis *a, const AnRun *r, long k, FitData *d, size_t row) {
+    analysis_problem_pass(a, r, k, d->prob_term + row * d->n_problems);
 }
 
 // t2-loss: one row per (run, k of the grid); t2-acc: per (run, spec k). Per-problem terms beside.

@@ -214,6 +214,9 @@ cJSON *analysis_compare_cjson(const AnCompare *c);
 // The mean of v (n,) over its finite values, and a 95% percentile interval from B bootstrap
 // resamples of its entries (seeded): the interval of a mean over problems.
 double analysis_mean_ci(const double *v, size_t n, long B, uint64_t seed, double ci[2]);
+// Sampled pass@k at k of each problem of run R's reference eval, from its per-problem correct
+// counts: OUT (Analysis.n_problems,), NAN where the problem has no full set of samples or k > n.
+void analysis_problem_pass(const Analysis *a, const AnRun *r, long k, double *out);
 // Sampled pass@k of run R at k with its interval over problems (from its per-problem counts).
 double analysis_pass_ci(const Analysis *a, const AnRun *r, long k, long B, uint64_t seed, double ci[2]);
 // Per problem of run R's reference eval (P = Analysis.n_problems entries, NAN where missing):

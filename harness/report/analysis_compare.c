@@ -158,8 +158,7 @@ double analysis_mean_ci(const double *v, size_t n, long B, uint64_t seed, double
 double analysis_pass_ci(const Analysis *a, const AnRun *r, long k, long B, uint64_t seed, double ci[2]) {
     size_t P = a->n_problems;
     double *v = xmalloc((P ? P : 1) * sizeof(double));
-    for (size_t p = 0; p < P; p++)
-        v[p] = r->n_correct && r->n_correct[p] >= 0 && k <= r->n_samples ? pass_at_k(r->n_samples, r->n_correct[p], k) : NAN;
+    analysis_problem_pass(a, r, k, v);
     double m = paired(v, 1, P, B, seed, ci);
     free(v);
     return m;
