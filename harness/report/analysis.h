@@ -219,9 +219,6 @@ double analysis_mean_ci(const double *v, size_t n, long B, uint64_t seed, double
 void analysis_problem_pass(const Analysis *a, const AnRun *r, long k, double *out);
 // Sampled pass@k of run R at k with its interval over problems (from its per-problem counts).
 double analysis_pass_ci(const Analysis *a, const AnRun *r, long k, long B, uint64_t seed, double ci[2]);
-// Per problem of run R's reference eval (P = Analysis.n_problems entries, NAN where missing):
-// sampled pass@k and maj@k at k, from the stored samples.
-int analysis_problem_scores(Db *db, const Analysis *a, const AnRun *r, long k, double *pass, double *maj);
 
 // The inference budgets to compare at: the spec's analysis.c_inf, else one budget that lets the
 // smallest model draw the largest spec k (2 N_min k_max), described in WHY.

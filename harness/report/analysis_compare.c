@@ -57,16 +57,33 @@ void analysis_compare_defaults(AnCompareOptions *o) {
 // ---------------------------------------------------------------------------------------------
 // Per-problem scores.
 
-int analysis_problem_scores(Db *db, const Analysis *a, const AnRun *r, long k, double *pass, double *maj) {
+// The answer groups of a run's reference eval, read from the samples table once per comparison:
+// every entry (each seed, the pooled one, the k = 1 reference) scores from the same rows.
+typedef struct {
+    Db *db;
+    const Analysis *a;
+    DbAnswerGroup **g; // (n_runs,) NULL until read
+    size_t *n;         // (n_runs,)
+} Answers;
+
+static void answers_init(Answers *s, Db *db, const Analysis *a) {
+    s->db = db;
+    s->a = a;
+    s->g = xcalloc(a->n_runs + 1, sizeof *s->g);
+    s->n = xcalloc(a->n_runs + 1, sizeof *s->n);
+}
+
+static void answers_free(Answers *s) {
+    for (size_t i = 0; i < s->a->n_runs; i++)
+        if (s->g[i]) db_answer_groups_free(s->g[i], s->n[i]);
+    free(s->g);
+    free(s->n);
+}
+
+// Per-problem pass@k and maj@k of R from its answer groups G (n,), sorted by problem.
+static void scores_from_groups(const Analysis *a, const AnRun *r, const DbAnswerGroup *g, size_t n, long k,
+                               double *pass, double *maj) {
     size_t P = a->n_problems;
-    for (size_t p = 0; p < P; p++) pass[p] = maj[p] = NAN;
-    if (r->eval_id < 0 || k < 1 || k > r->n_samples) {
-        err_set("%s: run %d: no samples for k = %ld", db_path(db), r->run_id, k);
-        return -1;
-    }
-    DbAnswerGroup *g;
-    size_t n;
-    if (db_answer_groups(db, r->eval_id, &g, &n) != 0) return -1;
     long S = r->n_samples;
     long *counts = xmalloc((size_t)S * sizeof(long));
     unsigned char *correct = xmalloc((size_t)S);
@@ -92,7 +109,19 @@ int analysis_problem_scores(Db *db, const Analysis *a, const AnRun *r, long k, d
     }
     free(counts);
     free(correct);
-    db_answer_groups_free(g, n);
+}
+
+// Per problem of run R's reference eval (P = Analysis.n_problems entries, NAN where missing):
+// sampled pass@k and maj@k at k, from its answer groups (read once through the cache S).
+static int problem_scores(Answers *s, const AnRun *r, long k, double *pass, double *maj) {
+    for (size_t p = 0; p < s->a->n_problems; p++) pass[p] = maj[p] = NAN;
+    if (r->eval_id < 0 || k < 1 || k > r->n_samples) {
+        err_set("%s: run %d: no samples for k = %ld", db_path(s->db), r->run_id, k);
+        return -1;
+    }
+    size_t i = (size_t)(r - s->a->runs);
+    if (!s->g[i] && db_answer_groups(s->db, r->eval_id, &s->g[i], &s->n[i]) != 0) return -1;
+    scores_from_groups(s->a, r, s->g[i], s->n[i], k, pass, maj);
     return 0;
 }
 
@@ -246,11 +275,11 @@ static void cands_free(Cands *c) {
 }
 
 // Add a candidate from its runs (S,) at k: its per-problem scores from the stored samples.
-static int cands_add(Db *db, const Analysis *a, Cands *c, const AnRun *const *runs, long k, int capped) {
+static int cands_add(Answers *ans, Cands *c, const AnRun *const *runs, long k, int capped) {
     size_t SP = (size_t)c->S * c->P, o = (size_t)c->n * SP;
     for (int s = 0; s < c->S; s++) {
         c->run[c->n * c->S + s] = runs[s];
-        if (analysis_problem_scores(db, a, runs[s], k, c->pass + o + (size_t)s * c->P, c->maj + o + (size_t)s * c->P) != 0)
+        if (problem_scores(ans, runs[s], k, c->pass + o + (size_t)s * c->P, c->maj + o + (size_t)s * c->P) != 0)
             return -1;
     }
     c->k[c->n] = k;
@@ -380,11 +409,11 @@ static void finish_entry(AnCompare *e, const Cands *c, int h, const AnCompareOpt
 }
 
 // The train-only reference: the lowest-loss runs at k = 1.
-static int score_k1(Db *db, const Analysis *a, const AnRun *const *runs, int S, const AnCompareOptions *o, AnCompare *e) {
+static int score_k1(Answers *ans, const Analysis *a, const AnRun *const *runs, int S, const AnCompareOptions *o, AnCompare *e) {
     size_t P = a->n_problems;
     double *v = xmalloc(((size_t)S * P + 1) * sizeof(double)), *m = xmalloc(((size_t)S * P + 1) * sizeof(double));
     int rc = 0;
-    for (int s = 0; s < S && rc == 0; s++) rc = analysis_problem_scores(db, a, runs[s], 1, v + (size_t)s * P, m + (size_t)s * P);
+    for (int s = 0; s < S && rc == 0; s++) rc = problem_scores(ans, runs[s], 1, v + (size_t)s * P, m + (size_t)s * P);
     if (rc == 0) {
         e->chinchilla_1.pass = finite_mean(v, (size_t)S * P);
         e->chinchilla_1.maj = finite_mean(m, (size_t)S * P);
@@ -407,10 +436,10 @@ static int n_distinct_models(const AnRun *const *runs, int n) {
 
 // An entry from its models' runs GRID (F, S) (NULL where a model lacks a seed; models without
 // every seed are left out) and the Chinchilla model LOWEST; S = 1 for a single seed.
-static int compare_models(Db *db, const Analysis *a, const AnRun **grid, int F, int S, int lowest,
+static int compare_models(Answers *ans, const Analysis *a, const AnRun **grid, int F, int S, int lowest,
                           const AnCompareOptions *o, AnCompare *e) {
     for (int s = 0; s < S; s++) set_pick(&e->chinchilla_1, grid[lowest * S + s], 1, 0);
-    if (score_k1(db, a, grid + lowest * S, S, o, e) != 0) return -1;
+    if (score_k1(ans, a, grid + lowest * S, S, o, e) != 0) return -1;
     Cands c;
     cands_init(&c, F, S, a->n_problems);
     int h = -1, rc = 0;
@@ -420,7 +449,7 @@ static int compare_models(Db *db, const Analysis *a, const AnRun **grid, int F, 
         long k = complete ? affordable_k(grid[f * S], e->c_inf, &capped) : 0;
         if (k < 1) continue;
         if (f == lowest) h = c.n;
-        rc = cands_add(db, a, &c, grid + f * S, k, capped);
+        rc = cands_add(ans, &c, grid + f * S, k, capped);
     }
     if (rc == 0) {
         if (c.n == 0) {
@@ -443,7 +472,7 @@ static int compare_models(Db *db, const Analysis *a, const AnRun **grid, int F, 
 }
 
 // One (level, seed): runs (n,) are the level's evaluated runs of that seed.
-static int compare_seed(Db *db, const Analysis *a, const AnRun *const *runs, int n, const AnCompareOptions *o,
+static int compare_seed(Answers *ans, const Analysis *a, const AnRun *const *runs, int n, const AnCompareOptions *o,
                         AnCompare *c) {
     c->n_runs = n;
     c->n_models = n_distinct_models(runs, n);
@@ -457,14 +486,14 @@ static int compare_seed(Db *db, const Analysis *a, const AnRun *const *runs, int
         grid[runs[i]->family_idx] = runs[i];
         if (lowest < 0 || runs[i]->loss < grid[lowest]->loss) lowest = runs[i]->family_idx;
     }
-    int rc = compare_models(db, a, grid, F, 1, lowest, o, c);
+    int rc = compare_models(ans, a, grid, F, 1, lowest, o, c);
     free(grid);
     return rc;
 }
 
 // The pooled entry of a level: models with an evaluated run at every seed of the level, picked
 // by their means over seeds.
-static int compare_pooled(Db *db, const Analysis *a, const AnRun *const *runs, int n, const int *seeds, int S,
+static int compare_pooled(Answers *ans, const Analysis *a, const AnRun *const *runs, int n, const int *seeds, int S,
                           const AnCompareOptions *o, AnCompare *c) {
     int F = a->spec.n_family;
     const AnRun **grid = xcalloc((size_t)(F * S), sizeof *grid); // (F, S) the run of model f at seed s
@@ -485,13 +514,13 @@ static int compare_pooled(Db *db, const Analysis *a, const AnRun *const *runs, i
     }
     c->n_models = models;
     if (models == 0) snprintf(c->note, sizeof c->note, "no model has an evaluated run at every seed of this budget");
-    else rc = compare_models(db, a, grid, F, S, lowest, o, c);
+    else rc = compare_models(ans, a, grid, F, S, lowest, o, c);
     free(grid);
     return rc;
 }
 
 // Every entry of level b: one per seed, then the pooled one when more than one seed has runs.
-static int compare_level(Db *db, const Analysis *a, int b, double c_inf, const AnCompareOptions *o, AnCompare *out,
+static int compare_level(Answers *ans, const Analysis *a, int b, double c_inf, const AnCompareOptions *o, AnCompare *out,
                          size_t *n_out) {
     const Spec *sp = &a->spec;
     const AnRun **runs = xmalloc((a->n_runs + 1) * sizeof *runs), **mine = xmalloc((a->n_runs + 1) * sizeof *mine);
@@ -507,13 +536,13 @@ static int compare_level(Db *db, const Analysis *a, int b, double c_inf, const A
         AnCompare *c = &out[m++];
         entry_init(c, a, b, c_inf, s);
         c->summary = sp->train.n_seeds == 1;
-        rc = compare_seed(db, a, mine, k, o, c);
+        rc = compare_seed(ans, a, mine, k, o, c);
     }
     if (rc == 0 && S > 1) {
         AnCompare *c = &out[m++];
         entry_init(c, a, b, c_inf, -1);
         c->summary = 1;
-        rc = compare_pooled(db, a, runs, n, seeds, S, o, c);
+        rc = compare_pooled(ans, a, runs, n, seeds, S, o, c);
     } else if (rc == 0 && sp->train.n_seeds > 1) {
         out[S ? seeds[0] : 0].summary = 1; // one seed (or none) with runs: it stands for the level
     }
@@ -550,14 +579,19 @@ int analysis_compare(Db *db, const Analysis *a, double c_inf, const AnCompareOpt
     }
     int per_level = MIN(a->spec.train.n_seeds, AN_MAX_SEEDS) + 1;
     AnCompare *c = xcalloc((size_t)(bs->n * per_level), sizeof(AnCompare));
+    Answers ans;
+    answers_init(&ans, db, a);
     size_t m = 0;
-    for (int b = 0; b < bs->n; b++) {
-        size_t got;
-        if (compare_level(db, a, b, c_inf, o, c + m, &got) != 0) {
-            free(c);
-            return -1;
-        }
+    int rc = 0;
+    for (int b = 0; b < bs->n && rc == 0; b++) {
+        size_t got = 0;
+        rc = compare_level(&ans, a, b, c_inf, o, c + m, &got);
         m += got;
+    }
+    answers_free(&ans);
+    if (rc != 0) {
+        free(c);
+        return -1;
     }
     *out = c;
     *n = m;
