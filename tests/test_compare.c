@@ -395,7 +395,7 @@ static char *make_null_db(int set) {
 
 static void test_null_not_significant(void **state) {
     (void)state;
-    int significant = 0, differ = 0;
+    int significant = 0, maj_significant = 0, differ = 0;
     double sum_diff = 0, sum_in_sample = 0;
     for (int set = 0; set < NULL_SETS; set++) {
         char *path = make_null_db(set);
@@ -414,6 +414,8 @@ static void test_null_not_significant(void **state) {
         assert_int_equal(c[0].chinchilla.k, S);
         assert_true(c[0].ci95[0] <= c[0].diff && c[0].diff <= c[0].ci95[1]);
         significant += c[0].significant;
+        assert_true(c[0].maj_ci95[0] <= c[0].maj_diff && c[0].maj_diff <= c[0].maj_ci95[1]);
+        maj_significant += c[0].maj_significant;
         differ += c[0].t2.run_id != c[0].chinchilla.run_id;
         sum_diff += c[0].diff;
         sum_in_sample += c[0].t2_in_sample_pass - c[0].chinchilla.pass;
@@ -422,11 +424,12 @@ static void test_null_not_significant(void **state) {
         db_close(db);
         free(path);
     }
-    printf("null: %d of %d significant; mean cross-fitted diff %+.4f; mean in-sample advantage of the pick %+.4f "
+    printf("null: %d of %d significant (maj@k: %d); mean cross-fitted diff %+.4f; mean in-sample advantage of the pick %+.4f "
            "(picks differ from Chinchilla's in %d)\n",
-           significant, NULL_SETS, sum_diff / NULL_SETS, sum_in_sample / NULL_SETS, differ);
+           significant, NULL_SETS, maj_significant, sum_diff / NULL_SETS, sum_in_sample / NULL_SETS, differ);
     // 5% of 40 is 2; more than 5 would say the interval is too narrow or the estimate biased.
     assert_true(significant <= 5);
+    assert_true(maj_significant <= 5); // the maj@k difference is as null as pass@k's
     assert_true(differ >= NULL_SETS / 4); // the max of three noisy candidates is often another model
     // In-sample, the winner's curse: the chosen pick looks better than the Chinchilla pick by a
     // clear margin although no model is better; cross-fitted, the mean difference is near 0.
