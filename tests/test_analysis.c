@@ -252,6 +252,19 @@ static void test_load(void **state) {
             assert_true(fabs(r->pass[j] - want / N_PROBLEMS) < 1e-12);
             assert_int_equal(analysis_sampled_at(db, r, an.k[j], &pass, &maj), 0);
             assert_true(fabs(pass - r->pass[j]) < 1e-12 && fabs(maj - r->maj[j]) < 1e-12);
+            // Its interval over problems (figure 4): centred on it, as wide as the normal one.
+            double ci[2], sd = 0, mean = analysis_pass_ci(&an, r, an.k[j], 2000, 7, ci);
+            assert_true(fabs(mean - r->pass[j]) < 1e-12);
+            for (int p = 0; p < N_PROBLEMS; p++) {
+                double d = pass_at_k(N_SAMPLES, lround(N_SAMPLES * success(r->loss, p)), an.k[j]) - mean;
+                sd += d * d / (N_PROBLEMS - 1);
+            }
+            double normal = 2 * 1.959963984540054 * sqrt(sd / N_PROBLEMS);
+            assert_true(ci[0] <= mean && mean <= ci[1]);
+            if (normal > 1e-9) {
+                double ratio = (ci[1] - ci[0]) / normal;
+                if (!(ratio > 0.8 && ratio < 1.25)) fail_msg("run %d k %ld: width ratio %.3f", r->run_id, an.k[j], ratio);
+            }
         }
     }
     analysis_free(&an);
