@@ -211,9 +211,6 @@ int analysis_compare(Db *db, const Analysis *a, double c_inf, const AnCompareOpt
 //  "maj_diff", "maj_ci95", "maj_significant", "n_problems", "resamples", "n_runs", "n_models"
 //  [, "note"]}: see docs/SPEC.md (t2 compare).
 cJSON *analysis_compare_cjson(const AnCompare *c);
-// The mean of v (n,) over its finite values, and a 95% percentile interval from B bootstrap
-// resamples of its entries (seeded): the interval of a mean over problems.
-double analysis_mean_ci(const double *v, size_t n, long B, uint64_t seed, double ci[2]);
 // Sampled pass@k at k of each problem of run R's reference eval, from its per-problem correct
 // counts: OUT (Analysis.n_problems,), NAN where the problem has no full set of samples or k > n.
 void analysis_problem_pass(const Analysis *a, const AnRun *r, long k, double *out);

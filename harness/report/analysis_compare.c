@@ -180,10 +180,6 @@ static double paired(const double *d, int S, size_t P, long B, uint64_t seed, do
     return mean;
 }
 
-double analysis_mean_ci(const double *v, size_t n, long B, uint64_t seed, double ci[2]) {
-    return paired(v, 1, n, B, seed, ci);
-}
-
 double analysis_pass_ci(const Analysis *a, const AnRun *r, long k, long B, uint64_t seed, double ci[2]) {
     size_t P = a->n_problems;
     double *v = xmalloc((P ? P : 1) * sizeof(double));
