@@ -294,6 +294,44 @@ static void test_report_headline_significant(void **state) {
     run_free(&r);
 }
 
+// t2 report --plots --seed S: figure 7 draws the intervals of `t2 compare --seed S`, the ones the
+// report's table prints beside it (the figure once used seed 0 whatever --seed said).
+static void test_report_figure_seed(void **state) {
+    (void)state;
+    char *plots = xasprintf("%s/figs-seed", dir), *md = xasprintf("%s/seed.md", dir);
+    RunResult r = run_t2("report", "--db", cdb_path, "--bootstrap", "0", "--seed", "5", "--out", md, "--plots", plots, NULL);
+    if (r.status != 0) fail_msg("%s", r.err);
+    run_free(&r);
+    char *dat_path = xasprintf("%s/fig7-compare.dat", plots);
+    FILE *f = fopen(dat_path, "r");
+    assert_non_null(f);
+    cJSON *j = compare_json(cdb_path, "--seed=5");
+    char line[512];
+    int matched = 0;
+    while (fgets(line, sizeof line, f)) {
+        double c_inf, diff, lo, hi;
+        if (line[0] == '#' || sscanf(line, "%lf %lf %lf %lf", &c_inf, &diff, &lo, &hi) != 4 || lo == hi) continue;
+        const cJSON *e;
+        int found = 0;
+        cJSON_ArrayForEach(e, cJSON_GetObjectItem(j, "comparisons")) {
+            if (!cJSON_IsTrue(cJSON_GetObjectItem(e, "summary")) || num(e, "c_inf") != c_inf || num(e, "diff") != diff) continue;
+            const cJSON *ci = cJSON_GetObjectItem(e, "ci95");
+            if (cJSON_GetArrayItem(ci, 0)->valuedouble != lo || cJSON_GetArrayItem(ci, 1)->valuedouble != hi)
+                fail_msg("figure 7: C_inf %g diff %g: [%.17g, %.17g], t2 compare --seed 5 says [%.17g, %.17g]", c_inf,
+                         diff, lo, hi, cJSON_GetArrayItem(ci, 0)->valuedouble, cJSON_GetArrayItem(ci, 1)->valuedouble);
+            found = 1;
+        }
+        assert_true(found);
+        matched++;
+    }
+    assert_true(matched >= 1);
+    fclose(f);
+    cJSON_Delete(j);
+    free(dat_path);
+    free(plots);
+    free(md);
+}
+
 // A budget with no evaluated run, or with one model only, says so; the command still succeeds
 // (with a warning when nothing can be compared). Bad options are refused in one line.
 static void test_notes_and_errors(void **state) {
@@ -442,6 +480,7 @@ int main(void) {
         cmocka_unit_test(test_difference_recomputed),
         cmocka_unit_test(test_interval_vs_normal),
         cmocka_unit_test(test_report_headline_significant),
+        cmocka_unit_test(test_report_figure_seed),
         cmocka_unit_test(test_notes_and_errors),
         cmocka_unit_test(test_null_not_significant),
     };

@@ -96,7 +96,7 @@ int cmd_report(int argc, char **argv) {
         if (make_dirs(report_dir, 1) != 0) goto done;
     }
     if (plots) {
-        if (plot_all(db, &an, plots, &notes) != 0) goto done;
+        if (plot_all(db, &an, plots, (uint64_t)seed, &notes) != 0) goto done;
         if (!(link = relative_path(report_dir ? report_dir : ".", plots))) goto done;
     }
     ReportOptions ro = {.plots_link = link, .plot_notes = &notes, .bootstrap = bootstrap, .seed = (uint64_t)seed,
