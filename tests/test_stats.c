@@ -82,6 +82,26 @@ static FitOptions boot_options(long B, uint64_t seed, int n_starts) {
     return o;
 }
 
+// Fits `law` to DATA_SETS fresh data sets from sample (seeds seed0, seed0 + 1, ...) with B
+// resamples and n_starts starts, checks each converged and resampled `resample` (NULL: not
+// checked), tallies c and checks its coverage.
+static void run_coverage(Coverage *c, FitLaw law, void (*sample)(FitData *, uint64_t), uint64_t seed0, long B,
+                         int n_starts, const char *resample, double max_rel) {
+    for (int s = 0; s < DATA_SETS; s++) {
+        FitData d;
+        sample(&d, seed0 + (uint64_t)s);
+        FitOptions o = boot_options(B, (uint64_t)s, n_starts);
+        FitResult r;
+        assert_int_equal(fit_run(law, &d, &o, &r), 0);
+        assert_true(r.converged);
+        if (resample) assert_string_equal(r.resample, resample);
+        tally(c, &r);
+        fit_result_free(&r);
+        fit_data_free(&d);
+    }
+    check_coverage(c, max_rel);
+}
+
 // ---------------------------------------------------------------------------------------------
 // chinchilla: one point per run, lognormal noise per run (independent runs): the bootstrap
 // resamples rows.
@@ -104,22 +124,13 @@ static void chinchilla_sample(FitData *d, const double *truth, double noise, uin
         }
 }
 
+static void chinchilla_1pct(FitData *d, uint64_t seed) { chinchilla_sample(d, CH_TRUTH, 0.01, seed); }
+
 static void test_chinchilla_coverage(void **state) {
     (void)state;
     Coverage c = {.law = "chinchilla", .n = 5};
     for (int j = 0; j < 5; j++) c.names[j] = CH_NAMES[j], c.truth[j] = CH_TRUTH[j];
-    for (int s = 0; s < DATA_SETS; s++) {
-        FitData d;
-        chinchilla_sample(&d, CH_TRUTH, 0.01, 1000 + (uint64_t)s);
-        FitOptions o = boot_options(200, (uint64_t)s, 0);
-        FitResult r;
-        assert_int_equal(fit_run(FIT_CHINCHILLA, &d, &o, &r), 0);
-        assert_true(r.converged);
-        tally(&c, &r);
-        fit_result_free(&r);
-        fit_data_free(&d);
-    }
-    check_coverage(&c, 0.5);
+    run_coverage(&c, FIT_CHINCHILLA, chinchilla_1pct, 1000, 200, 0, "rows, each one run", 0.5);
 }
 
 
@@ -144,23 +155,13 @@ static void chinchilla_seeds_sample(FitData *d, const double *truth, double nois
             }
 }
 
+static void chinchilla_seeds_1pct(FitData *d, uint64_t seed) { chinchilla_seeds_sample(d, CH_TRUTH, 0.01, seed); }
+
 static void test_chinchilla_seeds_coverage(void **state) {
     (void)state;
     Coverage c = {.law = "chinchilla, 3 seeds", .n = 5};
     for (int j = 0; j < 5; j++) c.names[j] = CH_NAMES[j], c.truth[j] = CH_TRUTH[j];
-    for (int s = 0; s < DATA_SETS; s++) {
-        FitData d;
-        chinchilla_seeds_sample(&d, CH_TRUTH, 0.01, 5000 + (uint64_t)s);
-        FitOptions o = boot_options(200, (uint64_t)s, 0);
-        FitResult r;
-        assert_int_equal(fit_run(FIT_CHINCHILLA, &d, &o, &r), 0);
-        assert_true(r.converged);
-        assert_string_equal(r.resample, "runs within their (model, budget) cell");
-        tally(&c, &r);
-        fit_result_free(&r);
-        fit_data_free(&d);
-    }
-    check_coverage(&c, 0.5);
+    run_coverage(&c, FIT_CHINCHILLA, chinchilla_seeds_1pct, 5000, 200, 0, "runs within their (model, budget) cell", 0.5);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -200,23 +201,13 @@ static void t2loss_sample(FitData *d, const double *truth, double sigma, uint64_
         }
 }
 
+static void t2loss_15pct(FitData *d, uint64_t seed) { t2loss_sample(d, T2L_TRUTH, 0.15, seed); }
+
 static void test_t2loss_coverage(void **state) {
     (void)state;
     Coverage c = {.law = "t2-loss", .n = 7};
     for (int j = 0; j < 7; j++) c.names[j] = T2L_NAMES[j], c.truth[j] = T2L_TRUTH[j];
-    for (int s = 0; s < DATA_SETS; s++) {
-        FitData d;
-        t2loss_sample(&d, T2L_TRUTH, 0.15, 2000 + (uint64_t)s);
-        FitOptions o = boot_options(100, (uint64_t)s, 30);
-        FitResult r;
-        assert_int_equal(fit_run(FIT_T2_LOSS, &d, &o, &r), 0);
-        assert_true(r.converged);
-        assert_string_equal(r.resample, "problems");
-        tally(&c, &r);
-        fit_result_free(&r);
-        fit_data_free(&d);
-    }
-    check_coverage(&c, 0.5);
+    run_coverage(&c, FIT_T2_LOSS, t2loss_15pct, 2000, 100, 30, "problems", 0.5);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -244,23 +235,14 @@ static void coverage_sample(FitData *d, double sigma, int k_dependent, uint64_t 
     }
 }
 
+static void coverage_30pct(FitData *d, uint64_t seed) { coverage_sample(d, 0.3, 1, seed); }
+
 static void test_coverage_law_coverage(void **state) {
     (void)state;
     Coverage c = {.law = "coverage", .n = 6};
     static const char *const names[6] = {"a[m0]", "b[m0]", "a[m1]", "b[m1]", "a[m2]", "b[m2]"};
     for (int j = 0; j < 6; j++) c.names[j] = names[j], c.truth[j] = COV_TRUTH[j / 2][j % 2];
-    for (int s = 0; s < DATA_SETS; s++) {
-        FitData d;
-        coverage_sample(&d, 0.3, 1, 3000 + (uint64_t)s);
-        FitOptions o = boot_options(200, (uint64_t)s, 0);
-        FitResult r;
-        assert_int_equal(fit_run(FIT_COVERAGE, &d, &o, &r), 0);
-        assert_true(r.converged);
-        tally(&c, &r);
-        fit_result_free(&r);
-        fit_data_free(&d);
-    }
-    check_coverage(&c, 0.2);
+    run_coverage(&c, FIT_COVERAGE, coverage_30pct, 3000, 200, 0, "problems", 0.2);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -331,6 +313,8 @@ static void t2acc_sample(FitData *d, double sigma, uint64_t seed) {
         }
 }
 
+static void t2acc_10pct(FitData *d, uint64_t seed) { t2acc_sample(d, 0.1, seed); }
+
 static void test_t2acc_coverage(void **state) {
     (void)state;
     Coverage c = {.law = "t2-acc", .n = 10};
@@ -338,18 +322,7 @@ static void test_t2acc_coverage(void **state) {
     for (int j = 0; j < 4; j++) c.truth[j < 2 ? j : j + 1] = T2A_S1[j];
     c.truth[2] = T2A_E;
     for (int j = 0; j < 5; j++) c.truth[5 + j] = T2A_TH[j];
-    for (int s = 0; s < DATA_SETS; s++) {
-        FitData d;
-        t2acc_sample(&d, 0.1, 4000 + (uint64_t)s);
-        FitOptions o = boot_options(100, (uint64_t)s, 0);
-        FitResult r;
-        assert_int_equal(fit_run(FIT_T2_ACC, &d, &o, &r), 0);
-        assert_true(r.converged);
-        tally(&c, &r);
-        fit_result_free(&r);
-        fit_data_free(&d);
-    }
-    check_coverage(&c, 0.5);
+    run_coverage(&c, FIT_T2_ACC, t2acc_10pct, 4000, 100, 0, "problems", 0.5);
 }
 
 
