@@ -176,9 +176,9 @@ static double t2loss_law(const double *t, double N, double D, double k) {
     return t[2] + t[0] * pow(N, -t[3]) + t[1] * pow(D, -t[4]) + t[5] * pow(k, -t[6]);
 }
 
-static void t2loss_sample(FitData *d, const double *truth, double sigma, uint64_t seed) {
+static void t2loss_sample(FitData *d, const double *truth, double sigma, int seeds, uint64_t seed) {
     const int n_k = 11, P = T2L_PROBLEMS;
-    fit_data_alloc(d, 25 * (size_t)n_k);
+    fit_data_alloc(d, 25 * (size_t)seeds * (size_t)n_k);
     fit_data_alloc_problems(d, P, 0);
     d->run = xmalloc(d->n * sizeof(int));
     d->cell = xmalloc(d->n * sizeof(int));
@@ -187,27 +187,43 @@ static void t2loss_sample(FitData *d, const double *truth, double sigma, uint64_
     double z[T2L_PROBLEMS];
     size_t i = 0;
     for (int a = 0; a < 5; a++)
-        for (int b = 0; b < 5; b++) {
-            for (int p = 0; p < P; p++) z[p] = rng_normal(&rng);
-            for (int c = 0; c < n_k; c++, i++) {
-                d->N[i] = 1e5 * pow(4, a);
-                d->D[i] = d->N[i] * 5 * pow(4, b);
-                d->k[i] = pow(2, c);
-                d->run[i] = d->cell[i] = a * 5 + b;
-                double y = t2loss_law(truth, d->N[i], d->D[i], d->k[i]), sum = 0;
-                for (int p = 0; p < P; p++) sum += d->prob_term[i * P + (size_t)p] = y * (1 + sigma * z[p]);
-                d->nll[i] = sum / P;
+        for (int b = 0; b < 5; b++)
+            for (int s = 0; s < seeds; s++) {
+                // With several seeds, each run's training noise scales its whole curve.
+                double run_noise = seeds > 1 ? exp(0.01 * rng_normal(&rng)) : 1;
+                for (int p = 0; p < P; p++) z[p] = rng_normal(&rng);
+                for (int c = 0; c < n_k; c++, i++) {
+                    d->N[i] = 1e5 * pow(4, a);
+                    d->D[i] = d->N[i] * 5 * pow(4, b);
+                    d->k[i] = pow(2, c);
+                    d->cell[i] = a * 5 + b;
+                    d->run[i] = d->cell[i] * seeds + s;
+                    double y = run_noise * t2loss_law(truth, d->N[i], d->D[i], d->k[i]), sum = 0;
+                    for (int p = 0; p < P; p++) sum += d->prob_term[i * P + (size_t)p] = y * (1 + sigma * z[p]);
+                    d->nll[i] = sum / P;
+                }
             }
-        }
 }
 
-static void t2loss_15pct(FitData *d, uint64_t seed) { t2loss_sample(d, T2L_TRUTH, 0.15, seed); }
+static void t2loss_15pct(FitData *d, uint64_t seed) { t2loss_sample(d, T2L_TRUTH, 0.15, 1, seed); }
 
 static void test_t2loss_coverage(void **state) {
     (void)state;
     Coverage c = {.law = "t2-loss", .n = 7};
     for (int j = 0; j < 7; j++) c.names[j] = T2L_NAMES[j], c.truth[j] = T2L_TRUTH[j];
     run_coverage(&c, FIT_T2_LOSS, t2loss_15pct, 2000, 100, 30, "problems", 0.5);
+}
+
+// t2-loss with 2 seeds per (model, budget): the bootstrap draws problems jointly with runs within
+// their cell, and its intervals still hold the truth.
+static void t2loss_seeds_15pct(FitData *d, uint64_t seed) { t2loss_sample(d, T2L_TRUTH, 0.15, 2, seed); }
+
+static void test_t2loss_seeds_coverage(void **state) {
+    (void)state;
+    Coverage c = {.law = "t2-loss, 2 seeds", .n = 7};
+    for (int j = 0; j < 7; j++) c.names[j] = T2L_NAMES[j], c.truth[j] = T2L_TRUTH[j];
+    run_coverage(&c, FIT_T2_LOSS, t2loss_seeds_15pct, 6000, 100, 30,
+                 "problems, jointly with runs within their (model, budget) cell", 0.5);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -401,7 +417,7 @@ static void test_no_k_dependence_t2loss(void **state) {
     memcpy(truth, T2L_TRUTH, sizeof truth);
     truth[5] = 0; // G = 0: pass@k does not depend on k
     FitData d;
-    t2loss_sample(&d, truth, 0.15, 77);
+    t2loss_sample(&d, truth, 0.15, 1, 77);
     FitOptions o = boot_options(100, 3, 60);
     FitResult r;
     assert_int_equal(fit_run(FIT_T2_LOSS, &d, &o, &r), 0);
@@ -470,6 +486,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_chinchilla_coverage),
         cmocka_unit_test(test_chinchilla_seeds_coverage),
         cmocka_unit_test(test_t2loss_coverage),
+        cmocka_unit_test(test_t2loss_seeds_coverage),
         cmocka_unit_test(test_coverage_law_coverage),
         cmocka_unit_test(test_t2acc_coverage),
         cmocka_unit_test(test_no_n_dependence),
