@@ -332,17 +332,24 @@ void fit_residuals_by_k(FitResult *r, const FitData *d) {
     qsort(r->kres, r->n_kres, sizeof(FitKResidual), cmp_kres);
 }
 
-int fit_allocation_unidentified(const FitResult *r, char *out, size_t out_len) {
+// The not-identified parameters, comma-separated into out, leaving out E when skip_E; returns how many.
+static int join_unidentified(const FitResult *r, int skip_E, char *out, size_t out_len) {
     int n = 0;
     size_t len = 0;
     if (out_len) out[0] = '\0';
     for (size_t j = 0; j < r->n_params; j++) {
         const FitParam *p = &r->params[j];
-        if (p->identified || (r->law != FIT_T2_ACC && strcmp(p->name, "E") == 0)) continue;
+        if (p->identified || (skip_E && strcmp(p->name, "E") == 0)) continue;
         if (len < out_len) len += (size_t)snprintf(out + len, out_len - len, "%s%s", n ? ", " : "", p->name);
         n++;
     }
     return n;
+}
+
+int fit_unidentified_names(const FitResult *r, char *out, size_t out_len) { return join_unidentified(r, 0, out, out_len); }
+
+int fit_allocation_unidentified(const FitResult *r, char *out, size_t out_len) {
+    return join_unidentified(r, r->law != FIT_T2_ACC, out, out_len);
 }
 
 void fit_result_free(FitResult *r) {
