@@ -522,24 +522,11 @@ static void boot_worker(void *arg, int tid, int n_threads) {
     free(y2);
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double percentile_sorted(const double *v, size_t n, double q) {
-    double pos = q * (double)(n - 1);
-    size_t i = (size_t)floor(pos);
-    if (i + 1 >= n) return v[n - 1];
-    double t = pos - (double)i;
-    return v[i] + t * (v[i + 1] - v[i]);
-}
-
 void fit_percentile_interval(double *v, size_t n, double level, double out[2]) {
-    qsort(v, n, sizeof(double), cmp_double);
+    sort_doubles(v, n);
     double tail = (1 - level) / 2;
-    out[0] = percentile_sorted(v, n, tail);
-    out[1] = percentile_sorted(v, n, 1 - tail);
+    out[0] = quantile_sorted(v, n, tail);
+    out[1] = quantile_sorted(v, n, 1 - tail);
 }
 
 // Percentile interval of the finite values of column j of m (rows, width); returns their count.

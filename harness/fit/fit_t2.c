@@ -38,18 +38,12 @@
 // A perfect fit: every residual below 1e-10 of the data's size (f ≤ 1e-20 Σ y²).
 #define PERFECT_REL 1e-20
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
+// The Q-quantile of V[0..n) (util's quantile_sorted on a sorted copy).
 static double quantile_of(const double *v, size_t n, double q) {
     double *s = xmalloc(n * sizeof(double));
     memcpy(s, v, n * sizeof(double));
-    qsort(s, n, sizeof(double), cmp_double);
-    double pos = q * (double)(n - 1);
-    size_t i = (size_t)pos;
-    double t = pos - (double)i, out = i + 1 < n ? s[i] + t * (s[i + 1] - s[i]) : s[n - 1];
+    sort_doubles(s, n);
+    double out = quantile_sorted(s, n, q);
     free(s);
     return out;
 }
