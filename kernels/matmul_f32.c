@@ -135,12 +135,10 @@ static inline __attribute__((always_inline)) void finish(int epi, const Epilogue
                 _mm512_mask_storeu_ps(u, mk, uv);
                 continue;
             }
-            // h = silu(g)·u with silu(g) = g·σ(g); gu keeps what the backward needs instead of g
-            // and u: silu(g), and u·silu'(g) = u·σ·(1 + g·(1 − σ)).
-            __m512 one = _mm512_set1_ps(1.0f), sig = sigmoid16(gv), silu = _mm512_mul_ps(gv, sig);
-            _mm512_mask_storeu_ps(e->h + (size_t)(m + r) * (size_t)e->F + j0, mk, _mm512_mul_ps(silu, uv));
+            __m512 silu, du, h = swiglu16(gv, uv, &silu, &du); // gu keeps silu(g) and u·silu'(g)
+            _mm512_mask_storeu_ps(e->h + (size_t)(m + r) * (size_t)e->F + j0, mk, h);
             _mm512_mask_storeu_ps(g, mk, silu);
-            _mm512_mask_storeu_ps(u, mk, _mm512_mul_ps(_mm512_mul_ps(uv, sig), _mm512_fmadd_ps(gv, _mm512_sub_ps(one, sig), one)));
+            _mm512_mask_storeu_ps(u, mk, du);
         }
         return;
     }
