@@ -203,16 +203,9 @@ static inline __attribute__((always_inline)) void tile(int mr, float *C, size_t 
 // One row block of at most MR rows: the tile specialised for its row count.
 static void tile_rows(int mr, float *C, size_t ldc, const bf16 *A, size_t a_rs, size_t a_ks, const bf16 *B, int kp,
                       int ncol, int acc, const float *add, size_t ld_add) {
-    switch (mr) {
-#define CASE(R)                                                                                                \
-    case R:                                                                                                    \
-        tile(R, C, ldc, A, a_rs, a_ks, B, kp, ncol, acc, add, ld_add);                                         \
-        break;
-        CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8) CASE(9) CASE(10) CASE(11) CASE(12)
-#undef CASE
-    default:
-        break;
-    }
+#define TILE(R) tile(R, C, ldc, A, a_rs, a_ks, B, kp, ncol, acc, add, ld_add)
+    SWITCH_ROWS(mr, TILE)
+#undef TILE
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -309,16 +302,9 @@ static inline __attribute__((always_inline)) void tile_epi(int mr, const Epilogu
 
 static void tile_rows_epi(int mr, const Epilogue *e, int m, int j0, int ncol, const bf16 *A, size_t a_rs,
                           size_t a_ks, const bf16 *B, int kp, int first, int last) {
-    switch (mr) {
-#define CASE(R)                                                                                                \
-    case R:                                                                                                    \
-        tile_epi(R, e, m, j0, ncol, A, a_rs, a_ks, B, kp, first, last);                                        \
-        break;
-        CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8) CASE(9) CASE(10) CASE(11) CASE(12)
-#undef CASE
-    default:
-        break;
-    }
+#define TILE(R) tile_epi(R, e, m, j0, ncol, A, a_rs, a_ks, B, kp, first, last)
+    SWITCH_ROWS(mr, TILE)
+#undef TILE
 }
 
 // What a plain product does besides C (+)= A·B: the residual add (add NULL: none), and the hook
