@@ -262,12 +262,29 @@ static void test_pass_analytic(void **state) {
     assert_true(isnan(pass_at_k_analytic(-1, -1)));
 }
 
+// The shared order statistics behind every percentile interval and median: against hand values
+// (NumPy's default quantile: np.quantile([1, 2, 4, 8], 0.25) = 1.75, 0.9 -> 6.8).
+static void test_quantile_sorted(void **state) {
+    (void)state;
+    double v[] = {8, 1, 4, 2};
+    sort_doubles(v, 4);
+    assert_true(v[0] == 1 && v[1] == 2 && v[2] == 4 && v[3] == 8);
+    assert_float_equal(quantile_sorted(v, 4, 0.0), 1.0, 0);
+    assert_float_equal(quantile_sorted(v, 4, 0.25), 1.75, 1e-15);
+    assert_float_equal(quantile_sorted(v, 4, 0.5), 3.0, 1e-15);
+    assert_float_equal(quantile_sorted(v, 4, 0.9), 6.8, 1e-15);
+    assert_float_equal(quantile_sorted(v, 4, 1.0), 8.0, 0);
+    double one = 5;
+    assert_float_equal(quantile_sorted(&one, 1, 0.3), 5.0, 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pass_at_k_exact_small), cmocka_unit_test(test_pass_at_k_edges),
         cmocka_unit_test(test_maj_hand_cases),        cmocka_unit_test(test_maj_random_vs_brute),
         cmocka_unit_test(test_maj_invalid),           cmocka_unit_test(test_maj_large_n),
         cmocka_unit_test(test_pass_analytic),
+        cmocka_unit_test(test_quantile_sorted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

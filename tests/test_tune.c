@@ -165,7 +165,7 @@ static void test_tune_errors(void **state) {
         {{"--grid", "0.01,0"}, "--grid: '0' is not a learning rate in (0, 10]"},
         {{"--factors", "1,x"}, "--factors: 'x' is not a learning rate in (0, 10]"},
         {{"--grid", "0.01", "--factors", "1"}, "tune: give --grid or --factors, not both"},
-        {{"--out", spec}, "is the spec itself; the tuned copy needs another file"},
+        {{"--out", spec}, "is the spec itself; refusing to overwrite an input"},
         {{"--clip-factor", "-1"}, "--clip-factor: -1 is out of range [0, 1000]"},
         {{"--clip-factor", "x"}, "--clip-factor: expected a number, got 'x'"},
     };

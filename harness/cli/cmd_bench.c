@@ -300,11 +300,6 @@ int cmd_bench(int argc, char **argv) {
 }
 
 // ---------------------------------------------------------------------------------------------
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 int bench_sample(int argc, char **argv) {
     BenchModel bm = {0};
     long P = 0, G = 0, K = 0, threads = cpu_count(), repeat = 3;
@@ -350,7 +345,7 @@ int bench_sample(int argc, char **argv) {
         }
         if (rep >= 0) secs[rep] = now_s() - t0;
     }
-    qsort(secs, (size_t)repeat, sizeof(double), cmp_double);
+    sort_doubles(secs, (size_t)repeat);
     double med = secs[repeat / 2];
     cJSON *o = bench_result("sample", &cfg);
     cJSON_AddStringToObject(o, "mode", sequential ? "sequential" : "batched");

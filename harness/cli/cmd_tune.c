@@ -243,10 +243,7 @@ int cmd_tune(int argc, char **argv) {
     char *out = out_arg ? xstrdup(out_arg) : default_out(spec_path);
     int status = 1;
     TunePilot *p = NULL;
-    if (same_file(out, spec_path)) {
-        err_set("--out: %s is the spec itself; the tuned copy needs another file", out);
-        goto done;
-    }
+    if (refuse_input_as_output("--out", out, "the spec", spec_path) != 0) goto done;
     int n = s.n_family * n_grid, b = tune_budget_idx(&s);
     p = xcalloc((size_t)n, sizeof *p);
     for (int f = 0; f < s.n_family; f++)

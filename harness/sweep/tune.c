@@ -29,15 +29,10 @@ int tune_budget_idx(const Spec *s) {
     return best;
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 // The median of X[0..n) (the mean of the middle two when n is even); sorts X. NAN when n = 0.
 static double median_sorting(double *x, long n) {
     if (n <= 0) return NAN;
-    qsort(x, (size_t)n, sizeof *x, cmp_double);
+    sort_doubles(x, (size_t)n);
     return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
 }
 

@@ -456,6 +456,22 @@ int refuse_input_as_output(const char *out_arg, const char *out, const char *in_
 }
 
 // ---------------------------------------------------------------------------------------------
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+void sort_doubles(double *v, size_t n) { qsort(v, n, sizeof *v, cmp_double); }
+
+double quantile_sorted(const double *v, size_t n, double q) {
+    double pos = q * (double)(n - 1);
+    size_t i = (size_t)floor(pos);
+    if (i + 1 >= n) return v[n - 1];
+    double t = pos - (double)i;
+    return v[i] + t * (v[i + 1] - v[i]);
+}
+
+// ---------------------------------------------------------------------------------------------
 int parse_int(const char *s, long lo, long hi, long *out) {
     const char *shown = s ? s : "";
     // strtol and strtod skip leading blanks: a value is the whole argument or nothing.

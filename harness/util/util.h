@@ -103,6 +103,11 @@ int refuse_input_as_output(const char *out_arg, const char *out, const char *in_
 enum { PARSE_NOT_INT = -1, PARSE_RANGE = -2 };
 int parse_int(const char *s, long lo, long hi, long *out);
 int parse_double(const char *s, double *out);
+// Sort V[0..n) ascending (NaN-free input).
+void sort_doubles(double *v, size_t n);
+// The Q-quantile of the ascending V[0..n), n >= 1, interpolated between order statistics:
+// v[i] + t·(v[i+1] − v[i]) at q·(n−1) = i + t (R's and NumPy's default, "type 7").
+double quantile_sorted(const double *v, size_t n, double q);
 // Format FLOPs and counts for humans: 1.23e12 -> "1.23T", 824448 -> "824.4k".
 void human_count(double x, char *out, size_t n);
 void human_seconds(double s, char *out, size_t n);
