@@ -21,13 +21,6 @@ static int causal_row_len(int i, int T) {
     return len < T ? len : T;
 }
 
-// First key query t may see: the start of its example, t − pos[t], or 0 without positions.
-// Clamped to [0, t], so malformed positions can narrow the mask but never read outside the row.
-static int first_key(const int *pos, int t) {
-    if (!pos) return 0;
-    int s = t - pos[t];
-    return s < 0 ? 0 : s > t ? t : s;
-}
 
 // Row i of the masked causal softmax over the columns [lo, len) the scores were computed for:
 // p_j = exp(s_j − max) / Σ for start <= j <= i, and p_j = 0 for every other column of the row.
@@ -56,7 +49,7 @@ _Static_assert(ATT_ROW_BLOCK % VLANES == 0, "row blocks must be whole lane block
 static int block_first_key(const int *pos, int r0, int rows) {
     int lo = r0;
     for (int i = 0; i < rows; i++) {
-        int s = first_key(pos, r0 + i);
+        int s = attention_first_key(pos, r0 + i);
         lo = s < lo ? s : lo;
     }
     return lo;
@@ -104,7 +97,7 @@ static void head_forward_sgemm(float *y, float *p, const float *q, const float *
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, keys - lo, hd, scale, q + (size_t)r0 * ld, ld,
                     k + (size_t)lo * ld, ld, 0.0f, pr + lo, T);
         for (int i = 0; i < rows; i++)
-            causal_softmax_row(pr + (size_t)i * T, lo, first_key(pos, r0 + i), r0 + i, T);
+            causal_softmax_row(pr + (size_t)i * T, lo, attention_first_key(pos, r0 + i), r0 + i, T);
         // y_r (rows, hd) = p_r[:, lo:keys] · v[lo:keys] (keys − lo, hd)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, keys - lo, 1.0f, pr + lo, T,
                     v + (size_t)lo * ld, ld, 0.0f, y + (size_t)r0 * C, C);
@@ -192,7 +185,7 @@ static void head_forward_t2(float *y, float *p, float *pack, const float *q, con
             f32_gemm_scaled(pr + lo, (size_t)T, scale, q + (size_t)r0 * ld, (size_t)ld, 1, kb, 32, 32 * (size_t)hd,
                             rows, nk, hd, NULL, 0);
             for (int i = 0; i < rows; i++)
-                causal_softmax_row(pr + (size_t)i * T, lo, first_key(pos, r0 + i), r0 + i, T);
+                causal_softmax_row(pr + (size_t)i * T, lo, attention_first_key(pos, r0 + i), r0 + i, T);
         }
         // y_r (rows, hd) = p_r[:, lo:end] · v[lo:end]
         f32_gemm(y + (size_t)r0 * C, (size_t)C, p + (size_t)r0 * T + lo, (size_t)T, 1, v + (size_t)lo * ld,

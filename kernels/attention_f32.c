@@ -37,13 +37,6 @@
 
 static inline int imin(int a, int b) { return a < b ? a : b; }
 
-// First key query t may see (attention.c's first_key): t − pos[t] clamped to [0, t], or 0.
-static inline int first_key(const int *pos, int t) {
-    if (!pos) return 0;
-    int s = t - pos[t];
-    return s < 0 ? 0 : s > t ? t : s;
-}
-
 typedef struct {
     float *out;        // P (probabilities) or dS, rows of ld T; columns [lo, end) written
     int T;
@@ -116,7 +109,7 @@ static inline __attribute__((always_inline)) void probs_tile(const int NCH, cons
     for (int i = 0; i < 16; i++) red[i] = ninf;
     mr = imin(mr, R); // (tells the compiler the rows stay within sums)
     for (int i = 0; i < mr; i++) { // masked, scaled scores; their maxima
-        int t = m + i, first = first_key(w->pos, t);
+        int t = m + i, first = attention_first_key(w->pos, t);
         __m512 v = ninf;
         _Pragma("GCC unroll 8") for (int c = 0; c < NCH; c++) {
             float *sc = sums + (i * NCH + c) * CH;

@@ -230,6 +230,14 @@ void f32_gemm_swiglu(float *gu, float *h, const float *A, size_t a_rs, size_t a_
 // from the gu f32_gemm_swiglu left.
 void f32_gemm_swiglu_backward(float *dgu, const float *gu, const float *A, size_t a_rs, size_t a_ks,
                               const float *B, size_t b_ks, size_t b_ps, int M, int F, int K);
+// First key query t may see: the start of its example, t − pos[t], or 0 without positions.
+// Clamped to [0, t], so malformed positions can narrow the mask but never read outside the row.
+// (attention.c and attention_f32.c must agree on it.)
+static inline int attention_first_key(const int *pos, int t) {
+    if (!pos) return 0;
+    int s = t - pos[t];
+    return s < 0 ? 0 : s > t ? t : s;
+}
 // Attention's fused pieces (attention_f32.c), for one (sequence, head) and one block of query
 // rows [r0, end) (at most 32, r0 a multiple of 32) over keys [lo, end) (lo a multiple of 32):
 // rpack holds the block's rows (q, or dy) packed by f32_pack_nk, with 16 floats of slack after

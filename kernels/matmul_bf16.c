@@ -203,16 +203,9 @@ static inline __attribute__((always_inline)) void tile(int mr, float *C, size_t 
 // One row block of at most MR rows: the tile specialised for its row count.
 static void tile_rows(int mr, float *C, size_t ldc, const bf16 *A, size_t a_rs, size_t a_ks, const bf16 *B, int kp,
                       int ncol, int acc, const float *add, size_t ld_add) {
-    switch (mr) {
-#define CASE(R)                                                                                                \
-    case R:                                                                                                    \
-        tile(R, C, ldc, A, a_rs, a_ks, B, kp, ncol, acc, add, ld_add);                                         \
-        break;
-        CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8) CASE(9) CASE(10) CASE(11) CASE(12)
-#undef CASE
-    default:
-        break;
-    }
+#define TILE(R) tile(R, C, ldc, A, a_rs, a_ks, B, kp, ncol, acc, add, ld_add)
+    SWITCH_ROWS(mr, TILE)
+#undef TILE
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -240,7 +233,6 @@ static inline __m256i cvt16(__m512 v) { return (__m256i)_mm512_cvtneps_pbh(v); }
 // up sums in acc[r][16..31]; partial sums of a K block unless last.
 static void finish_swiglu(const Epilogue *e, int mr, int m, int j0, int ncol, float (*acc)[NR], int first, int last) {
     __mmask16 mk = mask16(ncol);
-    const __m512 one = _mm512_set1_ps(1.0f);
     for (int r = 0; r < mr; r++) {
         float *g = e->gu + (size_t)(m + r) * 2 * (size_t)e->F + j0, *u = g + e->F;
         __m512 gv = _mm512_loadu_ps(acc[r]), uv = _mm512_loadu_ps(acc[r] + 16);
@@ -253,12 +245,11 @@ static void finish_swiglu(const Epilogue *e, int mr, int m, int j0, int ncol, fl
             _mm512_mask_storeu_ps(u, mk, uv);
             continue;
         }
-        // h = silu(g)·u; gu keeps silu(g) and u·silu'(g) = u·σ·(1 + g·(1 − σ)) for the backward.
-        __m512 sig = sigmoid16(gv), silu = _mm512_mul_ps(gv, sig), h = _mm512_mul_ps(silu, uv);
+        __m512 silu, du, h = swiglu16(gv, uv, &silu, &du); // gu keeps silu(g) and u·silu'(g)
         _mm512_mask_storeu_ps(e->h + (size_t)(m + r) * (size_t)e->F + j0, mk, h);
         _mm256_mask_storeu_epi16(e->hb + (size_t)(m + r) * e->ldhb + j0, mk, cvt16(h));
         _mm512_mask_storeu_ps(g, mk, silu);
-        _mm512_mask_storeu_ps(u, mk, _mm512_mul_ps(_mm512_mul_ps(uv, sig), _mm512_fmadd_ps(gv, _mm512_sub_ps(one, sig), one)));
+        _mm512_mask_storeu_ps(u, mk, du);
     }
 }
 
@@ -311,16 +302,9 @@ static inline __attribute__((always_inline)) void tile_epi(int mr, const Epilogu
 
 static void tile_rows_epi(int mr, const Epilogue *e, int m, int j0, int ncol, const bf16 *A, size_t a_rs,
                           size_t a_ks, const bf16 *B, int kp, int first, int last) {
-    switch (mr) {
-#define CASE(R)                                                                                                \
-    case R:                                                                                                    \
-        tile_epi(R, e, m, j0, ncol, A, a_rs, a_ks, B, kp, first, last);                                        \
-        break;
-        CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8) CASE(9) CASE(10) CASE(11) CASE(12)
-#undef CASE
-    default:
-        break;
-    }
+#define TILE(R) tile_epi(R, e, m, j0, ncol, A, a_rs, a_ks, B, kp, first, last)
+    SWITCH_ROWS(mr, TILE)
+#undef TILE
 }
 
 // What a plain product does besides C (+)= A·B: the residual add (add NULL: none), and the hook

@@ -135,12 +135,10 @@ static inline __attribute__((always_inline)) void finish(int epi, const Epilogue
                 _mm512_mask_storeu_ps(u, mk, uv);
                 continue;
             }
-            // h = silu(g)·u with silu(g) = g·σ(g); gu keeps what the backward needs instead of g
-            // and u: silu(g), and u·silu'(g) = u·σ·(1 + g·(1 − σ)).
-            __m512 one = _mm512_set1_ps(1.0f), sig = sigmoid16(gv), silu = _mm512_mul_ps(gv, sig);
-            _mm512_mask_storeu_ps(e->h + (size_t)(m + r) * (size_t)e->F + j0, mk, _mm512_mul_ps(silu, uv));
+            __m512 silu, du, h = swiglu16(gv, uv, &silu, &du); // gu keeps silu(g) and u·silu'(g)
+            _mm512_mask_storeu_ps(e->h + (size_t)(m + r) * (size_t)e->F + j0, mk, h);
             _mm512_mask_storeu_ps(g, mk, silu);
-            _mm512_mask_storeu_ps(u, mk, _mm512_mul_ps(_mm512_mul_ps(uv, sig), _mm512_fmadd_ps(gv, _mm512_sub_ps(one, sig), one)));
+            _mm512_mask_storeu_ps(u, mk, du);
         }
         return;
     }
@@ -242,32 +240,20 @@ static inline __attribute__((always_inline)) void tile(int epi, const Epilogue *
     finish(epi, e, mr, m, j0, ncol, acc, first, last);
 }
 
-#define DISPATCH_ROWS(EPI)                                                                                     \
-    switch (mr) {                                                                                              \
-    case 1: tile(EPI, e, 1, m, j0, ncol, A, a_rs, a_ks, B, b_ks, kc, first, last); break;                      \
-    case 2: tile(EPI, e, 2, m, j0, ncol, A, a_rs, a_ks, B, b_ks, kc, first, last); break;                      \
-    case 3: tile(EPI, e, 3, m, j0, ncol, A, a_rs, a_ks, B, b_ks, kc, first, last); break;                      \
-    case 4: tile(EPI, e, 4, m, j0, ncol, A, a_rs, a_ks, B, b_ks, kc, first, last); break;                      \
-    case 5: tile(EPI, e, 5, m, j0, ncol, A, a_rs, a_ks, B, b_ks, kc, first, last); break;                      \
-    case 6: tile(EPI, e, 6, m, j0, ncol, A, a_rs, a_ks, B, b_ks, kc, first, last); break;                      \
-    case 7: tile(EPI, e, 7, m, j0, ncol, A, a_rs, a_ks, B, b_ks, kc, first, last); break;                      \
-    case 8: tile(EPI, e, 8, m, j0, ncol, A, a_rs, a_ks, B, b_ks, kc, first, last); break;                      \
-    case 9: tile(EPI, e, 9, m, j0, ncol, A, a_rs, a_ks, B, b_ks, kc, first, last); break;                      \
-    case 10: tile(EPI, e, 10, m, j0, ncol, A, a_rs, a_ks, B, b_ks, kc, first, last); break;                    \
-    case 11: tile(EPI, e, 11, m, j0, ncol, A, a_rs, a_ks, B, b_ks, kc, first, last); break;                    \
-    default: tile(EPI, e, 12, m, j0, ncol, A, a_rs, a_ks, B, b_ks, kc, first, last); break;                    \
-    }
+#define TILE(R) tile(epi, e, R, m, j0, ncol, A, a_rs, a_ks, B, b_ks, kc, first, last)
 
 // The tile specialised for its epilogue and row count (one function per epilogue keeps each small).
 #define DEFINE_TILES(NAME, EPI)                                                                                \
     static void NAME(const Epilogue *e, int mr, int m, int j0, int ncol, const float *A, size_t a_rs,          \
                      size_t a_ks, const float *B, size_t b_ks, int kc, int first, int last) {                  \
-        DISPATCH_ROWS(EPI)                                                                                     \
+        enum { epi = EPI };                                                                                    \
+        SWITCH_ROWS(mr, TILE)                                                                                  \
     }
 DEFINE_TILES(tiles_store, EPI_STORE)
 DEFINE_TILES(tiles_add, EPI_ADD)
 DEFINE_TILES(tiles_swiglu, EPI_SWIGLU)
 DEFINE_TILES(tiles_swiglu_bwd, EPI_SWIGLU_BWD)
+#undef TILE
 
 typedef void (*TileFn)(const Epilogue *, int, int, int, int, const float *, size_t, size_t, const float *, size_t,
                        int, int, int);

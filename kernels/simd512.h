@@ -40,6 +40,34 @@ static inline __m512 sigmoid16(__m512 g) {
     return _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_add_ps(_mm512_set1_ps(1.0f), exp16(_mm512_sub_ps(_mm512_setzero_ps(), g))));
 }
 
+// CALL(R) with R = mr as a constant, for a tile of 1..12 rows (more: 12): each row count gets its
+// own fully unrolled tile, its accumulators in registers.
+#define SWITCH_ROWS(mr, CALL)                                                                                  \
+    switch (mr) {                                                                                              \
+    case 1: CALL(1); break;                                                                                    \
+    case 2: CALL(2); break;                                                                                    \
+    case 3: CALL(3); break;                                                                                    \
+    case 4: CALL(4); break;                                                                                    \
+    case 5: CALL(5); break;                                                                                    \
+    case 6: CALL(6); break;                                                                                    \
+    case 7: CALL(7); break;                                                                                    \
+    case 8: CALL(8); break;                                                                                    \
+    case 9: CALL(9); break;                                                                                    \
+    case 10: CALL(10); break;                                                                                  \
+    case 11: CALL(11); break;                                                                                  \
+    default: CALL(12); break;                                                                                  \
+    }
+
+// SwiGLU's epilogue on 16 lanes of gate g and up u: returns h = silu(g)·u with silu(g) = g·σ(g), and
+// sets what the backward needs in place of g and u: *silu = silu(g), *du = u·silu'(g) = u·σ·(1 + g·(1 − σ)).
+static inline __m512 swiglu16(__m512 g, __m512 u, __m512 *silu, __m512 *du) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    __m512 sig = sigmoid16(g);
+    *silu = _mm512_mul_ps(g, sig);
+    *du = _mm512_mul_ps(_mm512_mul_ps(u, sig), _mm512_fmadd_ps(g, _mm512_sub_ps(one, sig), one));
+    return _mm512_mul_ps(*silu, u);
+}
+
 // Lane i of the result = v[i]'s 16 lanes combined by op (add or max), for 16 vectors at once: 45
 // shuffles and ops where 16 separate reductions take 128, and no long chain per vector.
 #define HREDUCE16(NAME, OP)                                                                                    \

@@ -28,13 +28,6 @@ static inline uint32_t f32_bits(float f) {
     return u;
 }
 
-// exp(x) in float, within 1 ulp of the correctly rounded result for every float (checked
-// exhaustively over [-104, 89]; 99.2% are correctly rounded). Cephes' expf: x = n·ln2 + r with
-// |r| <= ln2/2, exp(r) by a degree-7 polynomial, then scaled by 2^n in two halves so that results
-// in the subnormal range come out right too. Results are 0 below -104 (exp(-103.98) already
-// rounds to 0) and +inf above 89 (exp(88.73) already overflows); NaN stays NaN.
-// The range is handled by selecting the result afterwards rather than clamping x first: a
-// clamp lets the compiler split the loop body into masked paths that run three times slower.
 // a·b + c, fused where the CPU has FMA: explicit, so the rounding does not depend on whether the
 // optimiser contracts (it does at -O3, not at the sanitizer build's -O1), and matches exp16's.
 #ifdef __FMA__
@@ -43,6 +36,13 @@ static inline uint32_t f32_bits(float f) {
 #define T2_FMA(a, b, c) ((a) * (b) + (c))
 #endif
 
+// exp(x) in float, within 1 ulp of the correctly rounded result for every float (checked
+// exhaustively over [-104, 89]; 99.2% are correctly rounded). Cephes' expf: x = n·ln2 + r with
+// |r| <= ln2/2, exp(r) by a degree-7 polynomial, then scaled by 2^n in two halves so that results
+// in the subnormal range come out right too. Results are 0 below -104 (exp(-103.98) already
+// rounds to 0) and +inf above 89 (exp(88.73) already overflows); NaN stays NaN.
+// The range is handled by selecting the result afterwards rather than clamping x first: a
+// clamp lets the compiler split the loop body into masked paths that run three times slower.
 static inline float t2_expf(float x) {
     const float round_magic = 12582912.0f; // 1.5·2^23: adding it rounds to an integer
     const float log2e = 1.44269504088896341f;

@@ -887,6 +887,33 @@ static void test_csv_loader(void **state) {
     tmpdir_remove(dir);
 }
 
+// `t2 bench fit`: each law's synthetic sweep fits and reports its resamples; a law it has no
+// sweep for is refused in one line.
+static void test_bench_fit(void **state) {
+    (void)state;
+    static const char *const laws[3] = {"chinchilla", "t2-loss", "t2-acc"};
+    static const double points[3] = {100, 25 * 11, 25 * 7}, problems[3] = {0, 200, 200};
+    for (int i = 0; i < 3; i++) {
+        RunResult r = run_t2("bench", "fit", "--law", laws[i], "--bootstrap", "8", "--threads", "1", "--json", NULL);
+        if (r.status != 0) fail_msg("bench fit --law %s: %s", laws[i], r.err);
+        cJSON *j = cJSON_Parse(r.out);
+        assert_non_null(j);
+        assert_string_equal(cJSON_GetObjectItem(j, "law")->valuestring, laws[i]);
+        assert_true(json_num(j, "points") == points[i] && json_num(j, "problems") == problems[i]);
+        assert_true(json_num(j, "resamples") == 8 && json_num(j, "used") <= 8 && json_num(j, "used") >= 1);
+        assert_true(json_num(j, "seconds") > 0);
+        assert_true(cJSON_IsTrue(cJSON_GetObjectItem(j, "converged")));
+        cJSON_Delete(j);
+        run_free(&r);
+    }
+    RunResult r = run_t2("bench", "fit", "--law", "coverage", NULL);
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.err, "--law: expected chinchilla, t2-loss or t2-acc, got 'coverage'"));
+    assert_true(strchr(r.err, '\n') == r.err + strlen(r.err) - 1);
+    assert_string_equal(r.out, "");
+    run_free(&r);
+}
+
 // lgamma(x+k) − lgamma(x) and ψ(x+k) − ψ(x) where x ≫ k (the Beta model far from its data):
 // against the exact sums for integer k, and continuous where the series takes over.
 static void test_gamma_differences(void **state) {
@@ -936,6 +963,7 @@ int main(void) {
         cmocka_unit_test(test_bad_csv),
         cmocka_unit_test(test_csv_loader),
         cmocka_unit_test(test_gamma_differences),
+        cmocka_unit_test(test_bench_fit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -82,6 +82,26 @@ static FitOptions boot_options(long B, uint64_t seed, int n_starts) {
     return o;
 }
 
+// Fits `law` to DATA_SETS fresh data sets from sample (seeds seed0, seed0 + 1, ...) with B
+// resamples and n_starts starts, checks each converged and resampled `resample` (NULL: not
+// checked), tallies c and checks its coverage.
+static void run_coverage(Coverage *c, FitLaw law, void (*sample)(FitData *, uint64_t), uint64_t seed0, long B,
+                         int n_starts, const char *resample, double max_rel) {
+    for (int s = 0; s < DATA_SETS; s++) {
+        FitData d;
+        sample(&d, seed0 + (uint64_t)s);
+        FitOptions o = boot_options(B, (uint64_t)s, n_starts);
+        FitResult r;
+        assert_int_equal(fit_run(law, &d, &o, &r), 0);
+        assert_true(r.converged);
+        if (resample) assert_string_equal(r.resample, resample);
+        tally(c, &r);
+        fit_result_free(&r);
+        fit_data_free(&d);
+    }
+    check_coverage(c, max_rel);
+}
+
 // ---------------------------------------------------------------------------------------------
 // chinchilla: one point per run, lognormal noise per run (independent runs): the bootstrap
 // resamples rows.
@@ -104,22 +124,13 @@ static void chinchilla_sample(FitData *d, const double *truth, double noise, uin
         }
 }
 
+static void chinchilla_1pct(FitData *d, uint64_t seed) { chinchilla_sample(d, CH_TRUTH, 0.01, seed); }
+
 static void test_chinchilla_coverage(void **state) {
     (void)state;
     Coverage c = {.law = "chinchilla", .n = 5};
     for (int j = 0; j < 5; j++) c.names[j] = CH_NAMES[j], c.truth[j] = CH_TRUTH[j];
-    for (int s = 0; s < DATA_SETS; s++) {
-        FitData d;
-        chinchilla_sample(&d, CH_TRUTH, 0.01, 1000 + (uint64_t)s);
-        FitOptions o = boot_options(200, (uint64_t)s, 0);
-        FitResult r;
-        assert_int_equal(fit_run(FIT_CHINCHILLA, &d, &o, &r), 0);
-        assert_true(r.converged);
-        tally(&c, &r);
-        fit_result_free(&r);
-        fit_data_free(&d);
-    }
-    check_coverage(&c, 0.5);
+    run_coverage(&c, FIT_CHINCHILLA, chinchilla_1pct, 1000, 200, 0, "rows, each one run", 0.5);
 }
 
 
@@ -144,23 +155,13 @@ static void chinchilla_seeds_sample(FitData *d, const double *truth, double nois
             }
 }
 
+static void chinchilla_seeds_1pct(FitData *d, uint64_t seed) { chinchilla_seeds_sample(d, CH_TRUTH, 0.01, seed); }
+
 static void test_chinchilla_seeds_coverage(void **state) {
     (void)state;
     Coverage c = {.law = "chinchilla, 3 seeds", .n = 5};
     for (int j = 0; j < 5; j++) c.names[j] = CH_NAMES[j], c.truth[j] = CH_TRUTH[j];
-    for (int s = 0; s < DATA_SETS; s++) {
-        FitData d;
-        chinchilla_seeds_sample(&d, CH_TRUTH, 0.01, 5000 + (uint64_t)s);
-        FitOptions o = boot_options(200, (uint64_t)s, 0);
-        FitResult r;
-        assert_int_equal(fit_run(FIT_CHINCHILLA, &d, &o, &r), 0);
-        assert_true(r.converged);
-        assert_string_equal(r.resample, "runs within their (model, budget) cell");
-        tally(&c, &r);
-        fit_result_free(&r);
-        fit_data_free(&d);
-    }
-    check_coverage(&c, 0.5);
+    run_coverage(&c, FIT_CHINCHILLA, chinchilla_seeds_1pct, 5000, 200, 0, "runs within their (model, budget) cell", 0.5);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -175,9 +176,9 @@ static double t2loss_law(const double *t, double N, double D, double k) {
     return t[2] + t[0] * pow(N, -t[3]) + t[1] * pow(D, -t[4]) + t[5] * pow(k, -t[6]);
 }
 
-static void t2loss_sample(FitData *d, const double *truth, double sigma, uint64_t seed) {
+static void t2loss_sample(FitData *d, const double *truth, double sigma, int seeds, uint64_t seed) {
     const int n_k = 11, P = T2L_PROBLEMS;
-    fit_data_alloc(d, 25 * (size_t)n_k);
+    fit_data_alloc(d, 25 * (size_t)seeds * (size_t)n_k);
     fit_data_alloc_problems(d, P, 0);
     d->run = xmalloc(d->n * sizeof(int));
     d->cell = xmalloc(d->n * sizeof(int));
@@ -186,37 +187,43 @@ static void t2loss_sample(FitData *d, const double *truth, double sigma, uint64_
     double z[T2L_PROBLEMS];
     size_t i = 0;
     for (int a = 0; a < 5; a++)
-        for (int b = 0; b < 5; b++) {
-            for (int p = 0; p < P; p++) z[p] = rng_normal(&rng);
-            for (int c = 0; c < n_k; c++, i++) {
-                d->N[i] = 1e5 * pow(4, a);
-                d->D[i] = d->N[i] * 5 * pow(4, b);
-                d->k[i] = pow(2, c);
-                d->run[i] = d->cell[i] = a * 5 + b;
-                double y = t2loss_law(truth, d->N[i], d->D[i], d->k[i]), sum = 0;
-                for (int p = 0; p < P; p++) sum += d->prob_term[i * P + (size_t)p] = y * (1 + sigma * z[p]);
-                d->nll[i] = sum / P;
+        for (int b = 0; b < 5; b++)
+            for (int s = 0; s < seeds; s++) {
+                // With several seeds, each run's training noise scales its whole curve.
+                double run_noise = seeds > 1 ? exp(0.01 * rng_normal(&rng)) : 1;
+                for (int p = 0; p < P; p++) z[p] = rng_normal(&rng);
+                for (int c = 0; c < n_k; c++, i++) {
+                    d->N[i] = 1e5 * pow(4, a);
+                    d->D[i] = d->N[i] * 5 * pow(4, b);
+                    d->k[i] = pow(2, c);
+                    d->cell[i] = a * 5 + b;
+                    d->run[i] = d->cell[i] * seeds + s;
+                    double y = run_noise * t2loss_law(truth, d->N[i], d->D[i], d->k[i]), sum = 0;
+                    for (int p = 0; p < P; p++) sum += d->prob_term[i * P + (size_t)p] = y * (1 + sigma * z[p]);
+                    d->nll[i] = sum / P;
+                }
             }
-        }
 }
+
+static void t2loss_15pct(FitData *d, uint64_t seed) { t2loss_sample(d, T2L_TRUTH, 0.15, 1, seed); }
 
 static void test_t2loss_coverage(void **state) {
     (void)state;
     Coverage c = {.law = "t2-loss", .n = 7};
     for (int j = 0; j < 7; j++) c.names[j] = T2L_NAMES[j], c.truth[j] = T2L_TRUTH[j];
-    for (int s = 0; s < DATA_SETS; s++) {
-        FitData d;
-        t2loss_sample(&d, T2L_TRUTH, 0.15, 2000 + (uint64_t)s);
-        FitOptions o = boot_options(100, (uint64_t)s, 30);
-        FitResult r;
-        assert_int_equal(fit_run(FIT_T2_LOSS, &d, &o, &r), 0);
-        assert_true(r.converged);
-        assert_string_equal(r.resample, "problems");
-        tally(&c, &r);
-        fit_result_free(&r);
-        fit_data_free(&d);
-    }
-    check_coverage(&c, 0.5);
+    run_coverage(&c, FIT_T2_LOSS, t2loss_15pct, 2000, 100, 30, "problems", 0.5);
+}
+
+// t2-loss with 2 seeds per (model, budget): the bootstrap draws problems jointly with runs within
+// their cell, and its intervals still hold the truth.
+static void t2loss_seeds_15pct(FitData *d, uint64_t seed) { t2loss_sample(d, T2L_TRUTH, 0.15, 2, seed); }
+
+static void test_t2loss_seeds_coverage(void **state) {
+    (void)state;
+    Coverage c = {.law = "t2-loss, 2 seeds", .n = 7};
+    for (int j = 0; j < 7; j++) c.names[j] = T2L_NAMES[j], c.truth[j] = T2L_TRUTH[j];
+    run_coverage(&c, FIT_T2_LOSS, t2loss_seeds_15pct, 6000, 100, 30,
+                 "problems, jointly with runs within their (model, budget) cell", 0.5);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -244,23 +251,14 @@ static void coverage_sample(FitData *d, double sigma, int k_dependent, uint64_t 
     }
 }
 
+static void coverage_30pct(FitData *d, uint64_t seed) { coverage_sample(d, 0.3, 1, seed); }
+
 static void test_coverage_law_coverage(void **state) {
     (void)state;
     Coverage c = {.law = "coverage", .n = 6};
     static const char *const names[6] = {"a[m0]", "b[m0]", "a[m1]", "b[m1]", "a[m2]", "b[m2]"};
     for (int j = 0; j < 6; j++) c.names[j] = names[j], c.truth[j] = COV_TRUTH[j / 2][j % 2];
-    for (int s = 0; s < DATA_SETS; s++) {
-        FitData d;
-        coverage_sample(&d, 0.3, 1, 3000 + (uint64_t)s);
-        FitOptions o = boot_options(200, (uint64_t)s, 0);
-        FitResult r;
-        assert_int_equal(fit_run(FIT_COVERAGE, &d, &o, &r), 0);
-        assert_true(r.converged);
-        tally(&c, &r);
-        fit_result_free(&r);
-        fit_data_free(&d);
-    }
-    check_coverage(&c, 0.2);
+    run_coverage(&c, FIT_COVERAGE, coverage_30pct, 3000, 200, 0, "problems", 0.2);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -331,6 +329,8 @@ static void t2acc_sample(FitData *d, double sigma, uint64_t seed) {
         }
 }
 
+static void t2acc_10pct(FitData *d, uint64_t seed) { t2acc_sample(d, 0.1, seed); }
+
 static void test_t2acc_coverage(void **state) {
     (void)state;
     Coverage c = {.law = "t2-acc", .n = 10};
@@ -338,18 +338,7 @@ static void test_t2acc_coverage(void **state) {
     for (int j = 0; j < 4; j++) c.truth[j < 2 ? j : j + 1] = T2A_S1[j];
     c.truth[2] = T2A_E;
     for (int j = 0; j < 5; j++) c.truth[5 + j] = T2A_TH[j];
-    for (int s = 0; s < DATA_SETS; s++) {
-        FitData d;
-        t2acc_sample(&d, 0.1, 4000 + (uint64_t)s);
-        FitOptions o = boot_options(100, (uint64_t)s, 0);
-        FitResult r;
-        assert_int_equal(fit_run(FIT_T2_ACC, &d, &o, &r), 0);
-        assert_true(r.converged);
-        tally(&c, &r);
-        fit_result_free(&r);
-        fit_data_free(&d);
-    }
-    check_coverage(&c, 0.5);
+    run_coverage(&c, FIT_T2_ACC, t2acc_10pct, 4000, 100, 0, "problems", 0.5);
 }
 
 
@@ -428,7 +417,7 @@ static void test_no_k_dependence_t2loss(void **state) {
     memcpy(truth, T2L_TRUTH, sizeof truth);
     truth[5] = 0; // G = 0: pass@k does not depend on k
     FitData d;
-    t2loss_sample(&d, truth, 0.15, 77);
+    t2loss_sample(&d, truth, 0.15, 1, 77);
     FitOptions o = boot_options(100, 3, 60);
     FitResult r;
     assert_int_equal(fit_run(FIT_T2_LOSS, &d, &o, &r), 0);
@@ -497,6 +486,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_chinchilla_coverage),
         cmocka_unit_test(test_chinchilla_seeds_coverage),
         cmocka_unit_test(test_t2loss_coverage),
+        cmocka_unit_test(test_t2loss_seeds_coverage),
         cmocka_unit_test(test_coverage_law_coverage),
         cmocka_unit_test(test_t2acc_coverage),
         cmocka_unit_test(test_no_n_dependence),

@@ -39,11 +39,8 @@ static void warn_fit(const FitResult *r) {
         fprintf(stderr, "t2: warning: the %s fit drove %s to a bound of the range allowed: the data push past it\n",
                 law, r->at_bound);
     if (r->n_not_identified) {
-        char names[256] = "";
-        size_t len = 0;
-        for (size_t j = 0; j < r->n_params && len < sizeof names; j++)
-            if (!r->params[j].identified)
-                len += (size_t)snprintf(names + len, sizeof names - len, "%s%s", len ? ", " : "", r->params[j].name);
+        char names[256];
+        fit_unidentified_names(r, names, sizeof names);
         fprintf(stderr, "t2: warning: the %s fit does not identify %s: these data do not pin %s down\n", law, names,
                 r->n_not_identified == 1 ? "it" : "them");
     }

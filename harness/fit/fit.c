@@ -332,17 +332,24 @@ void fit_residuals_by_k(FitResult *r, const FitData *d) {
     qsort(r->kres, r->n_kres, sizeof(FitKResidual), cmp_kres);
 }
 
-int fit_allocation_unidentified(const FitResult *r, char *out, size_t out_len) {
+// The not-identified parameters, comma-separated into out, leaving out E when skip_E; returns how many.
+static int join_unidentified(const FitResult *r, int skip_E, char *out, size_t out_len) {
     int n = 0;
     size_t len = 0;
     if (out_len) out[0] = '\0';
     for (size_t j = 0; j < r->n_params; j++) {
         const FitParam *p = &r->params[j];
-        if (p->identified || (r->law != FIT_T2_ACC && strcmp(p->name, "E") == 0)) continue;
+        if (p->identified || (skip_E && strcmp(p->name, "E") == 0)) continue;
         if (len < out_len) len += (size_t)snprintf(out + len, out_len - len, "%s%s", n ? ", " : "", p->name);
         n++;
     }
     return n;
+}
+
+int fit_unidentified_names(const FitResult *r, char *out, size_t out_len) { return join_unidentified(r, 0, out, out_len); }
+
+int fit_allocation_unidentified(const FitResult *r, char *out, size_t out_len) {
+    return join_unidentified(r, r->law != FIT_T2_ACC, out, out_len);
 }
 
 void fit_result_free(FitResult *r) {
@@ -515,24 +522,11 @@ static void boot_worker(void *arg, int tid, int n_threads) {
     free(y2);
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double percentile_sorted(const double *v, size_t n, double q) {
-    double pos = q * (double)(n - 1);
-    size_t i = (size_t)floor(pos);
-    if (i + 1 >= n) return v[n - 1];
-    double t = pos - (double)i;
-    return v[i] + t * (v[i + 1] - v[i]);
-}
-
 void fit_percentile_interval(double *v, size_t n, double level, double out[2]) {
-    qsort(v, n, sizeof(double), cmp_double);
+    sort_doubles(v, n);
     double tail = (1 - level) / 2;
-    out[0] = percentile_sorted(v, n, tail);
-    out[1] = percentile_sorted(v, n, 1 - tail);
+    out[0] = quantile_sorted(v, n, tail);
+    out[1] = quantile_sorted(v, n, 1 - tail);
 }
 
 // Percentile interval of the finite values of column j of m (rows, width); returns their count.

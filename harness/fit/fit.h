@@ -186,6 +186,8 @@ cJSON *fit_json_number(double v);
 int fit_result_from_parts(const char *law, const char *params_json, const char *ci_json, FitResult *out);
 // Human-readable table; a parameter that is not identified reads "not identified by these data".
 void fit_result_print(FILE *f, const FitResult *r);
+// The not-identified parameters, comma-separated into out; returns how many.
+int fit_unidentified_names(const FitResult *r, char *out, size_t out_len);
 // The not-identified parameters that the law's allocation depends on (chinchilla, t2-loss: all
 // but E, an additive constant; t2-acc: all), comma-separated into out; returns how many.
 int fit_allocation_unidentified(const FitResult *r, char *out, size_t out_len);

@@ -191,14 +191,6 @@ double chinchilla_gradient_error(const FitData *d, const double x[5]) {
     return err;
 }
 
-static double mean_log(const double *v, size_t n, double *z) {
-    double c = 0;
-    for (size_t i = 0; i < n; i++) c += log(v[i]);
-    c /= (double)n;
-    for (size_t i = 0; i < n; i++) z[i] = log(v[i]) - c;
-    return c;
-}
-
 int fit_chinchilla(const FitData *d, const FitOptions *o, FitResult *r) {
     fit_result_init(r, FIT_CHINCHILLA, 5, 3);
     if (fit_data_check(FIT_CHINCHILLA, d) != 0) return -1;
@@ -206,8 +198,8 @@ int fit_chinchilla(const FitData *d, const FitOptions *o, FitResult *r) {
     double *buf = xmalloc(3 * n * sizeof(double));
     double *zN = buf, *zD = buf + n, *lnL = buf + 2 * n; // (n,) each
     ChinBoot cb = {.data = {n, zN, zD, lnL, NULL}, .f_floor = 0.5e-20 * (double)n};
-    cb.centre.cN = mean_log(d->N, n, zN);
-    cb.centre.cD = mean_log(d->D, n, zD);
+    cb.centre.cN = fit_centred_log(d->N, n, zN);
+    cb.centre.cD = fit_centred_log(d->D, n, zD);
     for (size_t i = 0; i < n; i++) lnL[i] = log(d->loss[i]);
     MultiStart ms = {.n_starts = GRID_STARTS, .start = chin_grid_start, .sctx = &cb.centre, .opt = CHIN_GRID_OPT,
                      .polish = CHIN_POLISH_OPT};

@@ -131,6 +131,9 @@ void fit_refit(const FitProblem *p, const double *starts, int n_starts, const Mi
 // the start points of the next best starts of the full fit. Returns how many.
 int fit_boot_starts(const MultiStart *ms, const StartBest *best, double *starts, int max);
 
+// log v − its mean, into z (n,); returns the mean: the centred coordinates of every law's fit.
+double fit_centred_log(const double *v, size_t n, double *z);
+
 // Largest |central difference − analytic gradient| over the components, relative to ||g||:
 // the check of every law's hand-written gradient (tests).
 double fit_gradient_error(FitEval eval, void *ctx, const double *x, int n);

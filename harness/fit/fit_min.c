@@ -350,6 +350,14 @@ double fit_gradient_error(FitEval eval, void *ctx, const double *x, int n) {
     return err / (gn > 0 ? gn : 1);
 }
 
+double fit_centred_log(const double *v, size_t n, double *z) {
+    double c = 0;
+    for (size_t i = 0; i < n; i++) c += z[i] = log(v[i]);
+    c /= (double)n;
+    for (size_t i = 0; i < n; i++) z[i] -= c;
+    return c;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Identification: profiles and interval widths (see fit_impl.h).
 double fit_ridge_tol(double f, double f_floor, size_t units, int free) {

@@ -38,18 +38,12 @@
 // A perfect fit: every residual below 1e-10 of the data's size (f ≤ 1e-20 Σ y²).
 #define PERFECT_REL 1e-20
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
+// The Q-quantile of V[0..n) (util's quantile_sorted on a sorted copy).
 static double quantile_of(const double *v, size_t n, double q) {
     double *s = xmalloc(n * sizeof(double));
     memcpy(s, v, n * sizeof(double));
-    qsort(s, n, sizeof(double), cmp_double);
-    double pos = q * (double)(n - 1);
-    size_t i = (size_t)pos;
-    double t = pos - (double)i, out = i + 1 < n ? s[i] + t * (s[i + 1] - s[i]) : s[n - 1];
+    sort_doubles(s, n);
+    double out = quantile_sorted(s, n, q);
     free(s);
     return out;
 }
@@ -70,14 +64,6 @@ static double sum_sq(const double *v, size_t n) {
     double s = 0;
     for (size_t i = 0; i < n; i++) s += v[i] * v[i];
     return s;
-}
-
-// log v − its mean, into z; returns the mean.
-static double centred_log(const double *v, size_t n, double *z) {
-    for (size_t i = 0; i < n; i++) z[i] = log(v[i]);
-    double c = mean_of(z, n);
-    for (size_t i = 0; i < n; i++) z[i] -= c;
-    return c;
 }
 
 static double log_uniform(Rng *r, double lo, double hi) { return log(lo) + (log(hi) - log(lo)) * rng_uniform(r); }
@@ -230,9 +216,9 @@ static int t2loss_refit(const void *ctx, const FitData *d, const double *w, doub
 
 double t2loss_gradient_error(const FitData *d, const double x[7]) {
     double *buf = xmalloc(3 * d->n * sizeof(double));
-    centred_log(d->N, d->n, buf);
-    centred_log(d->D, d->n, buf + d->n);
-    centred_log(d->k, d->n, buf + 2 * d->n);
+    fit_centred_log(d->N, d->n, buf);
+    fit_centred_log(d->D, d->n, buf + d->n);
+    fit_centred_log(d->k, d->n, buf + 2 * d->n);
     T2LossData data = {d->n, buf, buf + d->n, buf + 2 * d->n, d->nll, NULL};
     double err = fit_gradient_error(t2loss_eval, &data, x, 7);
     free(buf);
@@ -253,9 +239,9 @@ int fit_t2_loss(const FitData *d, const FitOptions *o, FitResult *r) {
     double *buf = xmalloc(3 * n * sizeof(double));
     double *zN = buf, *zD = buf + n, *zk = buf + 2 * n; // (n,) each
     T2LossBoot tb = {.data = {n, zN, zD, zk, d->nll, NULL}, .quick = T2_START_OPT, .polish = T2_POLISH_OPT};
-    tb.centre[0] = centred_log(d->N, n, zN);
-    tb.centre[1] = centred_log(d->D, n, zD);
-    tb.centre[2] = centred_log(d->k, n, zk);
+    tb.centre[0] = fit_centred_log(d->N, n, zN);
+    tb.centre[1] = fit_centred_log(d->D, n, zD);
+    tb.centre[2] = fit_centred_log(d->k, n, zk);
     double f_floor = PERFECT_REL * sum_sq(d->nll, n);
     T2LossStarts st = {L_mean, L_low, o->seed};
     MultiStart ms = {.n_starts = o->n_starts > 0 ? o->n_starts : 500, .start = t2loss_start, .sctx = &st,
@@ -338,8 +324,8 @@ static void stage1_problem(FitProblem *p, Stage1Data *c) {
 
 double stage1_gradient_error(const FitData *d, double E, const double x[4]) {
     double *buf = xmalloc(2 * d->n * sizeof(double));
-    centred_log(d->N, d->n, buf);
-    centred_log(d->D, d->n, buf + d->n);
+    fit_centred_log(d->N, d->n, buf);
+    fit_centred_log(d->D, d->n, buf + d->n);
     Stage1Data data = {d->n, buf, buf + d->n, d->nll, NULL, E};
     double err = fit_gradient_error(stage1_eval, &data, x, 4);
     free(buf);
@@ -737,8 +723,8 @@ int fit_t2_acc(const FitData *d, const FitOptions *o, FitResult *r) {
     T2Acc t = {.d = d, .model_of = model_of, .n_models = M, .rows_of = cnt, .s1 = {M, zN, zD, L, NULL, 0},
                .opt1 = STAGE1_OPT, .opt2 = STAGE2_POLISH_OPT, .quick2 = STAGE2_OPT};
     model_nll(&t, d->nll, NULL, L, ones);
-    t.cN = centred_log(N, M, zN);
-    t.cD = centred_log(D, M, zD);
+    t.cN = fit_centred_log(N, M, zN);
+    t.cD = fit_centred_log(D, M, zD);
     t.L_min = quantile_of(L, M, 0);
     t.opt1.f_floor = PERFECT_REL * sum_sq(L, M);
     t.opt2.f_floor = t.quick2.f_floor = PERFECT_REL * (double)rows; // pass@k is a probability: 1e-10 absolute

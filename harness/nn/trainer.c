@@ -267,14 +267,15 @@ int trainer_step(Trainer *t, StepStats *out) {
     return 0;
 }
 
-double trainer_val_loss(Trainer *t, int n_batches) {
-    if (!t->task || n_batches < 1) return NAN;
-    long avail = task_val_batches(t->task, t->B, t->T);
+typedef void (*BatchFn)(const Task *, long, int *, unsigned char *, int *, int, int);
+
+// Mean masked loss over batches 0 .. n − 1 of batch_fn, forward only (NAN when nothing counts).
+static double forward_loss(Trainer *t, BatchFn batch_fn, long n) {
     double loss_sum = 0;
     long n_loss = 0;
     t->forward_only = 1;
-    for (long i = 0; i < MIN((long)n_batches, avail); i++) {
-        task_val_batch(t->task, i, t->batch_tokens, t->batch_mask, t->batch_pos, t->B, t->T);
+    for (long i = 0; i < n; i++) {
+        batch_fn(t->task, i, t->batch_tokens, t->batch_mask, t->batch_pos, t->B, t->T);
         n_loss += count_mask(t->batch_mask, (size_t)t->B * (size_t)t->T);
         pool_run(t->pool, step_worker, t);
         for (int w = 0; w < t->n_workers; w++) loss_sum += t->workers[w].loss_sum;
@@ -283,19 +284,14 @@ double trainer_val_loss(Trainer *t, int n_batches) {
     return n_loss > 0 ? loss_sum / (double)n_loss : NAN;
 }
 
+double trainer_val_loss(Trainer *t, int n_batches) {
+    if (!t->task || n_batches < 1) return NAN;
+    return forward_loss(t, task_val_batch, MIN((long)n_batches, task_val_batches(t->task, t->B, t->T)));
+}
+
 double trainer_answer_loss(Trainer *t) {
-    long n = t->task ? task_answer_batches(t->task, t->B, t->T) : 0;
-    double loss_sum = 0;
-    long n_loss = 0;
-    t->forward_only = 1;
-    for (long i = 0; i < n; i++) {
-        task_answer_batch(t->task, i, t->batch_tokens, t->batch_mask, t->batch_pos, t->B, t->T);
-        n_loss += count_mask(t->batch_mask, (size_t)t->B * (size_t)t->T);
-        pool_run(t->pool, step_worker, t);
-        for (int w = 0; w < t->n_workers; w++) loss_sum += t->workers[w].loss_sum;
-    }
-    t->forward_only = 0;
-    return n_loss > 0 ? loss_sum / (double)n_loss : NAN;
+    if (!t->task) return NAN;
+    return forward_loss(t, task_answer_batch, task_answer_batches(t->task, t->B, t->T));
 }
 
 // ---------------------------------------------------------------------------------------------
