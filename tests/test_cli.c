@@ -335,6 +335,28 @@ static void test_eval_after_no_eval(void **state) {
     free(db2), free(ck2);
 }
 
+// Output that cannot be written (a full disk: /dev/full) fails the command, whatever the command,
+// naming stdout; the same command to /dev/null succeeds.
+static void test_stdout_write_error(void **state) {
+    (void)state;
+    const char *cmds[] = {"bench sample --n-layer 1 --d-model 32 --n-head 2 --vocab 20 --prompt-len 4 --gen 5 -k 6 "
+                          "--repeat 1 --json",
+                          "report --db '%s'", "sample --ckpt '%s' --prompt 1+2= -k 2"};
+    for (size_t i = 0; i < ARRAY_LEN(cmds); i++) {
+        char *args = xasprintf(cmds[i], i == 2 ? ckpt : db);
+        for (int full = 0; full < 2; full++) {
+            char *line = xasprintf("'%s' %s > %s", t2_bin(), args, full ? "/dev/full" : "/dev/null");
+            RunResult r = run_sh(line);
+            if (full && (r.status != 1 || !strstr(r.err, "stdout: write error\n")))
+                fail_msg("%s: exit %d, stderr: %s", line, r.status, r.err);
+            if (!full && r.status != 0) fail_msg("%s: exit %d, stderr: %s", line, r.status, r.err);
+            run_free(&r);
+            free(line);
+        }
+        free(args);
+    }
+}
+
 // The benchmarks print one JSON object with the fields docs/SPEC.md §2 names; bad shapes name the option.
 static void test_bench_commands(void **state) {
     (void)state;
@@ -421,6 +443,7 @@ int main(void) {
         cmocka_unit_test(test_export),
         cmocka_unit_test(test_vocab_mismatch),
         cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_stdout_write_error),
         cmocka_unit_test(test_stale_temporary_removed),
         cmocka_unit_test(test_eval_after_no_eval),
         cmocka_unit_test(test_answer_loss_matches_score),

@@ -116,10 +116,6 @@ int cmd_compare(int argc, char **argv) {
     }
     if (!compared)
         fprintf(stderr, "t2: warning: no budget has two different picks to compare (see the notes)\n");
-    if (fflush(stdout) != 0) {
-        err_set("stdout: write error");
-        goto done;
-    }
     status = 0;
 done:
     if (status != 0) cmd_fail();

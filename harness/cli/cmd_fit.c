@@ -143,10 +143,6 @@ int cmd_fit(int argc, char **argv) {
     else
         print_table(&r, &src, fit_id);
     warn_fit(&r);
-    if (fflush(stdout) != 0) {
-        err_set("stdout: write error");
-        goto done;
-    }
     status = 0;
 done:
     if (status != 0) cmd_fail();

@@ -218,10 +218,6 @@ int cmd_optimize(int argc, char **argv) {
                 }
     if (json) json_print(out);
     cJSON_Delete(out);
-    if (fflush(stdout) != 0) {
-        err_set("stdout: write error");
-        goto done;
-    }
     status = 0;
 done:
     if (status != 0) cmd_fail();

@@ -49,12 +49,7 @@ static char *relative_path(const char *from, const char *to) {
 
 static int write_to(Db *db, const Analysis *an, const ReportOptions *ro, const char *out_path) {
     if (!out_path) {
-        if (report_write(db, an, ro, stdout) != 0) return -1;
-        if (fflush(stdout) != 0) {
-            err_set("stdout: write error");
-            return -1;
-        }
-        return 0;
+        return report_write(db, an, ro, stdout);
     }
     AtomicFile af;
     if (atomic_open(&af, out_path) != 0) return -1;

@@ -73,7 +73,13 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < ARRAY_LEN(commands); i++)
         if (strcmp(commands[i].name, name) == 0) {
             args_about = commands[i].help;
-            return commands[i].fn(argc - 2, argv + 2);
+            int status = commands[i].fn(argc - 2, argv + 2);
+            // Every command's output: a full disk or a closed pipe is an error, not a silent success.
+            if (status == 0 && (fflush(stdout) != 0 || ferror(stdout))) {
+                fprintf(stderr, "t2: %s: stdout: write error\n", name);
+                return 1;
+            }
+            return status;
         }
     fprintf(stderr, "t2: unknown command '%s' (t2 --help lists them)\n", name);
     return 2;
