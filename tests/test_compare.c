@@ -8,8 +8,12 @@
 //   - the report's headline is built from significant comparisons only;
 //   - a budget with a single model, or with no evaluated run, says so; bad options are refused;
 //   - under the null (every model equally good at the k it is served), the cross-fitted
-//     difference is centred on 0 and called significant about 5% of the time, while the pick's
-//     in-sample pass shows the winner's curse that cross-fitting removes.
+//     difference is centred on 0 and called significant about 5% of the time (per seed and
+//     pooled over seeds), while the pick's in-sample pass shows the winner's curse that
+//     cross-fitting removes;
+//   - with a known non-zero difference, the per-seed and pooled intervals cover it about 95% of
+//     the time;
+//   - over seeds, each resample takes the Chinchilla pick again from the losses of its seeds.
 #include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -376,11 +380,17 @@ static void test_notes_and_errors(void **state) {
 
 
 // ---------------------------------------------------------------------------------------------
-// The null: three models with the same per-problem success rates, every one served k = n = 8
-// samples (C_inf caps them all), so no pick is better than another; only the losses differ.
+// Synthetic sets whose truth is known: per-problem success rates p = RATE_A + RATE_B·U (U uniform)
+// shared by the three models and both seeds, except that the smallest model (family 0, the
+// highest loss) gets p + SHIFT; every model is served k = n = 8 samples (C_inf caps them all).
+// SHIFT = 0 is the null: no pick is better than another, only the losses differ. SHIFT > 0 makes
+// the smallest model the clear T² pick against the Chinchilla pick (the largest, lowest loss),
+// with a true pass@8 difference E[(1 − p)^8] − E[(1 − p − SHIFT)^8].
 
 #define NULL_P 300
 #define NULL_SETS 40
+#define RATE_A 0.02
+#define RATE_B 0.15
 
 static const char NULL_SPEC[] =
     "{\"name\": \"cnull\",\n"
@@ -388,15 +398,25 @@ static const char NULL_SPEC[] =
     " \"family\": [{\"n_layer\": 1, \"d_model\": 16, \"n_head\": 2}, {\"n_layer\": 2, \"d_model\": 32, \"n_head\": 2},\n"
     "            {\"n_layer\": 2, \"d_model\": 64, \"n_head\": 4}],\n"
     " \"budgets\": {\"train_flops\": [1e11]},\n"
-    " \"train\": {\"seq_len\": 32, \"batch_size\": 16, \"lr\": 3e-3, \"seeds\": [1]},\n"
+    " \"train\": {\"seq_len\": 32, \"batch_size\": 16, \"lr\": 3e-3, \"seeds\": [1, 2]},\n"
     " \"eval\": {\"n_samples\": 8, \"k\": [1, 2, 4, 8], \"max_new_tokens\": 6},\n"
     " \"analysis\": {\"c_inf\": [1e12]}}\n";
 
-// One null data set: per-problem rates shared by the models, samples drawn independently.
-static char *make_null_db(int set) {
+// E[(1 − p − shift)^8] for p uniform on [RATE_A, RATE_A + RATE_B]: the integral in closed form.
+static double mean_all_wrong(double shift) {
+    double lo = 1 - RATE_A - shift, hi = lo - RATE_B;
+    return (pow(lo, 9) - pow(hi, 9)) / (9 * RATE_B);
+}
+
+// The losses of the known sets: the largest model lowest at both seeds.
+static const double LOSS[3][2] = {{2.0, 2.0}, {1.9, 1.9}, {1.8, 1.8}};
+
+// One synthetic data set: samples drawn independently for every run, model f's rates shifted by
+// SHIFT[f], its loss at seed s LOSS[f][s].
+static char *make_db_with(int set, const double shift[3], const double loss[3][2]) {
     Spec s;
     if (spec_parse(&s, NULL_SPEC, "cnull.json") != 0) fail_msg("%s", err_msg());
-    char *path = xasprintf("%s/null-%d.db", dir, set);
+    char *path = xasprintf("%s/known-%d-%g-%g-%g-%g.db", dir, set, shift[0], shift[1], shift[2], loss[1][1]);
     Db *db;
     if (open_spec_db(&db, &s, path) != 0) fail_msg("%s", err_msg());
     DbRun *runs;
@@ -404,16 +424,17 @@ static char *make_null_db(int set) {
     if (db_get_runs(db, &runs, &n) != 0) fail_msg("%s", err_msg());
     double rate[NULL_P];
     Rng rng;
-    rng_seed(&rng, seed_derive(77, (uint64_t)set, 0, 0));
-    for (int i = 0; i < NULL_P; i++) rate[i] = 0.02 + 0.3 * rng_uniform(&rng);
+    rng_seed(&rng, seed_derive(77, (uint64_t)set, (uint64_t)(shift[0] * 1000), 0));
+    for (int i = 0; i < NULL_P; i++) rate[i] = RATE_A + RATE_B * rng_uniform(&rng);
     DbSample *ds = xcalloc(NULL_P * S, sizeof(DbSample));
     DbGold *gold = xcalloc(NULL_P, sizeof(DbGold));
     for (size_t r = 0; r < n; r++) {
-        claim_done(db, &runs[r], 2.0 - 0.1 * runs[r].family_idx);
+        claim_done(db, &runs[r], loss[runs[r].family_idx][runs[r].seed_idx]);
+        double add = shift[runs[r].family_idx];
         for (int i = 0; i < NULL_P; i++) {
-            gold[i] = (DbGold){i, log(rate[i]), 3};
+            gold[i] = (DbGold){i, log(rate[i] + add), 3};
             for (int j = 0; j < S; j++) {
-                int ok = rng_uniform(&rng) < rate[i];
+                int ok = rng_uniform(&rng) < rate[i] + add;
                 const char *ans = ok ? "42" : "41";
                 ds[i * S + j] = (DbSample){i, j, (char *)ans, (char *)ans, ok, 3, -1.0};
             }
@@ -431,48 +452,118 @@ static char *make_null_db(int set) {
     return path;
 }
 
+// The comparison of one synthetic set: two per-seed entries, then the pooled one.
+static AnCompare *compare_db(int set, const double shift[3], const double loss[3][2]) {
+    char *path = make_db_with(set, shift, loss);
+    Db *db;
+    Analysis an;
+    if (analysis_open_db(path, &db) != 0 || analysis_load(db, &an) != 0) fail_msg("%s", err_msg());
+    AnCompareOptions o;
+    analysis_compare_defaults(&o);
+    o.bootstrap = 1000;
+    o.seed = (uint64_t)set;
+    AnCompare *c;
+    size_t n;
+    if (analysis_compare(db, &an, 1e12, &o, &c, &n) != 0) fail_msg("%s", err_msg());
+    assert_int_equal(n, 3);
+    assert_int_equal(c[2].seed_idx, -1);
+    for (int e = 0; e < 3; e++) {
+        assert_int_equal(c[e].t2.k, S);
+        assert_int_equal(c[e].chinchilla.k, S);
+        assert_true(c[e].ci95[0] <= c[e].diff && c[e].diff <= c[e].ci95[1]);
+        assert_true(c[e].maj_ci95[0] <= c[e].maj_diff && c[e].maj_diff <= c[e].maj_ci95[1]);
+    }
+    analysis_free(&an);
+    db_close(db);
+    free(path);
+    return c;
+}
+
+// SHIFT for the smallest model only, the losses of LOSS.
+static AnCompare *compare_known(int set, double shift) {
+    const double sh[3] = {shift, 0, 0};
+    return compare_db(set, sh, LOSS);
+}
+
+// Over seeds, the Chinchilla pick is the lowest mean loss; when the seeds disagree on the lowest,
+// the pooled interval carries that: each resample takes the pick again from its drawn seeds.
+// Here seed 1 ranks the largest model lowest, seed 2 the middle one (lowest on average); the
+// smallest model samples best. A resample of seed 1 alone compares against the largest model
+// (true difference 0.145), of seed 2 alone against the middle one (0.288).
+static void test_pooled_chinchilla_pick_resampled(void **state) {
+    (void)state;
+    const double shift[3] = {0.10, 0.0, 0.04}, loss[3][2] = {{2.0, 2.0}, {1.85, 1.70}, {1.80, 1.80}};
+    AnCompare *c = compare_db(0, shift, loss);
+    assert_int_equal(c[0].chinchilla.family_idx, 2);
+    assert_int_equal(c[1].chinchilla.family_idx, 1);
+    assert_int_equal(c[2].chinchilla.family_idx, 1); // mean losses 1.775 against 1.80
+    printf("pooled: diff %.4f [%.4f, %.4f]; seed 1 %.4f, seed 2 %.4f\n", c[2].diff, c[2].ci95[0], c[2].ci95[1],
+           c[0].diff, c[1].diff);
+    // The interval reaches down to seed 1's comparison, against the largest model; with the pick
+    // held at the middle model it stayed above seed 2's lower end.
+    assert_true(c[2].ci95[0] < 0.5 * (c[0].diff + c[1].diff));
+    assert_true(c[2].ci95[0] < c[0].ci95[1]);
+    free(c);
+}
+
 static void test_null_not_significant(void **state) {
     (void)state;
-    int significant = 0, maj_significant = 0, differ = 0;
+    int significant = 0, maj_significant = 0, pooled_significant = 0, differ = 0;
     double sum_diff = 0, sum_in_sample = 0;
     for (int set = 0; set < NULL_SETS; set++) {
-        char *path = make_null_db(set);
-        Db *db;
-        Analysis an;
-        if (analysis_open_db(path, &db) != 0 || analysis_load(db, &an) != 0) fail_msg("%s", err_msg());
-        AnCompareOptions o;
-        analysis_compare_defaults(&o);
-        o.bootstrap = 1000;
-        o.seed = (uint64_t)set;
-        AnCompare *c;
-        size_t n;
-        if (analysis_compare(db, &an, 1e12, &o, &c, &n) != 0) fail_msg("%s", err_msg());
-        assert_int_equal(n, 1);
-        assert_int_equal(c[0].t2.k, S);
-        assert_int_equal(c[0].chinchilla.k, S);
-        assert_true(c[0].ci95[0] <= c[0].diff && c[0].diff <= c[0].ci95[1]);
-        significant += c[0].significant;
-        assert_true(c[0].maj_ci95[0] <= c[0].maj_diff && c[0].maj_diff <= c[0].maj_ci95[1]);
-        maj_significant += c[0].maj_significant;
-        differ += c[0].t2.run_id != c[0].chinchilla.run_id;
-        sum_diff += c[0].diff;
-        sum_in_sample += c[0].t2_in_sample_pass - c[0].chinchilla.pass;
+        AnCompare *c = compare_known(set, 0);
+        for (int e = 0; e < 2; e++) { // the two seeds' entries
+            significant += c[e].significant;
+            maj_significant += c[e].maj_significant;
+            differ += c[e].t2.run_id != c[e].chinchilla.run_id;
+            sum_diff += c[e].diff;
+            sum_in_sample += c[e].t2_in_sample_pass - c[e].chinchilla.pass;
+        }
+        pooled_significant += c[2].significant;
         free(c);
-        analysis_free(&an);
-        db_close(db);
-        free(path);
     }
-    printf("null: %d of %d significant (maj@k: %d); mean cross-fitted diff %+.4f; mean in-sample advantage of the pick %+.4f "
-           "(picks differ from Chinchilla's in %d)\n",
-           significant, NULL_SETS, maj_significant, sum_diff / NULL_SETS, sum_in_sample / NULL_SETS, differ);
-    // 5% of 40 is 2; more than 5 would say the interval is too narrow or the estimate biased.
-    assert_true(significant <= 5);
-    assert_true(maj_significant <= 5); // the maj@k difference is as null as pass@k's
-    assert_true(differ >= NULL_SETS / 4); // the max of three noisy candidates is often another model
+    int N = 2 * NULL_SETS;
+    printf("null: %d of %d per-seed entries significant (maj@k: %d), pooled %d of %d; mean cross-fitted diff %+.4f; "
+           "mean in-sample advantage of the pick %+.4f (picks differ from Chinchilla's in %d)\n",
+           significant, N, maj_significant, pooled_significant, NULL_SETS, sum_diff / N, sum_in_sample / N, differ);
+    // 5% of 80 is 4; more than 9 would say the interval is too narrow or the estimate biased.
+    assert_true(significant <= 9);
+    assert_true(maj_significant <= 9); // the maj@k difference is as null as pass@k's
+    assert_true(pooled_significant <= 5); // 5% of 40 is 2
+    assert_true(differ >= N / 4); // the max of three noisy candidates is often another model
     // In-sample, the winner's curse: the chosen pick looks better than the Chinchilla pick by a
     // clear margin although no model is better; cross-fitted, the mean difference is near 0.
-    assert_true(sum_in_sample / NULL_SETS > 0.005);
-    assert_true(fabs(sum_diff / NULL_SETS) < 0.5 * sum_in_sample / NULL_SETS);
+    assert_true(sum_in_sample / N > 0.005);
+    assert_true(fabs(sum_diff / N) < 0.5 * sum_in_sample / N);
+}
+
+// A known non-zero difference: the 95% intervals of the per-seed and pooled entries cover the
+// true pass@8 difference about 95% of the time, and the estimates are centred on it.
+static void test_known_difference_covered(void **state) {
+    (void)state;
+    const double shift = 0.04, truth = mean_all_wrong(0) - mean_all_wrong(shift);
+    int covered = 0, pooled_covered = 0, picked = 0;
+    double sum_diff = 0, sum_width = 0;
+    for (int set = 0; set < NULL_SETS; set++) {
+        AnCompare *c = compare_known(set, shift);
+        for (int e = 0; e < 3; e++) {
+            int in = c[e].ci95[0] <= truth && truth <= c[e].ci95[1];
+            if (e < 2) covered += in, sum_diff += c[e].diff, sum_width += c[e].ci95[1] - c[e].ci95[0];
+            else pooled_covered += in;
+            picked += c[e].fold[0].family_idx == 0 && c[e].fold[1].family_idx == 0 && c[e].chinchilla.family_idx == 2;
+        }
+        free(c);
+    }
+    int N = 2 * NULL_SETS;
+    printf("known difference %.4f: per-seed intervals cover it in %d of %d (mean estimate %.4f, mean width %.4f), "
+           "pooled in %d of %d\n",
+           truth, covered, N, sum_diff / N, sum_width / N, pooled_covered, NULL_SETS);
+    assert_int_equal(picked, 3 * NULL_SETS); // both folds pick the shifted model, Chinchilla the largest
+    assert_true(covered >= N - 10);             // expected 76 of 80; 10 misses has probability < 0.5%
+    assert_true(pooled_covered >= NULL_SETS - 6); // two seeds, S − 1 drawn: wider, if anything
+    // The estimate is centred on the truth: its mean over 80 entries within 3 standard errors
+    // (an entry's SE is about a quarter of its interval's width; the two seeds of a set share rates).
+    assert_true(fabs(sum_diff / N - truth) < 3 * (sum_width / N / 4) / sqrt(NULL_SETS));
 }
 
 int main(void) {
@@ -483,6 +574,8 @@ int main(void) {
         cmocka_unit_test(test_report_figure_seed),
         cmocka_unit_test(test_notes_and_errors),
         cmocka_unit_test(test_null_not_significant),
+        cmocka_unit_test(test_known_difference_covered),
+        cmocka_unit_test(test_pooled_chinchilla_pick_resampled),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -314,9 +314,26 @@ static void crossfit(const Cands *c, const double *scores, const int pick[2], do
         }
 }
 
+// The Chinchilla candidate of a resample: the lowest mean loss over the drawn seeds (weights ws);
+// with one seed, or all seeds drawn alike, it is the entry's own h. Only candidates (models that
+// afford a sample) compete: h is the lowest-loss model of the level, and a resample in which a
+// model too large to sample would win has h stand in for it.
+static int chinchilla_of(const Cands *c, const double *ws, int h) {
+    if (c->S == 1) return h;
+    int best = h;
+    double best_loss = INFINITY;
+    for (int i = 0; i < c->n; i++) {
+        double num = 0, den = 0;
+        for (int s = 0; s < c->S; s++) num += ws[s] * c->run[i * c->S + s]->loss, den += ws[s];
+        if (den > 0 && num / den < best_loss) best = i, best_loss = num / den;
+    }
+    return best;
+}
+
 // Bootstrap of the whole procedure: each resample draws the problems (and S − 1 of S seeds, Rao
-// and Wu's rescaling) and picks again on each fold. Fills the 95% intervals of the cross-fitted
-// T² pass, the pass and maj differences against the Chinchilla candidate h.
+// and Wu's rescaling), picks again on each fold and, over seeds, takes the Chinchilla pick again
+// from the drawn seeds' losses. Fills the 95% intervals of the cross-fitted T² pass, the pass and
+// maj differences against the Chinchilla candidate (h on the full data).
 static void bootstrap_entry(const Cands *c, int h, long B, uint64_t seed, AnCompare *e) {
     int S = c->S;
     size_t P = c->P, SP = (size_t)S * P;
@@ -324,11 +341,11 @@ static void bootstrap_entry(const Cands *c, int h, long B, uint64_t seed, AnComp
     double *t = xmalloc((SP + 1) * sizeof(double)), *tm = xmalloc((SP + 1) * sizeof(double));
     double *est[3];
     for (int i = 0; i < 3; i++) est[i] = xmalloc(((size_t)B + 1) * sizeof(double));
-    const double *hp = c->pass + (size_t)h * SP, *hm = c->maj + (size_t)h * SP;
     long used[3] = {0, 0, 0};
     for (long b = 0; b < B; b++) {
         draw_weights(seed, b, wp, P, ws, S);
-        int pick[2] = {select_best(c, wp, ws, 0), select_best(c, wp, ws, 1)};
+        int pick[2] = {select_best(c, wp, ws, 0), select_best(c, wp, ws, 1)}, hb = chinchilla_of(c, ws, h);
+        const double *hp = c->pass + (size_t)hb * SP, *hm = c->maj + (size_t)hb * SP;
         crossfit(c, c->pass, pick, t);
         crossfit(c, c->maj, pick, tm);
         double tp = weighted_mean(t, S, P, wp, ws);
