@@ -6,7 +6,8 @@
 //             stored in `fits` equal to --json, the known law recovered, one-line errors;
 //   optimize: the closed form where it applies, a brute-force optimum, the spec's budgets;
 //   plot:     every figure as real PNG and SVG with its script, gnuplot exits 0, a missing gnuplot;
-//   report:   its sections, numbers that match the database, the headline recomputed here.
+//   report:   its sections, numbers that match the database, the headline recomputed here;
+//   a database the user cannot write: fits made and not stored, the file untouched.
 #include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -393,6 +394,69 @@ static void test_fit_db_recovers_law(void **state) {
     assert_true(strstr(cJSON_GetObjectItemCaseSensitive(data, "description")->valuestring, "runs.val_loss"));
     cJSON_Delete(j);
     run_free(&r);
+}
+
+// A database this user cannot write (a colleague's results, a read-only mount): fit and optimize
+// make their fits and say they are not stored (`fit_id` null in JSON); the file is untouched.
+static RunResult t2_as_reader(const char *dir, const char *args) {
+    char *bin = realpath(t2_bin(), NULL);
+    if (!bin) fail_msg("realpath %s", t2_bin());
+    // As root, the user nobody (DIR is root's, mode 0755); otherwise DIR is made read-only.
+    char *cmd = geteuid() == 0 ? xasprintf("cd '%s' && setpriv --reuid=65534 --regid=65534 --clear-groups '%s' %s", dir,
+                                           bin, args)
+                               : xasprintf("cd '%s' && '%s' %s", dir, bin, args);
+    RunResult r = run_sh(cmd);
+    free(cmd);
+    free(bin);
+    return r;
+}
+
+static void test_fit_readonly_db(void **state) {
+    (void)state;
+    char *ro = xasprintf("%s/ro", fx.dir);
+    assert_int_equal(mkdir(ro, 0755), 0);
+    char *db = make_db("ro/ro.db", 9);
+    assert_int_equal(chmod(fx.dir, 0755), 0);
+    assert_int_equal(chmod(db, 0644), 0);
+    if (geteuid() != 0) assert_int_equal(chmod(ro, 0555), 0);
+    size_t n0, n1;
+    char *before = read_file(db, &n0);
+
+    RunResult r = t2_as_reader(ro, "fit --db ro.db --law chinchilla");
+    if (r.status != 0) fail_msg("fit: %s", r.err);
+    assert_non_null(strstr(r.out, "not stored: ro.db is read-only here"));
+    assert_null(strstr(r.out, "stored as fit"));
+    run_free(&r);
+    r = t2_as_reader(ro, "fit --db ro.db --law chinchilla --json");
+    if (r.status != 0) fail_msg("fit --json: %s", r.err);
+    cJSON *j = parse_json(r.out);
+    assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(j, "fit_id")));
+    assert_true(rel_diff(num(cJSON_GetObjectItemCaseSensitive(j, "params"), "E"), LAW_E, 0) < 1e-4);
+    cJSON_Delete(j);
+    run_free(&r);
+    r = t2_as_reader(ro, "optimize --db ro.db --law chinchilla --c-inf 0");
+    if (r.status != 0) fail_msg("optimize: %s", r.err);
+    assert_non_null(strstr(r.err, "t2: chinchilla: fit made, not stored: the database is read-only here"));
+    run_free(&r);
+    r = t2_as_reader(ro, "optimize --db ro.db --law t2-loss --c-inf 0");
+    assert_int_equal(r.status, 1); // this data does not identify t2-loss's allocation
+    assert_non_null(strstr(r.err, "the t2-loss fit (not stored: the database is read-only here) does not identify"));
+    run_free(&r);
+    r = t2_as_reader(ro, "optimize --db ro.db --law t2-loss --c-inf 0 --force --json");
+    if (r.status != 0) fail_msg("optimize --json: %s", r.err);
+    j = parse_json(r.out);
+    const cJSON *a = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "allocations"), 0);
+    assert_non_null(a);
+    assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(a, "fit_id")));
+    assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(a, "chinchilla_fit_id")));
+    cJSON_Delete(j);
+    run_free(&r);
+
+    char *after = read_file(db, &n1);
+    assert_int_equal(n0, n1);
+    assert_memory_equal(before, after, n0);
+    if (geteuid() != 0) chmod(ro, 0755);
+    free(before), free(after), free(db), free(ro);
 }
 
 // The loss variable: the spec's analysis.loss, --loss, and runs without an answer_loss (a database
@@ -878,6 +942,7 @@ int main(void) {
         cmocka_unit_test(test_load),
         cmocka_unit_test(test_fit_db_every_law),
         cmocka_unit_test(test_fit_db_recovers_law),
+        cmocka_unit_test(test_fit_readonly_db),
         cmocka_unit_test(test_fit_db_bootstrap_resamples_kept),
         cmocka_unit_test(test_fit_db_errors),
         cmocka_unit_test(test_optimize_chinchilla_closed_form),

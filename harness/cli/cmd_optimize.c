@@ -28,22 +28,33 @@ typedef struct {
 // so does an allocation that rests on parameters the data do not identify (unless FORCE).
 static int get_fit(Db *db, const Analysis *an, const FitOptions *o, int force, LawFit *lf) {
     if (analysis_fit(db, an, lf->law, o, &lf->fit, &lf->fit_id, &lf->fresh) != 0) return -1;
+    char which[48] = "not stored: the database is read-only here";
+    if (lf->fit_id > 0) snprintf(which, sizeof which, "stored as fit %ld", lf->fit_id);
     if (!lf->fit.converged) {
-        err_set("%s: the %s fit (stored as fit %ld) did not converge, so it gives no allocation; see t2 fit --db %s --law %s",
-                an->path, fit_law_name(lf->law), lf->fit_id, an->path, fit_law_name(lf->law));
+        err_set("%s: the %s fit (%s) did not converge, so it gives no allocation; see t2 fit --db %s --law %s", an->path,
+                fit_law_name(lf->law), which, an->path, fit_law_name(lf->law));
         fit_result_free(&lf->fit);
         return -1;
     }
     char names[256];
     if (!force && fit_allocation_unidentified(&lf->fit, names, sizeof names) > 0) {
-        err_set("%s: the %s fit (fit %ld) does not identify %s, and its allocation depends on them: the data do not pin "
+        err_set("%s: the %s fit (%s) does not identify %s, and its allocation depends on them: the data do not pin "
                 "it down (t2 fit --db %s --law %s says why; --force values it anyway)",
-                an->path, fit_law_name(lf->law), lf->fit_id, names, an->path, fit_law_name(lf->law));
+                an->path, fit_law_name(lf->law), which, names, an->path, fit_law_name(lf->law));
         fit_result_free(&lf->fit);
         return -1;
     }
     lf->ok = 1;
     return 0;
+}
+
+// A fit's id in the fits table; null when it was made for this command and not stored (the
+// database is read-only here), as `t2 fit --json` says it.
+static void add_fit_id(cJSON *j, const char *key, long fit_id) {
+    if (fit_id > 0)
+        cJSON_AddNumberToObject(j, key, (double)fit_id);
+    else
+        cJSON_AddNullToObject(j, key);
 }
 
 static void note_fit(const LawFit *lf, int quiet) {
@@ -88,8 +99,8 @@ static int emit_allocation(const Analysis *an, const LawFit *law, const LawFit *
     if (list) {
         cJSON *j = opt_result_cjson(&o);
         if (outside) cJSON_AddBoolToObject(j, "extrapolated", 1);
-        cJSON_AddNumberToObject(j, "fit_id", (double)law->fit_id);
-        if (chin->ok) cJSON_AddNumberToObject(j, "chinchilla_fit_id", (double)chin->fit_id);
+        add_fit_id(j, "fit_id", law->fit_id);
+        if (chin->ok) add_fit_id(j, "chinchilla_fit_id", chin->fit_id);
         cJSON_AddItemToArray(list, j);
     } else {
         opt_result_print(stdout, &o);
