@@ -7,12 +7,18 @@
 #   make fuzz     each libFuzzer target for FUZZ_SECONDS (build-fuzz/, clang)
 CC      ?= cc
 BUILD   ?= build
-# -march=native when the compiler accepts it, else a portable x86-64 baseline.
+# The instructions the compiler may use: -march=native when the compiler accepts it (the fastest
+# binary for this machine), else a portable x86-64 baseline. A binary run on a CPU that lacks
+# some of them stops with one line naming them (harness/util/cpu_guard.c); for a binary that runs
+# on every machine of a cluster, build with e.g. make ARCH=-march=x86-64-v2. The matrix kernels
+# pick AVX-512 / AVX512-BF16 / AMX at run time whatever ARCH is.
 ARCH    := $(shell $(CC) -march=native -x c -c /dev/null -o /dev/null 2>/dev/null && echo -march=native || echo -mtune=generic)
 OPENBLAS_INC := $(firstword $(wildcard /usr/include/x86_64-linux-gnu/openblas-pthread /usr/include/openblas) /usr/include)
 CFLAGS  ?= -O3 -g
 # SANITIZE: extra compile and link flags of a sanitizer build (make asan sets them).
-CFLAGS  += $(SANITIZE) $(ARCH) -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-missing-field-initializers -fno-math-errno \
+# CODE_ARCH: ARCH, except for cpu_guard.o (below).
+CODE_ARCH = $(ARCH)
+CFLAGS  += $(SANITIZE) $(CODE_ARCH) -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-missing-field-initializers -fno-math-errno \
            -Iharness -Ikernels -I$(OPENBLAS_INC) -MMD -MP -pthread
 LDLIBS  := -lopenblas -lsqlite3 -lcjson -llbfgs -lcmocka -lz -lm -lpthread
 GIT_SHA := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
@@ -69,7 +75,7 @@ $(BUILD):
 
 # Quiet by default; `make V=1` shows the full commands.
 Q := $(if $(V),,@)
-$(BUILD)/%.o: %.c $(BUILD)/.deps
+$(BUILD)/%.o: %.c $(BUILD)/.deps $(BUILD)/arch
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
@@ -77,9 +83,17 @@ $(BUILD)/%.o: %.c $(BUILD)/.deps
 $(BUILD)/gen/plot_templates.c: $(PLOT_SRC) plots/embed.sh | $(BUILD)
 	@mkdir -p $(dir $@)
 	$(Q)sh plots/embed.sh $(PLOT_SRC) > $@.tmp && mv $@.tmp $@
-$(PLOT_OBJ): $(BUILD)/gen/plot_templates.c $(BUILD)/.deps
+$(PLOT_OBJ): $(BUILD)/gen/plot_templates.c $(BUILD)/.deps $(BUILD)/arch
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+# Every object is rebuilt when ARCH changes (a binary of mixed objects would escape cpu_guard).
+$(BUILD)/arch: .FORCE | $(BUILD)
+	@echo '$(ARCH)' | cmp -s - $@ || echo '$(ARCH)' > $@
+# build_isa.o records ARCH; cpu_guard.o runs before main on whatever CPU the binary lands on, so
+# it is compiled for the x86-64 baseline.
+$(BUILD)/harness/util/build_isa.o: CFLAGS += -DT2_BUILD_ARCH='"$(ARCH)"'
+$(BUILD)/harness/util/cpu_guard.o: CODE_ARCH := -march=x86-64 -mtune=generic
 
 # platform.o records the git revision; it is rebuilt only when the revision changes.
 $(BUILD)/git-sha: .FORCE | $(BUILD)
@@ -96,7 +110,7 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_LIB) $(LIB_OBJ)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/fuzz-replay/%.o: fuzz/%.c fuzz/fuzz.h $(BUILD)/.deps
+$(BUILD)/fuzz-replay/%.o: fuzz/%.c fuzz/fuzz.h $(BUILD)/.deps $(BUILD)/arch
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $< (replay)")
 	$(Q)$(CC) $(CFLAGS) -DT2_FUZZ_REPLAY -c $< -o $@
@@ -104,12 +118,13 @@ $(BUILD)/tests/test_fuzz: $(BUILD)/tests/test_fuzz.o $(FUZZ_REPLAY) $(TEST_LIB) 
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-# The tests run the t2 of this build (T2_BIN), also from other directories.
+# The tests run the t2 of this build (T2_BIN), also from other directories; T2_CC links a test
+# program against this build's objects (tests/test_cpu.c).
 # SKIP_TESTS="test_a test_b" leaves those binaries out (CI's sanitizer pass leaves out the two
 # numeric ones whose code paths the other tests already run under the sanitizers).
 test: $(BUILD)/t2 $(TEST_BIN) $(BUILD)/.test-deps
 	@$(if $(SKIP_TESTS),echo "left out: $(SKIP_TESTS)")
-	@T2_BIN=$(BUILD)/t2 sh tests/run.sh $(filter-out $(SKIP_TESTS:%=$(BUILD)/tests/%),$(TEST_BIN))
+	@T2_BIN=$(BUILD)/t2 T2_CC='$(CC) $(SANITIZE)' sh tests/run.sh $(filter-out $(SKIP_TESTS:%=$(BUILD)/tests/%),$(TEST_BIN))
 
 # The whole suite against a sanitizer build in its own directory: AddressSanitizer (with
 # LeakSanitizer) and UndefinedBehaviorSanitizer, every report fatal. -O1 keeps it fast enough.

@@ -57,7 +57,9 @@ void matmul_backward(float *dx,          // (n, IC) or NULL
 
 // Decoding-sized products (a few rows, the same weights every step): W packed once into panels
 // of 32 output columns, (ceil(OC/32), IC, 32), zero-padded. Each output row is computed in the
-// same order whatever n is, so results do not depend on how rows are batched.
+// same order whatever n is, so results do not depend on how rows are batched. avx512: the CPU has
+// AVX-512 (util/cpu.h); the AVX-512 blocks and the portable loop give the same numbers when the
+// build has FMA.
 size_t packed_weight_floats(int IC, int OC);
 void pack_weight(float *wp,           // (packed_weight_floats(IC, OC),)
                  const float *w,      // (OC, IC)
@@ -65,7 +67,7 @@ void pack_weight(float *wp,           // (packed_weight_floats(IC, OC),)
 void matmul_packed_forward(float *out,       // (n, OC)
                            const float *x,   // (n, IC)
                            const float *wp,  // packed W
-                           size_t n, int IC, int OC);
+                           size_t n, int IC, int OC, int avx512);
 
 // ---------------------------------------------------------------------------------------------
 // Rotary position embedding, Hugging Face Llama "rotate_half" convention: within each head the

@@ -6,11 +6,15 @@
 // ((OC/PANEL, IC, PANEL), zero-padded), and a register-blocked kernel streams each panel once for
 // a block of rows. Every output row is computed the same way whatever n is or where the row sits
 // in the batch, so a sample's numbers do not depend on how the batch is split.
+//
+// The AVX-512 blocks are compiled for AVX-512 whatever -march says and chosen by the caller
+// (util/cpu.h), so the binary runs on any x86-64; the portable loop does each output's sums in
+// the same order (with FMA where the build has it, as the AVX-512 blocks do).
 #include "kernels.h"
 
 #include <string.h>
 
-#ifdef __AVX512F__
+#if T2_F32_KERNELS
 #include <immintrin.h>
 #endif
 
@@ -29,7 +33,13 @@ void pack_weight(float *wp, const float *w, int IC, int OC) {
     }
 }
 
-#ifdef __AVX512F__
+#if T2_F32_KERNELS
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx512f")
+#endif
 _Static_assert(PANEL == 2 * 16, "a panel row is two 16-float AVX-512 registers");
 // RB rows × 32 columns: 2·RB accumulators in registers, one pass over the panel.
 #define DEFINE_BLOCK(RB)                                                                                    \
@@ -55,7 +65,20 @@ _Static_assert(PANEL == 2 * 16, "a panel row is two 16-float AVX-512 registers")
 DEFINE_BLOCK(8)
 DEFINE_BLOCK(4)
 DEFINE_BLOCK(1)
+
+static void forward_avx512(float *out, const float *x, const float *panel, size_t n, int IC, int OC, int ncol) {
+    size_t r = 0;
+    for (; r + 8 <= n; r += 8) block_8(out + r * OC, x + r * IC, panel, IC, OC, ncol);
+    for (; r + 4 <= n; r += 4) block_4(out + r * OC, x + r * IC, panel, IC, OC, ncol);
+    for (; r < n; r++) block_1(out + r * OC, x + r * IC, panel, IC, OC, ncol);
+}
+#if defined(__clang__)
+#pragma clang attribute pop
 #else
+#pragma GCC pop_options
+#endif
+#endif
+
 // Portable version: the same order of operations per output, left to the compiler to vectorise.
 static void block_any(float *out, const float *x, const float *panel, int IC, int OC, int ncol, int rb) {
     for (int r = 0; r < rb; r++) {
@@ -68,19 +91,19 @@ static void block_any(float *out, const float *x, const float *panel, int IC, in
         memcpy(out + (size_t)r * OC, acc, (size_t)ncol * sizeof(float));
     }
 }
-#endif
 
-void matmul_packed_forward(float *out, const float *x, const float *wp, size_t n, int IC, int OC) {
+void matmul_packed_forward(float *out, const float *x, const float *wp, size_t n, int IC, int OC, int avx512) {
     for (int o0 = 0; o0 < OC; o0 += PANEL) {
         const float *panel = wp + (size_t)o0 * IC;
         int ncol = OC - o0 < PANEL ? OC - o0 : PANEL;
-        size_t r = 0;
-#ifdef __AVX512F__
-        for (; r + 8 <= n; r += 8) block_8(out + r * OC + o0, x + r * IC, panel, IC, OC, ncol);
-        for (; r + 4 <= n; r += 4) block_4(out + r * OC + o0, x + r * IC, panel, IC, OC, ncol);
-        for (; r < n; r++) block_1(out + r * OC + o0, x + r * IC, panel, IC, OC, ncol);
+#if T2_F32_KERNELS
+        if (avx512) {
+            forward_avx512(out + o0, x, panel, n, IC, OC, ncol);
+            continue;
+        }
 #else
-        block_any(out + r * OC + o0, x + r * IC, panel, IC, OC, ncol, (int)n);
+        (void)avx512;
 #endif
+        block_any(out + o0, x, panel, IC, OC, ncol, (int)n);
     }
 }

@@ -441,32 +441,40 @@ static double rope_objective(const void *p) {
 
 // The decoding product: packed weights against a double reference for row counts that exercise
 // every block size (8, 4, 1) and column counts with a partial panel; each row identical to the
-// same row computed alone (batch-independence).
+// same row computed alone (batch-independence); the AVX-512 blocks (where the CPU has them) and
+// the portable loop alike, and bit for bit the same when the build has FMA.
 static void test_matmul_packed(void **state) {
     (void)state;
     Rng rng;
     rng_seed(&rng, 14);
+    int paths = cpu_info()->avx512 ? 2 : 1;
     static const int shapes[][3] = {{1, 7, 3}, {3, 16, 32}, {13, 33, 45}, {8, 128, 100}, {21, 40, 64}};
     for (size_t t = 0; t < ARRAY_LEN(shapes); t++) {
         int n = shapes[t][0], IC = shapes[t][1], OC = shapes[t][2];
         float *x = randn(&rng, (size_t)n * IC, 1.0), *w = randn(&rng, (size_t)OC * IC, 1.0);
-        float *wp = filled(packed_weight_floats(IC, OC), NAN), *out = filled((size_t)n * OC, NAN);
+        float *wp = filled(packed_weight_floats(IC, OC), NAN), *out[2] = {NULL, NULL};
         pack_weight(wp, w, IC, OC);
-        matmul_packed_forward(out, x, wp, (size_t)n, IC, OC);
         double *want = dvec((size_t)n * OC);
         for (int i = 0; i < n; i++)
             for (int o = 0; o < OC; o++) {
                 want[i * OC + o] = 0;
                 for (int k = 0; k < IC; k++) want[i * OC + o] += (double)x[i * IC + k] * w[o * IC + k];
             }
-        expect_close("matmul_packed out", out, want, (size_t)n * OC, 1e-5, 1e-6);
         float *one = filled((size_t)OC + 1, NAN);
-        for (int i = 0; i < n; i++) {
-            matmul_packed_forward(one, x + (size_t)i * IC, wp, 1, IC, OC);
-            assert_memory_equal(one, out + (size_t)i * OC, (size_t)OC * sizeof(float));
-            assert_true(isnan(one[OC])); // nothing written past the row
+        for (int avx512 = 0; avx512 < paths; avx512++) {
+            out[avx512] = filled((size_t)n * OC, NAN);
+            matmul_packed_forward(out[avx512], x, wp, (size_t)n, IC, OC, avx512);
+            expect_close("matmul_packed out", out[avx512], want, (size_t)n * OC, 1e-5, 1e-6);
+            for (int i = 0; i < n; i++) {
+                matmul_packed_forward(one, x + (size_t)i * IC, wp, 1, IC, OC, avx512);
+                assert_memory_equal(one, out[avx512] + (size_t)i * OC, (size_t)OC * sizeof(float));
+                assert_true(isnan(one[OC])); // nothing written past the row
+            }
         }
-        free(x), free(w), free(wp), free(out), free(want), free(one);
+#ifdef __FMA__
+        if (paths == 2) assert_memory_equal(out[0], out[1], (size_t)n * OC * sizeof(float));
+#endif
+        free(x), free(w), free(wp), free(out[0]), free(out[1]), free(want), free(one);
     }
 }
 

@@ -7,6 +7,7 @@
 
 #include "kernels.h"
 #include "tasks/tasks.h"
+#include "util/cpu.h"
 #include "util/threadpool.h"
 
 // Scratch of one decode worker, sized for every sample (the split of rows changes as samples end).
@@ -21,6 +22,7 @@ typedef struct {
     float *buf;
     size_t qkv, wo, gu, down, head; // offsets of layer 0's matrices / the head
     size_t layer;                   // floats per layer
+    int avx512;                     // the CPU runs matmul_packed_forward's AVX-512 blocks
 } Packed;
 
 struct Sampler {
@@ -71,6 +73,7 @@ Sampler *sampler_create(const Model *m, int max_prompt, int max_new, int max_sam
     size_t S = (size_t)max_samples, G = (size_t)max_new;
     s->m = m;
     pack_model(&s->pk, m);
+    s->pk.avx512 = cpu_info()->avx512;
     s->max_prompt = max_prompt;
     s->max_new = max_new;
     s->max_samples = max_samples;
@@ -250,7 +253,7 @@ static void decode_worker(void *ctx, int tid, int n_threads) {
         float *kg = s->kg + (l * (size_t)s->max_samples + (size_t)lo) * G * C; // (n, G, C)
         float *vg = s->vg + (l * (size_t)s->max_samples + (size_t)lo) * G * C;
         rmsnorm_forward(w->ln, w->rstd, w->x, wt->ln1 + l * C, n, (int)C, c->norm_eps);
-        matmul_packed_forward(w->qkv, w->ln, pl + s->pk.qkv, n, (int)C, (int)(3 * C));
+        matmul_packed_forward(w->qkv, w->ln, pl + s->pk.qkv, n, (int)C, (int)(3 * C), s->pk.avx512);
         rope_forward(w->qkv, m->rope_cos, m->rope_sin, NULL, n, 1, pos, (int)H, (int)hd, (int)(3 * C));
         rope_forward(w->qkv + C, m->rope_cos, m->rope_sin, NULL, n, 1, pos, (int)H, (int)hd, (int)(3 * C));
         for (size_t r = 0; r < n; r++) {
@@ -261,16 +264,16 @@ static void decode_worker(void *ctx, int tid, int n_threads) {
         }
         attention_decode(w->atty, w->scores, w->q, s->kp + l * Pmax * C, s->vp + l * Pmax * C, kg, vg, n, s->P,
                          s->g + 1, (int)G, (int)C, (int)H);
-        matmul_packed_forward(w->mid, w->atty, pl + s->pk.wo, n, (int)C, (int)C);
+        matmul_packed_forward(w->mid, w->atty, pl + s->pk.wo, n, (int)C, (int)C, s->pk.avx512);
         residual_forward(w->mid, w->mid, w->x, n * C);
         rmsnorm_forward(w->ln, w->rstd, w->mid, wt->ln2 + l * C, n, (int)C, c->norm_eps);
-        matmul_packed_forward(w->gu, w->ln, pl + s->pk.gu, n, (int)C, (int)(2 * F));
+        matmul_packed_forward(w->gu, w->ln, pl + s->pk.gu, n, (int)C, (int)(2 * F), s->pk.avx512);
         swiglu_forward(w->h, w->gu, n, (int)F);
-        matmul_packed_forward(w->tmp, w->h, pl + s->pk.down, n, (int)F, (int)C);
+        matmul_packed_forward(w->tmp, w->h, pl + s->pk.down, n, (int)F, (int)C, s->pk.avx512);
         residual_forward(w->x, w->tmp, w->mid, n * C);
     }
     rmsnorm_forward(w->ln, w->rstd, w->x, wt->lnf, n, (int)C, c->norm_eps);
-    matmul_packed_forward(w->logits, w->ln, s->pk.buf + s->pk.head, n, (int)C, c->vocab_size);
+    matmul_packed_forward(w->logits, w->ln, s->pk.buf + s->pk.head, n, (int)C, c->vocab_size, s->pk.avx512);
     sample_slots(s, w, w->logits, (int)lo, (int)hi);
 }
 
@@ -321,7 +324,7 @@ void sampler_run(Sampler *s, const int *prompt, int P, int S, const uint64_t *se
     // The head at the last prompt position gives every sample's first token.
     float *logits0 = s->ws[0].logits;
     const float *last = s->prefill.lnf + (size_t)(P - 1) * (size_t)c->d_model;
-    matmul_packed_forward(logits0, last, s->pk.buf + s->pk.head, 1, c->d_model, V);
+    matmul_packed_forward(logits0, last, s->pk.buf + s->pk.head, 1, c->d_model, V, s->pk.avx512);
     for (int i = 1; i < S; i++) memcpy(logits0 + (size_t)i * V, logits0, (size_t)V * sizeof(float));
     s->n_active = S;
     s->g = 0;

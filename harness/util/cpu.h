@@ -20,4 +20,20 @@ const CpuInfo *cpu_info(void);
 // Space-separated list of the features above that this CPU has ("avx512 avx512_bf16 amx_bf16").
 void cpu_features_string(const CpuInfo *c, char *out, unsigned long n);
 
+// What the compiler was allowed to use in this build (make's ARCH): the flags, and the
+// instruction-set extensions they enable, space-separated, as __builtin_cpu_supports names them
+// (build_isa.c).
+extern const char t2_build_arch[];
+extern const char t2_build_isa[];
+// Whether this CPU (and the OS, for the AVX and AVX-512 register state) supports NAME, one of
+// build_isa.c's names (__builtin_cpu_supports, not cpu_info(): T2_CPU_DISABLE does not apply);
+// an unknown name is unsupported, so that a name added there cannot pass unchecked.
+int cpu_supports_name(const char *name);
+// The names in ISA for which has(name) is false, space-separated into OUT (n bytes); returns
+// how many.
+int cpu_isa_missing(const char *isa, int (*has)(const char *name), char *out, unsigned long n);
+// cpu_isa_missing of this build's extensions on this CPU. A binary whose build uses an extension
+// this CPU lacks does not get to main: cpu_guard.c stops it first, naming what is missing.
+int cpu_guard_check(char *out, unsigned long n);
+
 #endif

@@ -34,6 +34,7 @@ char *lib_versions_json(const char *sqlite_version) {
 #ifdef __VERSION__
     cJSON_AddStringToObject(o, "compiler", __VERSION__);
 #endif
+    cJSON_AddStringToObject(o, "build_arch", t2_build_arch);
     const CpuInfo *cpu = cpu_info();
     char features[128];
     cpu_features_string(cpu, features, sizeof features);
