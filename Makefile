@@ -10,7 +10,7 @@ BUILD   ?= build
 # The instructions the compiler may use: -march=native when the compiler accepts it (the fastest
 # binary for this machine), else a portable x86-64 baseline. A binary run on a CPU that lacks
 # some of them stops with one line naming them (harness/util/cpu_guard.c); for a binary that runs
-# on every machine of a cluster, build with e.g. make ARCH=-march=x86-64-v2. The matrix kernels
+# on every machine of a cluster, build with e.g. make ARCH=-march=x86-64-v3. The matrix kernels
 # pick AVX-512 / AVX512-BF16 / AMX at run time whatever ARCH is.
 ARCH    := $(shell $(CC) -march=native -x c -c /dev/null -o /dev/null 2>/dev/null && echo -march=native || echo -mtune=generic)
 OPENBLAS_INC := $(firstword $(wildcard /usr/include/x86_64-linux-gnu/openblas-pthread /usr/include/openblas) /usr/include)

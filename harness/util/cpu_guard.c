@@ -61,7 +61,7 @@ __attribute__((constructor)) static void cpu_guard(void) {
     if (cpu_guard_check(missing, sizeof missing) == 0) return;
     fprintf(stderr,
             "t2: this build uses %s, which this CPU lacks (it was built with %s on another machine): rebuild it here "
-            "(make clean && make), or build one binary for every machine with make ARCH=-march=x86-64-v2\n",
+            "(make clean && make), or build one binary for every machine with make ARCH=-march=x86-64-v3 (or -v2)\n",
             missing, t2_build_arch);
     _exit(1);
 }
