@@ -845,6 +845,8 @@ static void test_report(void **state) {
                                            "### coverage", "## Optimal allocations", "## Figures"};
     for (size_t i = 0; i < ARRAY_LEN(sections); i++)
         if (!strstr(md, sections[i])) fail_msg("no section %s", sections[i]);
+    // One seed: the headline says what its intervals leave out.
+    assert_non_null(strstr(md, "With one training seed, an interval covers the choice of problems and samples only"));
     // Figures: relative links that resolve from the report's directory.
     for (size_t i = 0; i < ARRAY_LEN(FIGS); i++) {
         char *link = xasprintf("](figs/%s.png)", FIGS[i]);

@@ -283,6 +283,7 @@ static void test_report_headline_significant(void **state) {
     char want[160];
     const char *answer = strstr(r.out, "**Answer.**");
     assert_non_null(answer);
+    assert_null(strstr(r.out, "With one training seed")); // two seeds: pooled rows resample them
     if (ahead) {
         snprintf(want, sizeof want, "with a 95%% interval that excludes 0, in %d (", ahead);
         assert_non_null(strstr(answer, want));

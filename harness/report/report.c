@@ -399,6 +399,11 @@ static void write_headline(Report *r) {
             "excludes 0. Inference budgets: %s.\n\n",
             r->an->key.n_samples, r->an->loss_column, r->cmp[0] && r->n_cmp[0] ? r->cmp[0][0].n_resamples : 0L,
             r->an->spec.train.n_seeds > 1 ? " (and of the seeds, for the pooled rows)" : "", r->c_inf_why);
+    if (r->an->spec.train.n_seeds == 1)
+        fprintf(out, "With one training seed, an interval covers the choice of problems and samples only: it says "
+                     "whether these trained models differ, not whether models of the same sizes trained again would "
+                     "(a seed moves a small model's loss too). Two or more `train.seeds` add pooled rows whose "
+                     "intervals resample the seeds as well.\n\n");
     write_answer(r);
     // The largest budget level: the most compute the sweep spent.
     for (int c = 0; c < r->n_cinf; c++) {
