@@ -32,6 +32,16 @@ const char *t2_abs(void) {
     return path;
 }
 
+RunResult t2_unprivileged(const char *dir, const char *args) {
+    if (!t2_abs()) fail_msg("%s: %s (build it first)", t2_bin(), strerror(errno));
+    char *cmd = geteuid() == 0 ? xasprintf("cd '%s' && setpriv --reuid=65534 --regid=65534 --clear-groups '%s' %s", dir,
+                                           t2_abs(), args)
+                               : xasprintf("cd '%s' && '%s' %s", dir, t2_abs(), args);
+    RunResult r = run_sh(cmd);
+    free(cmd);
+    return r;
+}
+
 pid_t spawn_in(const char *dir, const char *log, int own_group, char *const argv[]) {
     char *log_path = log ? xasprintf("%s/%s", dir, log) : xstrdup("/dev/null");
     pid_t pid = fork();

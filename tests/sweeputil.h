@@ -1,11 +1,13 @@
 // sweeputil.h — helpers of the end-to-end sweep tests (test_sweep, test_slurm): start programs in
 // a directory with their output in a log file, run t2 there, and compare results databases by
-// their content.
+// their content; run t2 as a user who cannot write.
 #ifndef T2_SWEEPUTIL_H
 #define T2_SWEEPUTIL_H
 
 #include <stddef.h>
 #include <sys/types.h>
+
+#include "testutil.h"
 
 // A sweep that trains in seconds: 4 runs (family 0, 1 layer: 240 and 721 steps; family 1, 2 layers:
 // 57 and 172 steps), a checkpoint every 20 steps, 20 problems sampled 8 times.
@@ -18,6 +20,10 @@ enum { TINY_RUNS = 4, TINY_LONG_RUN = 1, TINY_SHORT_RUN = 2 };
 // Absolute path of the t2 under test (the tests run it from other directories); NULL when it is
 // missing (errno set).
 const char *t2_abs(void);
+// Run `t2 ARGS` (a shell-quoted command line) in DIR as a user who cannot write DIR: as root,
+// the user nobody (DIR must be root's, mode 0755, and its parents searchable); otherwise the
+// caller makes DIR read-only.
+RunResult t2_unprivileged(const char *dir, const char *args);
 
 // Start ARGV (argv[0] looked up in PATH) in DIR with stdout and stderr appended to DIR/LOG (or to
 // /dev/null when LOG is NULL); in a process group of its own when OWN_GROUP, so that the test can

@@ -26,6 +26,7 @@
 #include "fit/optimize.h"
 #include "sweep/estimators.h"
 #include "spec/spec.h"
+#include "sweeputil.h"
 #include "testutil.h"
 #include "util/util.h"
 
@@ -398,19 +399,6 @@ static void test_fit_db_recovers_law(void **state) {
 
 // A database this user cannot write (a colleague's results, a read-only mount): fit and optimize
 // make their fits and say they are not stored (`fit_id` null in JSON); the file is untouched.
-static RunResult t2_as_reader(const char *dir, const char *args) {
-    char *bin = realpath(t2_bin(), NULL);
-    if (!bin) fail_msg("realpath %s", t2_bin());
-    // As root, the user nobody (DIR is root's, mode 0755); otherwise DIR is made read-only.
-    char *cmd = geteuid() == 0 ? xasprintf("cd '%s' && setpriv --reuid=65534 --regid=65534 --clear-groups '%s' %s", dir,
-                                           bin, args)
-                               : xasprintf("cd '%s' && '%s' %s", dir, bin, args);
-    RunResult r = run_sh(cmd);
-    free(cmd);
-    free(bin);
-    return r;
-}
-
 static void test_fit_readonly_db(void **state) {
     (void)state;
     char *ro = xasprintf("%s/ro", fx.dir);
@@ -422,27 +410,27 @@ static void test_fit_readonly_db(void **state) {
     size_t n0, n1;
     char *before = read_file(db, &n0);
 
-    RunResult r = t2_as_reader(ro, "fit --db ro.db --law chinchilla");
+    RunResult r = t2_unprivileged(ro, "fit --db ro.db --law chinchilla");
     if (r.status != 0) fail_msg("fit: %s", r.err);
     assert_non_null(strstr(r.out, "not stored: ro.db is read-only here"));
     assert_null(strstr(r.out, "stored as fit"));
     run_free(&r);
-    r = t2_as_reader(ro, "fit --db ro.db --law chinchilla --json");
+    r = t2_unprivileged(ro, "fit --db ro.db --law chinchilla --json");
     if (r.status != 0) fail_msg("fit --json: %s", r.err);
     cJSON *j = parse_json(r.out);
     assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(j, "fit_id")));
     assert_true(rel_diff(num(cJSON_GetObjectItemCaseSensitive(j, "params"), "E"), LAW_E, 0) < 1e-4);
     cJSON_Delete(j);
     run_free(&r);
-    r = t2_as_reader(ro, "optimize --db ro.db --law chinchilla --c-inf 0");
+    r = t2_unprivileged(ro, "optimize --db ro.db --law chinchilla --c-inf 0");
     if (r.status != 0) fail_msg("optimize: %s", r.err);
     assert_non_null(strstr(r.err, "t2: chinchilla: fit made, not stored: the database is read-only here"));
     run_free(&r);
-    r = t2_as_reader(ro, "optimize --db ro.db --law t2-loss --c-inf 0");
+    r = t2_unprivileged(ro, "optimize --db ro.db --law t2-loss --c-inf 0");
     assert_int_equal(r.status, 1); // this data does not identify t2-loss's allocation
     assert_non_null(strstr(r.err, "the t2-loss fit (not stored: the database is read-only here) does not identify"));
     run_free(&r);
-    r = t2_as_reader(ro, "optimize --db ro.db --law t2-loss --c-inf 0 --force --json");
+    r = t2_unprivileged(ro, "optimize --db ro.db --law t2-loss --c-inf 0 --force --json");
     if (r.status != 0) fail_msg("optimize --json: %s", r.err);
     j = parse_json(r.out);
     const cJSON *a = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "allocations"), 0);

@@ -345,17 +345,6 @@ static void test_empty_paths_refused(void **state) {
 // 9. A database in a directory the user cannot write: the reading commands work (fits made for
 // them are not stored), and a writing command says why it cannot.
 
-// Run `t2 ARGS` in DIR as a user who cannot write DIR: as root, the user nobody (DIR is root's,
-// mode 0755); otherwise DIR is made read-only.
-static RunResult t2_unprivileged(const char *dir, const char *args) {
-    char *cmd = geteuid() == 0 ? xasprintf("cd '%s' && setpriv --reuid=65534 --regid=65534 --clear-groups '%s' %s", dir,
-                                           t2_abs(), args)
-                               : xasprintf("cd '%s' && '%s' %s", dir, t2_abs(), args);
-    RunResult r = run_sh(cmd);
-    free(cmd);
-    return r;
-}
-
 static void test_readonly_directory(void **state) {
     (void)state;
     char *d = mkdir_in(root, "ro-src");
