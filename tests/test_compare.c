@@ -300,7 +300,8 @@ static void test_report_headline_significant(void **state) {
 }
 
 // t2 report --plots --seed S: figure 7 draws the intervals of `t2 compare --seed S`, the ones the
-// report's table prints beside it (the figure once used seed 0 whatever --seed said).
+// report's table prints beside it (the figure once used seed 0 whatever --seed said); the report
+// reuses the figures' comparisons, and they are the ones it makes without --plots.
 static void test_report_figure_seed(void **state) {
     (void)state;
     char *plots = xasprintf("%s/figs-seed", dir), *md = xasprintf("%s/seed.md", dir);
@@ -331,6 +332,18 @@ static void test_report_figure_seed(void **state) {
     }
     assert_true(matched >= 1);
     fclose(f);
+    // The report's comparisons are the figures' (made once): its headline and table are those of
+    // the same report without figures, all pooled and per-seed rows alike.
+    r = run_t2("report", "--db", cdb_path, "--bootstrap", "0", "--seed", "5", NULL);
+    if (r.status != 0) fail_msg("%s", r.err);
+    char *with = read_file(md, NULL);
+    const char *h0 = strstr(r.out, "## Headline"), *h1 = strstr(with, "## Headline");
+    const char *e0 = h0 ? strstr(h0, "## Runs") : NULL, *e1 = h1 ? strstr(h1, "## Runs") : NULL;
+    assert_true(e0 && e1);
+    assert_int_equal(e0 - h0, e1 - h1);
+    assert_memory_equal(h0, h1, (size_t)(e0 - h0));
+    free(with);
+    run_free(&r);
     cJSON_Delete(j);
     free(dat_path);
     free(plots);

@@ -28,7 +28,7 @@ int cmd_plot(int argc, char **argv) {
     Analysis an = {0};
     PlotNotes notes;
     int status = 1;
-    if (analysis_open_db(db_file, &db) == 0 && analysis_load_loss(db, &an, loss) == 0 && plot_all(db, &an, out, 0, &notes) == 0) {
+    if (analysis_open_db(db_file, &db) == 0 && analysis_load_loss(db, &an, loss) == 0 && plot_all(db, &an, out, 0, NULL, &notes) == 0) {
         status = 0;
         for (int i = 0; i < notes.n && !quiet; i++) fprintf(stderr, "t2: note: %s\n", notes.line[i]);
         for (int i = 0; i < PLOT_N_FIGURES && !quiet; i++)

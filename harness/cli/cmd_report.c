@@ -82,6 +82,7 @@ int cmd_report(int argc, char **argv) {
     Db *db = NULL;
     Analysis an = {0};
     PlotNotes notes = {0};
+    AnCompareCache cache = {0}; // the figures' comparisons, reused by the report
     char *report_dir = NULL, *link = NULL;
     int status = 1;
     if (out && refuse_input_as_output("--out", out, "--db", db_file) != 0) goto done;
@@ -91,11 +92,11 @@ int cmd_report(int argc, char **argv) {
         if (make_dirs(report_dir, 1) != 0) goto done;
     }
     if (plots) {
-        if (plot_all(db, &an, plots, (uint64_t)seed, &notes) != 0) goto done;
+        if (plot_all(db, &an, plots, (uint64_t)seed, &cache, &notes) != 0) goto done;
         if (!(link = relative_path(report_dir ? report_dir : ".", plots))) goto done;
     }
     ReportOptions ro = {.plots_link = link, .plot_notes = &notes, .bootstrap = bootstrap, .seed = (uint64_t)seed,
-                        .threads = (int)threads};
+                        .threads = (int)threads, .compare_cache = &cache};
     if (write_to(db, &an, &ro, out) != 0) goto done;
     if (out) fprintf(stderr, "t2: report written to %s%s%s\n", out, plots ? ", figures in " : "", plots ? plots : "");
     status = 0;
@@ -103,6 +104,7 @@ done:
     if (status != 0) cmd_fail();
     free(report_dir);
     free(link);
+    analysis_compare_cache_free(&cache);
     analysis_free(&an);
     db_close(db);
     return status;

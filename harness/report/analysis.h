@@ -224,6 +224,20 @@ int analysis_c_inf(const Analysis *a, double *c_inf, int max, char *why, size_t 
 #define AN_MAX_C_INF SPEC_MAX_C_INF
 #define AN_MAX_C_TRAIN SPEC_MAX_BUDGETS
 _Static_assert(AN_MAX_C_TRAIN >= SPEC_MAX_C_TRAIN, "analysis.c_train fits where the sweep's budgets do");
+// Comparisons kept for reuse within one command (`report --plots` draws them and writes them):
+// analysis_compare_cached gives a copy (the caller frees it) of the entries computed before for
+// the same c_inf and options, else computes them with analysis_compare and keeps them. CACHE NULL:
+// analysis_compare. Zero-initialise; analysis_compare_cache_free releases what it keeps.
+typedef struct {
+    int n;
+    double c_inf[AN_MAX_C_INF];
+    AnCompareOptions o[AN_MAX_C_INF];
+    AnCompare *cmp[AN_MAX_C_INF];
+    size_t n_cmp[AN_MAX_C_INF];
+} AnCompareCache;
+int analysis_compare_cached(AnCompareCache *cache, Db *db, const Analysis *a, double c_inf, const AnCompareOptions *o,
+                            AnCompare **out, size_t *n);
+void analysis_compare_cache_free(AnCompareCache *cache);
 // The training budgets of allocation tables: the spec's analysis.c_train, else the sweep's FLOP
 // budgets, else the smallest and largest 6ND of the runs. Returns the count (≤ MAX).
 int analysis_c_train(const Analysis *a, double *c_train, int max);

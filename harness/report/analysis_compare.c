@@ -611,6 +611,43 @@ int analysis_compare(Db *db, const Analysis *a, double c_inf, const AnCompareOpt
     return 0;
 }
 
+static AnCompare *copy_entries(const AnCompare *c, size_t n) {
+    AnCompare *out = xmalloc((n ? n : 1) * sizeof *out);
+    if (n) memcpy(out, c, n * sizeof *out);
+    return out;
+}
+
+int analysis_compare_cached(AnCompareCache *cache, Db *db, const Analysis *a, double c_inf, const AnCompareOptions *o,
+                            AnCompare **out, size_t *n) {
+    if (!cache) return analysis_compare(db, a, c_inf, o, out, n);
+    AnCompareOptions def;
+    if (!o) {
+        analysis_compare_defaults(&def);
+        o = &def;
+    }
+    for (int i = 0; i < cache->n; i++)
+        if (cache->c_inf[i] == c_inf && cache->o[i].bootstrap == o->bootstrap && cache->o[i].seed == o->seed) {
+            *out = copy_entries(cache->cmp[i], cache->n_cmp[i]);
+            *n = cache->n_cmp[i];
+            return 0;
+        }
+    if (analysis_compare(db, a, c_inf, o, out, n) != 0) return -1;
+    if (cache->n < AN_MAX_C_INF) {
+        int i = cache->n++;
+        cache->c_inf[i] = c_inf;
+        cache->o[i] = *o;
+        cache->cmp[i] = copy_entries(*out, *n);
+        cache->n_cmp[i] = *n;
+    }
+    return 0;
+}
+
+void analysis_compare_cache_free(AnCompareCache *cache) {
+    if (!cache) return;
+    for (int i = 0; i < cache->n; i++) free(cache->cmp[i]);
+    memset(cache, 0, sizeof *cache);
+}
+
 // ---------------------------------------------------------------------------------------------
 // JSON.
 

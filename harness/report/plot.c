@@ -386,7 +386,8 @@ static int load_comparisons(Plot *p) {
     analysis_compare_defaults(&co);
     co.seed = p->compare_seed;
     for (int c = 0; c < p->n_cinf; c++) {
-        if (analysis_compare(p->db, p->an, p->c_inf[c], &co, &p->cmp[c], &p->n_cmp[c]) != 0) return -1;
+        if (analysis_compare_cached(p->compare_cache, p->db, p->an, p->c_inf[c], &co, &p->cmp[c], &p->n_cmp[c]) != 0)
+            return -1;
         // The figures draw one entry per level: its only seed, or the seeds pooled.
         size_t kept = 0;
         for (size_t i = 0; i < p->n_cmp[c]; i++)
@@ -403,7 +404,8 @@ static void plot_free(Plot *p) {
     free(p->stage);
 }
 
-int plot_all(Db *db, const Analysis *an, const char *dir, uint64_t compare_seed, PlotNotes *notes) {
+int plot_all(Db *db, const Analysis *an, const char *dir, uint64_t compare_seed, AnCompareCache *cache,
+             PlotNotes *notes) {
     memset(notes, 0, sizeof *notes);
     if (!on_path("gnuplot")) {
         err_set("gnuplot not found on PATH: t2 plot draws with gnuplot (Debian: apt-get install gnuplot-nox)");
@@ -422,7 +424,12 @@ int plot_all(Db *db, const Analysis *an, const char *dir, uint64_t compare_seed,
     if (make_dirs(dir, 1) != 0) return -1;
     // The fitted optima stay within the k the laws were fitted on (the eval's n_samples), as the
     // measured comparison does.
-    Plot p = {.db = db, .an = an, .notes = notes, .compare_seed = compare_seed, .k_max = an->has_eval ? (double)an->key.n_samples : 0};
+    Plot p = {.db = db,
+              .an = an,
+              .notes = notes,
+              .compare_seed = compare_seed,
+              .compare_cache = cache,
+              .k_max = an->has_eval ? (double)an->key.n_samples : 0};
     p.stage = xasprintf("%s/.t2-plot-XXXXXX", dir);
     if (!mkdtemp(p.stage)) {
         err_set("%s: cannot create a staging directory: %s", dir, strerror(errno));

@@ -41,9 +41,11 @@ typedef struct {
 // Draw every figure of the database into DIR (created when missing). The fits are the latest
 // converged ones stored for the current data, else fitted now (no bootstrap) and stored.
 // COMPARE_SEED seeds the bootstrap of figure 7's comparisons (t2 report passes its --seed, so the
-// figure and the report's table show the same intervals).
+// figure and the report's table show the same intervals); CACHE (NULL: none) keeps the
+// comparisons for the report to reuse.
 // -1 + err_set: gnuplot missing or failing (its message), an unwritable directory.
-int plot_all(Db *db, const Analysis *an, const char *dir, uint64_t compare_seed, PlotNotes *notes);
+int plot_all(Db *db, const Analysis *an, const char *dir, uint64_t compare_seed, AnCompareCache *cache,
+             PlotNotes *notes);
 
 // The template text of figure NAME, or NULL.
 const char *plot_template(const char *name);

@@ -20,6 +20,7 @@ typedef struct {
     char *stage;                        // staging directory (files are written here)
     PlotNotes *notes;
     uint64_t compare_seed;              // seed of the comparisons' bootstrap
+    AnCompareCache *compare_cache;      // comparisons shared with the report (NULL: none)
     FitResult fit[N_PLOT_LAWS];         // chinchilla, t2-acc, t2-loss
     int has_fit[N_PLOT_LAWS];
     double k_max;                       // cap on k of the fitted optima: the eval's n_samples (0: none)

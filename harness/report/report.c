@@ -108,7 +108,8 @@ static int gather_comparisons(Report *r) {
     analysis_compare_defaults(&co);
     co.seed = r->o->seed;
     for (int c = 0; c < r->n_cinf; c++)
-        if (analysis_compare(r->db, an, r->c_inf[c], &co, &r->cmp[c], &r->n_cmp[c]) != 0) return -1;
+        if (analysis_compare_cached(r->o->compare_cache, r->db, an, r->c_inf[c], &co, &r->cmp[c], &r->n_cmp[c]) != 0)
+            return -1;
     return 0;
 }
 

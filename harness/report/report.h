@@ -17,6 +17,7 @@ typedef struct {
     long bootstrap;               // resamples of fits made now; a stored fit is reused when it has as many
     uint64_t seed;
     int threads;
+    AnCompareCache *compare_cache; // comparisons already made for the figures (NULL: none)
 } ReportOptions;
 
 // Write the report to OUT. Fits missing for the current data are made and stored. -1 + err_set on
