@@ -25,6 +25,7 @@ static void test_missing_named(void **state) {
     char small[6]; // truncated, still terminated, still counted
     assert_int_equal(cpu_isa_missing("sse3 ssse3 fma", has_only_avx2, small, sizeof small), 3);
     assert_int_equal(strlen(small), 5);
+    assert_int_equal(cpu_isa_missing("avx2 an_extension_name_longer_than_any", has_only_avx2, out, sizeof out), 1);
     assert_false(cpu_supports_name("avx1024"));
     assert_false(cpu_supports_name(""));
 }

@@ -35,14 +35,13 @@ int cpu_isa_missing(const char *isa, int (*has)(const char *name), char *out, un
         size_t len = strcspn(p, " ");
         if (len == 0) break;
         char name[32];
-        if (len < sizeof name) {
-            memcpy(name, p, len);
-            name[len] = '\0';
-            if (!has(name)) {
-                int w = snprintf(out + used, n > used ? n - used : 0, "%s%s", missing ? " " : "", name);
+        snprintf(name, sizeof name, "%.*s", (int)len, p); // a longer name is no extension: missing
+        if (len >= sizeof name || !has(name)) {
+            if (used < n) {
+                int w = snprintf(out + used, n - used, "%s%s", missing ? " " : "", name);
                 if (w > 0) used += (size_t)w;
-                missing++;
             }
+            missing++;
         }
         p += len;
     }
