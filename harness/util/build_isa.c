@@ -41,6 +41,17 @@ const char t2_build_isa[] = ""
 #ifdef __BMI2__
                             " bmi2"
 #endif
+// Plain C code compiles to these too (byte-swapping loads, leading-zero counts, half floats);
+// clang's __builtin_cpu_supports does not know their names.
+#if defined(__MOVBE__) && !defined(__clang__)
+                            " movbe"
+#endif
+#if defined(__LZCNT__) && !defined(__clang__)
+                            " lzcnt"
+#endif
+#if defined(__F16C__) && !defined(__clang__)
+                            " f16c"
+#endif
 #ifdef __AVX512F__
                             " avx512f"
 #endif

@@ -20,6 +20,9 @@ int cpu_supports_name(const char *name) {
     HAS("bmi2") HAS("avx512f") HAS("avx512bw") HAS("avx512vl") HAS("avx512dq") HAS("avx512cd") HAS("avx512vnni")
     HAS("avx512bf16") HAS("avx512ifma") HAS("avx512vbmi") HAS("avx512vbmi2") HAS("avx512bitalg")
     HAS("avx512vpopcntdq")
+#if !defined(__clang__)
+    HAS("movbe") HAS("lzcnt") HAS("f16c")
+#endif
 #undef HAS
 #endif
     (void)name;
