@@ -2,7 +2,7 @@
 // ends with the lowest held-out loss, and the clip --clip-factor times the median gradient norm of
 // that pilot's second half, each pilot recomputed here by training it through the library with its
 // model's clip; the tuned copy is the spec with those as family[i].lr and family[i].grad_clip; the
-// choice rule (ties, divergence, the edge of the grid); bad options.
+// choice rule (ties, divergence, the edge of the grid, the mean over seeds); --seeds; bad options.
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -37,17 +37,17 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-// The pilot of model F at LR, trained here: the smallest budget (20000 tokens), the first seed,
-// the model's clip under the spec (family[1] has its own), one thread (what each of 2 jobs of 2
+// The pilot of model F at LR and SEED, trained here: the smallest budget (20000 tokens), the
+// model's clip under the spec (family[1] has its own), one thread (what each of 2 jobs of 2
 // threads gets); its answer loss, and in *late_median the median gradient norm of its second half.
-static double pilot_loss(const Spec *s, int f, double lr, double *late_median) {
+static double pilot_loss(const Spec *s, int f, double lr, long seed, double *late_median) {
     Task *task = task_create(&s->task);
     TrainSpec ts = s->train;
     ts.lr = lr;
     ts.grad_clip = f == 1 ? 0.5 : 1.0;
     long steps = s->runs[f * 4 + 2].steps; // (family f, budget 1, seed 4)
     assert_int_equal(s->runs[f * 4 + 2].budget, 20000);
-    Trainer *t = trainer_create(&s->family[f], &ts, steps, 4, task, 1);
+    Trainer *t = trainer_create(&s->family[f], &ts, steps, (uint64_t)seed, task, 1);
     StepStats st;
     double *norm = malloc((size_t)steps * sizeof *norm);
     for (long i = 0; i < steps; i++) {
@@ -90,7 +90,7 @@ static void test_tune_picks_lowest_pilot_loss(void **state) {
             assert_int_equal((int)num(p, "family"), f);
             assert_true(num(p, "lr") == GRID[g]);
             assert_true(num(p, "grad_clip") == (f == 1 ? 0.5 : 1.0)); // the model's clip under the spec
-            double m, loss = pilot_loss(&s, f, GRID[g], &m);
+            double m, loss = pilot_loss(&s, f, GRID[g], 4, &m); // the spec's first seed
             print_message("family[%d] lr %g: pilot loss %.6f (t2 tune %.6f), late median |g| %.6f (%.6f)\n", f,
                           GRID[g], loss, num(p, "loss"), m, num(p, "late_grad_norm"));
             assert_true(num(p, "loss") == loss); // the same pilot, bit for bit
@@ -139,17 +139,122 @@ static void test_tune_choose(void **state) {
         {.family_idx = 1, .lr = 0.01, .loss = 1.2},   {.family_idx = 1, .lr = 0.1, .diverged = 1, .loss = INFINITY},
         {.family_idx = 2, .lr = 0.01, .diverged = 1, .loss = INFINITY}, {.family_idx = 3, .lr = 0.01, .loss = 1.0},
     };
-    int n = (int)ARRAY_LEN(p), edge;
-    assert_int_equal(tune_choose(p, n, 0, &edge), 1); // a tie goes to the lower rate
-    assert_false(edge);
-    assert_int_equal(tune_choose(p, n, 1, &edge), 4); // a diverged pilot is never chosen
-    assert_false(edge);
+    int n = (int)ARRAY_LEN(p);
+    TuneChoice c;
+    assert_int_equal(tune_choose(p, n, 0, &c), 0);
+    assert_int_equal(c.index, 1); // a tie goes to the lower rate
+    assert_false(c.at_edge);
+    assert_true(c.runner_up_lr == 0.1 && c.wins == 0 && c.n_seeds == 1); // the tie: not below it
+    assert_int_equal(tune_choose(p, n, 1, &c), 0);
+    assert_int_equal(c.index, 4); // a diverged pilot is never chosen
+    assert_false(c.at_edge);
+    assert_true(c.runner_up_lr == 0.001 && c.wins == 1);
     p[4].loss = 1.95;
-    assert_int_equal(tune_choose(p, n, 1, &edge), 3);
-    assert_true(edge); // the lowest rate tried
-    assert_int_equal(tune_choose(p, n, 2, &edge), -1); // every pilot diverged
-    assert_int_equal(tune_choose(p, n, 3, &edge), 7);
-    assert_false(edge); // one rate: no edge to widen
+    assert_int_equal(tune_choose(p, n, 1, &c), 0);
+    assert_int_equal(c.index, 3);
+    assert_true(c.at_edge); // the lowest rate tried
+    assert_int_equal(tune_choose(p, n, 2, &c), -1); // every pilot diverged
+    assert_int_equal(tune_choose(p, n, 3, &c), 0);
+    assert_int_equal(c.index, 7);
+    assert_false(c.at_edge); // one rate: no edge to widen
+    assert_true(isnan(c.runner_up_lr));
+
+    // Three seeds per rate: the lowest mean wins, a rate that diverged at one seed never; the
+    // clip's norm and the clipping are means over the chosen rate's seeds.
+    TunePilot q[] = {
+        {.lr = 0.01, .seed = 1, .loss = 1.0, .late_grad_norm = 1, .clipped = 0.1},
+        {.lr = 0.01, .seed = 2, .loss = 1.6, .late_grad_norm = 2, .clipped = 0.2},
+        {.lr = 0.01, .seed = 3, .loss = 1.3, .late_grad_norm = 6, .clipped = 0.3},
+        {.lr = 0.02, .seed = 1, .loss = 1.2},
+        {.lr = 0.02, .seed = 2, .loss = 1.4},
+        {.lr = 0.02, .seed = 3, .loss = 1.2},
+        {.lr = 0.04, .seed = 1, .loss = 0.5},
+        {.lr = 0.04, .seed = 2, .diverged = 1, .loss = INFINITY},
+        {.lr = 0.04, .seed = 3, .loss = 0.5},
+    };
+    assert_int_equal(tune_choose(q, (int)ARRAY_LEN(q), 0, &c), 0);
+    assert_int_equal(c.index, 3); // mean 1.2667 against 1.3; 0.04 diverged at seed 2
+    assert_true(c.lr == 0.02 && c.n_seeds == 3 && c.loss_min == 1.2 && c.loss_max == 1.4);
+    assert_true(fabs(c.loss - 3.8 / 3) < 1e-12);
+    assert_true(c.runner_up_lr == 0.01 && c.wins == 2); // below 0.01 at seeds 2 and 3, not 1
+    assert_false(c.at_edge);
+    assert_int_equal(tune_choose(q, 3, 0, &c), 0); // 0.01 alone
+    assert_true(fabs(c.late_grad_norm - 3) < 1e-12 && fabs(c.clipped - 0.2) < 1e-12);
+}
+
+// --seeds 3 on a spec with seeds [4, 5]: pilots at 4, 5 and 6 (above the largest), each the pilot
+// trained here at that seed; the rate of the lowest mean is chosen, and when it does not beat the
+// runner-up at every seed a warning says the pilots do not settle it.
+static void test_tune_seeds(void **state) {
+    (void)state;
+    char *dir = tmpdir_make("tune");
+    char *spec = write_text(dir, "tiny.json", SPEC);
+    RunResult r = run_t2("tune", spec, "--grid", "0.001,0.01,0.1", "--seeds", "3", "--jobs", "2", "--threads", "2",
+                         "--clip-factor", "0", "--json", "--quiet", NULL);
+    if (r.status != 0) fail_msg("t2 tune --seeds 3: %s", r.err);
+    cJSON *o = cJSON_Parse(r.out);
+    assert_non_null(o);
+    const cJSON *seeds = cJSON_GetObjectItem(o, "seeds"), *pilots = cJSON_GetObjectItem(o, "pilots");
+    assert_int_equal(cJSON_GetArraySize(seeds), 3);
+    static const long want_seed[3] = {4, 5, 6};
+    for (int k = 0; k < 3; k++) assert_true(cJSON_GetArrayItem(seeds, k)->valuedouble == want_seed[k]);
+    assert_int_equal(cJSON_GetArraySize(pilots), 2 * 3 * 3);
+    Spec s;
+    if (spec_parse(&s, SPEC, "tiny.json") != 0) fail_msg("%s", err_msg());
+    int unsettled = 0;
+    for (int f = 0; f < 2; f++) {
+        double loss[3][3], best = INFINITY;
+        int g_best = -1;
+        for (int g = 0; g < 3; g++) {
+            double mean = 0;
+            for (int k = 0; k < 3; k++) {
+                const cJSON *p = cJSON_GetArrayItem(pilots, (f * 3 + g) * 3 + k);
+                assert_true(num(p, "lr") == GRID[g] && num(p, "seed") == want_seed[k]);
+                double m;
+                loss[g][k] = pilot_loss(&s, f, GRID[g], want_seed[k], &m);
+                assert_true(num(p, "loss") == loss[g][k]); // the same pilot, bit for bit
+                mean += loss[g][k] / 3;
+            }
+            if (mean < best) best = mean, g_best = g;
+        }
+        const cJSON *c = cJSON_GetArrayItem(cJSON_GetObjectItem(o, "chosen"), f);
+        assert_true(num(c, "lr") == GRID[g_best]);
+        assert_true(fabs(num(c, "loss") - best) < 1e-12);
+        int g_run = -1;
+        for (int g = 0; g < 3; g++)
+            if (g != g_best && (g_run < 0 || loss[g][0] + loss[g][1] + loss[g][2] < loss[g_run][0] + loss[g_run][1] + loss[g_run][2]))
+                g_run = g;
+        int wins = 0;
+        for (int k = 0; k < 3; k++) wins += loss[g_best][k] < loss[g_run][k];
+        assert_true(num(c, "runner_up_lr") == GRID[g_run]);
+        assert_int_equal((int)num(c, "wins_over_runner_up"), wins);
+        print_message("family[%d]: chosen %g, beat %g at %d of 3 seeds\n", f, GRID[g_best], GRID[g_run], wins);
+        unsettled += wins < 3;
+    }
+    assert_int_equal(unsettled > 0, strstr(r.err, "the pilots do not settle the choice") != NULL);
+    cJSON_Delete(o);
+    run_free(&r);
+    // Two close rates: a model whose choice wins at fewer than every seed gets the warning, the
+    // others do not (here both models win at 2 of 3).
+    r = run_t2("tune", spec, "--grid", "0.03,0.05", "--seeds", "3", "--clip-factor", "0", "--json", "--quiet", NULL);
+    if (r.status != 0) fail_msg("t2 tune --seeds 3: %s", r.err);
+    o = cJSON_Parse(r.out);
+    assert_non_null(o);
+    unsettled = 0;
+    for (int f = 0; f < 2; f++) {
+        const cJSON *c = cJSON_GetArrayItem(cJSON_GetObjectItem(o, "chosen"), f);
+        char want[64];
+        snprintf(want, sizeof want, "family[%d]: the chosen rate", f);
+        int wins = (int)num(c, "wins_over_runner_up");
+        assert_int_equal(wins < 3, strstr(r.err, want) != NULL);
+        unsettled += wins < 3;
+    }
+    assert_true(unsettled >= 1);
+    spec_free(&s);
+    cJSON_Delete(o);
+    run_free(&r);
+    free(spec);
+    tmpdir_remove(dir);
 }
 
 static void test_tune_errors(void **state) {
@@ -168,6 +273,7 @@ static void test_tune_errors(void **state) {
         {{"--out", spec}, "is the spec itself; refusing to overwrite an input"},
         {{"--clip-factor", "-1"}, "--clip-factor: -1 is out of range [0, 1000]"},
         {{"--clip-factor", "x"}, "--clip-factor: expected a number, got 'x'"},
+        {{"--seeds", "0"}, "--seeds: 0 is out of range [1, 16]"},
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
         char *argv[8] = {"tune", spec};
@@ -190,6 +296,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tune_picks_lowest_pilot_loss),
         cmocka_unit_test(test_tune_choose),
+        cmocka_unit_test(test_tune_seeds),
         cmocka_unit_test(test_tune_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -42,13 +42,20 @@ double tune_clip_threshold(double late_grad_norm, double factor) {
     return strtod(buf, NULL);
 }
 
+long tune_pilot_seed(const Spec *s, int k) {
+    if (k < s->train.n_seeds) return s->train.seeds[k];
+    long top = s->train.seeds[0];
+    for (int i = 1; i < s->train.n_seeds; i++) top = MAX(top, s->train.seeds[i]);
+    return top + (k - s->train.n_seeds + 1);
+}
+
 // Train one pilot in this process, with its model's gradient-norm clip under the spec.
 static void run_pilot(const Spec *s, const Task *task, TunePilot *p, int threads) {
     TrainSpec ts = s->train;
     ts.lr = p->lr;
     ts.grad_clip = p->grad_clip;
     double t0 = now_s();
-    Trainer *t = trainer_create(&s->family[p->family_idx], &ts, p->steps, (uint64_t)s->train.seeds[0], task, threads);
+    Trainer *t = trainer_create(&s->family[p->family_idx], &ts, p->steps, (uint64_t)p->seed, task, threads);
     double *norm = xcalloc((size_t)p->steps, sizeof *norm); // (steps,) every step's gradient norm
     long done = 0, clipped = 0;
     StepStats st;
@@ -219,18 +226,63 @@ int tune_run(const Spec *s, TunePilot *pilots, int n, int jobs, int threads, Tun
     return rc;
 }
 
-int tune_choose(const TunePilot *pilots, int n, int family_idx, int *at_edge) {
-    int best = -1;
-    double lo = INFINITY, hi = 0;
+// Mean loss of the rate of pilot I over its seeds (the pilots of FAMILY at that rate); INFINITY
+// when one of them diverged.
+static double rate_mean(const TunePilot *pilots, int n, int i, int *n_seeds) {
+    double sum = 0;
+    int k = 0, bad = 0;
+    for (int j = 0; j < n; j++)
+        if (pilots[j].family_idx == pilots[i].family_idx && pilots[j].lr == pilots[i].lr) {
+            k++;
+            bad |= pilots[j].diverged || !isfinite(pilots[j].loss);
+            sum += pilots[j].loss;
+        }
+    *n_seeds = k;
+    return bad ? INFINITY : sum / k;
+}
+
+// Whether pilot I is the first of its rate (the rate's representative).
+static int first_of_rate(const TunePilot *pilots, int i) {
+    for (int j = 0; j < i; j++)
+        if (pilots[j].family_idx == pilots[i].family_idx && pilots[j].lr == pilots[i].lr) return 0;
+    return 1;
+}
+
+int tune_choose(const TunePilot *pilots, int n, int family_idx, TuneChoice *out) {
+    int best = -1, second = -1, k = 0;
+    double lo = INFINITY, hi = 0, best_mean = INFINITY, second_mean = INFINITY;
     for (int i = 0; i < n; i++) {
         const TunePilot *p = &pilots[i];
-        if (p->family_idx != family_idx) continue;
+        if (p->family_idx != family_idx || !first_of_rate(pilots, i)) continue;
         lo = fmin(lo, p->lr);
         hi = fmax(hi, p->lr);
-        if (p->diverged || !isfinite(p->loss)) continue;
-        if (best < 0 || p->loss < pilots[best].loss || (p->loss == pilots[best].loss && p->lr < pilots[best].lr))
-            best = i;
+        double m = rate_mean(pilots, n, i, &k);
+        if (!isfinite(m)) continue;
+        if (best < 0 || m < best_mean || (m == best_mean && p->lr < pilots[best].lr)) {
+            second = best, second_mean = best_mean;
+            best = i, best_mean = m;
+        } else if (second < 0 || m < second_mean || (m == second_mean && p->lr < pilots[second].lr)) {
+            second = i, second_mean = m;
+        }
     }
-    *at_edge = best >= 0 && lo < hi && (pilots[best].lr == lo || pilots[best].lr == hi);
-    return best;
+    if (best < 0) return -1;
+    const TunePilot *b = &pilots[best];
+    *out = (TuneChoice){.index = best, .lr = b->lr, .loss = best_mean, .loss_min = INFINITY, .loss_max = -INFINITY,
+                        .runner_up_lr = second >= 0 ? pilots[second].lr : NAN};
+    out->at_edge = lo < hi && (b->lr == lo || b->lr == hi);
+    for (int j = 0; j < n; j++) {
+        const TunePilot *p = &pilots[j];
+        if (p->family_idx != family_idx || p->lr != b->lr) continue;
+        out->n_seeds++;
+        out->loss_min = fmin(out->loss_min, p->loss);
+        out->loss_max = fmax(out->loss_max, p->loss);
+        out->clipped += p->clipped;
+        out->late_grad_norm += p->late_grad_norm;
+        for (int r = 0; second >= 0 && r < n; r++) // the runner-up's pilot at the same seed
+            if (pilots[r].family_idx == family_idx && pilots[r].lr == pilots[second].lr && pilots[r].seed == p->seed)
+                out->wins += p->loss < pilots[r].loss;
+    }
+    out->clipped /= out->n_seeds;
+    out->late_grad_norm /= out->n_seeds;
+    return 0;
 }

@@ -14,6 +14,7 @@ typedef struct {
     double grad_clip;   // the model's gradient-norm clip under the spec (family[i].grad_clip or
                         // train.grad_clip; 0: none), which the pilot trains with
     long steps;         // the model's steps at the smallest budget
+    long seed;          // the pilot's training seed (tune_pilot_seed)
     // Results.
     int diverged;       // a non-finite loss or gradient stopped the pilot
     double loss;        // held-out loss at the end (INFINITY when diverged)
@@ -33,15 +34,33 @@ int tune_budget_idx(const Spec *s);
 // Called in the parent as each pilot ends (in the order they end).
 typedef void (*TuneProgressFn)(void *ctx, const TunePilot *p, int done, int total);
 
-// Train every pilot with the spec's first seed, JOBS at a time, each with THREADS threads.
+// The seed of pilot seed number K (0-based): the spec's K-th seed while it lists one, then seeds
+// above the largest it lists (max + 1, max + 2, ...), so that pilots never repeat a seed.
+long tune_pilot_seed(const Spec *s, int k);
+
+// Train every pilot (each with its own seed), JOBS at a time, each with THREADS threads.
 // Returns 0 with every pilot's results filled; -1 + err_set when a pilot could not run at all
 // (not when it diverged).
 int tune_run(const Spec *s, TunePilot *pilots, int n, int jobs, int threads, TuneProgressFn progress, void *ctx);
 
-// The chosen pilot of FAMILY_IDX among PILOTS: the lowest finite loss, the lower rate on a tie.
-// -1 when every pilot of the model diverged. *at_edge: the choice is the lowest or highest rate
-// tried for the model (the grid may not hold the best rate).
-int tune_choose(const TunePilot *pilots, int n, int family_idx, int *at_edge);
+// The choice for one model. With several seeds, a rate's pilots are its pilots at every seed, and
+// a rate counts only when none of them diverged.
+typedef struct {
+    int index;             // the chosen rate's first pilot in PILOTS
+    double lr;
+    int n_seeds;           // pilots per rate
+    double loss;           // mean over the seeds of the chosen rate's held-out losses
+    double loss_min, loss_max;
+    double clipped;        // mean over the seeds
+    double late_grad_norm; // mean over the seeds (the clip is taken from it)
+    int at_edge;           // the lowest or highest rate tried (the grid may not hold the best rate)
+    double runner_up_lr;   // the rate of the next lowest mean loss (NAN: none)
+    int wins;              // seeds at which the chosen rate's loss is below the runner-up's
+} TuneChoice;
+
+// The rate of FAMILY_IDX with the lowest mean loss over its seeds (the lower rate on a tie).
+// -1 when every rate of the model diverged at some seed; 0 with OUT filled otherwise.
+int tune_choose(const TunePilot *pilots, int n, int family_idx, TuneChoice *out);
 
 // The gradient-norm clip `t2 tune` gives a model: FACTOR times the median gradient norm of the
 // second half of its chosen pilot (LATE_GRAD_NORM), to 2 significant digits (as printf's %.2g
