@@ -274,6 +274,7 @@ static void test_tune_errors(void **state) {
         {{"--clip-factor", "-1"}, "--clip-factor: -1 is out of range [0, 1000]"},
         {{"--clip-factor", "x"}, "--clip-factor: expected a number, got 'x'"},
         {{"--seeds", "0"}, "--seeds: 0 is out of range [1, 16]"},
+        {{"--grid", "0.01,0.02,0.010"}, "--grid: 0.010 is given twice"},
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
         char *argv[8] = {"tune", spec};

@@ -20,6 +20,12 @@
 
 #define TUNE_MAX_GRID 16
 
+static int in_grid(const double *v, int n, double x) {
+    for (int i = 0; i < n; i++)
+        if (v[i] == x) return 1;
+    return 0;
+}
+
 // "a,b,c" -> values in (0, 10] (a learning rate as train.lr and family[i].lr accept).
 static int parse_grid(const char *opt, const char *text, double *v, int *n) {
     *n = 0;
@@ -34,6 +40,9 @@ static int parse_grid(const char *opt, const char *text, double *v, int *n) {
             rc = -1;
         } else if (*n == TUNE_MAX_GRID) {
             err_set("%s: at most %d values", opt, TUNE_MAX_GRID);
+            rc = -1;
+        } else if (in_grid(v, *n, x)) { // a rate's pilots are found by their rate
+            err_set("%s: %s is given twice", opt, tok);
             rc = -1;
         } else {
             v[(*n)++] = x;
