@@ -16,7 +16,7 @@
 
 #include "vecmath.h"
 
-#if T2_F32_KERNELS
+#if T2_F32_KERNELS || (defined(__AVX2__) && defined(__FMA__))
 #include <immintrin.h>
 #endif
 
@@ -81,19 +81,56 @@ static void forward_avx512(float *out, const float *x, const float *panel, size_
 #endif
 #endif
 
-// Portable version: the same order of operations per output, left to the compiler to vectorise.
-static void block_any(float *out, const float *x, const float *panel, int IC, int OC, int ncol, int rb) {
-    for (int r = 0; r < rb; r++) {
-        float acc[PANEL] = {0};
-        for (int k = 0; k < IC; k++) {
-            float xv = x[(size_t)r * IC + k];
-            const float *w = panel + (size_t)k * PANEL;
+// Portable version: the same order of operations per output. With AVX2 and FMA in the build
+// (make's ARCH; cpu_guard.c makes sure the CPU has them), two rows per pass over the panel with the
+// panel row held in registers: 8 sums and 4 weight registers of 16, so each weight load feeds two
+// multiply-adds (one row at a time, decoding was bound by the loads). Otherwise left to the
+// compiler to vectorise.
+#if defined(__AVX2__) && defined(__FMA__)
+static inline __attribute__((always_inline)) void rows_any(float *out, const float *x, const float *panel, int IC,
+                                                           int OC, int ncol, const int R) {
+    __m256 acc[2][4];
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < 4; j++) acc[i][j] = _mm256_setzero_ps();
+    for (int k = 0; k < IC; k++) {
+        const float *w = panel + (size_t)k * PANEL;
+        __m256 w0 = _mm256_loadu_ps(w), w1 = _mm256_loadu_ps(w + 8), w2 = _mm256_loadu_ps(w + 16),
+               w3 = _mm256_loadu_ps(w + 24);
+        for (int i = 0; i < R; i++) {
+            __m256 xv = _mm256_set1_ps(x[(size_t)i * IC + k]);
+            acc[i][0] = _mm256_fmadd_ps(xv, w0, acc[i][0]);
+            acc[i][1] = _mm256_fmadd_ps(xv, w1, acc[i][1]);
+            acc[i][2] = _mm256_fmadd_ps(xv, w2, acc[i][2]);
+            acc[i][3] = _mm256_fmadd_ps(xv, w3, acc[i][3]);
+        }
+    }
+    for (int i = 0; i < R; i++) {
+        float row[PANEL];
+        for (int j = 0; j < 4; j++) _mm256_storeu_ps(row + 8 * j, acc[i][j]);
+        memcpy(out + (size_t)i * OC, row, (size_t)ncol * sizeof(float));
+    }
+}
+#else
+static inline __attribute__((always_inline)) void rows_any(float *out, const float *x, const float *panel, int IC,
+                                                           int OC, int ncol, const int R) {
+    float acc[2][PANEL] = {{0}};
+    for (int k = 0; k < IC; k++) {
+        const float *w = panel + (size_t)k * PANEL;
+        for (int i = 0; i < R; i++) {
+            float xv = x[(size_t)i * IC + k];
             // An explicit multiply-add where the build has FMA, as the AVX-512 blocks do: left to
             // the compiler it is formed at -O3 but not at the sanitizer build's -O1.
-            for (int c = 0; c < PANEL; c++) acc[c] = T2_FMA(xv, w[c], acc[c]);
+            for (int c = 0; c < PANEL; c++) acc[i][c] = T2_FMA(xv, w[c], acc[i][c]);
         }
-        memcpy(out + (size_t)r * OC, acc, (size_t)ncol * sizeof(float));
     }
+    for (int i = 0; i < R; i++) memcpy(out + (size_t)i * OC, acc[i], (size_t)ncol * sizeof(float));
+}
+#endif
+
+static void block_any(float *out, const float *x, const float *panel, int IC, int OC, int ncol, int rb) {
+    int r = 0;
+    for (; r + 2 <= rb; r += 2) rows_any(out + (size_t)r * OC, x + (size_t)r * IC, panel, IC, OC, ncol, 2);
+    for (; r < rb; r++) rows_any(out + (size_t)r * OC, x + (size_t)r * IC, panel, IC, OC, ncol, 1);
 }
 
 void matmul_packed_forward(float *out, const float *x, const float *wp, size_t n, int IC, int OC, int avx512) {
