@@ -116,9 +116,10 @@ typedef struct {
     const F32RowHook *hook; // or NULL: called on each block of finished rows
 } Epilogue;
 
-// Rows [m, m + mr) × columns j0.. of a finished tile, its sums (K-block partial sums unless last)
-// in acc[r][0..31] (SwiGLU: gate in 0..15, up in 16..31). first: the first K block (later blocks
-// add to what the first stored).
+// SwiGLU's epilogues on rows [m, m + mr) × columns j0.. of a finished tile, its sums (K-block
+// partial sums unless last) in acc[r][0..31] (gate in 0..15, up in 16..31). first: the first K
+// block (later blocks add to what the first stored). EPI_STORE and EPI_ADD finish in tile, from
+// the registers.
 static inline __attribute__((always_inline)) void finish(int epi, const Epilogue *e, int mr, int m, int j0, int ncol,
                                                          float (*acc)[NR], int first, int last) {
     if (epi == EPI_SWIGLU) {
@@ -142,36 +143,19 @@ static inline __attribute__((always_inline)) void finish(int epi, const Epilogue
         }
         return;
     }
+    // EPI_SWIGLU_BWD, whole sums dh: dgu = (dh·silu(g), dh·u·silu'(g)), from the forward's gu.
     __mmask16 m0 = mask16(ncol), m1 = mask16(ncol - 16);
-    if (epi == EPI_SWIGLU_BWD) { // whole sums dh: dgu = (dh·silu(g), dh·u·silu'(g)), from the forward's gu
-        for (int r = 0; r < mr; r++) {
-            float *dg = e->C + (size_t)(m + r) * e->ldc + j0, *du = dg + e->F;
-            const float *a = e->gu + (size_t)(m + r) * 2 * (size_t)e->F + j0, *b = a + e->F;
-            for (int half = 0; half < 2; half++) {
-                __mmask16 mk = half ? m1 : m0;
-                if (!mk) break;
-                int o = 16 * half;
-                __m512 dh = _mm512_loadu_ps(acc[r] + o);
-                _mm512_mask_storeu_ps(du + o, mk, _mm512_mul_ps(dh, _mm512_maskz_loadu_ps(mk, a + o)));
-                _mm512_mask_storeu_ps(dg + o, mk, _mm512_mul_ps(dh, _mm512_maskz_loadu_ps(mk, b + o)));
-            }
-        }
-        return;
-    }
     for (int r = 0; r < mr; r++) {
-        float *cr = e->C + (size_t)(m + r) * e->ldc + j0;
-        __m512 al = _mm512_set1_ps(e->alpha);
-        __m512 v0 = _mm512_mul_ps(al, _mm512_loadu_ps(acc[r])), v1 = _mm512_mul_ps(al, _mm512_loadu_ps(acc[r] + 16));
-        if (!first) { // a later K block: add to what the earlier ones stored
-            v0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, cr), v0);
-            v1 = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, cr + 16), v1);
-        } else if (epi == EPI_ADD) {
-            const float *ar = e->add + (size_t)(m + r) * e->ld_add + j0;
-            v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, ar));
-            v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, ar + 16));
+        float *dg = e->C + (size_t)(m + r) * e->ldc + j0, *du = dg + e->F;
+        const float *a = e->gu + (size_t)(m + r) * 2 * (size_t)e->F + j0, *b = a + e->F;
+        for (int half = 0; half < 2; half++) {
+            __mmask16 mk = half ? m1 : m0;
+            if (!mk) break;
+            int o = 16 * half;
+            __m512 dh = _mm512_loadu_ps(acc[r] + o);
+            _mm512_mask_storeu_ps(du + o, mk, _mm512_mul_ps(dh, _mm512_maskz_loadu_ps(mk, a + o)));
+            _mm512_mask_storeu_ps(dg + o, mk, _mm512_mul_ps(dh, _mm512_maskz_loadu_ps(mk, b + o)));
         }
-        _mm512_mask_storeu_ps(cr, m0, v0);
-        _mm512_mask_storeu_ps(cr + 16, m1, v1);
     }
 }
 
@@ -212,7 +196,7 @@ static inline __attribute__((always_inline)) void tile(int epi, const Epilogue *
         }
     }
 #undef A_ROW
-    if (epi == EPI_STORE || epi == EPI_ADD) { // finish's arithmetic, straight from the registers
+    if (epi == EPI_STORE || epi == EPI_ADD) { // C = alpha·A·B (+ add), straight from the registers
         __mmask16 s0 = mask16(ncol), s1 = mask16(ncol - 16);
         __m512 al = _mm512_set1_ps(e->alpha);
 #pragma GCC unroll 12
