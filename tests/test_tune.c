@@ -32,11 +32,6 @@ static double num(const cJSON *o, const char *key) {
     return v->valuedouble;
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 // The pilot of model F at LR and SEED, trained here: the smallest budget (20000 tokens), the
 // model's clip under the spec (family[1] has its own), one thread (what each of 2 jobs of 2
 // threads gets); its answer loss, and in *late_median the median gradient norm of its second half.
@@ -55,7 +50,7 @@ static double pilot_loss(const Spec *s, int f, double lr, long seed, double *lat
         norm[i] = st.grad_norm;
     }
     long half = steps / 2, late = steps - half; // the last ceil(steps/2) steps
-    qsort(norm + half, (size_t)late, sizeof *norm, cmp_double);
+    sort_doubles(norm + half, (size_t)late);
     const double *x = norm + half;
     *late_median = late % 2 ? x[late / 2] : (x[late / 2 - 1] + x[late / 2]) / 2;
     free(norm);
@@ -172,6 +167,8 @@ static void test_tune_choose(void **state) {
         {.lr = 0.04, .seed = 2, .diverged = 1, .loss = INFINITY},
         {.lr = 0.04, .seed = 3, .loss = 0.5},
     };
+    assert_true(fabs(tune_rate_loss(q, (int)ARRAY_LEN(q), 1) - 3.9 / 3) < 1e-12); // any pilot of the rate
+    assert_true(isinf(tune_rate_loss(q, (int)ARRAY_LEN(q), 6)));                   // diverged at seed 2
     assert_int_equal(tune_choose(q, (int)ARRAY_LEN(q), 0, &c), 0);
     assert_int_equal(c.index, 3); // mean 1.2667 against 1.3; 0.04 diverged at seed 2
     assert_true(c.lr == 0.02 && c.n_seeds == 3 && c.loss_min == 1.2 && c.loss_max == 1.4);
@@ -250,6 +247,18 @@ static void test_tune_seeds(void **state) {
         unsettled += wins < 3;
     }
     assert_true(unsettled >= 1);
+    // The table: each rate's mean over the seeds (the JSON's chosen loss), at how many seeds the
+    // choice beat the runner-up.
+    const cJSON *c0 = cJSON_GetArrayItem(cJSON_GetObjectItem(o, "chosen"), 0);
+    RunResult t = run_t2("tune", spec, "--grid", "0.03,0.05", "--seeds", "3", "--clip-factor", "0", "--quiet", NULL);
+    if (t.status != 0) fail_msg("t2 tune --seeds 3: %s", t.err);
+    char cell[64], beat[64];
+    snprintf(cell, sizeof cell, "%.3g: %.4f*", num(c0, "lr"), num(c0, "loss"));
+    snprintf(beat, sizeof beat, "beat %.3g at %d of 3 seeds", num(c0, "runner_up_lr"), (int)num(c0, "wins_over_runner_up"));
+    assert_non_null(strstr(t.out, "seeds 4,5,6; pilot loss answer_loss (lr: loss averaged over the seeds"));
+    assert_non_null(strstr(t.out, cell));
+    assert_non_null(strstr(t.out, beat));
+    run_free(&t);
     spec_free(&s);
     cJSON_Delete(o);
     run_free(&r);

@@ -156,14 +156,12 @@ static void print_table(const Spec *s, const TunePilot *p, int n, int n_seeds, c
         printf("%-13s N %-6s", label, N);
         for (int i = 0; i < n; i += n_seeds) {
             if (p[i].family_idx != f) continue;
-            int diverged = 0;
-            double mean = 0;
-            for (int k = 0; k < n_seeds; k++) diverged |= p[i + k].diverged, mean += p[i + k].loss / n_seeds;
+            double loss = tune_rate_loss(p, n, i);
             char cell[40];
-            if (diverged)
+            if (!isfinite(loss))
                 snprintf(cell, sizeof cell, "%.3g: diverged", p[i].lr);
             else
-                snprintf(cell, sizeof cell, "%.3g: %.4f%s", p[i].lr, mean, i == ch[f].index ? "*" : "");
+                snprintf(cell, sizeof cell, "%.3g: %.4f%s", p[i].lr, loss, i == ch[f].index ? "*" : "");
             printf("  %-17s", cell);
         }
         printf("  chosen %.3g%s, clipped %.0f%% of steps at %g, late median |g| %.3g", ch[f].lr,

@@ -226,9 +226,7 @@ int tune_run(const Spec *s, TunePilot *pilots, int n, int jobs, int threads, Tun
     return rc;
 }
 
-// Mean loss of the rate of pilot I over its seeds (the pilots of FAMILY at that rate); INFINITY
-// when one of them diverged.
-static double rate_mean(const TunePilot *pilots, int n, int i, int *n_seeds) {
+double tune_rate_loss(const TunePilot *pilots, int n, int i) {
     double sum = 0;
     int k = 0, bad = 0;
     for (int j = 0; j < n; j++)
@@ -237,7 +235,6 @@ static double rate_mean(const TunePilot *pilots, int n, int i, int *n_seeds) {
             bad |= pilots[j].diverged || !isfinite(pilots[j].loss);
             sum += pilots[j].loss;
         }
-    *n_seeds = k;
     return bad ? INFINITY : sum / k;
 }
 
@@ -249,14 +246,14 @@ static int first_of_rate(const TunePilot *pilots, int i) {
 }
 
 int tune_choose(const TunePilot *pilots, int n, int family_idx, TuneChoice *out) {
-    int best = -1, second = -1, k = 0;
+    int best = -1, second = -1;
     double lo = INFINITY, hi = 0, best_mean = INFINITY, second_mean = INFINITY;
     for (int i = 0; i < n; i++) {
         const TunePilot *p = &pilots[i];
         if (p->family_idx != family_idx || !first_of_rate(pilots, i)) continue;
         lo = fmin(lo, p->lr);
         hi = fmax(hi, p->lr);
-        double m = rate_mean(pilots, n, i, &k);
+        double m = tune_rate_loss(pilots, n, i);
         if (!isfinite(m)) continue;
         if (best < 0 || m < best_mean || (m == best_mean && p->lr < pilots[best].lr)) {
             second = best, second_mean = best_mean;

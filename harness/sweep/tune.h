@@ -58,6 +58,10 @@ typedef struct {
     int wins;              // seeds at which the chosen rate's loss is below the runner-up's
 } TuneChoice;
 
+// The loss of the rate of pilot I: the mean over its seeds (the pilots of its model at its rate);
+// INFINITY when one of them diverged.
+double tune_rate_loss(const TunePilot *pilots, int n, int i);
+
 // The rate of FAMILY_IDX with the lowest mean loss over its seeds (the lower rate on a tie).
 // -1 when every rate of the model diverged at some seed; 0 with OUT filled otherwise.
 int tune_choose(const TunePilot *pilots, int n, int family_idx, TuneChoice *out);
