@@ -315,9 +315,9 @@ static void crossfit(const Cands *c, const double *scores, const int pick[2], do
 }
 
 // The Chinchilla candidate of a resample: the lowest mean loss over the drawn seeds (weights ws);
-// with one seed, or all seeds drawn alike, it is the entry's own h. Only candidates (models that
-// afford a sample) compete: h is the lowest-loss model of the level, and a resample in which a
-// model too large to sample would win has h stand in for it.
+// with one seed, or all seeds drawn alike, it is the entry's own h (the lowest-loss model of the
+// level, a candidate). Only candidates (models that afford a sample) compete: in a resample in
+// which a model too large to sample has the lowest loss, the lowest-loss candidate stands in.
 static int chinchilla_of(const Cands *c, const double *ws, int h) {
     if (c->S == 1) return h;
     int best = h;
